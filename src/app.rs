@@ -1,0 +1,164 @@
+//! From the command line to a run: resolve defaults, refuse bad input, pick
+//! the front end (dashboard, `--headless`, `--json`).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, RunArgs, TicketArgs};
+use crate::engine::{limits, RunOptions, Speed};
+use crate::scenario::{self, ticket, Scenario};
+use crate::{cleanup, headless, ui};
+
+/// Exit code for a user's mistake (clap's convention).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a run that could not finish (a fork failed, a limit was hit).
+pub const EXIT_FAILED: u8 = 1;
+
+/// How a run is shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Front {
+    Dashboard,
+    Headless,
+    Json,
+}
+
+/// Everything needed to start (and restart) a run.
+#[derive(Clone)]
+pub struct Launch {
+    pub scenario: Arc<dyn Scenario>,
+    pub options: RunOptions,
+    pub front: Front,
+}
+
+pub fn main() -> ExitCode {
+    cleanup::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(e),
+    };
+    let launch = match cli.command {
+        Command::List => {
+            list();
+            return ExitCode::SUCCESS;
+        }
+        Command::Ticket(args) => ticket_launch(args),
+    };
+    let launch = match launch {
+        Ok(launch) => launch,
+        Err(message) => return usage_error(&message),
+    };
+    let result = match launch.front {
+        Front::Dashboard => ui::run(launch),
+        Front::Headless | Front::Json => headless::run(launch),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            cleanup::restore_terminal();
+            eprintln!("mpviz: error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// clap's errors are several lines (usage, tips); a user gets the first one.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            usage_error(&format!("{first} (see mpviz --help)"))
+        }
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("mpviz: error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn list() {
+    let width = scenario::SPECS
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0);
+    for (name, _) in scenario::SPECS {
+        match scenario::spec(name) {
+            Ok(spec) => println!("{name:width$}  {} (tutorial {})", spec.about, spec.tutorial),
+            Err(e) => println!("{name:width$}  (its scenario file does not parse: {e})"),
+        }
+    }
+}
+
+fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Front), String> {
+    let front = if args.json {
+        Front::Json
+    } else if args.headless {
+        Front::Headless
+    } else {
+        Front::Dashboard
+    };
+    if front == Front::Dashboard
+        && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
+    {
+        return Err(
+            "the dashboard needs a terminal; use --headless or --json to run without one".into(),
+        );
+    }
+    let speed = match (args.speed, front) {
+        (Some(speed), _) => speed,
+        (None, Front::Dashboard) => Speed::PerSecond(spec.default_speed()),
+        (None, _) => Speed::Max,
+    };
+    if args.paused && front != Front::Dashboard {
+        return Err("--paused needs the dashboard: a headless run has nobody to resume it".into());
+    }
+    Ok((
+        RunOptions {
+            seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+            speed,
+            paused: args.paused,
+            sample_every: Duration::from_millis(200),
+        },
+        front,
+    ))
+}
+
+fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("ticket").map_err(|e| e.to_string())?;
+    let (options, front) = run_options(&args.run, &spec)?;
+    let params = ticket::TicketParams {
+        buyers: args
+            .buyers
+            .unwrap_or(spec.default_u64("buyers").clamp(1, u64::from(u32::MAX)) as u32),
+        tickets: args
+            .tickets
+            .unwrap_or(spec.default_u64("tickets").clamp(1, u64::from(u32::MAX)) as u32),
+        lock: !args.no_lock,
+        delay_ms: args.delay_ms.unwrap_or(spec.default_u64("delay_ms")),
+    };
+    limits::check_processes("--buyers", u64::from(params.buyers))?;
+    let scenario = ticket::Ticket::new(params).map_err(|e| e.to_string())?;
+    Ok(Launch {
+        scenario: Arc::new(scenario),
+        options,
+        front,
+    })
+}

@@ -1,0 +1,160 @@
+//! The command line: `mpviz SCENARIO [options]`, `mpviz list`.
+//!
+//! Every scenario takes the same run options ([`RunArgs`]); its own options
+//! default to the values in `scenarios/NAME.toml`.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Speed;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mpviz",
+    version,
+    about = "Watch real processes race for locks, files and queues: Python's multiprocessing, made visible",
+    long_about = "Watch real processes race for locks, files and queues: Python's multiprocessing, made visible.\n\n\
+Every process on the screen is a real OS process (see it in `ps`); locks, files and queues are real kernel objects. \
+Space pauses, n steps one action, +/- change the speed, ? shows every key.",
+    after_help = "Start with: mpviz ticket"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Buyers race for the last tickets in a file; a lock keeps the count right (tutorial 2.4)
+    Ticket(TicketArgs),
+    /// List the scenarios, one line each
+    List,
+}
+
+/// Options every scenario has.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Seed for every random choice (delays, which waiting process goes next); the same seed repeats a run's choices
+    #[arg(long, value_name = "S", allow_negative_numbers = true, value_parser = parse_seed)]
+    pub seed: Option<u64>,
+    /// Instrumented actions per second across all processes (0.5 is one every two seconds), or `max` for no pacing
+    #[arg(long, value_name = "N|max", allow_negative_numbers = true, value_parser = parse_speed)]
+    pub speed: Option<Speed>,
+    /// Start paused: press space to run, n to step
+    #[arg(long)]
+    pub paused: bool,
+    /// No dashboard: run to the end and print a short summary
+    #[arg(long)]
+    pub headless: bool,
+    /// No dashboard: print every event as a JSON line, then a summary line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TicketArgs {
+    /// How many buyer processes to start [default: 100]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub buyers: Option<u32>,
+    /// How many tickets the file holds at the start [default: 10]
+    #[arg(long, value_name = "T", allow_negative_numbers = true, value_parser = parse_count)]
+    pub tickets: Option<u32>,
+    /// Buy without the lock: see lost updates, overselling and torn reads
+    #[arg(long)]
+    pub no_lock: bool,
+    /// The longest random "network delay" a buyer waits before writing, in milliseconds [default: 1000]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = parse_delay)]
+    pub delay_ms: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The longest delay accepted: a minute.
+pub const MAX_DELAY_MS: u64 = 60_000;
+/// The fastest paced speed accepted; above it, use `max`.
+pub const MAX_SPEED: f64 = 100_000.0;
+
+fn parse_count(s: &str) -> Result<u32, String> {
+    let n: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number such as 10".to_string())?;
+    if n < 1 {
+        return Err("must be at least 1".into());
+    }
+    u32::try_from(n).map_err(|_| format!("must be at most {}", u32::MAX))
+}
+
+fn parse_delay(s: &str) -> Result<u64, String> {
+    let n: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number of milliseconds such as 500".to_string())?;
+    if n < 0 {
+        return Err("must not be negative".into());
+    }
+    let n = n as u64;
+    if n > MAX_DELAY_MS {
+        return Err(format!("must be at most {MAX_DELAY_MS} (one minute)"));
+    }
+    Ok(n)
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "expected a whole number from 0 to 18446744073709551615".to_string())
+}
+
+pub fn parse_speed(s: &str) -> Result<Speed, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("max") {
+        return Ok(Speed::Max);
+    }
+    let n: f64 = s.parse().map_err(|_| {
+        "expected a number of actions per second such as 10 or 0.5, or max".to_string()
+    })?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err("must be more than 0 (or max)".into());
+    }
+    if n > MAX_SPEED {
+        return Err(format!("must be at most {MAX_SPEED} (or max)"));
+    }
+    Ok(Speed::PerSecond(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts_must_be_positive_whole_numbers() {
+        assert_eq!(parse_count("5"), Ok(5));
+        assert!(parse_count("0").unwrap_err().contains("at least 1"));
+        assert!(parse_count("-3").unwrap_err().contains("at least 1"));
+        assert!(parse_count("ten").unwrap_err().contains("whole number"));
+        assert!(parse_count("99999999999").unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn speed_is_a_positive_number_or_max() {
+        assert_eq!(parse_speed("max"), Ok(Speed::Max));
+        assert_eq!(parse_speed("0.5"), Ok(Speed::PerSecond(0.5)));
+        assert!(parse_speed("0").is_err());
+        assert!(parse_speed("-1").is_err());
+        assert!(parse_speed("nan").is_err());
+        assert!(parse_speed("fast").is_err());
+    }
+
+    #[test]
+    fn delays_are_bounded() {
+        assert_eq!(parse_delay("0"), Ok(0));
+        assert!(parse_delay("-1").is_err());
+        assert!(parse_delay("60001").is_err());
+    }
+}

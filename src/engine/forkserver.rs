@@ -1,0 +1,192 @@
+//! The fork server: a small single-threaded process that starts a run's children.
+//!
+//! The mpviz parent has threads (the screen, the pacer, the readers), and a
+//! fork of a multi-threaded process may copy a lock some other thread held.
+//! So the parent starts this server once per run by re-executing its own binary
+//! (`mpviz __forkserver`); the server has one thread and forks every child
+//! directly, which is about five times faster than a fork and exec per child.
+//! It is the children's real parent: it reaps them with `waitpid` and reports
+//! each exit code or signal as the OS gave it.
+
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, SigHandler, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getpid, getppid, ForkResult, Pid as NixPid};
+use serde::{Deserialize, Serialize};
+
+use crate::ipc::{EventSink, Gates, RunClock};
+use crate::protocol::{Body, Event};
+use crate::scenario;
+use crate::worker::{exit_now, Ctx};
+
+/// The first argument that turns the mpviz binary into a fork server.
+pub const ARG: &str = "__forkserver";
+/// The environment variable that carries the [`Plan`].
+pub const PLAN_VAR: &str = "MPVIZ_FORKSERVER_PLAN";
+
+/// Everything the server needs, passed as JSON in its environment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub scenario: String,
+    pub params: serde_json::Value,
+    pub seed: u64,
+    pub run_dir: PathBuf,
+    pub clock: RunClock,
+    pub events_fd: RawFd,
+    pub gates_fd: RawFd,
+}
+
+static PARENT_GONE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_parent_death(_: nix::libc::c_int) {
+    PARENT_GONE.store(true, Ordering::SeqCst);
+}
+
+/// Entry point of `mpviz __forkserver`.
+pub fn main() -> ExitCode {
+    match serve() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mpviz fork server: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve() -> anyhow::Result<()> {
+    let plan: Plan = serde_json::from_str(&std::env::var(PLAN_VAR)?)?;
+    // The parent asked the kernel for SIGTERM when it dies (even by SIGKILL).
+    // Catch it without SA_RESTART so that a blocked waitpid returns EINTR and
+    // the server can clean up below.
+    let action = signal::SigAction::new(
+        SigHandler::Handler(on_parent_death),
+        signal::SaFlags::empty(),
+        signal::SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic.
+    unsafe { signal::sigaction(Signal::SIGTERM, &action)? };
+
+    let scenario = scenario::from_params(&plan.scenario, &plan.params)?;
+    // SAFETY: the parent cleared FD_CLOEXEC on exactly these two descriptors
+    // for us and passed their numbers; nothing else in this process owns them.
+    let sink = EventSink::new(unsafe { OwnedFd::from_raw_fd(plan.events_fd) }, plan.clock);
+    let slots = scenario.processes() as usize;
+    let gates = Gates::map(unsafe { BorrowedFd::borrow_raw(plan.gates_fd) }, slots)?;
+    drop(unsafe { OwnedFd::from_raw_fd(plan.gates_fd) });
+
+    let me = getpid();
+    let mut alive = 0usize;
+    for slot in 0..slots as u32 {
+        if PARENT_GONE.load(Ordering::SeqCst) {
+            break;
+        }
+        let (name, role) = scenario.process_name(slot);
+        let t_ns = plan.clock.now();
+        // SAFETY: this process is single-threaded; the child only runs the
+        // scenario's code and leaves with _exit.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                child(&plan, &*scenario, slot, &name, me, &sink, &gates);
+            }
+            Ok(ForkResult::Parent { child }) => {
+                alive += 1;
+                let spawn = Body::Spawn {
+                    name,
+                    role: role.to_string(),
+                    slot,
+                    ppid: me.as_raw(),
+                };
+                let _ = sink.send(&Event::new(t_ns, Some(child.as_raw()), spawn));
+                // Reap whoever is done already, so that finished children do not
+                // linger as zombies while the rest are still being started.
+                alive = alive.saturating_sub(reap(&sink, false).0);
+            }
+            Err(e) => {
+                let message = format!(
+                    "could not start {name} ({} of {slots}): fork failed: {}",
+                    slot + 1,
+                    e.desc()
+                );
+                let _ = sink.emit(None, Body::Error { message });
+                break;
+            }
+        }
+    }
+    while alive > 0 && !PARENT_GONE.load(Ordering::SeqCst) {
+        let (reaped, none_left) = reap(&sink, true);
+        alive = alive.saturating_sub(reaped);
+        if none_left {
+            break;
+        }
+    }
+    if PARENT_GONE.load(Ordering::SeqCst) {
+        // The parent died without cleaning up: do it for it, then take the
+        // whole process group (the children and this server) down.
+        let _ = std::fs::remove_dir_all(&plan.run_dir);
+        let _ = signal::kill(NixPid::from_raw(0), Signal::SIGKILL);
+    }
+    Ok(())
+}
+
+/// Reaps exited children and reports each exit as the OS gave it. With
+/// `block`, waits for the first one. Returns how many were reaped and whether
+/// the server has no children left.
+fn reap(sink: &EventSink, block: bool) -> (usize, bool) {
+    let mut reaped = 0;
+    loop {
+        let flags = if block && reaped == 0 {
+            WaitPidFlag::__WALL
+        } else {
+            WaitPidFlag::WNOHANG | WaitPidFlag::__WALL
+        };
+        let (pid, exitcode) = match waitpid(None, Some(flags)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, -(sig as i32)),
+            Ok(WaitStatus::StillAlive) => return (reaped, false),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => return (reaped, false),
+            Err(_) => return (reaped, true),
+        };
+        reaped += 1;
+        let _ = sink.emit(Some(pid.as_raw()), Body::Exit { exitcode });
+    }
+}
+
+fn child(
+    plan: &Plan,
+    scenario: &dyn scenario::Scenario,
+    slot: u32,
+    name: &str,
+    server: NixPid,
+    sink: &EventSink,
+    gates: &Gates,
+) -> ! {
+    // Die with the server; and if it died before this line, do not run at all.
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != server {
+        exit_now(137);
+    }
+    // The server's SIGTERM handler must not survive into the child: terminate
+    // should end a child as the OS does (exit code -15).
+    // SAFETY: restoring the default disposition.
+    unsafe {
+        let _ = signal::signal(Signal::SIGTERM, SigHandler::SigDfl);
+    }
+    if let Ok(cname) = std::ffi::CString::new(name.chars().take(15).collect::<String>()) {
+        let _ = nix::sys::prctl::set_name(&cname);
+    }
+    let mut ctx = Ctx::new(
+        getpid().as_raw(),
+        slot,
+        plan.seed,
+        &plan.run_dir,
+        sink,
+        gates,
+    );
+    let code = scenario.run_child(&mut ctx);
+    exit_now(code)
+}

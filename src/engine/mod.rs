@@ -1,0 +1,244 @@
+//! The engine: starts a run's processes, paces them, watches them, and merges
+//! everything into one ordered stream of [`Event`]s.
+//!
+//! Threads of the parent during a run:
+//! - the *reader* reads the event pipe (every child and the fork server write
+//!   to it), keeps each child's events after its `spawn`, reads the scenario's
+//!   files after each write, and sends everything to the stream;
+//! - the *pacer* ([`pacer`]) hands out permits;
+//! - the *sampler* reads `/proc/PID/stat` of the live children and reports
+//!   state changes.
+//!
+//! The engine knows nothing of the screen: the TUI, `--headless`, `--json` and
+//! the tests all read the same [`Run::events`].
+
+pub mod forkserver;
+pub mod limits;
+pub mod pacer;
+mod reader;
+mod sampler;
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::cleanup;
+use crate::ipc::{Gates, RunClock};
+use crate::protocol::{Body, Event, Pid};
+use crate::scenario::Scenario;
+
+use pacer::{Pacer, PacerInput};
+pub use pacer::{PacerCmd, Speed};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    pub speed: Speed,
+    pub paused: bool,
+    /// How often the sampler reads `/proc` while events flow.
+    pub sample_every: Duration,
+}
+
+/// One run of a scenario: its processes, its directory, its threads.
+/// Dropping it kills every process of the run and removes its directory.
+pub struct Run {
+    events: Receiver<Event>,
+    pacer: Sender<PacerInput>,
+    pgid: Pid,
+    dir: Option<tempfile::TempDir>,
+    threads: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    clock: RunClock,
+    wake_sampler: Sender<()>,
+}
+
+impl Run {
+    /// Starts `scenario`. Must be called from a thread that outlives the run
+    /// (the main thread): the fork server's parent-death signal is tied to
+    /// the thread that started it.
+    pub fn start(scenario: Arc<dyn Scenario>, opts: RunOptions) -> anyhow::Result<Run> {
+        let clock = RunClock::start();
+        let dir = tempfile::Builder::new()
+            .prefix("mpviz-")
+            .tempdir()
+            .context("could not create a temporary directory for the run")?;
+        cleanup::register_dir(dir.path());
+        scenario
+            .prepare(dir.path())
+            .with_context(|| format!("could not prepare the run in {}", dir.path().display()))?;
+
+        let slots = scenario.processes() as usize;
+        let (gates, gates_fd) =
+            Gates::create(slots).context("could not create the shared gates")?;
+        let gates = Arc::new(gates);
+        let (pipe_read, pipe_write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
+
+        let plan = forkserver::Plan {
+            scenario: scenario.name().to_string(),
+            params: scenario.params(),
+            seed: opts.seed,
+            run_dir: dir.path().to_path_buf(),
+            clock,
+            events_fd: pipe_write.as_raw_fd(),
+            gates_fd: gates_fd.as_raw_fd(),
+        };
+        let inherited = [pipe_write.as_raw_fd(), gates_fd.as_raw_fd()];
+        let exe = std::env::current_exe().context("could not find the mpviz executable")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(forkserver::ARG)
+            .env(forkserver::PLAN_VAR, serde_json::to_string(&plan)?)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in inherited {
+                    let borrowed = std::os::fd::BorrowedFd::borrow_raw(fd);
+                    fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                }
+                nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+                Ok(())
+            });
+        }
+        let server = cmd.spawn().context("could not start the fork server")?;
+        drop(pipe_write);
+        drop(gates_fd);
+        let pgid = server.id() as Pid;
+        cleanup::register_group(pgid);
+
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let me = std::process::id() as Pid;
+        let _ = tx.send(Event::new(
+            0,
+            None,
+            Body::Start {
+                scenario: scenario.name().to_string(),
+                seed: opts.seed,
+                parent_pid: me,
+                params: scenario.params(),
+            },
+        ));
+        let _ = tx.send(Event::new(
+            clock.now(),
+            Some(pgid),
+            Body::Spawn {
+                name: "fork server".into(),
+                role: "forkserver".into(),
+                slot: 0,
+                ppid: me,
+            },
+        ));
+
+        let stopping = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(Mutex::new(vec![pgid]));
+        let activity = Arc::new(AtomicU64::new(0));
+        let (pacer_tx, pacer_rx) = crossbeam_channel::unbounded();
+        let (wake_sampler, wake_rx) = crossbeam_channel::bounded(1);
+        let pacer = Pacer::new(gates, tx.clone(), clock, opts.seed, opts.speed, opts.paused);
+
+        let mut threads = Vec::new();
+        threads.push(spawn_thread("mpviz-pacer", move || pacer.run(pacer_rx))?);
+        let reader = reader::Reader {
+            pipe: Some(pipe_read),
+            out: tx.clone(),
+            pacer: pacer_tx.clone(),
+            clock,
+            dir: dir.path().to_path_buf(),
+            files: scenario.watched_files(),
+            server,
+            stopping: stopping.clone(),
+            live: live.clone(),
+            activity: activity.clone(),
+            wake_sampler: wake_sampler.clone(),
+        };
+        threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
+        let sampler = sampler::Sampler {
+            out: tx,
+            clock,
+            live,
+            activity,
+            stopping: stopping.clone(),
+            every: opts.sample_every,
+            wake: wake_rx,
+        };
+        threads.push(spawn_thread("mpviz-sampler", move || sampler.run())?);
+
+        Ok(Run {
+            events: rx,
+            pacer: pacer_tx,
+            pgid,
+            dir: Some(dir),
+            threads,
+            stopping,
+            clock,
+            wake_sampler,
+        })
+    }
+
+    /// The merged stream. It ends with an `end` event once every process of
+    /// the run has exited.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    pub fn pace(&self, cmd: PacerCmd) {
+        let _ = self.pacer.send(PacerInput::Cmd(cmd));
+    }
+
+    pub fn clock(&self) -> RunClock {
+        self.clock
+    }
+
+    /// The fork server's PID, which is also the run's process group.
+    pub fn group(&self) -> Pid {
+        self.pgid
+    }
+
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// Kills every process of the run, waits for the threads, and removes the
+    /// run's directory. Safe to call more than once.
+    pub fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = killpg(NixPid::from_raw(self.pgid), Signal::SIGKILL);
+        let _ = self.pacer.send(PacerInput::Stop);
+        let _ = self.wake_sampler.try_send(());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        cleanup::unregister_group(self.pgid);
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            let _ = dir.close();
+            cleanup::unregister_dir(&path);
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .with_context(|| format!("could not start the {name} thread"))
+}

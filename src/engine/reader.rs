@@ -1,0 +1,174 @@
+//! The reader: turns the event pipe into the run's ordered stream.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Sender;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid as NixPid;
+
+use super::pacer::PacerInput;
+use crate::ipc::RunClock;
+use crate::protocol::{Body, Event, Pid};
+
+pub(super) struct Reader {
+    pub pipe: Option<OwnedFd>,
+    pub out: Sender<Event>,
+    pub pacer: Sender<PacerInput>,
+    pub clock: RunClock,
+    pub dir: PathBuf,
+    pub files: Vec<String>,
+    pub server: Child,
+    pub stopping: Arc<AtomicBool>,
+    pub live: Arc<Mutex<Vec<Pid>>>,
+    pub activity: Arc<AtomicU64>,
+    pub wake_sampler: Sender<()>,
+}
+
+impl Reader {
+    pub(super) fn run(mut self) {
+        let server_pid = self.server.id() as Pid;
+        let mut slots: HashMap<Pid, u32> = HashMap::new();
+        // A child can write before the server has written its spawn event:
+        // hold such events until the spawn arrives, so that a child's events
+        // always follow its spawn in the stream.
+        let mut early: HashMap<Pid, Vec<Event>> = HashMap::new();
+        let mut contents: HashMap<String, String> = HashMap::new();
+        let Some(pipe) = self.pipe.take() else {
+            return;
+        };
+        let mut lines = BufReader::with_capacity(1 << 16, std::fs::File::from(pipe));
+        let mut line = String::new();
+        let mut files_dirty = 0u8;
+        loop {
+            line.clear();
+            match lines.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+            if self.stopping.load(Ordering::Relaxed) {
+                continue;
+            }
+            let event = match Event::from_json(line.trim_end()) {
+                Ok(event) => event,
+                Err(e) => Event::new(
+                    self.clock.now(),
+                    None,
+                    Body::Error {
+                        message: format!("a process sent an unreadable event ({e})"),
+                    },
+                ),
+            };
+            self.activity.fetch_add(1, Ordering::Relaxed);
+            if matches!(event.body, Body::Truncate { .. } | Body::Write { .. }) {
+                // The writer reports just before it writes: look at the file
+                // once the events now in the pipe are handled, and once more
+                // after the next batch, by when the write is done.
+                files_dirty = 2;
+            }
+            match (&event.body, event.pid) {
+                (Body::Spawn { slot, .. }, Some(pid)) => {
+                    slots.insert(pid, *slot);
+                    self.forward(event);
+                    if let Ok(mut live) = self.live.lock() {
+                        live.push(pid);
+                    }
+                    for held in early.remove(&pid).unwrap_or_default() {
+                        self.handle(held, &slots);
+                    }
+                }
+                (_, Some(pid)) if !slots.contains_key(&pid) && pid != server_pid => {
+                    early.entry(pid).or_default().push(event);
+                }
+                _ => self.handle(event, &slots),
+            }
+            if files_dirty > 0 && lines.buffer().is_empty() {
+                files_dirty -= 1;
+                for file in &self.files {
+                    self.observe(file, &mut contents);
+                }
+            }
+        }
+        // Every writer has closed the pipe: the children and the server are gone.
+        let status = self.server.wait();
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(status) = status {
+            use std::os::unix::process::ExitStatusExt;
+            let exitcode = status
+                .code()
+                .unwrap_or_else(|| -status.signal().unwrap_or(0));
+            self.forward(Event::new(
+                self.clock.now(),
+                Some(server_pid),
+                Body::Exit { exitcode },
+            ));
+        }
+        let files = self.files.clone();
+        for file in &files {
+            self.observe(file, &mut contents);
+        }
+        self.forward(Event::new(self.clock.now(), None, Body::End));
+        // Nothing is left to pace or to sample.
+        self.stopping.store(true, Ordering::SeqCst);
+        let _ = self.pacer.send(PacerInput::Stop);
+        let _ = self.wake_sampler.try_send(());
+    }
+
+    fn forward(&self, event: Event) {
+        let _ = self.out.send(event);
+    }
+
+    fn handle(&self, event: Event, slots: &HashMap<Pid, u32>) {
+        let pid = event.pid;
+        match &event.body {
+            Body::Ready { .. } => {
+                if let Some(slot) = pid.and_then(|p| slots.get(&p)) {
+                    let _ = self.pacer.send(PacerInput::Ready {
+                        pid: pid.unwrap_or_default(),
+                        slot: *slot,
+                    });
+                }
+            }
+            Body::Exit { .. } => {
+                if let (Some(p), Ok(mut live)) = (pid, self.live.lock()) {
+                    live.retain(|&l| l != p);
+                }
+            }
+            Body::Error { .. } if pid.is_none() => {
+                // The server could not go on (a fork failed): end the run
+                // cleanly rather than leave it half started.
+                let _ = killpg(NixPid::from_raw(self.server.id() as i32), Signal::SIGKILL);
+            }
+            _ => {}
+        }
+        self.forward(event);
+    }
+
+    /// Reads the real file and reports its content if it changed.
+    fn observe(&self, file: &str, contents: &mut HashMap<String, String>) {
+        let Ok(bytes) = std::fs::read(self.dir.join(file)) else {
+            return;
+        };
+        let content = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned();
+        if contents.get(file) != Some(&content) {
+            contents.insert(file.to_string(), content.clone());
+            self.forward(Event::new(
+                self.clock.now(),
+                None,
+                Body::File {
+                    file: file.to_string(),
+                    content,
+                },
+            ));
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Permits in shared memory: how the parent's pacer owns the children's time.
+//!
+//! The page holds one word for the mode (gated or free) and one counter per
+//! child slot. Before each instrumented action a gated child announces itself
+//! (a `ready` event), then sleeps on a futex until its counter reaches the
+//! number of permits it has used. The pacer grants by incrementing the counter
+//! and waking the futex. Sleeping in a futex costs no CPU, so a paused run is
+//! truly still; and since the parent decides whom to wake, it can step one
+//! chosen process.
+//!
+//! The memory is a `memfd`: it has no name in the file system and disappears
+//! with the last process that maps it, so nothing is left behind.
+
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+
+const GATED: u32 = 0;
+const FREE: u32 = 1;
+
+pub struct Gates {
+    base: NonNull<AtomicU32>,
+    slots: usize,
+    bytes: usize,
+}
+
+// The mapping is shared memory accessed only through atomics.
+unsafe impl Send for Gates {}
+unsafe impl Sync for Gates {}
+
+fn bytes_for(slots: usize) -> usize {
+    (slots + 1) * std::mem::size_of::<AtomicU32>()
+}
+
+impl Gates {
+    /// Creates the shared page for `slots` children and returns its descriptor,
+    /// which the fork server maps again with [`Gates::map`].
+    pub fn create(slots: usize) -> anyhow::Result<(Gates, OwnedFd)> {
+        let fd =
+            nix::sys::memfd::memfd_create(c"mpviz-gates", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+        nix::unistd::ftruncate(&fd, bytes_for(slots) as i64)?;
+        let gates = Gates::map(&fd, slots)?;
+        Ok((gates, fd))
+    }
+
+    pub fn map(fd: impl AsFd, slots: usize) -> anyhow::Result<Gates> {
+        let bytes = bytes_for(slots);
+        let len = NonZeroUsize::new(bytes).ok_or_else(|| anyhow::anyhow!("no slots"))?;
+        // SAFETY: a fresh shared mapping of a descriptor we own; the pointer is
+        // only used through AtomicU32, which has the alignment of a page.
+        let ptr = unsafe {
+            mmap(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                fd,
+                0,
+            )?
+        };
+        Ok(Gates {
+            base: ptr.cast(),
+            slots,
+            bytes,
+        })
+    }
+
+    fn word(&self, index: usize) -> &AtomicU32 {
+        assert!(index <= self.slots, "gate slot {index} out of range");
+        // SAFETY: index is within the mapping, which lives as long as self.
+        unsafe { &*self.base.as_ptr().add(index) }
+    }
+
+    fn counter(&self, slot: u32) -> &AtomicU32 {
+        self.word(slot as usize + 1)
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Free: children pass their gates without asking (no pacing).
+    pub fn set_free(&self, free: bool) {
+        self.word(0)
+            .store(if free { FREE } else { GATED }, Ordering::SeqCst);
+    }
+
+    pub fn is_free(&self) -> bool {
+        self.word(0).load(Ordering::SeqCst) == FREE
+    }
+
+    /// Lets the child in `slot` do one more action.
+    pub fn grant(&self, slot: u32) {
+        let word = self.counter(slot);
+        word.fetch_add(1, Ordering::SeqCst);
+        futex_wake(word);
+    }
+
+    /// How many permits `slot` has been granted so far.
+    pub fn granted(&self, slot: u32) -> u32 {
+        self.counter(slot).load(Ordering::SeqCst)
+    }
+
+    /// Blocks until `slot` has been granted at least `ticket` permits.
+    pub fn wait(&self, slot: u32, ticket: u32) {
+        let word = self.counter(slot);
+        loop {
+            let seen = word.load(Ordering::SeqCst);
+            if seen >= ticket {
+                return;
+            }
+            futex_wait(word, seen);
+        }
+    }
+}
+
+impl Drop for Gates {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `map` with this length.
+        unsafe {
+            let _ = munmap(self.base.cast(), self.bytes);
+        }
+    }
+}
+
+// The futex calls are not private (no FUTEX_PRIVATE_FLAG): the word is shared
+// between processes.
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: the address is a valid, aligned u32 in a shared mapping. A spurious
+    // or interrupted return is handled by the caller's loop.
+    unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_futex,
+            word.as_ptr(),
+            nix::libc::FUTEX_WAIT,
+            expected,
+            std::ptr::null::<nix::libc::timespec>(),
+        );
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: as above; waking has no effect on memory.
+    unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_futex,
+            word.as_ptr(),
+            nix::libc::FUTEX_WAKE,
+            i32::MAX,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_waiter_passes_only_after_its_permit_is_granted() {
+        let (gates, _fd) = Gates::create(2).unwrap();
+        let gates = Arc::new(gates);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let g = gates.clone();
+        let waiter = std::thread::spawn(move || {
+            g.wait(1, 1);
+            tx.send(()).unwrap();
+        });
+        // The waiter cannot pass before the grant: nothing was granted yet.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(50))
+            .is_err());
+        gates.grant(0); // another slot's permit does not let it pass
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(50))
+            .is_err());
+        gates.grant(1);
+        rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(gates.granted(1), 1);
+    }
+
+    #[test]
+    fn the_mode_word_is_shared_by_every_mapping() {
+        let (gates, fd) = Gates::create(1).unwrap();
+        let again = Gates::map(&fd, 1).unwrap();
+        assert!(!again.is_free());
+        gates.set_free(true);
+        assert!(again.is_free());
+        gates.grant(0);
+        assert_eq!(again.granted(0), 1);
+    }
+}

@@ -1,0 +1,17 @@
+//! mpviz: real processes, one event stream, a live dashboard.
+//!
+//! See ARCHITECTURE.md for the map of the modules and the path of an event
+//! from a child process to a cell on the screen.
+
+pub mod app;
+pub mod cleanup;
+pub mod cli;
+pub mod engine;
+pub mod headless;
+pub mod ipc;
+pub mod model;
+pub mod protocol;
+pub mod scenario;
+pub mod signals;
+pub mod ui;
+pub mod worker;

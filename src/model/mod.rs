@@ -1,0 +1,318 @@
+//! The dashboard's state as a pure fold over the event stream.
+//!
+//! `Model::apply` does no I/O, reads no clock and knows no terminal: the live
+//! screen, `--json`, replays and tests fold the same events into the same
+//! model. Views read it; nothing else writes it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::protocol::{Body, Event, Outcome, Pid};
+
+/// How many notable events the log keeps.
+pub const LOG_CAPACITY: usize = 2000;
+
+/// What a process is doing, from the last thing it reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Activity {
+    Started,
+    WaitingForLock(String),
+    HoldingLock(String),
+    Read(Option<i64>),
+    Sleeping(u64),
+    Truncated(String),
+    Wrote(i64),
+    Finished(Outcome),
+    Released(String),
+    Exited(i32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proc {
+    pub pid: Pid,
+    pub name: String,
+    pub role: String,
+    pub slot: u32,
+    pub ppid: Pid,
+    /// The last state letter the parent read in `/proc`.
+    pub state: Option<char>,
+    pub activity: Activity,
+    /// The action this process waits to do, while it is held at a gate.
+    pub at_gate: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub exitcode: Option<i32>,
+    pub spawned_ns: u64,
+    pub exited_ns: Option<u64>,
+    /// Actions this process has reported.
+    pub actions: u32,
+    /// Set when this process wrote a value another process had already
+    /// written to the same file: that other process's update was lost.
+    pub overwrote: Option<Pid>,
+}
+
+impl Proc {
+    pub fn alive(&self) -> bool {
+        self.exitcode.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LockState {
+    pub holder: Option<Pid>,
+    pub held_since_ns: u64,
+    /// In the order they began to wait. The kernel picks the next holder;
+    /// this is only who is in line.
+    pub waiters: Vec<Pid>,
+    pub acquisitions: u64,
+    /// Acquisitions while the stream says another process held the lock:
+    /// zero whenever the lock works.
+    pub overlaps: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pace {
+    pub paused: bool,
+    /// Actions per second; `None` means no pacing.
+    pub speed: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub success: u32,
+    pub fail: u32,
+    pub torn_read: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub scenario: String,
+    pub seed: u64,
+    pub params: serde_json::Value,
+    pub parent_pid: Option<Pid>,
+    pub procs: Vec<Proc>,
+    index: HashMap<Pid, usize>,
+    pub locks: BTreeMap<String, LockState>,
+    /// Each file's content as the parent last read it.
+    pub files: BTreeMap<String, String>,
+    /// The last write to each file: who and what.
+    last_write: HashMap<String, (Pid, i64)>,
+    pub outcomes: Outcomes,
+    pub lost_writes: u32,
+    /// Notable events, newest last (no `ready` or `state` samples).
+    pub log: VecDeque<Event>,
+    pub events: u64,
+    /// Actions reported by the children.
+    pub actions: u64,
+    pub pace: Pace,
+    /// The stamp of the newest event.
+    pub now_ns: u64,
+    pub ended: bool,
+    pub errors: Vec<String>,
+}
+
+impl Model {
+    pub fn new() -> Model {
+        Model::default()
+    }
+
+    pub fn proc(&self, pid: Pid) -> Option<&Proc> {
+        self.index.get(&pid).map(|&i| &self.procs[i])
+    }
+
+    fn proc_mut(&mut self, pid: Option<Pid>) -> Option<&mut Proc> {
+        let i = *self.index.get(&pid?)?;
+        Some(&mut self.procs[i])
+    }
+
+    /// Processes of one role (the scenario's, or "forkserver").
+    pub fn role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = &'a Proc> + 'a {
+        self.procs.iter().filter(move |p| p.role == role)
+    }
+
+    pub fn waiting_at_gates(&self) -> usize {
+        self.procs.iter().filter(|p| p.at_gate.is_some()).count()
+    }
+
+    pub fn alive(&self) -> usize {
+        self.procs.iter().filter(|p| p.alive()).count()
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, ev: &Event) {
+        self.events += 1;
+        self.now_ns = self.now_ns.max(ev.t_ns);
+        let pid = ev.pid;
+        let child_action = pid.is_some()
+            && !matches!(
+                ev.body,
+                Body::Spawn { .. } | Body::Ready { .. } | Body::Exit { .. } | Body::State { .. }
+            );
+        if child_action {
+            self.actions += 1;
+            if let Some(p) = self.proc_mut(pid) {
+                p.actions += 1;
+                p.at_gate = None;
+            }
+        }
+        match &ev.body {
+            Body::Start {
+                scenario,
+                seed,
+                parent_pid,
+                params,
+            } => {
+                self.scenario = scenario.clone();
+                self.seed = *seed;
+                self.parent_pid = Some(*parent_pid);
+                self.params = params.clone();
+            }
+            Body::Spawn {
+                name,
+                role,
+                slot,
+                ppid,
+            } => {
+                if let Some(pid) = pid {
+                    self.index.insert(pid, self.procs.len());
+                    self.procs.push(Proc {
+                        pid,
+                        name: name.clone(),
+                        role: role.clone(),
+                        slot: *slot,
+                        ppid: *ppid,
+                        state: None,
+                        activity: Activity::Started,
+                        at_gate: None,
+                        outcome: None,
+                        exitcode: None,
+                        spawned_ns: ev.t_ns,
+                        exited_ns: None,
+                        actions: 0,
+                        overwrote: None,
+                    });
+                }
+            }
+            Body::Ready { action } => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.at_gate = Some(action.clone());
+                }
+            }
+            Body::LockWait { lock } => {
+                let state = self.locks.entry(lock.clone()).or_default();
+                if let Some(pid) = pid {
+                    state.waiters.push(pid);
+                }
+                self.set_activity(pid, Activity::WaitingForLock(lock.clone()));
+            }
+            Body::LockAcquire { lock } => {
+                let state = self.locks.entry(lock.clone()).or_default();
+                if state.holder.is_some() {
+                    state.overlaps += 1;
+                }
+                state.holder = pid;
+                state.held_since_ns = ev.t_ns;
+                state.acquisitions += 1;
+                state.waiters.retain(|&w| Some(w) != pid);
+                self.set_activity(pid, Activity::HoldingLock(lock.clone()));
+            }
+            Body::LockRelease { lock } => {
+                let state = self.locks.entry(lock.clone()).or_default();
+                if state.holder == pid {
+                    state.holder = None;
+                }
+                self.set_activity(pid, Activity::Released(lock.clone()));
+            }
+            Body::Read { value, .. } => self.set_activity(pid, Activity::Read(*value)),
+            Body::Truncate { file } => self.set_activity(pid, Activity::Truncated(file.clone())),
+            Body::Write { file, value } => {
+                let previous = pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value)));
+                let lost = match previous {
+                    Some((other, v)) if v == *value && Some(other) != pid => Some(other),
+                    _ => None,
+                };
+                if lost.is_some() {
+                    self.lost_writes += 1;
+                }
+                if let Some(p) = self.proc_mut(pid) {
+                    p.overwrote = lost;
+                }
+                self.set_activity(pid, Activity::Wrote(*value));
+            }
+            Body::Sleep { ms } => self.set_activity(pid, Activity::Sleeping(*ms)),
+            Body::Outcome { result } => {
+                match result {
+                    Outcome::Success => self.outcomes.success += 1,
+                    Outcome::Fail => self.outcomes.fail += 1,
+                    Outcome::TornRead => self.outcomes.torn_read += 1,
+                }
+                if let Some(p) = self.proc_mut(pid) {
+                    p.outcome = Some(*result);
+                }
+                self.set_activity(pid, Activity::Finished(*result));
+            }
+            Body::Exit { exitcode } => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.exitcode = Some(*exitcode);
+                    p.exited_ns = Some(ev.t_ns);
+                    p.at_gate = None;
+                    p.activity = Activity::Exited(*exitcode);
+                }
+                // A process that dies holding a lock or waiting for one leaves
+                // the line (flock is released by the kernel on death).
+                for lock in self.locks.values_mut() {
+                    if lock.holder == pid {
+                        lock.holder = None;
+                    }
+                    lock.waiters.retain(|&w| Some(w) != pid);
+                }
+            }
+            Body::State { state } => {
+                if let Some(p) = self.proc_mut(pid) {
+                    if p.alive() {
+                        p.state = Some(*state);
+                    }
+                }
+            }
+            Body::File { file, content } => {
+                self.files.insert(file.clone(), content.clone());
+            }
+            Body::Pace { paused, speed } => {
+                self.pace = Pace {
+                    paused: *paused,
+                    speed: *speed,
+                };
+            }
+            Body::Error { message } => self.errors.push(message.clone()),
+            Body::End => self.ended = true,
+        }
+        if !matches!(ev.body, Body::Ready { .. } | Body::State { .. }) {
+            if self.log.len() == LOG_CAPACITY {
+                self.log.pop_front();
+            }
+            self.log.push_back(ev.clone());
+        }
+    }
+
+    fn set_activity(&mut self, pid: Option<Pid>, activity: Activity) {
+        if let Some(p) = self.proc_mut(pid) {
+            p.activity = activity;
+        }
+    }
+
+    /// Exit codes of one role's processes, as the OS reported them.
+    pub fn exit_codes(&self, role: &str) -> BTreeMap<i32, u32> {
+        let mut codes = BTreeMap::new();
+        for code in self.role(role).filter_map(|p| p.exitcode) {
+            *codes.entry(code).or_insert(0) += 1;
+        }
+        codes
+    }
+
+    /// The newest event a person would want explained (not a sample, not a
+    /// gate), if any.
+    pub fn last_notable(&self) -> Option<&Event> {
+        self.log.back()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+use super::*;
+
+fn ev(t: u64, pid: Option<Pid>, body: Body) -> Event {
+    Event::new(t, pid, body)
+}
+
+fn spawn(pid: Pid, slot: u32) -> Event {
+    ev(
+        1,
+        Some(pid),
+        Body::Spawn {
+            name: format!("buyer-{slot}"),
+            role: "buyer".into(),
+            slot,
+            ppid: 1,
+        },
+    )
+}
+
+fn lock(kind: &str, pid: Pid) -> Event {
+    let lock = "tickets".to_string();
+    let body = match kind {
+        "wait" => Body::LockWait { lock },
+        "acquire" => Body::LockAcquire { lock },
+        _ => Body::LockRelease { lock },
+    };
+    ev(2, Some(pid), body)
+}
+
+fn fold(events: &[Event]) -> Model {
+    let mut m = Model::new();
+    for e in events {
+        m.apply(e);
+    }
+    m
+}
+
+#[test]
+fn the_lock_panel_follows_holder_and_line_of_waiters() {
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        lock("wait", 10),
+        lock("acquire", 10),
+        lock("wait", 11),
+        lock("wait", 12),
+    ]);
+    let l = &m.locks["tickets"];
+    assert_eq!(l.holder, Some(10));
+    assert_eq!(l.waiters, vec![11, 12]);
+    assert_eq!(
+        m.proc(11).unwrap().activity,
+        Activity::WaitingForLock("tickets".into())
+    );
+
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        lock("wait", 10),
+        lock("acquire", 10),
+        lock("wait", 11),
+        lock("wait", 12),
+        lock("release", 10),
+        lock("acquire", 12),
+    ]);
+    let l = &m.locks["tickets"];
+    assert_eq!(l.holder, Some(12));
+    assert_eq!(l.waiters, vec![11]);
+    assert_eq!(l.acquisitions, 2);
+    assert_eq!(l.overlaps, 0);
+}
+
+#[test]
+fn an_acquire_while_another_holds_is_counted_as_an_overlap() {
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        lock("acquire", 10),
+        lock("acquire", 11),
+    ]);
+    assert_eq!(m.locks["tickets"].overlaps, 1);
+}
+
+#[test]
+fn a_holder_that_dies_leaves_the_lock_free() {
+    let m = fold(&[
+        spawn(10, 0),
+        lock("acquire", 10),
+        ev(3, Some(10), Body::Exit { exitcode: -9 }),
+    ]);
+    assert_eq!(m.locks["tickets"].holder, None);
+    let p = m.proc(10).unwrap();
+    assert_eq!(p.exitcode, Some(-9));
+    assert!(!p.alive());
+    assert_eq!(m.exit_codes("buyer").get(&-9), Some(&1));
+}
+
+#[test]
+fn outcomes_are_counted_and_kept_per_process() {
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        ev(
+            3,
+            Some(10),
+            Body::Outcome {
+                result: Outcome::Success,
+            },
+        ),
+        ev(
+            3,
+            Some(11),
+            Body::Outcome {
+                result: Outcome::Fail,
+            },
+        ),
+        ev(
+            3,
+            Some(12),
+            Body::Outcome {
+                result: Outcome::TornRead,
+            },
+        ),
+    ]);
+    assert_eq!(
+        m.outcomes,
+        Outcomes {
+            success: 1,
+            fail: 1,
+            torn_read: 1
+        }
+    );
+    assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::TornRead));
+}
+
+#[test]
+fn writing_the_value_another_process_wrote_is_a_lost_update() {
+    let write = |pid, value| {
+        ev(
+            4,
+            Some(pid),
+            Body::Write {
+                file: "tickets.json".into(),
+                value,
+            },
+        )
+    };
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        write(10, 9),
+        write(11, 9),
+        write(10, 8),
+    ]);
+    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
+    assert_eq!(m.proc(10).unwrap().overwrote, None);
+}
+
+#[test]
+fn gates_are_shown_until_the_next_action() {
+    let mut m = fold(&[
+        spawn(10, 0),
+        ev(
+            2,
+            Some(10),
+            Body::Ready {
+                action: "read".into(),
+            },
+        ),
+    ]);
+    assert_eq!(m.proc(10).unwrap().at_gate.as_deref(), Some("read"));
+    assert_eq!(m.waiting_at_gates(), 1);
+    assert_eq!(m.actions, 0);
+    m.apply(&ev(
+        3,
+        Some(10),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: Some(3),
+            text: "{\"count\":3}".into(),
+        },
+    ));
+    assert_eq!(m.proc(10).unwrap().at_gate, None);
+    assert_eq!(m.actions, 1);
+    assert_eq!(m.proc(10).unwrap().activity, Activity::Read(Some(3)));
+}
+
+#[test]
+fn samples_of_a_dead_process_do_not_bring_it_back() {
+    let m = fold(&[
+        spawn(10, 0),
+        ev(2, Some(10), Body::State { state: 'S' }),
+        ev(3, Some(10), Body::Exit { exitcode: 0 }),
+        ev(4, Some(10), Body::State { state: 'R' }),
+    ]);
+    assert_eq!(m.proc(10).unwrap().state, Some('S'));
+}
+
+#[test]
+fn the_log_skips_samples_and_gates_and_keeps_its_capacity() {
+    let mut m = fold(&[spawn(10, 0)]);
+    for t in 0..(LOG_CAPACITY as u64 + 10) {
+        m.apply(&ev(t, Some(10), Body::State { state: 'S' }));
+        m.apply(&ev(t, Some(10), Body::Sleep { ms: t }));
+    }
+    assert_eq!(m.log.len(), LOG_CAPACITY);
+    assert!(m.log.iter().all(|e| e.kind() == "sleep"));
+    assert_eq!(m.now_ns, LOG_CAPACITY as u64 + 9);
+}
+
+#[test]
+fn pace_start_file_and_end_are_state_too() {
+    let m = fold(&[
+        ev(
+            0,
+            None,
+            Body::Start {
+                scenario: "ticket".into(),
+                seed: 7,
+                parent_pid: 99,
+                params: serde_json::json!({"buyers": 2}),
+            },
+        ),
+        ev(
+            1,
+            None,
+            Body::Pace {
+                paused: true,
+                speed: Some(2.0),
+            },
+        ),
+        ev(
+            2,
+            None,
+            Body::File {
+                file: "tickets.json".into(),
+                content: "{\"count\":1}".into(),
+            },
+        ),
+        ev(3, None, Body::End),
+    ]);
+    assert_eq!(m.scenario, "ticket");
+    assert_eq!(m.seed, 7);
+    assert!(m.pace.paused);
+    assert_eq!(m.pace.speed, Some(2.0));
+    assert_eq!(m.files["tickets.json"], "{\"count\":1}");
+    assert!(m.ended);
+}

@@ -1,0 +1,117 @@
+//! Scenarios: what the processes of a run do, and what the screen says about it.
+//!
+//! Each scenario is a type implementing [`Scenario`] plus a data file,
+//! `scenarios/NAME.toml`, built into the binary: its defaults, its one-line
+//! description and every sentence the dashboard shows. Translating mpviz is
+//! editing those files, not code.
+
+pub mod texts;
+pub mod ticket;
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::model::Model;
+use crate::worker::Ctx;
+
+pub use texts::Texts;
+
+/// The data half of a scenario, from `scenarios/NAME.toml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Spec {
+    pub name: String,
+    pub title: String,
+    /// One line for `mpviz list`.
+    pub about: String,
+    /// The tutorial's section.
+    pub tutorial: String,
+    pub defaults: toml::Table,
+    pub texts: Texts,
+}
+
+impl Spec {
+    pub fn parse(source: &str) -> anyhow::Result<Spec> {
+        toml::from_str(source).context("a scenario file is not valid")
+    }
+
+    pub fn default_u64(&self, key: &str) -> u64 {
+        self.defaults
+            .get(key)
+            .and_then(|v| v.as_integer())
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(1)
+    }
+
+    pub fn default_speed(&self) -> f64 {
+        self.defaults
+            .get("speed")
+            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+            .unwrap_or(10.0)
+    }
+}
+
+/// Every scenario's file, by name, in the order of `mpviz list`.
+pub const SPECS: &[(&str, &str)] = &[("ticket", include_str!("../../scenarios/ticket.toml"))];
+
+pub fn spec(name: &str) -> anyhow::Result<Spec> {
+    let (_, source) = SPECS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .ok_or_else(|| anyhow::anyhow!("unknown scenario {name:?}"))?;
+    Spec::parse(source)
+}
+
+/// The code half of a scenario. One value describes one run's parameters;
+/// the same value, rebuilt from [`Scenario::params`], runs in every child.
+pub trait Scenario: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn spec(&self) -> &Spec;
+    /// The run's parameters as JSON (the `start` event shows them).
+    fn params(&self) -> serde_json::Value;
+    /// How many child processes the run starts.
+    fn processes(&self) -> u32;
+    /// The name and role of the child in `slot`.
+    fn process_name(&self, slot: u32) -> (String, &'static str);
+    /// Creates the run's files in its fresh directory, before any child starts.
+    fn prepare(&self, dir: &Path) -> anyhow::Result<()>;
+    /// The files whose content the parent reads and shows.
+    fn watched_files(&self) -> Vec<String>;
+    /// The child's whole life; returns its exit code.
+    fn run_child(&self, ctx: &mut Ctx) -> i32;
+    /// The `summary` line's fields, from the folded run.
+    fn summary(&self, model: &Model) -> serde_json::Map<String, serde_json::Value>;
+    /// A short human summary for `--headless`.
+    fn report(&self, model: &Model) -> String;
+    /// A few words on how this run is set up, for the dashboard's title.
+    fn variant(&self) -> String;
+    /// The numbers the dashboard's header shows, as (label, value).
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
+    /// The sentence that introduces this run before anything happens.
+    fn intro(&self) -> String;
+}
+
+/// Rebuilds a scenario from its name and parameters (in the fork server).
+pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box<dyn Scenario>> {
+    match name {
+        "ticket" => Ok(Box::new(ticket::Ticket::new(serde_json::from_value(
+            params.clone(),
+        )?)?)),
+        other => anyhow::bail!("unknown scenario {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_file_parses_and_names_itself() {
+        for (name, source) in SPECS {
+            let spec = Spec::parse(source).unwrap();
+            assert_eq!(&spec.name, name);
+            assert!(!spec.about.is_empty());
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The sentences that explain events, as data.
+//!
+//! A text is a template with `{name}`-style holes; [`Texts::explain`] picks the
+//! template for an event (by its kind and, where it matters, what happened)
+//! and fills the holes from the event and the model.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::model::Model;
+use crate::protocol::{Body, Event, Outcome};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Texts(HashMap<String, String>);
+
+impl Texts {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The key of the template that explains `ev`.
+    pub fn key_for(ev: &Event, model: &Model) -> String {
+        let pid = ev.pid;
+        match &ev.body {
+            Body::Spawn { role, .. } => format!("spawn_{role}"),
+            Body::LockWait { lock } => {
+                let held = model
+                    .locks
+                    .get(lock)
+                    .and_then(|l| l.holder)
+                    .is_some_and(|h| Some(h) != pid);
+                if held { "lock_wait_held" } else { "lock_wait" }.into()
+            }
+            Body::Read { value: None, .. } => "read_torn".into(),
+            Body::Write { .. } => {
+                let lost = pid
+                    .and_then(|p| model.proc(p))
+                    .is_some_and(|p| p.overwrote.is_some());
+                if lost { "write_lost" } else { "write" }.into()
+            }
+            Body::Outcome { result } => format!("outcome_{}", result.as_str()),
+            Body::Exit { exitcode } => match exitcode {
+                0 => "exit_ok",
+                c if *c > 0 => "exit_error",
+                _ => "exit_signal",
+            }
+            .into(),
+            Body::Pace { paused: true, .. } => "pace_paused".into(),
+            Body::Pace { speed: None, .. } => "pace_max".into(),
+            Body::Pace { .. } => "pace_running".into(),
+            _ => ev.kind().into(),
+        }
+    }
+
+    /// The sentence for `ev`, or `None` if the scenario has none for it.
+    pub fn explain(&self, ev: &Event, model: &Model) -> Option<String> {
+        let key = Self::key_for(ev, model);
+        let template = self.get(&key).or_else(|| {
+            // A role without its own spawn text uses the general one.
+            key.starts_with("spawn_")
+                .then(|| self.get("spawn"))
+                .flatten()
+        })?;
+        Some(fill(template, |hole| hole_value(hole, ev, model)))
+    }
+}
+
+fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
+    let proc = ev.pid.and_then(|p| model.proc(p));
+    let lock_name = match &ev.body {
+        Body::LockWait { lock } | Body::LockAcquire { lock } | Body::LockRelease { lock } => {
+            Some(lock.as_str())
+        }
+        _ => None,
+    };
+    let lock = lock_name.and_then(|l| model.locks.get(l));
+    let who = |pid: crate::protocol::Pid| match model.proc(pid) {
+        Some(p) => format!("{} (PID {pid})", p.name),
+        None => format!("PID {pid}"),
+    };
+    Some(match hole {
+        "pid" => ev.pid?.to_string(),
+        "name" => proc.map_or_else(|| "a process".into(), |p| p.name.clone()),
+        "who" => who(ev.pid?),
+        "lock" => lock_name?.to_string(),
+        "holder" => lock?.holder.map_or_else(|| "nobody".into(), who),
+        "waiters" => lock?.waiters.len().to_string(),
+        "value" => match &ev.body {
+            Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
+            Body::Write { value, .. } => value.to_string(),
+            _ => return None,
+        },
+        "text" => match &ev.body {
+            Body::Read { text, .. } => format!("{text:?}"),
+            _ => return None,
+        },
+        "file" => match &ev.body {
+            Body::Read { file, .. }
+            | Body::Write { file, .. }
+            | Body::Truncate { file }
+            | Body::File { file, .. } => file.clone(),
+            _ => return None,
+        },
+        "content" => match &ev.body {
+            Body::File { content, .. } => content.clone(),
+            _ => return None,
+        },
+        "ms" => match &ev.body {
+            Body::Sleep { ms } => ms.to_string(),
+            _ => return None,
+        },
+        "code" => match &ev.body {
+            Body::Exit { exitcode } => exitcode.to_string(),
+            _ => return None,
+        },
+        "signal" => match &ev.body {
+            Body::Exit { exitcode } if *exitcode < 0 => signal_name(-exitcode),
+            _ => return None,
+        },
+        "action" => match &ev.body {
+            Body::Ready { action } => action.clone(),
+            _ => return None,
+        },
+        "speed" => match &ev.body {
+            Body::Pace { speed, .. } => speed.map_or_else(|| "max".into(), format_speed),
+            _ => return None,
+        },
+        "lost_pid" => proc?.overwrote.map(who)?,
+        "message" => match &ev.body {
+            Body::Error { message } => message.clone(),
+            _ => return None,
+        },
+        "role" => proc?.role.clone(),
+        "sold" => model.outcomes.success.to_string(),
+        _ => return None,
+    })
+}
+
+pub fn format_speed(per_second: f64) -> String {
+    if per_second >= 1.0 {
+        format!("{per_second:.0}/s")
+    } else {
+        format!("1 per {:.0} s", 1.0 / per_second)
+    }
+}
+
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {signal}"))
+}
+
+/// Replaces each `{hole}` with its value; unknown holes stay as they are.
+fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let hole = &after[..close];
+                match value(hole) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        out.push('{');
+                        out.push_str(hole);
+                        out.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An outcome in words, for tables.
+pub fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "got a ticket",
+        Outcome::Fail => "sold out",
+        Outcome::TornRead => "torn read",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_are_filled_and_unknown_ones_kept() {
+        let s = fill("{a} and {b} and {", |h| (h == "a").then(|| "A".to_string()));
+        assert_eq!(s, "A and {b} and {");
+    }
+
+    #[test]
+    fn a_wait_on_a_held_lock_names_the_holder() {
+        let spec = crate::scenario::spec("ticket").unwrap();
+        let mut m = Model::new();
+        for (pid, slot) in [(10, 0), (11, 1)] {
+            m.apply(&Event::new(
+                0,
+                Some(pid),
+                Body::Spawn {
+                    name: format!("buyer-{slot}"),
+                    role: "buyer".into(),
+                    slot,
+                    ppid: 1,
+                },
+            ));
+        }
+        let lock = "tickets".to_string();
+        m.apply(&Event::new(
+            1,
+            Some(10),
+            Body::LockAcquire { lock: lock.clone() },
+        ));
+        let wait = Event::new(2, Some(11), Body::LockWait { lock });
+        m.apply(&wait);
+        assert_eq!(Texts::key_for(&wait, &m), "lock_wait_held");
+        let text = spec.texts.explain(&wait, &m).unwrap();
+        assert!(text.contains("buyer-0 (PID 10)"), "{text}");
+        assert!(text.contains("buyer-1"), "{text}");
+        assert!(!text.contains('{'), "{text}");
+    }
+}

@@ -1,0 +1,353 @@
+//! The ticket grab (tutorial section 2.4).
+//!
+//! A JSON file `{"count": T}` and `B` buyer processes. Each buyer, under one
+//! `flock` lock: reads the count, and if a ticket is left, waits a "network
+//! delay", empties the file and writes the count minus one, then lets the
+//! lock go. Without the lock the same steps race: lost updates, oversold
+//! tickets, and torn reads of a file another buyer has just emptied.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Scenario, Spec};
+use crate::model::Model;
+use crate::protocol::{Body, Outcome};
+use crate::worker::Ctx;
+
+pub const TICKET_FILE: &str = "tickets.json";
+pub const LOCK_FILE: &str = "tickets.lock";
+pub const LOCK_NAME: &str = "tickets";
+pub const ROLE: &str = "buyer";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TicketParams {
+    pub buyers: u32,
+    pub tickets: u32,
+    pub lock: bool,
+    pub delay_ms: u64,
+}
+
+pub struct Ticket {
+    params: TicketParams,
+    spec: Spec,
+}
+
+impl Ticket {
+    pub fn new(params: TicketParams) -> anyhow::Result<Ticket> {
+        Ok(Ticket {
+            params,
+            spec: super::spec("ticket")?,
+        })
+    }
+
+    pub fn params_ref(&self) -> &TicketParams {
+        &self.params
+    }
+}
+
+/// The count in the ticket file, if the text is a whole ticket file.
+pub fn parse_count(text: &str) -> Option<i64> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value.get("count")?.as_i64()
+}
+
+fn ticket_text(count: i64) -> String {
+    json!({ "count": count }).to_string()
+}
+
+impl Scenario for Ticket {
+    fn name(&self) -> &'static str {
+        "ticket"
+    }
+
+    fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    fn params(&self) -> Value {
+        serde_json::to_value(&self.params).unwrap_or(Value::Null)
+    }
+
+    fn processes(&self) -> u32 {
+        self.params.buyers
+    }
+
+    fn process_name(&self, slot: u32) -> (String, &'static str) {
+        (format!("buyer-{slot}"), ROLE)
+    }
+
+    fn prepare(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::write(
+            dir.join(TICKET_FILE),
+            ticket_text(self.params.tickets.into()),
+        )?;
+        if self.params.lock {
+            File::create(dir.join(LOCK_FILE))?;
+        }
+        Ok(())
+    }
+
+    fn watched_files(&self) -> Vec<String> {
+        vec![TICKET_FILE.to_string()]
+    }
+
+    fn run_child(&self, ctx: &mut Ctx) -> i32 {
+        match buy(ctx, &self.params) {
+            Ok(code) => code,
+            Err(e) => {
+                ctx.emit(Body::Error {
+                    message: format!("buyer-{}: {e}", ctx.slot),
+                });
+                1
+            }
+        }
+    }
+
+    fn summary(&self, model: &Model) -> Map<String, Value> {
+        let p = &self.params;
+        let sold = i64::from(model.outcomes.success);
+        let tickets = i64::from(p.tickets);
+        let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t));
+        let codes: Map<String, Value> = model
+            .exit_codes(ROLE)
+            .into_iter()
+            .map(|(code, n)| (code.to_string(), json!(n)))
+            .collect();
+        let mut pids: Vec<_> = model.role(ROLE).map(|p| p.pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        let mut s = Map::new();
+        s.insert("scenario".into(), json!("ticket"));
+        s.insert("buyers".into(), json!(p.buyers));
+        s.insert("tickets".into(), json!(p.tickets));
+        s.insert("lock".into(), json!(p.lock));
+        s.insert("seed".into(), json!(model.seed));
+        s.insert("sold".into(), json!(sold));
+        s.insert("failed".into(), json!(model.outcomes.fail));
+        s.insert("torn_reads".into(), json!(model.outcomes.torn_read));
+        s.insert("remaining".into(), json!(remaining));
+        s.insert("oversold".into(), json!((sold - tickets).max(0)));
+        s.insert(
+            "lost_updates".into(),
+            json!(remaining.map(|r| sold - (tickets - r))),
+        );
+        s.insert("distinct_pids".into(), json!(pids.len()));
+        s.insert("exit_codes".into(), Value::Object(codes));
+        s
+    }
+
+    fn variant(&self) -> String {
+        let lock = if self.params.lock {
+            "with a lock"
+        } else {
+            "no lock"
+        };
+        format!(
+            "{} buyers, {} tickets, {lock}",
+            self.params.buyers, self.params.tickets
+        )
+    }
+
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
+        let left = model
+            .files
+            .get(TICKET_FILE)
+            .map(|t| parse_count(t).map_or_else(|| "torn".to_string(), |n| n.to_string()))
+            .unwrap_or_else(|| "?".into());
+        let mut line = vec![
+            (
+                "sold",
+                format!("{}/{}", model.outcomes.success, self.params.tickets),
+            ),
+            ("left in file", left),
+            ("failed", model.outcomes.fail.to_string()),
+        ];
+        if !self.params.lock {
+            line.push(("torn reads", model.outcomes.torn_read.to_string()));
+            line.push(("lost updates", model.lost_writes.to_string()));
+        }
+        line
+    }
+
+    fn intro(&self) -> String {
+        let key = if self.params.lock {
+            "intro_lock"
+        } else {
+            "intro_no_lock"
+        };
+        self.spec.texts.get(key).unwrap_or_default().to_string()
+    }
+
+    fn report(&self, model: &Model) -> String {
+        let s = self.summary(model);
+        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
+        format!(
+            "ticket: {} buyers, {} tickets, {}: sold {}, failed {}, torn reads {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
+            get("buyers"),
+            get("tickets"),
+            if self.params.lock { "with the lock" } else { "without a lock" },
+            get("sold"),
+            get("failed"),
+            get("torn_reads"),
+            get("remaining"),
+            get("oversold"),
+            get("lost_updates"),
+            get("exit_codes"),
+        )
+    }
+}
+
+/// One buyer's life. Returns its exit code: 1 after a torn read, as Python
+/// exits after an uncaught exception.
+fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
+    let path = ctx.path(TICKET_FILE);
+    let delay_ms = if p.delay_ms == 0 {
+        0
+    } else {
+        ctx.rng.u64(0..=p.delay_ms)
+    };
+    let lock_name = || LOCK_NAME.to_string();
+
+    let held = if p.lock {
+        ctx.gate("take the lock");
+        // Each buyer opens the lock file itself: flock belongs to an open
+        // file, so a descriptor inherited from the parent would be shared.
+        let file = File::open(ctx.path(LOCK_FILE))?;
+        ctx.emit(Body::LockWait { lock: lock_name() });
+        let held =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        ctx.emit(Body::LockAcquire { lock: lock_name() });
+        Some(held)
+    } else {
+        None
+    };
+
+    ctx.gate("read the file");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let count = parse_count(&text);
+    ctx.emit(Body::Read {
+        file: TICKET_FILE.into(),
+        value: count,
+        text: text.chars().take(200).collect(),
+    });
+    let code = match count {
+        None => {
+            ctx.emit(Body::Outcome {
+                result: Outcome::TornRead,
+            });
+            1
+        }
+        Some(count) if count > 0 => {
+            ctx.gate("wait for the network");
+            ctx.emit(Body::Sleep { ms: delay_ms });
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            // Writes are reported just before they are made, reads just after:
+            // whoever sees the effect of a write reads its event first.
+            ctx.gate("open the file for writing");
+            ctx.emit(Body::Truncate {
+                file: TICKET_FILE.into(),
+            });
+            let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
+            ctx.gate("write the new count");
+            ctx.emit(Body::Write {
+                file: TICKET_FILE.into(),
+                value: count - 1,
+            });
+            file.write_all(ticket_text(count - 1).as_bytes())?;
+            drop(file);
+            ctx.emit(Body::Outcome {
+                result: Outcome::Success,
+            });
+            0
+        }
+        Some(_) => {
+            ctx.emit(Body::Outcome {
+                result: Outcome::Fail,
+            });
+            0
+        }
+    };
+
+    if let Some(held) = held {
+        ctx.gate("let go of the lock");
+        // Stamped before the unlock, so that hold intervals never overlap.
+        ctx.emit(Body::LockRelease { lock: lock_name() });
+        drop(held.unlock().map_err(|(_, e)| std::io::Error::from(e))?);
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ticket_file_parses_and_a_torn_one_does_not() {
+        assert_eq!(parse_count(&ticket_text(7)), Some(7));
+        assert_eq!(parse_count(""), None);
+        assert_eq!(parse_count("{\"cou"), None);
+    }
+
+    fn fold(events: Vec<crate::protocol::Event>) -> Model {
+        let mut m = Model::new();
+        for e in &events {
+            m.apply(e);
+        }
+        m
+    }
+
+    #[test]
+    fn the_summary_counts_oversold_and_lost_updates_from_the_fold() {
+        use crate::protocol::{Event, Pid};
+        let t = Ticket::new(TicketParams {
+            buyers: 3,
+            tickets: 2,
+            lock: false,
+            delay_ms: 0,
+        })
+        .unwrap();
+        let mut events = Vec::new();
+        for (pid, slot) in [(10 as Pid, 0), (11, 1), (12, 2)] {
+            events.push(Event::new(
+                0,
+                Some(pid),
+                Body::Spawn {
+                    name: format!("buyer-{slot}"),
+                    role: ROLE.into(),
+                    slot,
+                    ppid: 1,
+                },
+            ));
+            events.push(Event::new(
+                1,
+                Some(pid),
+                Body::Outcome {
+                    result: Outcome::Success,
+                },
+            ));
+            events.push(Event::new(2, Some(pid), Body::Exit { exitcode: 0 }));
+        }
+        // Three sold, but the file says one left: two updates were lost.
+        events.push(Event::new(
+            3,
+            None,
+            Body::File {
+                file: TICKET_FILE.into(),
+                content: ticket_text(1),
+            },
+        ));
+        let s = t.summary(&fold(events));
+        assert_eq!(s["sold"], 3);
+        assert_eq!(s["remaining"], 1);
+        assert_eq!(s["oversold"], 1);
+        assert_eq!(s["lost_updates"], 2);
+        assert_eq!(s["distinct_pids"], 3);
+        assert_eq!(s["exit_codes"]["0"], 3);
+    }
+}

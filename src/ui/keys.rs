@@ -1,0 +1,171 @@
+//! Every key in one table: the loop maps keys to [`Action`]s through it, and
+//! the help screen is drawn from it.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    TogglePause,
+    Step,
+    StepSelected,
+    Faster,
+    Slower,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Sort,
+    Restart,
+}
+
+/// (keys as the help shows them, what they do, the action, the key codes).
+pub struct Binding {
+    pub keys: &'static str,
+    pub does: &'static str,
+    pub action: Action,
+    codes: &'static [KeyCode],
+}
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: "space",
+        does: "pause / resume every process",
+        action: Action::TogglePause,
+        codes: &[KeyCode::Char(' ')],
+    },
+    Binding {
+        keys: "n  →",
+        does: "step: let one waiting process do one action",
+        action: Action::Step,
+        codes: &[KeyCode::Char('n'), KeyCode::Right],
+    },
+    Binding {
+        keys: "enter",
+        does: "step only the selected process",
+        action: Action::StepSelected,
+        codes: &[KeyCode::Enter],
+    },
+    Binding {
+        keys: "+  -",
+        does: "faster / slower (up to max: no pacing)",
+        action: Action::Faster,
+        codes: &[KeyCode::Char('+'), KeyCode::Char('=')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Slower,
+        codes: &[KeyCode::Char('-'), KeyCode::Char('_')],
+    },
+    Binding {
+        keys: "↑ ↓  j k",
+        does: "select a process (mouse: wheel, click)",
+        action: Action::Up,
+        codes: &[KeyCode::Up, KeyCode::Char('k')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Down,
+        codes: &[KeyCode::Down, KeyCode::Char('j')],
+    },
+    Binding {
+        keys: "PgUp PgDn",
+        does: "move a page in the table",
+        action: Action::PageUp,
+        codes: &[KeyCode::PageUp],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::PageDown,
+        codes: &[KeyCode::PageDown],
+    },
+    Binding {
+        keys: "Home End",
+        does: "first / last process",
+        action: Action::Top,
+        codes: &[KeyCode::Home, KeyCode::Char('g')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Bottom,
+        codes: &[KeyCode::End, KeyCode::Char('G')],
+    },
+    Binding {
+        keys: "s",
+        does: "sort the table by the next column",
+        action: Action::Sort,
+        codes: &[KeyCode::Char('s')],
+    },
+    Binding {
+        keys: "r",
+        does: "run again with a new seed",
+        action: Action::Restart,
+        codes: &[KeyCode::Char('r')],
+    },
+    Binding {
+        keys: "?",
+        does: "this help (any key closes it)",
+        action: Action::Help,
+        codes: &[KeyCode::Char('?'), KeyCode::F(1)],
+    },
+    Binding {
+        keys: "q  Esc  Ctrl-C",
+        does: "quit: every process of the run is killed",
+        action: Action::Quit,
+        codes: &[KeyCode::Char('q'), KeyCode::Esc],
+    },
+];
+
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(key.code, KeyCode::Char('c') | KeyCode::Char('d')).then_some(Action::Quit);
+    }
+    BINDINGS
+        .iter()
+        .find(|b| b.codes.contains(&key.code))
+        .map(|b| b.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn the_usual_keys_do_the_usual_things() {
+        assert_eq!(action_for(key(KeyCode::Char('q'))), Some(Action::Quit));
+        assert_eq!(action_for(key(KeyCode::Esc)), Some(Action::Quit));
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(key(KeyCode::Char(' '))),
+            Some(Action::TogglePause)
+        );
+        assert_eq!(action_for(key(KeyCode::Right)), Some(Action::Step));
+        assert_eq!(action_for(key(KeyCode::Char('?'))), Some(Action::Help));
+        assert_eq!(action_for(key(KeyCode::Char('x'))), None);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = Vec::new();
+        for b in BINDINGS {
+            for c in b.codes {
+                assert!(!seen.contains(c), "{c:?} is bound twice");
+                seen.push(*c);
+            }
+        }
+    }
+}

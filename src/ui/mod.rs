@@ -1,0 +1,279 @@
+//! The dashboard: a small loop that folds the run's events into the model,
+//! turns keys into pacer commands, and redraws when something changed.
+
+pub mod keys;
+pub mod theme;
+pub mod view;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind, MouseButton,
+    MouseEventKind,
+};
+
+use crate::app::Launch;
+use crate::engine::{PacerCmd, Run, Speed};
+use crate::model::Model;
+use crate::protocol::Event;
+use crate::{cleanup, signals};
+use keys::Action;
+use theme::Theme;
+use view::{row_order, Screen, ViewState};
+
+/// At most this many frames a second, however fast events come.
+const FRAME: Duration = Duration::from_millis(33);
+
+pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
+    let signals = signals::watch()?;
+    // Start the run first: if it cannot start, the error is printed on an
+    // untouched terminal.
+    let mut app = App::start(launch)?;
+    let mut terminal = ratatui::try_init()?;
+    cleanup::terminal_taken(true);
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let input = read_input()?;
+    let result = app.main_loop(&mut terminal, &input, &signals);
+    app.run.stop();
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    cleanup::restore_terminal();
+    result
+}
+
+fn read_input() -> anyhow::Result<Receiver<TermEvent>> {
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    std::thread::Builder::new()
+        .name("mpviz-input".into())
+        .spawn(move || {
+            while let Ok(event) = crossterm::event::read() {
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
+struct App {
+    launch: Launch,
+    run: Run,
+    events: Receiver<Event>,
+    model: Model,
+    view: ViewState,
+    theme: Theme,
+    started: Instant,
+}
+
+enum Next {
+    Continue,
+    Quit(ExitCode),
+}
+
+impl App {
+    fn start(launch: Launch) -> anyhow::Result<App> {
+        let run = Run::start(launch.scenario.clone(), launch.options.clone())?;
+        Ok(App {
+            events: run.events().clone(),
+            run,
+            launch,
+            model: Model::new(),
+            view: ViewState::default(),
+            theme: Theme::from_env(),
+            started: Instant::now(),
+        })
+    }
+
+    fn main_loop(
+        &mut self,
+        terminal: &mut ratatui::DefaultTerminal,
+        input: &Receiver<TermEvent>,
+        signals: &Receiver<i32>,
+    ) -> anyhow::Result<ExitCode> {
+        let tick = crossbeam_channel::tick(Duration::from_millis(250));
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - FRAME;
+        loop {
+            if !self.model.ended {
+                self.view.elapsed = self.started.elapsed();
+            }
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal.draw(|frame| {
+                    let screen = Screen {
+                        model: &self.model,
+                        view: &self.view,
+                        scenario: &*self.launch.scenario,
+                        theme: self.theme,
+                    };
+                    view::draw(frame, &screen);
+                })?;
+                dirty = false;
+                last_draw = Instant::now();
+            }
+            let wait = if dirty {
+                FRAME.saturating_sub(last_draw.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            select! {
+                recv(self.events) -> event => match event {
+                    Ok(event) => {
+                        self.apply(&event);
+                        // Fold whatever else is waiting before drawing again.
+                        for event in self.events.try_iter().take(20_000).collect::<Vec<_>>() {
+                            self.apply(&event);
+                        }
+                        dirty = true;
+                    }
+                    Err(_) => self.events = crossbeam_channel::never(),
+                },
+                recv(input) -> event => {
+                    let Ok(event) = event else { return Ok(ExitCode::SUCCESS) };
+                    if let Next::Quit(code) = self.on_input(event)? {
+                        return Ok(code);
+                    }
+                    dirty = true;
+                },
+                recv(signals) -> signal => {
+                    let signal = signal.unwrap_or(nix::libc::SIGTERM);
+                    return Ok(ExitCode::from(128 + signal as u8));
+                },
+                recv(tick) -> _ => dirty |= !self.model.ended,
+                default(wait) => {},
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        self.model.apply(event);
+        if self.model.ended {
+            self.events = crossbeam_channel::never();
+        }
+    }
+
+    fn on_input(&mut self, event: TermEvent) -> anyhow::Result<Next> {
+        match event {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                let action = keys::action_for(key);
+                if self.view.help {
+                    // Any key closes the help; q still quits.
+                    self.view.help = false;
+                    if action != Some(Action::Quit) {
+                        return Ok(Next::Continue);
+                    }
+                }
+                self.view.status = None;
+                if let Some(action) = action {
+                    return self.act(action);
+                }
+            }
+            TermEvent::Mouse(mouse) => match mouse.kind {
+                MouseEventKind::ScrollDown => self.move_selection(3),
+                MouseEventKind::ScrollUp => self.move_selection(-3),
+                MouseEventKind::Down(MouseButton::Left) => self.click(mouse.column, mouse.row),
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(Next::Continue)
+    }
+
+    fn act(&mut self, action: Action) -> anyhow::Result<Next> {
+        let page = self.view.table_rows.get().height.max(1) as isize;
+        match action {
+            Action::Quit => return Ok(Next::Quit(ExitCode::SUCCESS)),
+            Action::Help => self.view.help = true,
+            Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
+            Action::Step => self.run.pace(PacerCmd::Step),
+            Action::StepSelected => self.step_selected(),
+            Action::Faster => self.run.pace(PacerCmd::Faster),
+            Action::Slower => self.run.pace(PacerCmd::Slower),
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::PageUp => self.move_selection(-page),
+            Action::PageDown => self.move_selection(page),
+            Action::Top => self.move_selection(isize::MIN / 2),
+            Action::Bottom => self.move_selection(isize::MAX / 2),
+            Action::Sort => self.view.sort = self.view.sort.next(),
+            Action::Restart => self.restart()?,
+        }
+        Ok(Next::Continue)
+    }
+
+    fn step_selected(&mut self) {
+        let Some(p) = self.view.selected.and_then(|pid| self.model.proc(pid)) else {
+            self.view.status =
+                Some("Select a process first (↑ ↓ or a click), then press Enter.".into());
+            return;
+        };
+        if !p.alive() {
+            self.view.status = Some(format!(
+                "{} (PID {}) has exited: it has no step left.",
+                p.name, p.pid
+            ));
+            return;
+        }
+        if p.at_gate.is_none() {
+            self.view.status = Some(format!(
+                "{} (PID {}) is not at the gate now ({}); it takes one step when it gets there.",
+                p.name,
+                p.pid,
+                view::procs_doing(p)
+            ));
+        }
+        self.run.pace(PacerCmd::StepPid(p.pid));
+    }
+
+    fn move_selection(&mut self, by: isize) {
+        let order = row_order(&self.model, self.view.sort);
+        if order.is_empty() {
+            return;
+        }
+        let current = self
+            .view
+            .selected
+            .and_then(|pid| order.iter().position(|&i| self.model.procs[i].pid == pid));
+        let target = match current {
+            Some(at) => (at as isize)
+                .saturating_add(by)
+                .clamp(0, order.len() as isize - 1) as usize,
+            None => 0,
+        };
+        self.view.selected = Some(self.model.procs[order[target]].pid);
+    }
+
+    fn click(&mut self, column: u16, row: u16) {
+        let rows = self.view.table_rows.get();
+        if column < rows.x
+            || column >= rows.x + rows.width
+            || row < rows.y
+            || row >= rows.y + rows.height
+        {
+            return;
+        }
+        let order = row_order(&self.model, self.view.sort);
+        let index = self.view.offset.get() + (row - rows.y) as usize;
+        if let Some(&i) = order.get(index) {
+            self.view.selected = Some(self.model.procs[i].pid);
+        }
+    }
+
+    /// Ends this run (every process killed, files removed) and starts the same
+    /// scenario again with a new seed, at the current speed.
+    fn restart(&mut self) -> anyhow::Result<()> {
+        self.run.stop();
+        let mut options = self.launch.options.clone();
+        options.seed = fastrand::u64(..);
+        options.paused = self.model.pace.paused && !self.model.ended;
+        options.speed = self.model.pace.speed.map_or(Speed::Max, Speed::PerSecond);
+        self.launch.options = options;
+        self.run = Run::start(self.launch.scenario.clone(), self.launch.options.clone())?;
+        self.events = self.run.events().clone();
+        self.model = Model::new();
+        self.view.selected = None;
+        self.view.offset.set(0);
+        self.started = Instant::now();
+        Ok(())
+    }
+}

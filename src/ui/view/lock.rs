@@ -1,0 +1,76 @@
+//! The lock panel: who holds each lock, and who waits in line for it.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::Screen;
+use crate::model::Model;
+
+/// Rows the panel wants: holder, a heading, and up to eight waiters.
+pub fn height(model: &Model, available: u16) -> u16 {
+    let waiters: usize = model.locks.values().map(|l| l.waiters.len()).sum();
+    let wanted = if model.locks.is_empty() {
+        3
+    } else {
+        2 + 2 * model.locks.len() as u16 + waiters.min(8) as u16
+    };
+    wanted.clamp(3, (available / 2).max(3))
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let t = screen.theme;
+    let m = screen.model;
+    let name_of = |pid| m.proc(pid).map_or_else(String::new, |p| p.name.clone());
+    let mut lines = Vec::new();
+    if m.locks.is_empty() {
+        lines.push(Line::styled("No lock taken in this run.", t.dim()));
+    }
+    let rows = area.height.saturating_sub(2) as usize;
+    for (name, lock) in &m.locks {
+        match lock.holder {
+            Some(pid) => {
+                let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
+                lines.push(Line::from(vec![
+                    Span::styled("held by ", t.label()),
+                    Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
+                    Span::styled(format!(" ({held:.1} s)"), t.dim()),
+                ]));
+            }
+            None => lines.push(Line::from(vec![Span::styled("free", t.good())])),
+        }
+        if m.locks.len() > 1 {
+            lines.push(Line::styled(format!("lock {name}"), t.dim()));
+        }
+        lines.push(Line::from(vec![
+            Span::styled("waiting: ", t.label()),
+            Span::styled(lock.waiters.len().to_string(), t.value()),
+            Span::styled(format!("  taken {} times", lock.acquisitions), t.dim()),
+        ]));
+        let room = rows.saturating_sub(lines.len());
+        let shown = if lock.waiters.len() > room {
+            room.saturating_sub(1)
+        } else {
+            room
+        };
+        for (i, &pid) in lock.waiters.iter().take(shown).enumerate() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>3}. ", i + 1), t.dim()),
+                Span::raw(format!("{} PID {pid}", name_of(pid))),
+            ]));
+        }
+        if lock.waiters.len() > shown {
+            lines.push(Line::styled(
+                format!("     … and {} more", lock.waiters.len() - shown),
+                t.dim(),
+            ));
+        }
+    }
+    let title = match m.locks.keys().next() {
+        Some(name) if m.locks.len() == 1 => format!(" Lock \"{name}\" (flock) "),
+        _ => " Locks ".to_string(),
+    };
+    let block = Block::bordered().title(Span::styled(title, t.title()));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,85 @@
+//! The event log: the newest events, one line each, newest at the bottom.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::{clock, Screen};
+use crate::model::Model;
+use crate::protocol::{Body, Event};
+use crate::scenario::texts::format_speed;
+
+/// An event in a few words (the explanation line says it in full).
+pub fn describe(ev: &Event) -> String {
+    match &ev.body {
+        Body::Start { scenario, seed, .. } => format!("start {scenario}, seed {seed}"),
+        Body::Spawn { role, .. } => format!("spawned ({role})"),
+        Body::Ready { action } => format!("ready to {action}"),
+        Body::LockWait { lock } => format!("waits for lock {lock}"),
+        Body::LockAcquire { lock } => format!("acquired lock {lock}"),
+        Body::LockRelease { lock } => format!("released lock {lock}"),
+        Body::Read { value: Some(v), .. } => format!("read {v}"),
+        Body::Read {
+            value: None, text, ..
+        } => format!("read {text:?}: torn"),
+        Body::Truncate { file } => format!("emptied {file}"),
+        Body::Write { value, .. } => format!("wrote {value}"),
+        Body::Sleep { ms } => format!("sleeps {ms} ms"),
+        Body::Outcome { result } => format!("outcome: {}", result.as_str()),
+        Body::Exit { exitcode } => format!("exit {exitcode}"),
+        Body::State { state } => format!("state {state}"),
+        Body::File { file, content } => format!("{file} = {content}"),
+        Body::Pace { paused: true, .. } => "paused".into(),
+        Body::Pace { speed, .. } => format!(
+            "running at {}",
+            speed.map_or_else(|| "max".into(), format_speed)
+        ),
+        Body::Error { message } => format!("error: {message}"),
+        Body::End => "every process has exited".into(),
+    }
+}
+
+fn who(ev: &Event, model: &Model) -> String {
+    match ev.pid {
+        Some(pid) => match model.proc(pid) {
+            Some(p) => format!("{:<9} {pid:>7}", p.name),
+            None => format!("{:<9} {pid:>7}", ""),
+        },
+        None => format!("{:<9} {:>7}", "mpviz", ""),
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let t = screen.theme;
+    let m = screen.model;
+    let rows = area.height.saturating_sub(2) as usize;
+    let start = m.log.len().saturating_sub(rows);
+    let lines: Vec<Line> = m
+        .log
+        .iter()
+        .skip(start)
+        .map(|ev| {
+            let style = match &ev.body {
+                Body::Error { .. } | Body::Read { value: None, .. } => t.bad(),
+                Body::LockAcquire { .. } => t.holder(),
+                Body::Outcome { result } => t.outcome(*result),
+                Body::File { .. } | Body::Pace { .. } => t.dim(),
+                _ => Default::default(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{} ", clock(ev.t_ns)), t.dim()),
+                Span::styled(format!("{} ", who(ev, m)), t.label()),
+                Span::styled(describe(ev), style),
+            ])
+        })
+        .collect();
+    let title = Line::from(vec![
+        Span::styled(" Events ", t.title()),
+        Span::styled(format!("{} ", m.events), t.dim()),
+    ]);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        area,
+    );
+}

@@ -1,0 +1,197 @@
+//! The process table: one row per real process, scrolled and sorted, drawn
+//! from only the rows that fit (a thousand processes cost one screenful).
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table};
+use ratatui::Frame;
+
+use super::Screen;
+use crate::model::{Activity, Model, Proc};
+use crate::scenario::texts::outcome_word;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Start order (the fork server first).
+    #[default]
+    Start,
+    Pid,
+    State,
+    Doing,
+    Exit,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Start => SortKey::Pid,
+            SortKey::Pid => SortKey::State,
+            SortKey::State => SortKey::Doing,
+            SortKey::Doing => SortKey::Exit,
+            SortKey::Exit => SortKey::Start,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Start => "start",
+            SortKey::Pid => "PID",
+            SortKey::State => "state",
+            SortKey::Doing => "doing",
+            SortKey::Exit => "exit",
+        }
+    }
+}
+
+/// The table's rows, as indices into `model.procs`, in display order.
+pub fn row_order(model: &Model, sort: SortKey) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..model.procs.len()).collect();
+    let p = |i: usize| &model.procs[i];
+    let start = |i: usize| (p(i).role != "forkserver", p(i).slot);
+    match sort {
+        SortKey::Start => order.sort_by_key(|&i| start(i)),
+        SortKey::Pid => order.sort_by_key(|&i| p(i).pid),
+        // Living processes first, running before sleeping.
+        SortKey::State => order.sort_by_key(|&i| (!p(i).alive(), state_rank(p(i).state), start(i))),
+        SortKey::Doing => order.sort_by_key(|&i| (!p(i).alive(), doing(p(i)), start(i))),
+        SortKey::Exit => order.sort_by_key(|&i| (p(i).exitcode.is_some(), p(i).exitcode, start(i))),
+    }
+    order
+}
+
+fn state_rank(state: Option<char>) -> u8 {
+    match state {
+        Some('R') => 0,
+        Some('D') => 1,
+        Some('S') => 2,
+        Some('Z') => 3,
+        Some(_) => 4,
+        None => 5,
+    }
+}
+
+/// What the process is doing now, in a few words.
+pub fn doing(p: &Proc) -> String {
+    if let Some(action) = &p.at_gate {
+        return format!("⏸ next: {action}");
+    }
+    match &p.activity {
+        Activity::Started => "started".into(),
+        Activity::WaitingForLock(_) => "waiting for the lock".into(),
+        Activity::HoldingLock(_) => "holds the lock".into(),
+        Activity::Read(Some(v)) => format!("read {v}"),
+        Activity::Read(None) => "read a torn file".into(),
+        Activity::Sleeping(ms) => format!("network delay {ms} ms"),
+        Activity::Truncated(_) => "emptied the file".into(),
+        Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
+        Activity::Wrote(v) => format!("wrote {v}"),
+        Activity::Finished(o) => outcome_word(*o).into(),
+        Activity::Released(_) => "let go of the lock".into(),
+        Activity::Exited(_) => match p.outcome {
+            Some(o) => format!("done: {}", outcome_word(o)),
+            None => "done".into(),
+        },
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let t = screen.theme;
+    let m = screen.model;
+    let view = screen.view;
+    let order = row_order(m, view.sort);
+    let rows_area = Rect {
+        x: area.x + 1,
+        y: area.y + 2,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(3),
+    };
+    view.table_rows.set(rows_area);
+    let visible = rows_area.height as usize;
+    let selected = view
+        .selected
+        .and_then(|pid| order.iter().position(|&i| m.procs[i].pid == pid));
+
+    // Scroll only as much as keeps the selection on screen.
+    let mut offset = view.offset.get().min(order.len().saturating_sub(visible));
+    if let Some(s) = selected {
+        if s < offset {
+            offset = s;
+        } else if visible > 0 && s >= offset + visible {
+            offset = s + 1 - visible;
+        }
+    }
+    view.offset.set(offset);
+
+    let rows = order
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(visible)
+        .map(|(pos, &i)| {
+            let p = &m.procs[i];
+            let state = p.state.map_or_else(|| " ".to_string(), |s| s.to_string());
+            let state_style = p.state.map_or_else(Default::default, |s| t.state(s));
+            let doing_style = match (&p.activity, p.outcome) {
+                _ if p.at_gate.is_some() => t.paused(),
+                (Activity::HoldingLock(_), _) => t.holder(),
+                (Activity::Wrote(_), _) if p.overwrote.is_some() => t.bad(),
+                (_, Some(o)) => t.outcome(o),
+                _ => Default::default(),
+            };
+            let exit = match p.exitcode {
+                Some(code) => Span::styled(code.to_string(), t.exitcode(code)),
+                None => Span::styled("", t.dim()),
+            };
+            let row = Row::new(vec![
+                Cell::from(p.pid.to_string()),
+                Cell::from(p.name.clone()),
+                Cell::from(Span::styled(
+                    if p.alive() { state } else { "-".into() },
+                    state_style,
+                )),
+                Cell::from(Span::styled(doing(p), doing_style)),
+                Cell::from(exit),
+            ]);
+            if Some(pos) == selected {
+                row.style(t.selected())
+            } else if !p.alive() {
+                row.style(t.dim())
+            } else {
+                row
+            }
+        });
+    let header = Row::new(vec!["PID", "NAME", "S", "DOING", "EXIT"]).style(t.label());
+    let alive = m.procs.iter().filter(|p| p.alive()).count();
+    let title = Line::from(vec![
+        Span::styled(" Processes ", t.title()),
+        Span::styled(format!("{alive} alive of {} ", m.procs.len()), t.label()),
+        Span::styled(format!("· sort: {} ", view.sort.name()), t.dim()),
+    ]);
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(7),
+            Constraint::Length(11),
+            Constraint::Length(1),
+            Constraint::Min(12),
+            Constraint::Length(4),
+        ],
+    )
+    .header(header)
+    .block(Block::bordered().title(title));
+    frame.render_widget(table, area);
+
+    if order.len() > visible && visible > 0 {
+        let mut state = ScrollbarState::new(order.len().saturating_sub(visible)).position(offset);
+        let bar = Scrollbar::new(ScrollbarOrientation::VerticalRight);
+        frame.render_stateful_widget(
+            bar,
+            Rect {
+                y: area.y + 1,
+                height: area.height.saturating_sub(2),
+                ..area
+            },
+            &mut state,
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The child side: what a process of a run has in hand while it runs its
+//! scenario's code. A child knows its slot, the run directory, the event pipe
+//! and the gates, and nothing of the screen.
+
+use std::path::{Path, PathBuf};
+
+use crate::ipc::{EventSink, Gates};
+use crate::protocol::{Body, Pid};
+
+pub struct Ctx<'a> {
+    pub pid: Pid,
+    pub slot: u32,
+    pub dir: &'a Path,
+    /// Seeded from the run's seed and the slot: the same seed gives every
+    /// child the same choices.
+    pub rng: fastrand::Rng,
+    sink: &'a EventSink,
+    gates: &'a Gates,
+    permits_used: u32,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        pid: Pid,
+        slot: u32,
+        seed: u64,
+        dir: &'a Path,
+        sink: &'a EventSink,
+        gates: &'a Gates,
+    ) -> Self {
+        Ctx {
+            pid,
+            slot,
+            dir,
+            rng: fastrand::Rng::with_seed(child_seed(seed, slot)),
+            sink,
+            gates,
+            permits_used: gates.granted(slot),
+        }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// Reports what this process did. If the parent is gone there is nobody
+    /// to tell, and the process ends.
+    pub fn emit(&self, body: Body) {
+        if self.sink.emit(Some(self.pid), body).is_err() {
+            exit_now(3);
+        }
+    }
+
+    /// Waits for the pacer's permit before the next instrumented action.
+    /// When the run is not paced the gate is open and costs one atomic load.
+    pub fn gate(&mut self, action: &str) {
+        if self.gates.is_free() {
+            return;
+        }
+        self.permits_used += 1;
+        self.emit(Body::Ready {
+            action: action.to_string(),
+        });
+        self.gates.wait(self.slot, self.permits_used);
+    }
+}
+
+/// Mixes the run's seed with a child's slot (SplitMix64's finalizer), so that
+/// neighbouring slots get unrelated streams.
+pub fn child_seed(seed: u64, slot: u32) -> u64 {
+    let mut z = seed ^ (u64::from(slot) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Ends a forked child at once, without running the parent's exit handlers or
+/// flushing buffers it inherited.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { nix::libc::_exit(code) }
+}
