@@ -25,7 +25,11 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
             recv(run.events()) -> event => {
                 let Ok(event) = event else { break };
                 model.apply(&event);
-                if json && writeln!(out, "{}", event.to_json()).is_err() {
+                // Flush whenever the stream is drained: a reader sees each
+                // event promptly, and a fast run still writes in large blocks.
+                if json && (writeln!(out, "{}", event.to_json()).is_err()
+                    || (run.events().is_empty() && out.flush().is_err()))
+                {
                     // Whoever read our output has gone (a closed pipe): stop quietly.
                     run.stop();
                     return Ok(ExitCode::SUCCESS);

@@ -1,0 +1,63 @@
+//! Leave nothing behind: no process and no file after SIGTERM, Ctrl-C, or
+//! even SIGKILL of mpviz itself.
+
+mod support;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use support::*;
+
+/// Starts a long run and returns it once every buyer has started.
+fn started(buyers: usize) -> (LiveRun, Vec<i64>) {
+    let n = buyers.to_string();
+    let mut live = LiveRun::start(&[
+        "ticket",
+        "--json",
+        "--buyers",
+        &n,
+        "--tickets",
+        &n,
+        "--delay-ms",
+        "2000",
+    ]);
+    let mut pids = Vec::new();
+    live.read_until(|e: &Value| {
+        if e["kind"] == "spawn" {
+            pids.push(e["pid"].as_i64().unwrap());
+        }
+        pids.len() == buyers + 1
+    });
+    assert!(pids.iter().all(|&p| alive(p)));
+    (live, pids)
+}
+
+fn ends_cleanly_on(signal: Signal, expected_code: Option<i32>) {
+    let (mut live, pids) = started(10);
+    kill(Pid::from_raw(live.child.id() as i32), signal).unwrap();
+    let status = live.child.wait().unwrap();
+    if let Some(code) = expected_code {
+        assert_eq!(status.code(), Some(code));
+    }
+    wait_until("every process of the run is gone", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+    wait_until("the run's directory is removed", || {
+        std::fs::read_dir(live.tmp.path()).unwrap().next().is_none()
+    });
+}
+
+#[test]
+fn sigterm_kills_every_process_and_removes_the_files() {
+    ends_cleanly_on(Signal::SIGTERM, Some(143));
+}
+
+#[test]
+fn ctrl_c_kills_every_process_and_removes_the_files() {
+    ends_cleanly_on(Signal::SIGINT, Some(130));
+}
+
+#[test]
+fn even_sigkill_of_mpviz_takes_its_children_and_files_with_it() {
+    ends_cleanly_on(Signal::SIGKILL, None);
+}

@@ -1,0 +1,96 @@
+//! The command line: bad input gets one clear line and exit code 2, with
+//! nothing started and nothing left behind.
+
+mod support;
+
+use std::process::Stdio;
+
+use support::*;
+
+fn refused(args: &[&str], says: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(tmp.path(), args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line, got {stderr:?}"
+    );
+    assert!(stderr.starts_with("mpviz: error: "), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "{args:?}: expected {says:?} in {stderr:?}"
+    );
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    assert_dir_empty(tmp.path());
+}
+
+#[test]
+fn zero_negative_and_non_numeric_counts_are_refused() {
+    refused(&["ticket", "--json", "--buyers", "0"], "at least 1");
+    refused(&["ticket", "--json", "--buyers", "-3"], "at least 1");
+    refused(&["ticket", "--json", "--buyers", "ten"], "whole number");
+    refused(&["ticket", "--json", "--tickets", "0"], "at least 1");
+    refused(&["ticket", "--json", "--tickets", "1.5"], "whole number");
+    refused(&["ticket", "--json", "--delay-ms", "-1"], "negative");
+    refused(&["ticket", "--json", "--seed", "-1"], "whole number");
+}
+
+#[test]
+fn a_bad_speed_is_refused() {
+    refused(&["ticket", "--json", "--speed", "0"], "more than 0");
+    refused(&["ticket", "--json", "--speed", "fast"], "or max");
+    refused(&["ticket", "--json", "--speed", "-2"], "more than 0");
+}
+
+#[test]
+fn unknown_scenarios_and_flags_are_refused() {
+    refused(&["tickets"], "tickets");
+    refused(&["ticket", "--json", "--frobnicate"], "--frobnicate");
+}
+
+#[test]
+fn more_buyers_than_the_system_can_start_is_refused_before_anything_starts() {
+    refused(
+        &["ticket", "--json", "--buyers", "4000000000"],
+        "more processes than this system can start",
+    );
+}
+
+#[test]
+fn the_dashboard_without_a_terminal_says_what_to_do() {
+    refused(&["ticket"], "--headless");
+    refused(&["ticket", "--headless", "--paused"], "--paused");
+}
+
+#[test]
+fn help_version_and_list_answer_on_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let help = mpviz(tmp.path(), &["ticket", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for flag in [
+        "--buyers",
+        "--tickets",
+        "--no-lock",
+        "--delay-ms",
+        "--seed",
+        "--speed",
+        "--paused",
+        "--headless",
+        "--json",
+    ] {
+        assert!(text.contains(flag), "ticket --help lacks {flag}");
+    }
+    let version = mpviz(tmp.path(), &["--version"]).output().unwrap();
+    assert!(String::from_utf8(version.stdout)
+        .unwrap()
+        .starts_with("mpviz "));
+    let list = mpviz(tmp.path(), &["list"]).output().unwrap();
+    let text = String::from_utf8(list.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("ticket ")), "{text}");
+}

@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests: run the real binary, read its
+//! JSON Lines, look at processes in /proc.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mpviz");
+
+/// Generous: the tests must pass on a loaded two-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A command for the binary with its own fresh temporary directory, so that
+/// a test can check that the run left no file behind.
+pub fn mpviz(tmp: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("TMPDIR", tmp).env("NO_COLOR", "1");
+    cmd
+}
+
+pub struct JsonRun {
+    pub events: Vec<Value>,
+    pub summary: Value,
+    pub output: Output,
+}
+
+/// Runs to the end with `--json` and splits the events from the summary.
+pub fn run_json(args: &[&str]) -> JsonRun {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut all = vec!["ticket", "--json"];
+    all.extend_from_slice(args);
+    let output = mpviz(tmp.path(), &all)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "mpviz {all:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_dir_empty(tmp.path());
+    let mut events: Vec<Value> = String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let summary = events.pop().expect("no output");
+    assert_eq!(summary["kind"], "summary", "the last line is the summary");
+    JsonRun {
+        events,
+        summary,
+        output,
+    }
+}
+
+impl JsonRun {
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.events.iter().filter(move |e| e["kind"] == kind)
+    }
+
+    /// The PIDs of the processes with this role, from their spawn events.
+    pub fn pids(&self, role: &str) -> Vec<i64> {
+        self.of_kind("spawn")
+            .filter(|e| e["role"] == role)
+            .map(|e| e["pid"].as_i64().unwrap())
+            .collect()
+    }
+}
+
+pub fn assert_dir_empty(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// A live mpviz whose JSON lines are read as they come.
+pub struct LiveRun {
+    pub child: Child,
+    pub lines: Box<dyn Iterator<Item = Value> + Send>,
+    pub tmp: tempfile::TempDir,
+}
+
+impl LiveRun {
+    pub fn start(args: &[&str]) -> LiveRun {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut child = mpviz(tmp.path(), args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let lines = out
+            .lines()
+            .map_while(Result::ok)
+            .map(|l| serde_json::from_str::<Value>(&l).unwrap());
+        LiveRun {
+            child,
+            lines: Box::new(lines),
+            tmp,
+        }
+    }
+
+    /// Reads events until `pred` holds for one, and returns everything read.
+    pub fn read_until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        for event in self.lines.by_ref() {
+            let stop = pred(&event);
+            seen.push(event);
+            if stop {
+                return seen;
+            }
+        }
+        panic!("the stream ended before the awaited event; read {seen:?}");
+    }
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn alive(pid: i64) -> bool {
+    // A zombie is dead but not yet reaped: it no longer runs.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat[stat.rfind(')').unwrap() + 1..]
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// The parent PID from /proc, if the process exists.
+pub fn ppid(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

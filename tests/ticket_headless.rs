@@ -1,0 +1,326 @@
+//! Headless runs of the ticket scenario: the invariants a class relies on,
+//! checked from the `--json` event stream of real processes.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+use support::*;
+
+fn count_in(content: &str) -> Option<i64> {
+    serde_json::from_str::<Value>(content).ok()?["count"].as_i64()
+}
+
+/// Every (acquire, release) interval of the lock, per the stream's stamps.
+fn holds(run: &JsonRun) -> Vec<(u64, u64, i64)> {
+    let mut open: HashMap<i64, u64> = HashMap::new();
+    let mut holds = Vec::new();
+    for e in &run.events {
+        let pid = e["pid"].as_i64().unwrap_or(0);
+        let t = e["t_ns"].as_u64().unwrap();
+        match e["kind"].as_str().unwrap() {
+            "lock_acquire" => assert!(open.insert(pid, t).is_none(), "{pid} acquired twice"),
+            "lock_release" => {
+                holds.push((open.remove(&pid).expect("release without acquire"), t, pid))
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_empty(), "holds never released: {open:?}");
+    holds.sort();
+    holds
+}
+
+#[test]
+fn with_the_lock_holds_never_overlap_and_exactly_min_of_buyers_and_tickets_are_sold() {
+    for (buyers, tickets) in [(60, 25), (8, 20)] {
+        let run = run_json(&[
+            "--buyers",
+            &buyers.to_string(),
+            "--tickets",
+            &tickets.to_string(),
+            "--delay-ms",
+            "1",
+        ]);
+        let holds = holds(&run);
+        assert_eq!(holds.len(), buyers, "every buyer held the lock once");
+        for pair in holds.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "PID {} acquired at {} before PID {} released at {}",
+                pair[1].2,
+                pair[1].0,
+                pair[0].2,
+                pair[0].1
+            );
+        }
+        let s = &run.summary;
+        let sold = buyers.min(tickets) as i64;
+        assert_eq!(s["sold"], sold);
+        assert_eq!(s["failed"], buyers as i64 - sold);
+        assert_eq!(s["remaining"], tickets as i64 - sold);
+        assert_eq!(s["oversold"], 0);
+        assert_eq!(s["lost_updates"], 0);
+        assert_eq!(s["torn_reads"], 0);
+        // Every read happened under the lock, so every read saw a whole file.
+        assert!(run.of_kind("read").all(|e| e["value"].is_i64()));
+    }
+}
+
+#[test]
+fn every_pid_is_a_distinct_real_child_and_every_exit_is_what_waitpid_reported() {
+    let mut live = LiveRun::start(&[
+        "ticket",
+        "--json",
+        "--buyers",
+        "6",
+        "--tickets",
+        "6",
+        "--delay-ms",
+        "150",
+    ]);
+    let mpviz_pid = live.child.id() as i64;
+    // While the run goes on, each buyer is a real process whose parent is the
+    // fork server, itself a child of mpviz.
+    let mut server = None;
+    let mut checked_alive = 0;
+    let mut events = live.read_until(|e| {
+        if e["kind"] == "spawn" {
+            let pid = e["pid"].as_i64().unwrap();
+            if e["role"] == "forkserver" {
+                server = Some(pid);
+                assert_eq!(e["ppid"], mpviz_pid);
+            } else if let Some(parent) = ppid(pid) {
+                if alive(pid) {
+                    assert_eq!(Some(parent), server, "buyer {pid}'s parent in /proc");
+                    checked_alive += 1;
+                }
+            }
+        }
+        e["kind"] == "end"
+    });
+    events.extend(live.lines.by_ref());
+    assert!(live.child.wait().unwrap().success());
+    assert!(checked_alive >= 1, "no buyer was seen alive in /proc");
+
+    let server = server.expect("no fork server");
+    let buyers: Vec<i64> = events
+        .iter()
+        .filter(|e| e["kind"] == "spawn" && e["role"] == "buyer")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    let distinct: HashSet<_> = buyers.iter().collect();
+    assert_eq!(distinct.len(), 6, "six distinct buyer PIDs");
+    assert!(!distinct.contains(&mpviz_pid) && !distinct.contains(&server));
+    for e in events
+        .iter()
+        .filter(|e| e["kind"] == "spawn" && e["role"] == "buyer")
+    {
+        assert_eq!(e["ppid"], server);
+    }
+    // Each buyer was reaped exactly once, and is gone now.
+    let exits: Vec<i64> = events
+        .iter()
+        .filter(|e| e["kind"] == "exit" && e["pid"] != server)
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(exits.len(), 6);
+    assert_eq!(exits.iter().collect::<HashSet<_>>(), distinct);
+    assert!(buyers.iter().all(|&p| !alive(p)));
+    let summary = events.last().unwrap();
+    assert_eq!(summary["distinct_pids"], 6);
+    assert_eq!(summary["exit_codes"], serde_json::json!({"0": 6}));
+}
+
+#[test]
+fn without_the_lock_lost_updates_oversold_and_torn_reads_are_counted_from_the_real_file() {
+    let run = run_json(&[
+        "--no-lock",
+        "--buyers",
+        "150",
+        "--tickets",
+        "40",
+        "--delay-ms",
+        "5",
+    ]);
+    let s = &run.summary;
+    let sold = run
+        .of_kind("outcome")
+        .filter(|e| e["result"] == "success")
+        .count() as i64;
+    let torn = run
+        .of_kind("outcome")
+        .filter(|e| e["result"] == "torn_read")
+        .count() as i64;
+    let failed = run
+        .of_kind("outcome")
+        .filter(|e| e["result"] == "fail")
+        .count() as i64;
+    // `remaining` is what the parent last read from the real file.
+    let last_file = run
+        .of_kind("file")
+        .last()
+        .expect("the parent read the file");
+    let remaining =
+        count_in(last_file["content"].as_str().unwrap()).expect("a whole file at the end");
+    assert_eq!(s["sold"], sold);
+    assert_eq!(s["torn_reads"], torn);
+    assert_eq!(s["failed"], failed);
+    assert_eq!(sold + torn + failed, 150, "every buyer ended one way");
+    assert_eq!(s["remaining"], remaining);
+    assert_eq!(s["lost_updates"], sold - (40 - remaining));
+    assert_eq!(s["oversold"], (sold - 40).max(0));
+    // 150 buyers reading, sleeping and writing with no lock: updates are lost.
+    assert!(sold - (40 - remaining) > 0, "no lost update in {s}");
+
+    // A torn read ends its buyer with exit code 1, as the OS reported it.
+    let outcome_of: HashMap<i64, String> = run
+        .of_kind("outcome")
+        .map(|e| {
+            (
+                e["pid"].as_i64().unwrap(),
+                e["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut codes: BTreeMap<String, i64> = BTreeMap::new();
+    for e in run.of_kind("exit") {
+        let pid = e["pid"].as_i64().unwrap();
+        let Some(outcome) = outcome_of.get(&pid) else {
+            continue;
+        };
+        let code = e["exitcode"].as_i64().unwrap();
+        assert_eq!(
+            code,
+            if outcome == "torn_read" { 1 } else { 0 },
+            "PID {pid} ({outcome})"
+        );
+        *codes.entry(code.to_string()).or_default() += 1;
+    }
+    assert_eq!(s["exit_codes"], serde_json::to_value(codes).unwrap());
+}
+
+#[test]
+fn the_same_seed_gives_every_buyer_the_same_delay() {
+    let delays = |seed: &str| -> Vec<(i64, i64)> {
+        let run = run_json(&[
+            "--buyers",
+            "6",
+            "--tickets",
+            "6",
+            "--delay-ms",
+            "20",
+            "--seed",
+            seed,
+        ]);
+        let slot_of: HashMap<i64, i64> = run
+            .of_kind("spawn")
+            .map(|e| (e["pid"].as_i64().unwrap(), e["slot"].as_i64().unwrap()))
+            .collect();
+        let mut d: Vec<(i64, i64)> = run
+            .of_kind("sleep")
+            .map(|e| {
+                (
+                    slot_of[&e["pid"].as_i64().unwrap()],
+                    e["ms"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        d.sort();
+        d
+    };
+    let first = delays("42");
+    assert_eq!(first.len(), 6);
+    assert_eq!(first, delays("42"));
+    assert_ne!(first, delays("43"));
+}
+
+#[test]
+fn a_thousand_and_five_thousand_buyers_run_with_the_default_limits() {
+    for buyers in [1000, 5000] {
+        let run = run_json(&[
+            "--buyers",
+            &buyers.to_string(),
+            "--tickets",
+            "100",
+            "--delay-ms",
+            "0",
+        ]);
+        let s = &run.summary;
+        assert_eq!(s["sold"], 100);
+        assert_eq!(s["oversold"], 0);
+        assert_eq!(s["distinct_pids"], buyers);
+        assert_eq!(s["exit_codes"]["0"], buyers);
+        assert_eq!(
+            run.pids("buyer").iter().collect::<HashSet<_>>().len(),
+            buyers as usize
+        );
+    }
+}
+
+#[test]
+fn a_child_killed_while_holding_the_lock_is_reported_with_its_signal_and_the_others_go_on() {
+    let mut live = LiveRun::start(&[
+        "ticket",
+        "--json",
+        "--buyers",
+        "4",
+        "--tickets",
+        "4",
+        "--delay-ms",
+        "300",
+        "--seed",
+        "5",
+    ]);
+    let first = live.read_until(|e| e["kind"] == "lock_acquire");
+    let victim = first.last().unwrap()["pid"].as_i64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut rest: Vec<Value> = live.lines.by_ref().collect();
+    assert!(live.child.wait().unwrap().success());
+    let summary = rest.pop().unwrap();
+    let exit = rest
+        .iter()
+        .find(|e| e["kind"] == "exit" && e["pid"] == victim)
+        .expect("the victim's exit");
+    assert_eq!(exit["exitcode"], -9);
+    // flock is released by the kernel when its holder dies: the other three buyers got it.
+    assert_eq!(
+        rest.iter().filter(|e| e["kind"] == "lock_acquire").count(),
+        3
+    );
+    assert_eq!(summary["exit_codes"], serde_json::json!({"-9": 1, "0": 3}));
+    assert_eq!(summary["sold"], 3);
+}
+
+#[test]
+fn headless_prints_a_short_human_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(
+        tmp.path(),
+        &[
+            "ticket",
+            "--headless",
+            "--buyers",
+            "3",
+            "--tickets",
+            "2",
+            "--delay-ms",
+            "0",
+            "--seed",
+            "9",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("sold 2, failed 1"), "{text}");
+    assert!(text.contains("seed 9"), "{text}");
+    assert_dir_empty(tmp.path());
+}
