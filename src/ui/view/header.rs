@@ -21,10 +21,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     };
     let speed = m.pace.speed.map_or_else(|| "max".to_string(), format_speed);
     let elapsed = screen.view.elapsed;
+    // The most useful first: a narrow terminal cuts the end of the line.
     let first = Line::from(vec![
         Span::styled(" mpviz ", t.title()),
         Span::styled(screen.scenario.name().to_string(), t.value()),
-        Span::styled(format!(" · {}", screen.scenario.variant()), t.label()),
         sep(),
         status,
         sep(),
@@ -39,6 +39,8 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             ),
             t.value(),
         ),
+        sep(),
+        Span::styled(screen.scenario.variant(), t.label()),
         sep(),
         Span::styled(format!("seed {}", m.seed), t.dim()),
     ]);

@@ -14,7 +14,7 @@ pub fn height(model: &Model, available: u16) -> u16 {
     let wanted = if model.locks.is_empty() {
         3
     } else {
-        2 + 2 * model.locks.len() as u16 + waiters.min(8) as u16
+        2 + 3 * model.locks.len() as u16 + waiters.min(8) as u16
     };
     wanted.clamp(3, (available / 2).max(3))
 }
@@ -29,24 +29,29 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     let rows = area.height.saturating_sub(2) as usize;
     for (name, lock) in &m.locks {
+        if m.locks.len() > 1 {
+            lines.push(Line::styled(format!("lock {name}"), t.dim()));
+        }
         match lock.holder {
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
                 lines.push(Line::from(vec![
-                    Span::styled("held by ", t.label()),
+                    Span::styled("holder  ", t.label()),
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
-                    Span::styled(format!(" ({held:.1} s)"), t.dim()),
                 ]));
+                lines.push(Line::styled(
+                    format!("        held {held:.1}s · {} holds", lock.acquisitions),
+                    t.dim(),
+                ));
             }
-            None => lines.push(Line::from(vec![Span::styled("free", t.good())])),
-        }
-        if m.locks.len() > 1 {
-            lines.push(Line::styled(format!("lock {name}"), t.dim()));
+            None => lines.push(Line::from(vec![
+                Span::styled("holder  ", t.label()),
+                Span::styled("nobody: the lock is free", t.good()),
+            ])),
         }
         lines.push(Line::from(vec![
-            Span::styled("waiting: ", t.label()),
+            Span::styled("waiting ", t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
-            Span::styled(format!("  taken {} times", lock.acquisitions), t.dim()),
         ]));
         let room = rows.saturating_sub(lines.len());
         let shown = if lock.waiters.len() > room {

@@ -40,13 +40,17 @@ pub fn describe(ev: &Event) -> String {
     }
 }
 
-fn who(ev: &Event, model: &Model) -> String {
-    match ev.pid {
-        Some(pid) => match model.proc(pid) {
-            Some(p) => format!("{:<9} {pid:>7}", p.name),
-            None => format!("{:<9} {pid:>7}", ""),
-        },
-        None => format!("{:<9} {:>7}", "mpviz", ""),
+/// Who did it: the PID, and the name where the panel is wide enough.
+fn who(ev: &Event, model: &Model, wide: bool) -> String {
+    let name = match ev.pid {
+        Some(pid) => model.proc(pid).map_or("", |p| p.name.as_str()),
+        None => "mpviz",
+    };
+    let pid = ev.pid.map_or_else(String::new, |p| p.to_string());
+    if wide {
+        format!("{name:<11} {pid:>7}")
+    } else {
+        format!("{pid:>7}")
     }
 }
 
@@ -55,6 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let m = screen.model;
     let rows = area.height.saturating_sub(2) as usize;
     let start = m.log.len().saturating_sub(rows);
+    let wide = area.width >= 56;
     let lines: Vec<Line> = m
         .log
         .iter()
@@ -69,7 +74,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             };
             Line::from(vec![
                 Span::styled(format!("{} ", clock(ev.t_ns)), t.dim()),
-                Span::styled(format!("{} ", who(ev, m)), t.label()),
+                Span::styled(format!("{} ", who(ev, m, wide)), t.label()),
                 Span::styled(describe(ev), style),
             ])
         })

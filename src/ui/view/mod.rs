@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
 fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // The table takes what the side panels leave; on a wide terminal the side
     // column grows so that the log shows whole sentences.
-    let side = (area.width * 2 / 5).clamp(30, 70);
+    let side = (area.width * 3 / 8).clamp(30, 72);
     let [table, right] =
         Layout::horizontal([Constraint::Min(30), Constraint::Length(side)]).areas(area);
     procs::draw(frame, table, screen);
@@ -95,24 +95,37 @@ fn files_height(model: &Model) -> u16 {
 /// The real content of each file the scenario watches, as the parent last read it.
 fn draw_files(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
-    let lines: Vec<Line> = if screen.model.files.is_empty() {
-        vec![Line::styled("(not read yet)", t.dim())]
-    } else {
-        screen
-            .model
-            .files
-            .iter()
-            .map(|(name, content)| {
-                let shown = if content.is_empty() {
-                    Span::styled("(empty: being rewritten)", t.bad())
-                } else {
-                    Span::styled(content.replace('\n', "⏎"), t.value())
-                };
-                Line::from(vec![Span::styled(format!("{name}: "), t.label()), shown])
-            })
-            .collect()
+    let files = &screen.model.files;
+    let content = |text: &str| {
+        if text.is_empty() {
+            Span::styled("(empty: being rewritten)", t.bad())
+        } else {
+            Span::styled(text.replace('\n', "⏎"), t.value())
+        }
     };
-    let block = Block::bordered().title(Span::styled(" File on disk ", t.title()));
+    let (title, lines) = match (files.len(), files.iter().next()) {
+        (0, _) | (_, None) => (
+            " File on disk ".to_string(),
+            vec![Line::styled("(not read yet)", t.dim())],
+        ),
+        (1, Some((name, text))) => (
+            format!(" File on disk: {name} "),
+            vec![Line::from(content(text))],
+        ),
+        _ => (
+            " Files on disk ".to_string(),
+            files
+                .iter()
+                .map(|(name, text)| {
+                    Line::from(vec![
+                        Span::styled(format!("{name}: "), t.label()),
+                        content(text),
+                    ])
+                })
+                .collect(),
+        ),
+    };
+    let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 

@@ -77,11 +77,11 @@ pub fn doing(p: &Proc) -> String {
     }
     match &p.activity {
         Activity::Started => "started".into(),
-        Activity::WaitingForLock(_) => "waiting for the lock".into(),
+        Activity::WaitingForLock(_) => "waiting for lock".into(),
         Activity::HoldingLock(_) => "holds the lock".into(),
         Activity::Read(Some(v)) => format!("read {v}"),
         Activity::Read(None) => "read a torn file".into(),
-        Activity::Sleeping(ms) => format!("network delay {ms} ms"),
+        Activity::Sleeping(ms) => format!("delay {ms} ms"),
         Activity::Truncated(_) => "emptied the file".into(),
         Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
         Activity::Wrote(v) => format!("wrote {v}"),

@@ -1,1 +1,306 @@
+//! Views drawn into ratatui's `TestBackend` from models folded from events.
 
+use std::time::Duration;
+
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use super::*;
+use crate::protocol::{Body, Event, Outcome};
+use crate::scenario::ticket::{Ticket, TicketParams};
+
+fn ticket(buyers: u32, lock: bool) -> Ticket {
+    Ticket::new(TicketParams {
+        buyers,
+        tickets: 3,
+        lock,
+        delay_ms: 100,
+    })
+    .unwrap()
+}
+
+/// A paused run of `buyers` buyers: buyer-0 holds the lock, buyers 1 and 2
+/// wait for it, buyer 3 is at the gate, the rest have exited.
+fn midway(buyers: u32) -> Model {
+    let mut m = Model::new();
+    let mut t = 0;
+    let mut push = |m: &mut Model, pid: Option<Pid>, body: Body| {
+        t += 1_000_000;
+        m.apply(&Event::new(t, pid, body));
+    };
+    push(
+        &mut m,
+        None,
+        Body::Start {
+            scenario: "ticket".into(),
+            seed: 7,
+            parent_pid: 100,
+            params: serde_json::json!({}),
+        },
+    );
+    push(
+        &mut m,
+        Some(101),
+        Body::Spawn {
+            name: "fork server".into(),
+            role: "forkserver".into(),
+            slot: 0,
+            ppid: 100,
+        },
+    );
+    let pid = |slot: u32| 1000 + slot as Pid;
+    for slot in 0..buyers {
+        push(
+            &mut m,
+            Some(pid(slot)),
+            Body::Spawn {
+                name: format!("buyer-{slot}"),
+                role: "buyer".into(),
+                slot,
+                ppid: 101,
+            },
+        );
+        push(&mut m, Some(pid(slot)), Body::State { state: 'S' });
+    }
+    let lock = || "tickets".to_string();
+    for slot in 4..buyers {
+        push(&mut m, Some(pid(slot)), Body::LockAcquire { lock: lock() });
+        push(
+            &mut m,
+            Some(pid(slot)),
+            Body::Outcome {
+                result: Outcome::Fail,
+            },
+        );
+        push(&mut m, Some(pid(slot)), Body::LockRelease { lock: lock() });
+        push(&mut m, Some(pid(slot)), Body::Exit { exitcode: 0 });
+    }
+    push(&mut m, Some(pid(0)), Body::LockWait { lock: lock() });
+    push(&mut m, Some(pid(0)), Body::LockAcquire { lock: lock() });
+    push(&mut m, Some(pid(1)), Body::LockWait { lock: lock() });
+    push(&mut m, Some(pid(2)), Body::LockWait { lock: lock() });
+    push(
+        &mut m,
+        Some(pid(0)),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: Some(3),
+            text: "{\"count\":3}".into(),
+        },
+    );
+    push(
+        &mut m,
+        None,
+        Body::File {
+            file: "tickets.json".into(),
+            content: "{\"count\":3}".into(),
+        },
+    );
+    push(
+        &mut m,
+        Some(pid(3)),
+        Body::Ready {
+            action: "take the lock".into(),
+        },
+    );
+    push(
+        &mut m,
+        None,
+        Body::Pace {
+            paused: true,
+            speed: Some(10.0),
+        },
+    );
+    m
+}
+
+fn render(
+    model: &Model,
+    view: &ViewState,
+    scenario: &Ticket,
+    width: u16,
+    height: u16,
+    color: bool,
+) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let screen = Screen {
+        model,
+        view,
+        scenario,
+        theme: Theme { color },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut s = String::new();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            s.push_str(buffer[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn view() -> ViewState {
+    ViewState {
+        elapsed: Duration::from_millis(12_300),
+        ..ViewState::default()
+    }
+}
+
+#[test]
+fn a_paused_run_at_80x24() {
+    let buffer = render(&midway(6), &view(), &ticket(6, true), 80, 24, false);
+    insta::assert_snapshot!(text(&buffer));
+}
+
+#[test]
+fn a_wide_terminal_shows_more_of_everything() {
+    let buffer = render(&midway(40), &view(), &ticket(40, true), 160, 48, false);
+    insta::assert_snapshot!(text(&buffer));
+}
+
+#[test]
+fn the_lock_panel_names_the_holder_and_the_line_in_order() {
+    let s = text(&render(
+        &midway(6),
+        &view(),
+        &ticket(6, true),
+        100,
+        30,
+        false,
+    ));
+    assert!(s.contains("holder  buyer-0 PID 1000"), "{s}");
+    let first = s.find("1. buyer-1 PID 1001").expect("first waiter");
+    let second = s.find("2. buyer-2 PID 1002").expect("second waiter");
+    assert!(first < second);
+    assert!(s.contains("waiting 2"), "{s}");
+}
+
+#[test]
+fn the_header_says_paused_running_or_finished() {
+    let mut m = midway(6);
+    assert!(text(&render(&m, &view(), &ticket(6, true), 100, 30, false)).contains("⏸ PAUSED"));
+    m.apply(&Event::new(
+        1,
+        None,
+        Body::Pace {
+            paused: false,
+            speed: None,
+        },
+    ));
+    let s = text(&render(&m, &view(), &ticket(6, true), 100, 30, false));
+    assert!(s.contains("▶ running") && s.contains("speed max"), "{s}");
+    m.apply(&Event::new(2, None, Body::End));
+    assert!(text(&render(&m, &view(), &ticket(6, true), 100, 30, false)).contains("■ finished"));
+}
+
+#[test]
+fn the_table_scrolls_to_keep_the_selected_process_on_screen_with_a_thousand_rows() {
+    let m = midway(1000);
+    let mut v = view();
+    v.selected = Some(1000 + 999);
+    let s = text(&render(&m, &v, &ticket(1000, true), 80, 24, false));
+    assert!(s.contains("buyer-999"), "{s}");
+    assert!(
+        !s.contains("1000    buyer-0"),
+        "the first rows scrolled away: {s}"
+    );
+    // Selecting the top brings the first rows back.
+    v.selected = Some(101);
+    let s = text(&render(&m, &v, &ticket(1000, true), 80, 24, false));
+    assert!(
+        s.contains("fork server") && s.contains("1000    buyer-0"),
+        "{s}"
+    );
+}
+
+#[test]
+fn sorting_by_pid_orders_the_rows_by_pid() {
+    let m = midway(6);
+    let order = row_order(&m, SortKey::Pid);
+    let pids: Vec<Pid> = order.iter().map(|&i| m.procs[i].pid).collect();
+    let mut sorted = pids.clone();
+    sorted.sort();
+    assert_eq!(pids, sorted);
+    // Start order puts the fork server first, then buyers by slot.
+    let start = row_order(&m, SortKey::Start);
+    assert_eq!(m.procs[start[0]].role, "forkserver");
+    assert_eq!(m.procs[start[1]].name, "buyer-0");
+}
+
+#[test]
+fn no_color_draws_no_colour() {
+    let m = midway(6);
+    let plain = render(&m, &view(), &ticket(6, true), 100, 30, false);
+    assert!(plain
+        .content
+        .iter()
+        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    let coloured = render(&m, &view(), &ticket(6, true), 100, 30, true);
+    assert!(coloured.content.iter().any(|c| c.fg != Color::Reset));
+}
+
+#[test]
+fn the_help_lists_every_key() {
+    let mut v = view();
+    v.help = true;
+    let s = text(&render(&midway(6), &v, &ticket(6, true), 100, 30, false));
+    for b in crate::ui::keys::BINDINGS
+        .iter()
+        .filter(|b| !b.keys.is_empty())
+    {
+        assert!(s.contains(b.does), "help lacks {:?}", b.does);
+    }
+}
+
+#[test]
+fn an_emptied_file_is_shown_as_such_and_no_lock_runs_say_so() {
+    let mut m = midway(6);
+    m.apply(&Event::new(
+        1,
+        None,
+        Body::File {
+            file: "tickets.json".into(),
+            content: String::new(),
+        },
+    ));
+    let mut no_lock = Model::new();
+    no_lock.apply(&Event::new(
+        0,
+        None,
+        Body::Pace {
+            paused: true,
+            speed: Some(1.0),
+        },
+    ));
+    let s = text(&render(&m, &view(), &ticket(6, true), 100, 30, false));
+    assert!(s.contains("(empty: being rewritten)"), "{s}");
+    let s = text(&render(
+        &no_lock,
+        &view(),
+        &ticket(6, false),
+        100,
+        30,
+        false,
+    ));
+    assert!(s.contains("No lock taken in this run."), "{s}");
+    assert!(
+        s.contains("lost updates"),
+        "a no-lock header counts lost updates: {s}"
+    );
+}
+
+#[test]
+fn the_explanation_line_explains_the_last_event_in_words() {
+    let m = midway(6);
+    let s = text(&render(&m, &view(), &ticket(6, true), 100, 30, false));
+    // The last notable event is the pause.
+    assert!(s.contains("» Paused: no process gets a permit"), "{s}");
+}
