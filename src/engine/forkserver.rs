@@ -28,6 +28,9 @@ use crate::worker::{exit_now, Ctx};
 pub const ARG: &str = "__forkserver";
 /// The environment variable that carries the [`Plan`].
 pub const PLAN_VAR: &str = "MPVIZ_FORKSERVER_PLAN";
+/// For tests only: the fork of this slot fails with EAGAIN, as it would when
+/// the system runs out of processes (which a test cannot arrange as root).
+pub const FAIL_FORK_VAR: &str = "MPVIZ_TEST_FAIL_FORK_AT";
 
 /// Everything the server needs, passed as JSON in its environment.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +83,9 @@ fn serve() -> anyhow::Result<()> {
     drop(unsafe { OwnedFd::from_raw_fd(plan.gates_fd) });
 
     let me = getpid();
+    let fail_at: Option<u32> = std::env::var(FAIL_FORK_VAR)
+        .ok()
+        .and_then(|v| v.parse().ok());
     let mut alive = 0usize;
     for slot in 0..slots as u32 {
         if PARENT_GONE.load(Ordering::SeqCst) {
@@ -87,9 +93,14 @@ fn serve() -> anyhow::Result<()> {
         }
         let (name, role) = scenario.process_name(slot);
         let t_ns = plan.clock.now();
-        // SAFETY: this process is single-threaded; the child only runs the
-        // scenario's code and leaves with _exit.
-        match unsafe { fork() } {
+        let forked = if fail_at == Some(slot) {
+            Err(Errno::EAGAIN)
+        } else {
+            // SAFETY: this process is single-threaded; the child only runs
+            // the scenario's code and leaves with _exit.
+            unsafe { fork() }
+        };
+        match forked {
             Ok(ForkResult::Child) => {
                 child(&plan, &*scenario, slot, &name, me, &sink, &gates);
             }

@@ -12,7 +12,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let sep = || Span::styled(" │ ", t.dim());
-    let status = if m.ended {
+    let status = if !m.errors.is_empty() {
+        Span::styled("✖ stopped by an error", t.bad())
+    } else if m.ended {
         Span::styled("■ finished", t.good())
     } else if m.pace.paused {
         Span::styled("⏸ PAUSED", t.paused())

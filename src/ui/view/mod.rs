@@ -133,6 +133,8 @@ fn draw_explanation(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let model = screen.model;
     let text = match model.last_notable() {
+        // An error that stopped the run stays in view until the teacher acts.
+        _ if !model.errors.is_empty() => format!("The run stopped: {}", model.errors[0]),
         Some(ev) if model.log.len() > 1 => screen
             .scenario
             .spec()
