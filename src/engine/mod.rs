@@ -68,6 +68,10 @@ impl Run {
     /// the thread that started it.
     pub fn start(scenario: Arc<dyn Scenario>, opts: RunOptions) -> anyhow::Result<Run> {
         let clock = RunClock::start();
+        // Orphans of this run (children of a fork server that was killed) are
+        // re-parented to mpviz instead of init, so that `stop` can reap them
+        // and return only once every process of the run is gone.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
         let dir = tempfile::Builder::new()
             .prefix("mpviz-")
             .tempdir()
@@ -221,6 +225,10 @@ impl Run {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        // The reader has reaped the fork server; its killed children were
+        // re-parented to us: reap them until none of the group is left.
+        let group = NixPid::from_raw(-self.pgid);
+        while nix::sys::wait::waitpid(group, Some(nix::sys::wait::WaitPidFlag::__WALL)).is_ok() {}
         cleanup::unregister_group(self.pgid);
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();

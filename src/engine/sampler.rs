@@ -12,7 +12,7 @@ use crate::protocol::{Body, Event, Pid};
 
 /// While nothing happens (a paused run) the sampler looks this rarely, so
 /// that a paused mpviz uses next to no CPU.
-const IDLE_EVERY: Duration = Duration::from_secs(2);
+const IDLE_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) struct Sampler {
     pub out: Sender<Event>,

@@ -93,6 +93,7 @@ impl App {
     ) -> anyhow::Result<ExitCode> {
         let tick = crossbeam_channel::tick(Duration::from_millis(250));
         let mut dirty = true;
+        let mut ticks = 0u64;
         let mut last_draw = Instant::now() - FRAME;
         loop {
             if !self.model.ended {
@@ -139,7 +140,11 @@ impl App {
                     let signal = signal.unwrap_or(nix::libc::SIGTERM);
                     return Ok(ExitCode::from(128 + signal as u8));
                 },
-                recv(tick) -> _ => dirty |= !self.model.ended,
+                recv(tick) -> _ => {
+                    // The clock moves on screen; paused, once a second is enough.
+                    ticks += 1;
+                    dirty |= !self.model.ended && (!self.model.pace.paused || ticks % 4 == 0);
+                },
                 default(wait) => {},
             }
         }
