@@ -44,8 +44,10 @@ pub struct Proc {
     pub exited_ns: Option<u64>,
     /// Actions this process has reported.
     pub actions: u32,
-    /// Set when this process wrote a value another process had already
-    /// written to the same file: that other process's update was lost.
+    /// The value this process last read.
+    pub last_read: Option<i64>,
+    /// Set when this process wrote back a value computed from a read that
+    /// another process's write had overtaken: that process's update was lost.
     pub overwrote: Option<Pid>,
 }
 
@@ -96,6 +98,7 @@ pub struct Model {
     /// The last write to each file: who and what.
     last_write: HashMap<String, (Pid, i64)>,
     pub outcomes: Outcomes,
+    /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
     /// Notable events, newest last (no `ready` or `state` samples).
     pub log: VecDeque<Event>,
@@ -187,6 +190,7 @@ impl Model {
                         spawned_ns: ev.t_ns,
                         exited_ns: None,
                         actions: 0,
+                        last_read: None,
                         overwrote: None,
                     });
                 }
@@ -221,12 +225,24 @@ impl Model {
                 }
                 self.set_activity(pid, Activity::Released(lock.clone()));
             }
-            Body::Read { value, .. } => self.set_activity(pid, Activity::Read(*value)),
+            Body::Read { value, .. } => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.last_read = *value;
+                }
+                self.set_activity(pid, Activity::Read(*value))
+            }
             Body::Truncate { file } => self.set_activity(pid, Activity::Truncated(file.clone())),
             Body::Write { file, value } => {
+                let read = pid.and_then(|p| self.proc(p)).and_then(|p| p.last_read);
                 let previous = pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value)));
-                let lost = match previous {
-                    Some((other, v)) if v == *value && Some(other) != pid => Some(other),
+                // Another process wrote a value below what this one read: this
+                // write, based on the old read, undoes that update.
+                let lost = match (previous, read) {
+                    (Some((other, written)), Some(read))
+                        if written < read && Some(other) != pid =>
+                    {
+                        Some(other)
+                    }
                     _ => None,
                 };
                 if lost.is_some() {

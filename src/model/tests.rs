@@ -136,28 +136,71 @@ fn outcomes_are_counted_and_kept_per_process() {
     assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::TornRead));
 }
 
+fn read(pid: Pid, value: i64) -> Event {
+    ev(
+        3,
+        Some(pid),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: Some(value),
+            text: String::new(),
+        },
+    )
+}
+
+fn write(pid: Pid, value: i64) -> Event {
+    ev(
+        4,
+        Some(pid),
+        Body::Write {
+            file: "tickets.json".into(),
+            value,
+        },
+    )
+}
+
 #[test]
-fn writing_the_value_another_process_wrote_is_a_lost_update() {
-    let write = |pid, value| {
-        ev(
-            4,
-            Some(pid),
-            Body::Write {
-                file: "tickets.json".into(),
-                value,
-            },
-        )
-    };
+fn a_write_based_on_an_overtaken_read_is_a_lost_update() {
+    // 10 and 11 both read 10; 10 writes 9; 11 writes 9 over it.
     let m = fold(&[
         spawn(10, 0),
         spawn(11, 1),
+        read(10, 10),
+        read(11, 10),
         write(10, 9),
         write(11, 9),
-        write(10, 8),
     ]);
     assert_eq!(m.lost_writes, 1);
     assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
     assert_eq!(m.proc(10).unwrap().overwrote, None);
+
+    // A stale write that even raises the count: 12 read 10 long ago.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        read(12, 10),
+        read(10, 10),
+        write(10, 9),
+        read(11, 9),
+        write(11, 8),
+        write(12, 9),
+    ]);
+    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.proc(12).unwrap().overwrote, Some(11));
+}
+
+#[test]
+fn reading_and_writing_in_turn_loses_nothing() {
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        read(10, 10),
+        write(10, 9),
+        read(11, 9),
+        write(11, 8),
+    ]);
+    assert_eq!(m.lost_writes, 0);
 }
 
 #[test]
