@@ -89,7 +89,9 @@ pub(crate) struct Pacer {
     paused: bool,
     speed: Speed,
     waiting: Vec<(Pid, u32)>,
-    /// Steps asked for while nobody was at a gate: they apply to the next.
+    /// A step asked for while nobody was at a gate applies to the next
+    /// process that reaches one. At most one is kept: pressing `n` five times
+    /// while everyone sleeps must not become a burst of five later.
     owed: u32,
     owed_pid: Option<Pid>,
     next_grant: Instant,
@@ -168,7 +170,7 @@ impl Pacer {
             PacerCmd::Step => {
                 self.paused = true;
                 if !self.grant_random() {
-                    self.owed += 1;
+                    self.owed = 1;
                 }
             }
             PacerCmd::StepPid(pid) => {
@@ -307,6 +309,18 @@ mod tests {
         p.command(PacerCmd::Step);
         assert_eq!(total(&gates), 1);
         assert_eq!(p.waiting.len(), 2);
+    }
+
+    #[test]
+    fn steps_asked_while_nobody_waits_apply_once_to_the_next_arrival() {
+        let (mut p, gates, _rx) = pacer(true, Speed::PerSecond(1.0));
+        for _ in 0..3 {
+            p.command(PacerCmd::Step);
+        }
+        p.ready(100, 0);
+        assert_eq!(gates.granted(0), 1);
+        p.ready(101, 1);
+        assert_eq!(gates.granted(1), 0, "only one step was owed");
     }
 
     #[test]

@@ -304,3 +304,15 @@ fn the_explanation_line_explains_the_last_event_in_words() {
     // The last notable event is the pause.
     assert!(s.contains("» Paused: no process gets a permit"), "{s}");
 }
+
+#[test]
+fn tiny_and_odd_terminal_sizes_draw_without_panicking() {
+    let m = midway(30);
+    let mut v = view();
+    v.selected = Some(1010);
+    v.help = true;
+    for (w, h) in [(1, 1), (10, 5), (20, 8), (79, 23), (300, 10), (40, 100)] {
+        let s = text(&render(&m, &v, &ticket(30, true), w, h, true));
+        assert_eq!(s.lines().count(), h as usize);
+    }
+}
