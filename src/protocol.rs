@@ -154,6 +154,23 @@ impl Event {
         }
     }
 
+    /// Whether this event starts one instrumented action: each gate a child
+    /// passes is followed by exactly one such event (an acquire completes the
+    /// wait it follows; an outcome is reported with the read or write that
+    /// decided it).
+    pub fn is_action(&self) -> bool {
+        self.pid.is_some()
+            && matches!(
+                self.body,
+                Body::LockWait { .. }
+                    | Body::LockRelease { .. }
+                    | Body::Read { .. }
+                    | Body::Truncate { .. }
+                    | Body::Write { .. }
+                    | Body::Sleep { .. }
+            )
+    }
+
     /// One JSON object, without a newline.
     pub fn to_json(&self) -> String {
         // An Event holds only strings, numbers and JSON values: serializing cannot fail.

@@ -45,6 +45,10 @@ impl Reader {
         let mut lines = BufReader::with_capacity(1 << 16, std::fs::File::from(pipe));
         let mut line = String::new();
         let mut files_dirty = 0u8;
+        // Show the files as the scenario prepared them, before anyone acts.
+        for file in &self.files {
+            self.observe(file, &mut contents);
+        }
         loop {
             line.clear();
             match lines.read_line(&mut line) {

@@ -103,7 +103,7 @@ pub struct Model {
     /// Notable events, newest last (no `ready` or `state` samples).
     pub log: VecDeque<Event>,
     pub events: u64,
-    /// Actions reported by the children.
+    /// Instrumented actions the children have done (see [`Event::is_action`]).
     pub actions: u64,
     pub pace: Pace,
     /// The stamp of the newest event.
@@ -144,12 +144,7 @@ impl Model {
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pid = ev.pid;
-        let child_action = pid.is_some()
-            && !matches!(
-                ev.body,
-                Body::Spawn { .. } | Body::Ready { .. } | Body::Exit { .. } | Body::State { .. }
-            );
-        if child_action {
+        if ev.is_action() {
             self.actions += 1;
             if let Some(p) = self.proc_mut(pid) {
                 p.actions += 1;

@@ -230,6 +230,17 @@ fn gates_are_shown_until_the_next_action() {
     assert_eq!(m.proc(10).unwrap().at_gate, None);
     assert_eq!(m.actions, 1);
     assert_eq!(m.proc(10).unwrap().activity, Activity::Read(Some(3)));
+    // Waiting for a lock and getting it is one action; so is a write and its outcome.
+    m.apply(&lock("wait", 10));
+    m.apply(&lock("acquire", 10));
+    m.apply(&ev(
+        5,
+        Some(10),
+        Body::Outcome {
+            result: Outcome::Fail,
+        },
+    ));
+    assert_eq!(m.actions, 2);
 }
 
 #[test]

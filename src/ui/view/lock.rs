@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
                 ]));
                 lines.push(Line::styled(
-                    format!("        held {held:.1}s · {} holds", lock.acquisitions),
+                    format!("        held {held:.1}s · taken {}×", lock.acquisitions),
                     t.dim(),
                 ));
             }
