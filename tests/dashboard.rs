@@ -1,0 +1,305 @@
+//! End to end: the real binary in a pseudo-terminal, its screen read with
+//! vt100, keys pressed as a teacher would.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use support::{alive, assert_dir_empty, wait_until, BIN, PATIENCE};
+
+const DOWN: &str = "\x1b[B";
+const ENTER: &str = "\r";
+const LEAVE_ALTERNATE_SCREEN: &[u8] = b"\x1b[?1049l";
+
+struct Dashboard {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+    tmp: tempfile::TempDir,
+}
+
+impl Dashboard {
+    fn start(args: &[&str]) -> Dashboard {
+        let tmp = tempfile::tempdir().unwrap();
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 30,
+                cols: 100,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.arg("ticket");
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("TMPDIR", tmp.path());
+        cmd.env("NO_COLOR", "1");
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let (p, r) = (parser.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+                r.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        Dashboard {
+            child,
+            writer,
+            parser,
+            raw,
+            _master: pty.master,
+            tmp,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn press(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.process_id().unwrap() as i32
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "mpviz did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every PID in the process table (the fork server's and the buyers').
+    fn table_pids(&self) -> Vec<i64> {
+        self.screen()
+            .lines()
+            .filter_map(|l| {
+                let row = l.strip_prefix('│')?;
+                let mut words = row.split_whitespace();
+                let pid = words.next()?.parse().ok()?;
+                let name = words.next()?;
+                (name.starts_with("buyer-") || name == "fork").then_some(pid)
+            })
+            .collect()
+    }
+
+    fn left_alternate_screen(&self) -> bool {
+        let raw = self.raw.lock().unwrap();
+        raw.windows(LEAVE_ALTERNATE_SCREEN.len())
+            .any(|w| w == LEAVE_ALTERNATE_SCREEN)
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The header's count of instrumented actions.
+fn actions(screen: &str) -> u64 {
+    let line = screen.lines().nth(1).unwrap_or_default();
+    let before = line.split(" actions").next().unwrap_or_default();
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+fn row_of(screen: &str, pid: i64) -> &str {
+    screen
+        .lines()
+        .find(|l| {
+            l.strip_prefix('│')
+                .is_some_and(|r| r.trim_start().starts_with(&format!("{pid} ")))
+        })
+        .unwrap_or_else(|| panic!("no row for {pid} in\n{screen}"))
+}
+
+#[test]
+fn a_paused_run_makes_no_progress_and_a_step_moves_exactly_one_action() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "4",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "0",
+        "--paused",
+        "--seed",
+        "1",
+    ]);
+    let screen = d.wait_for("all four buyers at the gate", |s| {
+        s.contains("⏸ PAUSED") && s.contains("4 at the gate")
+    });
+    assert_eq!(actions(&screen), 0);
+    // A negative check: if pause works, nothing can move in this second.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(actions(&d.screen()), 0, "a paused run moved");
+
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    std::thread::sleep(Duration::from_secs(1));
+    let screen = d.screen();
+    assert_eq!(
+        actions(&screen),
+        1,
+        "a step let more than one action happen:\n{screen}"
+    );
+    assert!(screen.contains("⏸ PAUSED"));
+    d.press("q");
+    assert!(d.wait_exit().success());
+}
+
+#[test]
+fn enter_steps_only_the_selected_process() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "3",
+        "--delay-ms",
+        "0",
+        "--paused",
+        "--seed",
+        "2",
+    ]);
+    d.wait_for("the buyers at the gate", |s| s.contains("3 at the gate"));
+    // The first row is the fork server; the second is buyer-0.
+    d.press(DOWN);
+    d.press(DOWN);
+    let pids = d.table_pids();
+    let chosen = pids[1];
+    d.press(ENTER);
+    d.wait_for("one action", |s| actions(s) == 1);
+    // The chosen buyer took the lock and waits at its next gate; the others
+    // have not moved.
+    let screen = d.wait_for("the chosen buyer at its next gate", |s| {
+        row_of(s, chosen).contains("⏸ next: read the file")
+    });
+    assert_eq!(actions(&screen), 1);
+    assert!(
+        screen.contains(&format!("holder  buyer-0 PID {chosen}")),
+        "{screen}"
+    );
+    for &other in &pids[2..] {
+        assert!(
+            row_of(&screen, other).contains("⏸ next: take the lock"),
+            "{other} moved:\n{screen}"
+        );
+    }
+    d.press("q");
+    d.wait_exit();
+}
+
+#[test]
+fn space_resumes_and_the_run_finishes_with_every_buyer_reaped() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "0",
+        "--paused",
+        "--speed",
+        "200",
+    ]);
+    d.wait_for("paused", |s| s.contains("⏸ PAUSED"));
+    d.press(" ");
+    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    assert!(screen.contains("sold 2/2"), "{screen}");
+    assert!(screen.contains("0/3 alive"), "{screen}");
+    assert_eq!(screen.matches("done: got a ticket").count(), 2, "{screen}");
+    assert_eq!(screen.matches("done: sold out").count(), 1, "{screen}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+}
+
+#[test]
+fn help_opens_with_question_mark_and_any_key_closes_it() {
+    let mut d = Dashboard::start(&["--buyers", "2", "--paused"]);
+    d.wait_for("paused", |s| s.contains("⏸ PAUSED"));
+    d.press("?");
+    d.wait_for("the help", |s| s.contains("any key closes"));
+    d.press("x");
+    d.wait_for("the help to close", |s| !s.contains("any key closes"));
+    d.press("q");
+    d.wait_exit();
+}
+
+fn quits_leaving_nothing(how: impl FnOnce(&mut Dashboard)) {
+    let mut d = Dashboard::start(&["--buyers", "20", "--tickets", "5", "--paused"]);
+    d.wait_for("every buyer at the gate", |s| s.contains("20 at the gate"));
+    // The table shows the fork server and the first buyers: all real, all alive.
+    let pids = d.table_pids();
+    assert!(pids.len() >= 10, "{pids:?}");
+    assert!(pids.iter().all(|&p| alive(p)));
+    let group = pids[0];
+    how(&mut d);
+    d.wait_exit();
+    wait_until("every process of the run is gone", || {
+        pids.iter().all(|&p| !alive(p)) && kill(Pid::from_raw(-(group as i32)), None).is_err()
+    });
+    assert!(d.left_alternate_screen(), "the terminal was not restored");
+    wait_until("the run's files are removed", || {
+        std::fs::read_dir(d.tmp.path()).unwrap().next().is_none()
+    });
+    assert_dir_empty(d.tmp.path());
+}
+
+#[test]
+fn q_quits_and_leaves_no_process_and_the_terminal_restored() {
+    quits_leaving_nothing(|d| d.press("q"));
+}
+
+#[test]
+fn ctrl_c_quits_and_leaves_no_process() {
+    quits_leaving_nothing(|d| d.press("\x03"));
+}
+
+#[test]
+fn sigterm_quits_and_leaves_no_process_and_the_terminal_restored() {
+    quits_leaving_nothing(|d| kill(Pid::from_raw(d.pid()), Signal::SIGTERM).unwrap());
+}
