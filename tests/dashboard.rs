@@ -27,6 +27,10 @@ struct Dashboard {
 
 impl Dashboard {
     fn start(args: &[&str]) -> Dashboard {
+        Dashboard::start_with(args, &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Dashboard {
         let tmp = tempfile::tempdir().unwrap();
         let pty = native_pty_system()
             .openpty(PtySize {
@@ -42,6 +46,9 @@ impl Dashboard {
         cmd.env("TERM", "xterm-256color");
         cmd.env("TMPDIR", tmp.path());
         cmd.env("NO_COLOR", "1");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
         let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
@@ -302,4 +309,98 @@ fn ctrl_c_quits_and_leaves_no_process() {
 #[test]
 fn sigterm_quits_and_leaves_no_process_and_the_terminal_restored() {
     quits_leaving_nothing(|d| kill(Pid::from_raw(d.pid()), Signal::SIGTERM).unwrap());
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
+    let mut d = Dashboard::start_with(
+        &["--buyers", "10", "--paused"],
+        &[("MPVIZ_TEST_PANIC_KEY", "!")],
+    );
+    d.wait_for("every buyer at the gate", |s| s.contains("10 at the gate"));
+    let pids = d.table_pids();
+    assert!(pids.iter().all(|&p| alive(p)));
+    d.press("!");
+    let status = d.wait_exit();
+    assert_eq!(status.exit_code(), 101);
+    wait_until("every process of the run is gone", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+    assert!(d.left_alternate_screen(), "the terminal was not restored");
+    assert_dir_empty(d.tmp.path());
+}
+
+#[test]
+fn r_runs_again_with_a_new_seed_and_new_processes() {
+    let mut d = Dashboard::start(&["--buyers", "3", "--paused", "--seed", "11"]);
+    let first = d.wait_for("the first run", |s| {
+        s.contains("seed 11") && s.contains("3 at the gate")
+    });
+    let old = d.table_pids();
+    d.press("r");
+    let second = d.wait_for("a new run", |s| {
+        !s.contains("seed 11") && s.contains("3 at the gate")
+    });
+    assert!(
+        second.contains("⏸ PAUSED"),
+        "a paused run restarts paused:\n{second}"
+    );
+    let new = d.table_pids();
+    assert_eq!(new.len(), old.len(), "{first}\n{second}");
+    assert!(
+        new.iter().all(|p| !old.contains(p)),
+        "new processes: {old:?} then {new:?}"
+    );
+    wait_until("the first run's processes are gone", || {
+        old.iter().all(|&p| !alive(p))
+    });
+    d.press("q");
+    d.wait_exit();
+}
+
+#[test]
+fn a_mouse_click_selects_a_process_for_enter_to_step() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "3",
+        "--delay-ms",
+        "0",
+        "--paused",
+    ]);
+    let screen = d.wait_for("the buyers at the gate", |s| s.contains("3 at the gate"));
+    // Click on buyer-2's row (1-based coordinates in the SGR mouse protocol).
+    let row = screen.lines().position(|l| l.contains("buyer-2 ")).unwrap() + 1;
+    let pid = d.table_pids()[3];
+    d.press(&format!("\x1b[<0;5;{row}M\x1b[<0;5;{row}m"));
+    d.press(ENTER);
+    let screen = d.wait_for("buyer-2 stepped", |s| {
+        row_of(s, pid).contains("⏸ next: read the file")
+    });
+    assert_eq!(actions(&screen), 1);
+    d.press("q");
+    d.wait_exit();
+}
+
+#[test]
+fn the_summary_stays_on_screen_when_the_run_ends() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "0",
+        "--speed",
+        "max",
+    ]);
+    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    assert!(
+        screen.contains("Finished. ticket: 3 buyers, 2 tickets"),
+        "{screen}"
+    );
+    assert!(screen.contains("sold 2, failed 1"), "{screen}");
+    d.press("q");
+    d.wait_exit();
 }

@@ -25,6 +25,9 @@ use view::{row_order, Screen, ViewState};
 
 /// At most this many frames a second, however fast events come.
 const FRAME: Duration = Duration::from_millis(33);
+/// For tests only: pressing this key panics, to check that a panic still
+/// restores the terminal and leaves no process or file behind.
+pub const PANIC_KEY_VAR: &str = "MPVIZ_TEST_PANIC_KEY";
 
 pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let signals = signals::watch()?;
@@ -160,6 +163,11 @@ impl App {
     fn on_input(&mut self, event: TermEvent) -> anyhow::Result<Next> {
         match event {
             TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                if let crossterm::event::KeyCode::Char(c) = key.code {
+                    if std::env::var(PANIC_KEY_VAR).is_ok_and(|k| k.starts_with(c)) {
+                        panic!("a test asked for a panic with {c:?}");
+                    }
+                }
                 let action = keys::action_for(key);
                 if self.view.help {
                     // Any key closes the help; q still quits.

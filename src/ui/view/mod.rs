@@ -135,6 +135,8 @@ fn draw_explanation(frame: &mut Frame, area: Rect, screen: &Screen) {
     let text = match model.last_notable() {
         // An error that stopped the run stays in view until the teacher acts.
         _ if !model.errors.is_empty() => format!("The run stopped: {}", model.errors[0]),
+        // The summary stays on screen until the teacher quits or runs again.
+        _ if model.ended => format!("Finished. {}", screen.scenario.report(model)),
         Some(ev) if model.log.len() > 1 => screen
             .scenario
             .spec()
