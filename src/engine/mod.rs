@@ -60,6 +60,7 @@ pub struct Run {
     stopping: Arc<AtomicBool>,
     clock: RunClock,
     wake_sampler: Sender<()>,
+    group_alive: Arc<Mutex<bool>>,
 }
 
 impl Run {
@@ -147,6 +148,7 @@ impl Run {
         ));
 
         let stopping = Arc::new(AtomicBool::new(false));
+        let group_alive = Arc::new(Mutex::new(true));
         let live = Arc::new(Mutex::new(vec![pgid]));
         let activity = Arc::new(AtomicU64::new(0));
         let (pacer_tx, pacer_rx) = crossbeam_channel::unbounded();
@@ -167,6 +169,7 @@ impl Run {
             live: live.clone(),
             activity: activity.clone(),
             wake_sampler: wake_sampler.clone(),
+            group_alive: group_alive.clone(),
         };
         threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
         let sampler = sampler::Sampler {
@@ -189,6 +192,7 @@ impl Run {
             stopping,
             clock,
             wake_sampler,
+            group_alive,
         })
     }
 
@@ -219,7 +223,13 @@ impl Run {
     /// run's directory. Safe to call more than once.
     pub fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        let _ = killpg(NixPid::from_raw(self.pgid), Signal::SIGKILL);
+        // Once the reader has reaped the fork server, the group's number may
+        // belong to someone else: signal it only while it is still ours.
+        if let Ok(alive) = self.group_alive.lock() {
+            if *alive {
+                let _ = killpg(NixPid::from_raw(self.pgid), Signal::SIGKILL);
+            }
+        }
         let _ = self.pacer.send(PacerInput::Stop);
         let _ = self.wake_sampler.try_send(());
         for thread in self.threads.drain(..) {

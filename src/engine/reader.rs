@@ -28,6 +28,8 @@ pub(super) struct Reader {
     pub live: Arc<Mutex<Vec<Pid>>>,
     pub activity: Arc<AtomicU64>,
     pub wake_sampler: Sender<()>,
+    /// Whether the run's process group still exists; see [`super::Run::stop`].
+    pub group_alive: Arc<Mutex<bool>>,
 }
 
 impl Reader {
@@ -100,8 +102,22 @@ impl Reader {
                 }
             }
         }
-        // Every writer has closed the pipe: the children and the server are gone.
-        let status = self.server.wait();
+        // Every writer has closed the pipe: the children and the server are
+        // gone. Wait for the server without reaping it first: until it is
+        // reaped its PID, which names the group, cannot be reused, so `stop`
+        // may still signal the group. Then mark the group gone and reap.
+        let _ = nix::sys::wait::waitid(
+            nix::sys::wait::Id::Pid(NixPid::from_raw(server_pid)),
+            nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOWAIT,
+        );
+        let status = match self.group_alive.lock() {
+            Ok(mut alive) => {
+                *alive = false;
+                crate::cleanup::unregister_group(server_pid);
+                self.server.wait()
+            }
+            Err(_) => self.server.wait(),
+        };
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
