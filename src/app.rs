@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, RunArgs, TicketArgs};
+use crate::cli::{AppendArgs, Cli, Command, RunArgs, TicketArgs};
 use crate::engine::{limits, RunOptions, Speed};
-use crate::scenario::{self, ticket, Scenario};
+use crate::scenario::{self, append, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -46,6 +46,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Ticket(args) => ticket_launch(args),
+        Command::Append(args) => append_launch(args),
     };
     let launch = match launch {
         Ok(launch) => launch,
@@ -141,24 +142,51 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
     ))
 }
 
+/// Resolves the common options, checks that the machine can start
+/// `processes` children (named by `flag`), and builds the scenario.
+fn launch(
+    name: &str,
+    run: &RunArgs,
+    flag: &str,
+    processes: u32,
+    scenario: impl FnOnce() -> anyhow::Result<Arc<dyn Scenario>>,
+) -> Result<Launch, String> {
+    let spec = scenario::spec(name).map_err(|e| e.to_string())?;
+    let (options, front) = run_options(run, &spec)?;
+    limits::check_processes(flag, u64::from(processes))?;
+    Ok(Launch {
+        scenario: scenario().map_err(|e| e.to_string())?,
+        options,
+        front,
+    })
+}
+
+/// A count option's value, or the scenario file's default.
+fn or_default(value: Option<u32>, spec: &scenario::Spec, key: &str) -> u32 {
+    value.unwrap_or_else(|| spec.default_u64(key).clamp(1, u64::from(u32::MAX)) as u32)
+}
+
 fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
     let spec = scenario::spec("ticket").map_err(|e| e.to_string())?;
-    let (options, front) = run_options(&args.run, &spec)?;
     let params = ticket::TicketParams {
-        buyers: args
-            .buyers
-            .unwrap_or(spec.default_u64("buyers").clamp(1, u64::from(u32::MAX)) as u32),
-        tickets: args
-            .tickets
-            .unwrap_or(spec.default_u64("tickets").clamp(1, u64::from(u32::MAX)) as u32),
+        buyers: or_default(args.buyers, &spec, "buyers"),
+        tickets: or_default(args.tickets, &spec, "tickets"),
         lock: !args.no_lock,
         delay_ms: args.delay_ms.unwrap_or(spec.default_u64("delay_ms")),
     };
-    limits::check_processes("--buyers", u64::from(params.buyers))?;
-    let scenario = ticket::Ticket::new(params).map_err(|e| e.to_string())?;
-    Ok(Launch {
-        scenario: Arc::new(scenario),
-        options,
-        front,
+    launch("ticket", &args.run, "--buyers", params.buyers, || {
+        Ok(Arc::new(ticket::Ticket::new(params)?))
+    })
+}
+
+fn append_launch(args: AppendArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("append").map_err(|e| e.to_string())?;
+    let params = append::AppendParams {
+        writers: or_default(args.writers, &spec, "writers"),
+        chunks: or_default(args.chunks, &spec, "chunks"),
+        lock: args.lock,
+    };
+    launch("append", &args.run, "--writers", params.writers, || {
+        Ok(Arc::new(append::Append::new(params)?))
     })
 }

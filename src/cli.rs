@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Buyers race for the last tickets in a file; a lock keeps the count right (tutorial 2.4)
     Ticket(TicketArgs),
+    /// Writers append a line each to one file: the order is who got there first (tutorial 2.4)
+    Append(AppendArgs),
     /// List the scenarios, one line each
     List,
 }
@@ -64,6 +66,21 @@ pub struct TicketArgs {
     /// The longest random "network delay" a buyer waits before writing, in milliseconds [default: 1000]
     #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = parse_delay)]
     pub delay_ms: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// How many writer processes to start [default: 10]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub writers: Option<u32>,
+    /// Write each line in K separate writes, so that parts of different lines can mix [default: 1]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = parse_count)]
+    pub chunks: Option<u32>,
+    /// Hold a lock while writing a whole line: every line stays whole
+    #[arg(long)]
+    pub lock: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

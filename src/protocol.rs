@@ -86,9 +86,14 @@ pub enum Body {
     Truncate {
         file: String,
     },
+    /// The process wrote to `file`: a number it computed (`value`), or raw
+    /// `bytes` (an append).
     Write {
         file: String,
-        value: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<String>,
     },
     /// The process sleeps (the tutorial's "network delay").
     Sleep {

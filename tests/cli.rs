@@ -41,6 +41,17 @@ fn zero_negative_and_non_numeric_counts_are_refused() {
 }
 
 #[test]
+fn append_refuses_zero_writers_and_chunks() {
+    refused(&["append", "--json", "--writers", "0"], "at least 1");
+    refused(&["append", "--json", "--chunks", "-2"], "at least 1");
+    refused(&["append", "--json", "--writers", "many"], "whole number");
+    refused(
+        &["append", "--json", "--writers", "4000000000"],
+        "more processes than this system can start",
+    );
+}
+
+#[test]
 fn a_bad_speed_is_refused() {
     refused(&["ticket", "--json", "--speed", "0"], "more than 0");
     refused(&["ticket", "--json", "--speed", "fast"], "or max");
@@ -93,4 +104,5 @@ fn help_version_and_list_answer_on_stdout() {
     let list = mpviz(tmp.path(), &["list"]).output().unwrap();
     let text = String::from_utf8(list.stdout).unwrap();
     assert!(text.lines().any(|l| l.starts_with("ticket ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("append ")), "{text}");
 }

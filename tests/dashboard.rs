@@ -41,7 +41,9 @@ impl Dashboard {
             })
             .unwrap();
         let mut cmd = CommandBuilder::new(BIN);
-        cmd.arg("ticket");
+        if !args.first().is_some_and(|a| !a.starts_with('-')) {
+            cmd.arg("ticket");
+        }
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("TMPDIR", tmp.path());
@@ -113,6 +115,18 @@ impl Dashboard {
             assert!(Instant::now() < deadline, "mpviz did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The PIDs of the table's rows whose name starts with `prefix`.
+    fn table_pids_named(&self, prefix: &str) -> Vec<i64> {
+        self.screen()
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.strip_prefix('│')?.split_whitespace();
+                let pid = words.next()?.parse().ok()?;
+                words.next()?.starts_with(prefix).then_some(pid)
+            })
+            .collect()
     }
 
     /// Every PID in the process table (the fork server's and the buyers').
@@ -403,4 +417,38 @@ fn the_summary_stays_on_screen_when_the_run_ends() {
     assert!(screen.contains("sold 2, failed 1"), "{screen}");
     d.press("q");
     d.wait_exit();
+}
+
+#[test]
+fn append_pauses_steps_and_quits_leaving_nothing() {
+    let mut d = Dashboard::start(&[
+        "append",
+        "--writers",
+        "4",
+        "--chunks",
+        "2",
+        "--lock",
+        "--paused",
+    ]);
+    d.wait_for("every writer at the gate", |s| {
+        s.contains("4 at the gate") && s.contains("⏸ PAUSED")
+    });
+    let pids = d.table_pids_named("writer-");
+    assert_eq!(pids.len(), 4);
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        actions(&d.screen()),
+        1,
+        "a step let more than one action happen"
+    );
+    d.press(" ");
+    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    assert!(screen.contains("4 lines, 0 torn"), "{screen}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert!(pids.iter().all(|&p| !alive(p)));
+    assert!(d.left_alternate_screen());
+    assert_dir_empty(d.tmp.path());
 }

@@ -79,7 +79,8 @@ pub fn ticket_stream(buyers: u32, done: u32) -> Vec<Event> {
                 pid,
                 Body::Write {
                     file: file(),
-                    value: left - 1,
+                    value: Some(left - 1),
+                    bytes: None,
                 },
             );
             push(

@@ -16,6 +16,9 @@ use super::pacer::PacerInput;
 use crate::ipc::RunClock;
 use crate::protocol::{Body, Event, Pid};
 
+/// The most of a file the parent reports (a thousand appended lines fit).
+const MAX_SHOWN: usize = 64 * 1024;
+
 pub(super) struct Reader {
     pub pipe: Option<OwnedFd>,
     pub out: Sender<Event>,
@@ -178,7 +181,7 @@ impl Reader {
         let Ok(bytes) = std::fs::read(self.dir.join(file)) else {
             return;
         };
-        let content = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).into_owned();
+        let content = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_SHOWN)]).into_owned();
         if contents.get(file) != Some(&content) {
             contents.insert(file.to_string(), content.clone());
             self.forward(Event::new(

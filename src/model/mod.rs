@@ -21,6 +21,8 @@ pub enum Activity {
     Sleeping(u64),
     Truncated(String),
     Wrote(i64),
+    /// Wrote this many bytes to the file.
+    Appended(String, usize),
     Finished(Outcome),
     Released(String),
     Exited(i32),
@@ -227,7 +229,11 @@ impl Model {
                 self.set_activity(pid, Activity::Read(*value))
             }
             Body::Truncate { file } => self.set_activity(pid, Activity::Truncated(file.clone())),
-            Body::Write { file, value } => {
+            Body::Write {
+                file,
+                value: Some(value),
+                ..
+            } => {
                 let read = pid.and_then(|p| self.proc(p)).and_then(|p| p.last_read);
                 let previous = pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value)));
                 // Another process wrote a value below what this one read: this
@@ -247,6 +253,10 @@ impl Model {
                     p.overwrote = lost;
                 }
                 self.set_activity(pid, Activity::Wrote(*value));
+            }
+            Body::Write { file, bytes, .. } => {
+                let bytes = bytes.as_deref().map_or(0, str::len);
+                self.set_activity(pid, Activity::Appended(file.clone(), bytes));
             }
             Body::Sleep { ms } => self.set_activity(pid, Activity::Sleeping(*ms)),
             Body::Outcome { result } => {

@@ -154,7 +154,8 @@ fn write(pid: Pid, value: i64) -> Event {
         Some(pid),
         Body::Write {
             file: "tickets.json".into(),
-            value,
+            value: Some(value),
+            bytes: None,
         },
     )
 }

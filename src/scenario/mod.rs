@@ -5,6 +5,7 @@
 //! description and every sentence the dashboard shows. Translating mpviz is
 //! editing those files, not code.
 
+pub mod append;
 pub mod texts;
 pub mod ticket;
 
@@ -53,7 +54,10 @@ impl Spec {
 }
 
 /// Every scenario's file, by name, in the order of `mpviz list`.
-pub const SPECS: &[(&str, &str)] = &[("ticket", include_str!("../../scenarios/ticket.toml"))];
+pub const SPECS: &[(&str, &str)] = &[
+    ("ticket", include_str!("../../scenarios/ticket.toml")),
+    ("append", include_str!("../../scenarios/append.toml")),
+];
 
 pub fn spec(name: &str) -> anyhow::Result<Spec> {
     let (_, source) = SPECS
@@ -61,6 +65,16 @@ pub fn spec(name: &str) -> anyhow::Result<Spec> {
         .find(|(n, _)| *n == name)
         .ok_or_else(|| anyhow::anyhow!("unknown scenario {name:?}"))?;
     Spec::parse(source)
+}
+
+/// One line of a watched file, as a scenario understands it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileLine {
+    pub text: String,
+    /// Whether it is one writer's whole line (not parts of several).
+    pub whole: bool,
+    /// The writer whose whole line it is.
+    pub writer: Option<u32>,
 }
 
 /// The code half of a scenario. One value describes one run's parameters;
@@ -90,12 +104,20 @@ pub trait Scenario: Send + Sync {
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
     /// The sentence that introduces this run before anything happens.
     fn intro(&self) -> String;
+    /// For a scenario whose file is a list of lines: each line of the file as
+    /// the parent last read it, and the order in which the writers started.
+    fn file_lines(&self, _model: &Model) -> Option<(Vec<FileLine>, Vec<u32>)> {
+        None
+    }
 }
 
 /// Rebuilds a scenario from its name and parameters (in the fork server).
 pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box<dyn Scenario>> {
     match name {
         "ticket" => Ok(Box::new(ticket::Ticket::new(serde_json::from_value(
+            params.clone(),
+        )?)?)),
+        "append" => Ok(Box::new(append::Append::new(serde_json::from_value(
             params.clone(),
         )?)?)),
         other => anyhow::bail!("unknown scenario {other:?}"),

@@ -89,7 +89,11 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
             Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
-            Body::Write { value, .. } => value.to_string(),
+            Body::Write { value, bytes, .. } => match (value, bytes) {
+                (Some(v), _) => v.to_string(),
+                (None, Some(b)) => format!("{b:?}"),
+                (None, None) => return None,
+            },
             _ => return None,
         },
         "text" => match &ev.body {

@@ -266,7 +266,8 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
             ctx.gate("write the new count");
             ctx.emit(Body::Write {
                 file: TICKET_FILE.into(),
-                value: count - 1,
+                value: Some(count - 1),
+                bytes: None,
             });
             file.write_all(ticket_text(count - 1).as_bytes())?;
             drop(file);

@@ -24,7 +24,12 @@ pub fn describe(ev: &Event) -> String {
             value: None, text, ..
         } => format!("read {text:?}: torn"),
         Body::Truncate { file } => format!("emptied {file}"),
-        Body::Write { value, .. } => format!("wrote {value}"),
+        Body::Write {
+            value: Some(value), ..
+        } => format!("wrote {value}"),
+        Body::Write { bytes, file, .. } => {
+            format!("wrote {:?} to {file}", bytes.as_deref().unwrap_or_default())
+        }
         Body::Sleep { ms } => format!("sleeps {ms} ms"),
         Body::Outcome { result } => format!("outcome: {}", result.as_str()),
         Body::Exit { exitcode } => format!("exit {exitcode}"),

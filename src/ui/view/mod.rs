@@ -4,6 +4,7 @@
 
 mod header;
 mod help;
+mod lines;
 mod lock;
 mod log;
 mod procs;
@@ -76,7 +77,11 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     procs::draw(frame, table, screen);
 
     let lock_height = lock::height(screen.model, right.height);
-    let file_height = files_height(screen.model);
+    let file_lines = screen.scenario.file_lines(screen.model);
+    let file_height = match &file_lines {
+        Some((lines, _)) => lines::height(lines.len(), right.height.saturating_sub(lock_height)),
+        None => files_height(screen.model),
+    };
     let [lock_area, file_area, log_area] = Layout::vertical([
         Constraint::Length(lock_height),
         Constraint::Length(file_height),
@@ -84,7 +89,10 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     ])
     .areas(right);
     lock::draw(frame, lock_area, screen);
-    draw_files(frame, file_area, screen);
+    match &file_lines {
+        Some((lines, started)) => lines::draw(frame, file_area, screen, lines, started),
+        None => draw_files(frame, file_area, screen),
+    }
     log::draw(frame, log_area, screen);
 }
 

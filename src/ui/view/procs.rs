@@ -85,6 +85,7 @@ pub fn doing(p: &Proc) -> String {
         Activity::Truncated(_) => "emptied the file".into(),
         Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
         Activity::Wrote(v) => format!("wrote {v}"),
+        Activity::Appended(_, n) => format!("wrote {n} bytes"),
         Activity::Finished(o) => outcome_word(*o).into(),
         Activity::Released(_) => "let go of the lock".into(),
         Activity::Exited(_) => match p.outcome {

@@ -306,6 +306,53 @@ fn the_explanation_line_explains_the_last_event_in_words() {
 }
 
 #[test]
+fn the_append_panel_marks_torn_lines_and_shows_both_orders() {
+    use crate::scenario::append::{Append, AppendParams};
+    let scenario = Append::new(AppendParams {
+        writers: 3,
+        chunks: 2,
+        lock: false,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    for slot in 0..3 {
+        m.apply(&Event::new(
+            1,
+            Some(10 + slot as Pid),
+            Body::Spawn {
+                name: format!("writer-{slot}"),
+                role: "writer".into(),
+                slot,
+                ppid: 1,
+            },
+        ));
+    }
+    m.apply(&Event::new(
+        2,
+        None,
+        Body::File {
+            file: "a.txt".into(),
+            content: "writer 2\nwriwriter 0\nter 1\n".into(),
+        },
+    ));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(s.contains("3 lines, 2 torn"), "{s}");
+    assert!(s.contains("\"wriwriter 0\"  ✗ torn"), "{s}");
+    assert!(!s.contains("\"writer 2\"  ✗"), "{s}");
+    assert!(s.contains("started:     0 1 2"), "{s}");
+    assert!(s.contains("in the file: 2 "), "{s}");
+}
+
+#[test]
 fn tiny_and_odd_terminal_sizes_draw_without_panicking() {
     let m = midway(30);
     let mut v = view();

@@ -1,0 +1,310 @@
+//! The file-append race (tutorial section 2.4).
+//!
+//! `N` writer processes append the line `writer i` to one file. The order of
+//! the lines is the order in which the writers got there, not the order in
+//! which they were started. With `--chunks K` each writer writes its line in
+//! `K` separate `write` calls: without the lock, parts of different lines mix
+//! into torn lines; with the lock every line is whole.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{FileLine, Scenario, Spec};
+use crate::model::Model;
+use crate::protocol::Body;
+use crate::worker::Ctx;
+
+pub const FILE: &str = "a.txt";
+pub const LOCK_FILE: &str = "a.lock";
+pub const LOCK_NAME: &str = "a.txt";
+pub const ROLE: &str = "writer";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AppendParams {
+    pub writers: u32,
+    pub chunks: u32,
+    pub lock: bool,
+}
+
+pub struct Append {
+    params: AppendParams,
+    spec: Spec,
+}
+
+impl Append {
+    pub fn new(params: AppendParams) -> anyhow::Result<Append> {
+        Ok(Append {
+            params,
+            spec: super::spec("append")?,
+        })
+    }
+}
+
+/// The line writer `slot` appends.
+pub fn line_of(slot: u32) -> String {
+    format!("writer {slot}\n")
+}
+
+/// `text` cut into `parts` pieces of nearly equal length (at least one byte each).
+pub fn pieces(text: &str, parts: u32) -> Vec<&str> {
+    let parts = (parts as usize).clamp(1, text.len().max(1));
+    let (base, extra) = (text.len() / parts, text.len() % parts);
+    let mut out = Vec::with_capacity(parts);
+    let mut at = 0;
+    for i in 0..parts {
+        let len = base + usize::from(i < extra);
+        out.push(&text[at..at + len]);
+        at += len;
+    }
+    out
+}
+
+/// The writer whose whole line this is, if it is one.
+fn whole_line(line: &str, writers: u32) -> Option<u32> {
+    let n: u32 = line.strip_prefix("writer ")?.parse().ok()?;
+    (n < writers && line == line_of(n).trim_end()).then_some(n)
+}
+
+impl Append {
+    fn lines(&self, model: &Model) -> Vec<FileLine> {
+        let content = model.files.get(FILE).map_or("", String::as_str);
+        content
+            .lines()
+            .map(|text| {
+                let writer = whole_line(text, self.params.writers);
+                FileLine {
+                    text: text.to_string(),
+                    whole: writer.is_some(),
+                    writer,
+                }
+            })
+            .collect()
+    }
+
+    fn start_order(&self, model: &Model) -> Vec<u32> {
+        model.role(ROLE).map(|p| p.slot).collect()
+    }
+}
+
+impl Scenario for Append {
+    fn name(&self) -> &'static str {
+        "append"
+    }
+
+    fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    fn params(&self) -> Value {
+        serde_json::to_value(&self.params).unwrap_or(Value::Null)
+    }
+
+    fn processes(&self) -> u32 {
+        self.params.writers
+    }
+
+    fn process_name(&self, slot: u32) -> (String, &'static str) {
+        (format!("writer-{slot}"), ROLE)
+    }
+
+    fn prepare(&self, dir: &Path) -> anyhow::Result<()> {
+        File::create(dir.join(FILE))?;
+        if self.params.lock {
+            File::create(dir.join(LOCK_FILE))?;
+        }
+        Ok(())
+    }
+
+    fn watched_files(&self) -> Vec<String> {
+        vec![FILE.to_string()]
+    }
+
+    fn run_child(&self, ctx: &mut Ctx) -> i32 {
+        match append(ctx, &self.params) {
+            Ok(()) => 0,
+            Err(e) => {
+                ctx.emit(Body::Error {
+                    message: format!("writer-{}: {e}", ctx.slot),
+                });
+                1
+            }
+        }
+    }
+
+    fn summary(&self, model: &Model) -> Map<String, Value> {
+        let lines = self.lines(model);
+        let write_order: Vec<u32> = lines.iter().filter_map(|l| l.writer).collect();
+        let codes: Map<String, Value> = model
+            .exit_codes(ROLE)
+            .into_iter()
+            .map(|(code, n)| (code.to_string(), json!(n)))
+            .collect();
+        let mut s = Map::new();
+        s.insert("scenario".into(), json!("append"));
+        s.insert("writers".into(), json!(self.params.writers));
+        s.insert("chunks".into(), json!(self.params.chunks));
+        s.insert("lock".into(), json!(self.params.lock));
+        s.insert("seed".into(), json!(model.seed));
+        s.insert("lines".into(), json!(lines.len()));
+        s.insert(
+            "torn_lines".into(),
+            json!(lines.iter().filter(|l| !l.whole).count()),
+        );
+        s.insert("start_order".into(), json!(self.start_order(model)));
+        s.insert("write_order".into(), json!(write_order));
+        s.insert("exit_codes".into(), Value::Object(codes));
+        s
+    }
+
+    fn report(&self, model: &Model) -> String {
+        let s = self.summary(model);
+        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
+        format!(
+            "append: {} writers, {} chunks, {}: {} lines, {} torn; start order {}, write order {}; exit codes {}",
+            get("writers"),
+            get("chunks"),
+            if self.params.lock { "with the lock" } else { "without a lock" },
+            get("lines"),
+            get("torn_lines"),
+            get("start_order"),
+            get("write_order"),
+            get("exit_codes"),
+        )
+    }
+
+    fn variant(&self) -> String {
+        let lock = if self.params.lock {
+            "with a lock"
+        } else {
+            "no lock"
+        };
+        let chunks = match self.params.chunks {
+            1 => "one write a line".to_string(),
+            k => format!("{k} writes a line"),
+        };
+        format!("{} writers, {chunks}, {lock}", self.params.writers)
+    }
+
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
+        let lines = self.lines(model);
+        let torn = lines.iter().filter(|l| !l.whole).count();
+        vec![
+            ("lines", format!("{}/{}", lines.len(), self.params.writers)),
+            ("torn", torn.to_string()),
+        ]
+    }
+
+    fn intro(&self) -> String {
+        let key = if self.params.lock {
+            "intro_lock"
+        } else {
+            "intro_no_lock"
+        };
+        self.spec.texts.get(key).unwrap_or_default().to_string()
+    }
+
+    fn file_lines(&self, model: &Model) -> Option<(Vec<FileLine>, Vec<u32>)> {
+        Some((self.lines(model), self.start_order(model)))
+    }
+}
+
+fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
+    let line = line_of(ctx.slot);
+    let held = if p.lock {
+        ctx.gate("take the lock");
+        let file = File::open(ctx.path(LOCK_FILE))?;
+        ctx.emit(Body::LockWait {
+            lock: LOCK_NAME.into(),
+        });
+        let held =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        ctx.emit(Body::LockAcquire {
+            lock: LOCK_NAME.into(),
+        });
+        Some(held)
+    } else {
+        None
+    };
+    // O_APPEND: each write goes to the end of the file as it is at that moment.
+    let mut file = OpenOptions::new().append(true).open(ctx.path(FILE))?;
+    let parts = pieces(&line, p.chunks);
+    let count = parts.len();
+    for (k, part) in parts.into_iter().enumerate() {
+        if count == 1 {
+            ctx.gate("append its line");
+        } else {
+            ctx.gate(&format!("append part {} of {count}", k + 1));
+        }
+        // Reported just before it is made, like every write.
+        ctx.emit(Body::Write {
+            file: FILE.into(),
+            value: None,
+            bytes: Some(part.to_string()),
+        });
+        file.write_all(part.as_bytes())?;
+    }
+    drop(file);
+    if let Some(held) = held {
+        ctx.gate("let go of the lock");
+        ctx.emit(Body::LockRelease {
+            lock: LOCK_NAME.into(),
+        });
+        drop(held.unlock().map_err(|(_, e)| std::io::Error::from(e))?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Event;
+
+    #[test]
+    fn a_line_is_cut_into_the_asked_number_of_pieces() {
+        assert_eq!(pieces("writer 1\n", 1), vec!["writer 1\n"]);
+        assert_eq!(pieces("writer 1\n", 3), vec!["wri", "ter", " 1\n"]);
+        assert_eq!(pieces("ab", 5), vec!["a", "b"]);
+        assert_eq!(pieces("writer 12\n", 4).concat(), "writer 12\n");
+    }
+
+    #[test]
+    fn the_summary_reads_lines_orders_and_torn_lines_from_the_real_file() {
+        let a = Append::new(AppendParams {
+            writers: 3,
+            chunks: 2,
+            lock: false,
+        })
+        .unwrap();
+        let mut m = Model::new();
+        for slot in 0..3 {
+            m.apply(&Event::new(
+                1,
+                Some(10 + slot as i32),
+                Body::Spawn {
+                    name: format!("writer-{slot}"),
+                    role: ROLE.into(),
+                    slot,
+                    ppid: 1,
+                },
+            ));
+        }
+        m.apply(&Event::new(
+            2,
+            None,
+            Body::File {
+                file: FILE.into(),
+                content: "writer 2\nwriwriter 0\nter 1\n".into(),
+            },
+        ));
+        let s = a.summary(&m);
+        assert_eq!(s["lines"], 3);
+        assert_eq!(s["torn_lines"], 2);
+        assert_eq!(s["write_order"], json!([2]));
+        assert_eq!(s["start_order"], json!([0, 1, 2]));
+    }
+}
