@@ -95,6 +95,47 @@ pub enum Body {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bytes: Option<String>,
     },
+    /// The process put `item` into `queue`; `depth` is the queue's real depth
+    /// just after (the kernel's count of messages).
+    Put {
+        queue: String,
+        item: u64,
+        depth: u32,
+    },
+    /// The process took `item` from `queue`; `depth` just after.
+    Get {
+        queue: String,
+        item: u64,
+        depth: u32,
+    },
+    /// The process found `queue` full (`op` "put") or empty (`op` "get") and
+    /// blocks until that changes.
+    Blocked {
+        queue: String,
+        op: String,
+    },
+    /// A put gave up when its timeout expired: the queue stayed full
+    /// (Python's `queue.Full`).
+    Full {
+        queue: String,
+        item: u64,
+    },
+    /// A get gave up when its timeout expired: the queue stayed empty
+    /// (Python's `queue.Empty`).
+    Empty {
+        queue: String,
+    },
+    /// The process asked the queue how many items it holds (`qsize()`).
+    Qsize {
+        queue: String,
+        value: u32,
+    },
+    /// The parent measured the queue's depth.
+    QueueDepth {
+        queue: String,
+        depth: u32,
+        maxsize: u32,
+    },
     /// The process sleeps (the tutorial's "network delay").
     Sleep {
         ms: u64,
@@ -149,6 +190,13 @@ impl Event {
             Body::Truncate { .. } => "truncate",
             Body::Write { .. } => "write",
             Body::Sleep { .. } => "sleep",
+            Body::Put { .. } => "put",
+            Body::Get { .. } => "get",
+            Body::Blocked { .. } => "blocked",
+            Body::Full { .. } => "full",
+            Body::Empty { .. } => "empty",
+            Body::Qsize { .. } => "qsize",
+            Body::QueueDepth { .. } => "queue_depth",
             Body::Outcome { .. } => "outcome",
             Body::Exit { .. } => "exit",
             Body::State { .. } => "state",
@@ -173,6 +221,11 @@ impl Event {
                     | Body::Truncate { .. }
                     | Body::Write { .. }
                     | Body::Sleep { .. }
+                    | Body::Put { .. }
+                    | Body::Get { .. }
+                    | Body::Full { .. }
+                    | Body::Empty { .. }
+                    | Body::Qsize { .. }
             )
     }
 

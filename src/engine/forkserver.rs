@@ -42,6 +42,8 @@ pub struct Plan {
     pub clock: RunClock,
     pub events_fd: RawFd,
     pub gates_fd: RawFd,
+    /// The scenario's own kernel objects, inherited by every child.
+    pub ipc_fds: Vec<RawFd>,
 }
 
 static PARENT_GONE: AtomicBool = AtomicBool::new(false);
@@ -197,6 +199,7 @@ fn child(
         &plan.run_dir,
         sink,
         gates,
+        &plan.ipc_fds,
     );
     let code = scenario.run_child(&mut ctx);
     exit_now(code)

@@ -35,7 +35,7 @@ use nix::unistd::Pid as NixPid;
 use crate::cleanup;
 use crate::ipc::{Gates, RunClock};
 use crate::protocol::{Body, Event, Pid};
-use crate::scenario::Scenario;
+use crate::scenario::{Parent, ParentSide, Scenario};
 
 use pacer::{Pacer, PacerInput};
 pub use pacer::{PacerCmd, Speed};
@@ -88,6 +88,7 @@ impl Run {
         let gates = Arc::new(gates);
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
+        let ipc = scenario.open_ipc()?;
 
         let plan = forkserver::Plan {
             scenario: scenario.name().to_string(),
@@ -97,8 +98,10 @@ impl Run {
             clock,
             events_fd: pipe_write.as_raw_fd(),
             gates_fd: gates_fd.as_raw_fd(),
+            ipc_fds: ipc.iter().map(|fd| fd.as_raw_fd()).collect(),
         };
-        let inherited = [pipe_write.as_raw_fd(), gates_fd.as_raw_fd()];
+        let mut inherited = vec![pipe_write.as_raw_fd(), gates_fd.as_raw_fd()];
+        inherited.extend(ipc.iter().map(|fd| fd.as_raw_fd()));
         let exe = std::env::current_exe().context("could not find the mpviz executable")?;
         let mut cmd = Command::new(exe);
         cmd.arg(forkserver::ARG)
@@ -110,7 +113,7 @@ impl Run {
         // SAFETY: only async-signal-safe calls (fcntl, prctl) between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in inherited {
+                for &fd in &inherited {
                     let borrowed = std::os::fd::BorrowedFd::borrow_raw(fd);
                     fcntl(borrowed, FcntlArg::F_SETFD(FdFlag::empty()))?;
                 }
@@ -121,6 +124,8 @@ impl Run {
         let server = cmd.spawn().context("could not start the fork server")?;
         drop(pipe_write);
         drop(gates_fd);
+        let parent_side = scenario.parent_side(&ipc)?;
+        drop(ipc);
         let pgid = server.id() as Pid;
         cleanup::register_group(pgid);
 
@@ -156,6 +161,18 @@ impl Run {
         let pacer = Pacer::new(gates, tx.clone(), clock, opts.seed, opts.speed, opts.paused);
 
         let mut threads = Vec::new();
+        let (to_parent, from_parent) = match parent_side {
+            Some(side) => {
+                let (copy_tx, copy_rx) = crossbeam_channel::unbounded();
+                let (report_tx, report_rx) = crossbeam_channel::unbounded();
+                let stopping = stopping.clone();
+                threads.push(spawn_thread("mpviz-main", move || {
+                    run_parent_side(side, copy_rx, Parent::new(clock, report_tx, stopping))
+                })?);
+                (Some(copy_tx), Some(report_rx))
+            }
+            None => (None, None),
+        };
         threads.push(spawn_thread("mpviz-pacer", move || pacer.run(pacer_rx))?);
         let reader = reader::Reader {
             pipe: Some(pipe_read),
@@ -170,6 +187,9 @@ impl Run {
             activity: activity.clone(),
             wake_sampler: wake_sampler.clone(),
             group_alive: group_alive.clone(),
+            from_parent,
+            to_parent,
+            parent_pid: me,
         };
         threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
         let sampler = sampler::Sampler {
@@ -251,6 +271,20 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The scenario's parent side: fed every event of the stream, ticked between.
+fn run_parent_side(mut side: Box<dyn ParentSide>, events: Receiver<Event>, parent: Parent) {
+    loop {
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(event) => side.on_event(&event, &parent),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => side.tick(&parent),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
+        if parent.stopping() {
+            return;
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The reader: turns the event pipe into the run's ordered stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{select, Receiver, Sender};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid as NixPid;
 
@@ -33,6 +33,45 @@ pub(super) struct Reader {
     pub wake_sampler: Sender<()>,
     /// Whether the run's process group still exists; see [`super::Run::stop`].
     pub group_alive: Arc<Mutex<bool>>,
+    /// The scenario's parent side: what it reports, and a copy of the stream for it.
+    pub from_parent: Option<Receiver<Event>>,
+    pub to_parent: Option<Sender<Event>>,
+    /// mpviz's own PID: the parent side reports as it.
+    pub parent_pid: Pid,
+}
+
+/// Reads the pipe on a thread of its own, one parsed event at a time, so
+/// that the reader can also listen to the parent side.
+fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Event>> {
+    let (tx, rx) = crossbeam_channel::bounded(4096);
+    std::thread::Builder::new()
+        .name("mpviz-pipe".into())
+        .spawn(move || {
+            let mut lines = BufReader::with_capacity(1 << 16, std::fs::File::from(pipe));
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match lines.read_line(&mut line) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                }
+                let event = Event::from_json(line.trim_end()).unwrap_or_else(|e| {
+                    Event::new(
+                        clock.now(),
+                        None,
+                        Body::Error {
+                            message: format!("a process sent an unreadable event ({e})"),
+                        },
+                    )
+                });
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
 }
 
 impl Reader {
@@ -43,38 +82,42 @@ impl Reader {
         // hold such events until the spawn arrives, so that a child's events
         // always follow its spawn in the stream.
         let mut early: HashMap<Pid, Vec<Event>> = HashMap::new();
+        // Likewise a consumer can report its get before the producer's put
+        // (the put returns after the consumer has woken): hold the get until
+        // the put of that item is in the stream.
+        let mut put: HashSet<(String, u64)> = HashSet::new();
+        let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::new();
         let mut contents: HashMap<String, String> = HashMap::new();
         let Some(pipe) = self.pipe.take() else {
             return;
         };
-        let mut lines = BufReader::with_capacity(1 << 16, std::fs::File::from(pipe));
-        let mut line = String::new();
+        let lines = match spawn_pipe_reader(pipe, self.clock) {
+            Ok(lines) => lines,
+            Err(_) => return,
+        };
+        let parent = self
+            .from_parent
+            .take()
+            .unwrap_or_else(crossbeam_channel::never);
         let mut files_dirty = 0u8;
         // Show the files as the scenario prepared them, before anyone acts.
         for file in &self.files {
             self.observe(file, &mut contents);
         }
         loop {
-            line.clear();
-            match lines.read_line(&mut line) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
+            let event = select! {
+                recv(lines) -> event => match event {
+                    Ok(event) => event,
+                    Err(_) => break,
+                },
+                recv(parent) -> event => match event {
+                    Ok(event) => event,
+                    Err(_) => continue,
+                },
+            };
             if self.stopping.load(Ordering::Relaxed) {
                 continue;
             }
-            let event = match Event::from_json(line.trim_end()) {
-                Ok(event) => event,
-                Err(e) => Event::new(
-                    self.clock.now(),
-                    None,
-                    Body::Error {
-                        message: format!("a process sent an unreadable event ({e})"),
-                    },
-                ),
-            };
             self.activity.fetch_add(1, Ordering::Relaxed);
             if matches!(event.body, Body::Truncate { .. } | Body::Write { .. }) {
                 // The writer reports just before it writes: look at the file
@@ -82,23 +125,46 @@ impl Reader {
                 // after the next batch, by when the write is done.
                 files_dirty = 2;
             }
-            match (&event.body, event.pid) {
-                (Body::Spawn { slot, .. }, Some(pid)) => {
-                    slots.insert(pid, *slot);
-                    self.forward(event);
-                    if let Ok(mut live) = self.live.lock() {
-                        live.push(pid);
+            let mut ready = vec![event];
+            while let Some(event) = ready.pop() {
+                match (&event.body, event.pid) {
+                    (Body::Spawn { slot, .. }, Some(pid)) => {
+                        slots.insert(pid, *slot);
+                        self.forward(event);
+                        if let Ok(mut live) = self.live.lock() {
+                            live.push(pid);
+                        }
+                        let mut held = early.remove(&pid).unwrap_or_default();
+                        held.reverse();
+                        ready.extend(held);
                     }
-                    for held in early.remove(&pid).unwrap_or_default() {
-                        self.handle(held, &slots);
+                    (_, Some(pid))
+                        if !slots.contains_key(&pid)
+                            && pid != server_pid
+                            && pid != self.parent_pid =>
+                    {
+                        early.entry(pid).or_default().push(event);
                     }
+                    (Body::Get { queue, item, .. }, _)
+                        if !put.contains(&(queue.clone(), *item)) =>
+                    {
+                        early_gets
+                            .entry((queue.clone(), *item))
+                            .or_default()
+                            .push(event);
+                    }
+                    (Body::Put { queue, item, .. }, _) => {
+                        let key = (queue.clone(), *item);
+                        put.insert(key.clone());
+                        self.handle(event, &slots);
+                        let mut held = early_gets.remove(&key).unwrap_or_default();
+                        held.reverse();
+                        ready.extend(held);
+                    }
+                    _ => self.handle(event, &slots),
                 }
-                (_, Some(pid)) if !slots.contains_key(&pid) && pid != server_pid => {
-                    early.entry(pid).or_default().push(event);
-                }
-                _ => self.handle(event, &slots),
             }
-            if files_dirty > 0 && lines.buffer().is_empty() {
+            if files_dirty > 0 && lines.is_empty() {
                 files_dirty -= 1;
                 for file in &self.files {
                     self.observe(file, &mut contents);
@@ -140,13 +206,17 @@ impl Reader {
             self.observe(file, &mut contents);
         }
         self.forward(Event::new(self.clock.now(), None, Body::End));
-        // Nothing is left to pace or to sample.
+        // Nothing is left to pace or to sample; the parent side ends too.
+        self.to_parent = None;
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.pacer.send(PacerInput::Stop);
         let _ = self.wake_sampler.try_send(());
     }
 
     fn forward(&self, event: Event) {
+        if let Some(parent) = &self.to_parent {
+            let _ = parent.send(event.clone());
+        }
         let _ = self.out.send(event);
     }
 

@@ -25,6 +25,13 @@ pub enum Activity {
     Appended(String, usize),
     Finished(Outcome),
     Released(String),
+    /// Blocked on a queue: "put" on a full one, "get" on an empty one.
+    Blocked(String),
+    Put(u64),
+    Got(u64),
+    /// A put or get whose timeout expired: "full" or "empty".
+    GaveUp(String),
+    AskedSize(u32),
     Exited(i32),
 }
 
@@ -72,6 +79,45 @@ pub struct LockState {
     pub overlaps: u64,
 }
 
+/// How many recent depths a queue keeps for its history.
+pub const QUEUE_HISTORY: usize = 120;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueState {
+    /// The real depth, as last measured (after a put or get, or by the parent).
+    pub depth: u32,
+    pub maxsize: u32,
+    pub max_depth: u32,
+    /// Recent depths, oldest first.
+    pub history: VecDeque<u32>,
+    pub puts: u64,
+    pub gets: u64,
+    pub full_timeouts: u64,
+    pub empty_timeouts: u64,
+    /// Who is blocked on the queue now, and on what ("put" or "get").
+    pub blocked: Vec<(Pid, String)>,
+    /// How many times each item was put, and got.
+    pub put_items: HashMap<u64, u32>,
+    pub got_items: HashMap<u64, u32>,
+    /// The last `qsize()` a process read: who, and the value it got.
+    pub last_qsize: Option<(Pid, u32)>,
+}
+
+impl QueueState {
+    fn measured(&mut self, depth: u32) {
+        self.depth = depth;
+        self.max_depth = self.max_depth.max(depth);
+        if self.history.len() == QUEUE_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(depth);
+    }
+
+    fn unblock(&mut self, pid: Option<Pid>) {
+        self.blocked.retain(|(p, _)| Some(*p) != pid);
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pace {
     pub paused: bool,
@@ -95,6 +141,7 @@ pub struct Model {
     pub procs: Vec<Proc>,
     index: HashMap<Pid, usize>,
     pub locks: BTreeMap<String, LockState>,
+    pub queues: BTreeMap<String, QueueState>,
     /// Each file's content as the parent last read it.
     pub files: BTreeMap<String, String>,
     /// The last write to each file: who and what.
@@ -259,6 +306,57 @@ impl Model {
                 self.set_activity(pid, Activity::Appended(file.clone(), bytes));
             }
             Body::Sleep { ms } => self.set_activity(pid, Activity::Sleeping(*ms)),
+            Body::Put { queue, item, depth } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.measured(*depth);
+                q.puts += 1;
+                *q.put_items.entry(*item).or_default() += 1;
+                q.unblock(pid);
+                self.set_activity(pid, Activity::Put(*item));
+            }
+            Body::Get { queue, item, depth } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.measured(*depth);
+                q.gets += 1;
+                *q.got_items.entry(*item).or_default() += 1;
+                q.unblock(pid);
+                self.set_activity(pid, Activity::Got(*item));
+            }
+            Body::Blocked { queue, op } => {
+                if let Some(p) = pid {
+                    let q = self.queues.entry(queue.clone()).or_default();
+                    q.blocked.push((p, op.clone()));
+                }
+                self.set_activity(pid, Activity::Blocked(op.clone()));
+            }
+            Body::Full { queue, .. } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.full_timeouts += 1;
+                q.unblock(pid);
+                self.set_activity(pid, Activity::GaveUp("full".into()));
+            }
+            Body::Empty { queue } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.empty_timeouts += 1;
+                q.unblock(pid);
+                self.set_activity(pid, Activity::GaveUp("empty".into()));
+            }
+            Body::Qsize { queue, value } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.last_qsize = pid.map(|p| (p, *value));
+                self.set_activity(pid, Activity::AskedSize(*value));
+            }
+            Body::QueueDepth {
+                queue,
+                depth,
+                maxsize,
+            } => {
+                let q = self.queues.entry(queue.clone()).or_default();
+                q.maxsize = *maxsize;
+                if q.history.back() != Some(depth) || q.depth != *depth {
+                    q.measured(*depth);
+                }
+            }
             Body::Outcome { result } => {
                 match result {
                     Outcome::Success => self.outcomes.success += 1,
@@ -285,6 +383,9 @@ impl Model {
                     }
                     lock.waiters.retain(|&w| Some(w) != pid);
                 }
+                for queue in self.queues.values_mut() {
+                    queue.unblock(pid);
+                }
             }
             Body::State { state } => {
                 if let Some(p) = self.proc_mut(pid) {
@@ -305,7 +406,10 @@ impl Model {
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
         }
-        if !matches!(ev.body, Body::Ready { .. } | Body::State { .. }) {
+        if !matches!(
+            ev.body,
+            Body::Ready { .. } | Body::State { .. } | Body::QueueDepth { .. }
+        ) {
             if self.log.len() == LOG_CAPACITY {
                 self.log.pop_front();
             }

@@ -14,7 +14,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::ipc::RunClock;
 use crate::model::Model;
+use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
 
 pub use texts::Texts;
@@ -67,6 +69,51 @@ pub fn spec(name: &str) -> anyhow::Result<Spec> {
     Spec::parse(source)
 }
 
+/// A scenario's code in the parent (Python's main process): for example the
+/// one that puts the stop signals into a queue, or that runs the callbacks.
+pub trait ParentSide: Send {
+    /// Called for every event of the stream, in order.
+    fn on_event(&mut self, event: &Event, parent: &Parent);
+    /// Called about ten times a second, between events.
+    fn tick(&mut self, _parent: &Parent) {}
+}
+
+/// What a parent side has in hand: the stream to report to, as mpviz's PID.
+pub struct Parent {
+    pub pid: Pid,
+    pub thread: String,
+    clock: RunClock,
+    out: crossbeam_channel::Sender<Event>,
+    stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Parent {
+    pub fn new(
+        clock: RunClock,
+        out: crossbeam_channel::Sender<Event>,
+        stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Parent {
+        Parent {
+            pid: std::process::id() as Pid,
+            thread: std::thread::current().name().unwrap_or("main").to_string(),
+            clock,
+            out,
+            stopping,
+        }
+    }
+
+    pub fn emit(&self, body: Body) {
+        let _ = self
+            .out
+            .send(Event::new(self.clock.now(), Some(self.pid), body));
+    }
+
+    /// The run is being stopped: give up anything that would block.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// One line of a watched file, as a scenario understands it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileLine {
@@ -104,6 +151,20 @@ pub trait Scenario: Send + Sync {
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
     /// The sentence that introduces this run before anything happens.
     fn intro(&self) -> String;
+    /// Kernel objects the children share besides the event pipe and the
+    /// gates (a message queue, say), opened by the parent before any child
+    /// starts. A child finds them, in this order, in [`Ctx::ipc`].
+    fn open_ipc(&self) -> anyhow::Result<Vec<std::os::fd::OwnedFd>> {
+        Ok(Vec::new())
+    }
+    /// The part of the scenario that runs in mpviz itself, on a thread of its
+    /// own: it sees the stream and may act and report (as the parent's PID).
+    fn parent_side(
+        &self,
+        _ipc: &[std::os::fd::OwnedFd],
+    ) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
+        Ok(None)
+    }
     /// For a scenario whose file is a list of lines: each line of the file as
     /// the parent last read it, and the order in which the writers started.
     fn file_lines(&self, _model: &Model) -> Option<(Vec<FileLine>, Vec<u32>)> {

@@ -14,6 +14,8 @@ pub struct Ctx<'a> {
     /// Seeded from the run's seed and the slot: the same seed gives every
     /// child the same choices.
     pub rng: fastrand::Rng,
+    /// The scenario's own kernel objects ([`crate::scenario::Scenario::open_ipc`]).
+    pub ipc: &'a [std::os::fd::RawFd],
     sink: &'a EventSink,
     gates: &'a Gates,
     permits_used: u32,
@@ -27,11 +29,13 @@ impl<'a> Ctx<'a> {
         dir: &'a Path,
         sink: &'a EventSink,
         gates: &'a Gates,
+        ipc: &'a [std::os::fd::RawFd],
     ) -> Self {
         Ctx {
             pid,
             slot,
             dir,
+            ipc,
             rng: fastrand::Rng::with_seed(child_seed(seed, slot)),
             sink,
             gates,

@@ -31,6 +31,14 @@ pub fn describe(ev: &Event) -> String {
             format!("wrote {:?} to {file}", bytes.as_deref().unwrap_or_default())
         }
         Body::Sleep { ms } => format!("sleeps {ms} ms"),
+        Body::Put { item, depth, .. } => format!("put item {item} (depth {depth})"),
+        Body::Get { item, depth, .. } => format!("got item {item} (depth {depth})"),
+        Body::Blocked { op, .. } if op == "put" => "blocked: queue full".into(),
+        Body::Blocked { .. } => "blocked: queue empty".into(),
+        Body::Full { item, .. } => format!("gave up putting {item}: Full"),
+        Body::Empty { .. } => "gave up getting: Empty".into(),
+        Body::Qsize { value, .. } => format!("qsize() = {value}"),
+        Body::QueueDepth { depth, .. } => format!("queue depth {depth}"),
         Body::Outcome { result } => format!("outcome: {}", result.as_str()),
         Body::Exit { exitcode } => format!("exit {exitcode}"),
         Body::State { state } => format!("state {state}"),

@@ -86,6 +86,12 @@ pub fn doing(p: &Proc) -> String {
         Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
         Activity::Wrote(v) => format!("wrote {v}"),
         Activity::Appended(_, n) => format!("wrote {n} bytes"),
+        Activity::Blocked(op) if op == "put" => "blocked: queue full".into(),
+        Activity::Blocked(_) => "blocked: queue empty".into(),
+        Activity::Put(item) => format!("put item {item}"),
+        Activity::Got(item) => format!("got item {item}"),
+        Activity::GaveUp(why) => format!("gave up: {why}"),
+        Activity::AskedSize(v) => format!("qsize() said {v}"),
         Activity::Finished(o) => outcome_word(*o).into(),
         Activity::Released(_) => "let go of the lock".into(),
         Activity::Exited(_) => match p.outcome {
