@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{AppendArgs, Cli, Command, RunArgs, TicketArgs};
+use crate::cli::{AppendArgs, Cli, Command, QueueArgs, RunArgs, TicketArgs};
 use crate::engine::{limits, RunOptions, Speed};
-use crate::scenario::{self, append, ticket, Scenario};
+use crate::ipc::mqueue;
+use crate::scenario::{self, append, queue, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -47,6 +48,7 @@ pub fn main() -> ExitCode {
         }
         Command::Ticket(args) => ticket_launch(args),
         Command::Append(args) => append_launch(args),
+        Command::Queue(args) => queue_launch(args),
     };
     let launch = match launch {
         Ok(launch) => launch,
@@ -189,4 +191,33 @@ fn append_launch(args: AppendArgs) -> Result<Launch, String> {
     launch("append", &args.run, "--writers", params.writers, || {
         Ok(Arc::new(append::Append::new(params)?))
     })
+}
+
+/// The most items a POSIX message queue can hold, even for root.
+const QUEUE_HARD_MAX: u32 = 65_536;
+
+fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("queue").map_err(|e| e.to_string())?;
+    let params = queue::QueueParams {
+        producers: or_default(args.producers, &spec, "producers"),
+        consumers: or_default(args.consumers, &spec, "consumers"),
+        maxsize: or_default(args.maxsize, &spec, "maxsize"),
+        items: or_default(args.items, &spec, "items"),
+        timeout_ms: args.timeout_ms,
+    };
+    let allowed = mqueue::limit_for_user().unwrap_or(QUEUE_HARD_MAX);
+    if params.maxsize > allowed {
+        return Err(format!(
+            "--maxsize {} is more than this system lets a queue hold ({allowed}; see /proc/sys/fs/mqueue/msg_max)",
+            params.maxsize
+        ));
+    }
+    let processes = params.producers.saturating_add(params.consumers);
+    launch(
+        "queue",
+        &args.run,
+        "--producers and --consumers",
+        processes,
+        || Ok(Arc::new(queue::QueueScenario::new(params)?)),
+    )
 }

@@ -28,6 +28,8 @@ pub enum Command {
     Ticket(TicketArgs),
     /// Writers append a line each to one file: the order is who got there first (tutorial 2.4)
     Append(AppendArgs),
+    /// Producers and consumers share a bounded queue: full blocks puts, empty blocks gets (tutorial 2.6.1)
+    Queue(QueueArgs),
     /// List the scenarios, one line each
     List,
 }
@@ -85,6 +87,27 @@ pub struct AppendArgs {
     pub run: RunArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// How many producer processes to start [default: 2]
+    #[arg(long, value_name = "P", allow_negative_numbers = true, value_parser = parse_count)]
+    pub producers: Option<u32>,
+    /// How many consumer processes to start [default: 2]
+    #[arg(long, value_name = "C", allow_negative_numbers = true, value_parser = parse_count)]
+    pub consumers: Option<u32>,
+    /// The most items the queue holds at once [default: 3]
+    #[arg(long, value_name = "M", allow_negative_numbers = true, value_parser = parse_count)]
+    pub maxsize: Option<u32>,
+    /// How many items the producers put in all [default: 20]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub items: Option<u32>,
+    /// A put or get gives up after this many milliseconds (Full, Empty) and tries again; without it they wait as long as it takes
+    #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = parse_timeout)]
+    pub timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
 /// The longest delay accepted: a minute.
 pub const MAX_DELAY_MS: u64 = 60_000;
 /// The fastest paced speed accepted; above it, use `max`.
@@ -114,6 +137,13 @@ fn parse_delay(s: &str) -> Result<u64, String> {
         return Err(format!("must be at most {MAX_DELAY_MS} (one minute)"));
     }
     Ok(n)
+}
+
+fn parse_timeout(s: &str) -> Result<u64, String> {
+    match parse_delay(s)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {

@@ -52,6 +52,28 @@ fn append_refuses_zero_writers_and_chunks() {
 }
 
 #[test]
+fn queue_refuses_bad_sizes_and_timeouts() {
+    refused(&["queue", "--json", "--maxsize", "0"], "at least 1");
+    refused(&["queue", "--json", "--items", "-1"], "at least 1");
+    refused(&["queue", "--json", "--timeout-ms", "0"], "at least 1");
+    refused(
+        &["queue", "--json", "--maxsize", "100000"],
+        "more than this system lets a queue hold",
+    );
+    refused(
+        &[
+            "queue",
+            "--json",
+            "--producers",
+            "3000000000",
+            "--consumers",
+            "3000000000",
+        ],
+        "more processes",
+    );
+}
+
+#[test]
 fn a_bad_speed_is_refused() {
     refused(&["ticket", "--json", "--speed", "0"], "more than 0");
     refused(&["ticket", "--json", "--speed", "fast"], "or max");
@@ -105,4 +127,5 @@ fn help_version_and_list_answer_on_stdout() {
     let text = String::from_utf8(list.stdout).unwrap();
     assert!(text.lines().any(|l| l.starts_with("ticket ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("append ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("queue ")), "{text}");
 }

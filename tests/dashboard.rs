@@ -458,3 +458,41 @@ fn append_pauses_steps_and_quits_leaving_nothing() {
     assert!(d.left_alternate_screen());
     assert_dir_empty(d.tmp.path());
 }
+
+#[test]
+fn queue_pauses_steps_finishes_and_quits_leaving_nothing() {
+    let mut d = Dashboard::start(&[
+        "queue",
+        "--producers",
+        "1",
+        "--consumers",
+        "1",
+        "--items",
+        "4",
+        "--maxsize",
+        "2",
+        "--paused",
+    ]);
+    d.wait_for("both at the gate", |s| {
+        s.contains("2 at the gate") && s.contains("⏸ PAUSED")
+    });
+    let pids = d.table_pids_named("producer-");
+    assert_eq!(pids.len(), 1);
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        actions(&d.screen()),
+        1,
+        "a step let more than one action happen"
+    );
+    d.press("+++++");
+    d.press(" ");
+    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    assert!(screen.contains("consumed 4/4"), "{screen}");
+    assert!(screen.contains("lost 0, duplicated 0"), "{screen}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert!(pids.iter().all(|&p| !alive(p)));
+    assert!(d.left_alternate_screen());
+}

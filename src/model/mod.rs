@@ -101,6 +101,8 @@ pub struct QueueState {
     pub got_items: HashMap<u64, u32>,
     /// The last `qsize()` a process read: who, and the value it got.
     pub last_qsize: Option<(Pid, u32)>,
+    /// Items the parent itself put (stop signals).
+    pub parent_items: std::collections::HashSet<u64>,
 }
 
 impl QueueState {
@@ -311,6 +313,9 @@ impl Model {
                 q.measured(*depth);
                 q.puts += 1;
                 *q.put_items.entry(*item).or_default() += 1;
+                if pid.is_some() && pid == self.parent_pid {
+                    q.parent_items.insert(*item);
+                }
                 q.unblock(pid);
                 self.set_activity(pid, Activity::Put(*item));
             }

@@ -6,6 +6,7 @@
 //! editing those files, not code.
 
 pub mod append;
+pub mod queue;
 pub mod texts;
 pub mod ticket;
 
@@ -59,6 +60,7 @@ impl Spec {
 pub const SPECS: &[(&str, &str)] = &[
     ("ticket", include_str!("../../scenarios/ticket.toml")),
     ("append", include_str!("../../scenarios/append.toml")),
+    ("queue", include_str!("../../scenarios/queue.toml")),
 ];
 
 pub fn spec(name: &str) -> anyhow::Result<Spec> {
@@ -181,6 +183,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
         "append" => Ok(Box::new(append::Append::new(serde_json::from_value(
             params.clone(),
         )?)?)),
+        "queue" => Ok(Box::new(queue::QueueScenario::new(
+            serde_json::from_value(params.clone())?,
+        )?)),
         other => anyhow::bail!("unknown scenario {other:?}"),
     }
 }

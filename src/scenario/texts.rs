@@ -41,6 +41,16 @@ impl Texts {
                 if lost { "write_lost" } else { "write" }.into()
             }
             Body::Outcome { result } => format!("outcome_{}", result.as_str()),
+            Body::Put { .. } if pid.is_some() && pid == model.parent_pid => "put_stop".into(),
+            Body::Get { queue, item, .. }
+                if model
+                    .queues
+                    .get(queue)
+                    .is_some_and(|q| q.parent_items.contains(item)) =>
+            {
+                "get_stop".into()
+            }
+            Body::Blocked { op, .. } => format!("blocked_{op}"),
             Body::Exit { exitcode } => match exitcode {
                 0 => "exit_ok",
                 c if *c > 0 => "exit_error",
@@ -89,6 +99,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
             Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
+            Body::Qsize { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
                 (Some(v), _) => v.to_string(),
                 (None, Some(b)) => format!("{b:?}"),
@@ -109,6 +120,18 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         },
         "content" => match &ev.body {
             Body::File { content, .. } => content.clone(),
+            _ => return None,
+        },
+        "item" => match &ev.body {
+            Body::Put { item, .. } | Body::Get { item, .. } | Body::Full { item, .. } => {
+                item.to_string()
+            }
+            _ => return None,
+        },
+        "depth" => match &ev.body {
+            Body::Put { depth, .. } | Body::Get { depth, .. } | Body::QueueDepth { depth, .. } => {
+                depth.to_string()
+            }
             _ => return None,
         },
         "ms" => match &ev.body {

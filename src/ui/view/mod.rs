@@ -8,6 +8,7 @@ mod lines;
 mod lock;
 mod log;
 mod procs;
+mod queue;
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -76,6 +77,13 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
         Layout::horizontal([Constraint::Min(30), Constraint::Length(side)]).areas(area);
     procs::draw(frame, table, screen);
 
+    if let Some((name, q)) = screen.model.queues.iter().next() {
+        let [queue_area, log_area] =
+            Layout::vertical([Constraint::Length(queue::HEIGHT), Constraint::Min(3)]).areas(right);
+        queue::draw(frame, queue_area, screen, name, q);
+        log::draw(frame, log_area, screen);
+        return;
+    }
     let lock_height = lock::height(screen.model, right.height);
     let file_lines = screen.scenario.file_lines(screen.model);
     let file_height = match &file_lines {

@@ -353,6 +353,93 @@ fn the_append_panel_marks_torn_lines_and_shows_both_orders() {
 }
 
 #[test]
+fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
+    use crate::scenario::queue::{QueueParams, QueueScenario};
+    let scenario = QueueScenario::new(QueueParams {
+        producers: 1,
+        consumers: 1,
+        maxsize: 2,
+        items: 5,
+        timeout_ms: None,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let q = || "queue".to_string();
+    for (slot, role) in [(0u32, "producer"), (1, "consumer")] {
+        m.apply(&Event::new(
+            1,
+            Some(10 + slot as Pid),
+            Body::Spawn {
+                name: format!("{role}-0"),
+                role: role.into(),
+                slot,
+                ppid: 1,
+            },
+        ));
+    }
+    m.apply(&Event::new(
+        2,
+        None,
+        Body::QueueDepth {
+            queue: q(),
+            depth: 0,
+            maxsize: 2,
+        },
+    ));
+    m.apply(&Event::new(
+        3,
+        Some(11),
+        Body::Qsize {
+            queue: q(),
+            value: 0,
+        },
+    ));
+    m.apply(&Event::new(
+        4,
+        Some(10),
+        Body::Put {
+            queue: q(),
+            item: 0,
+            depth: 1,
+        },
+    ));
+    m.apply(&Event::new(
+        5,
+        Some(10),
+        Body::Put {
+            queue: q(),
+            item: 1,
+            depth: 2,
+        },
+    ));
+    m.apply(&Event::new(
+        6,
+        Some(10),
+        Body::Blocked {
+            queue: q(),
+            op: "put".into(),
+        },
+    ));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(s.contains("depth 2/2"), "{s}");
+    assert!(s.contains("consumer-0: qsize() = 0, real 2"), "{s}");
+    assert!(s.contains("blocked: producer-0 (put, full)"), "{s}");
+    assert!(
+        s.contains("blocked: queue full"),
+        "the table row says it too: {s}"
+    );
+}
+
+#[test]
 fn tiny_and_odd_terminal_sizes_draw_without_panicking() {
     let m = midway(30);
     let mut v = view();

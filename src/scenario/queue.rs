@@ -1,0 +1,398 @@
+//! A bounded queue between processes (tutorial section 2.6.1).
+//!
+//! `P` producers put `N` numbered items into one POSIX message queue that
+//! holds at most `maxsize`; `C` consumers get them. A put on a full queue and
+//! a get on an empty one block in the kernel; with `--timeout-ms` they give up
+//! (Full, Empty) and try again. When every producer has exited, the parent
+//! puts one stop signal per consumer. Consumers ask `qsize()` before each get,
+//! so that the class sees an answer that is already old.
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Parent, ParentSide, Scenario, Spec};
+use crate::ipc::mqueue::{self, Queue, Timed};
+use crate::model::Model;
+use crate::protocol::{Body, Event, Pid};
+use crate::worker::Ctx;
+
+pub const QUEUE: &str = "queue";
+pub const PRODUCER: &str = "producer";
+pub const CONSUMER: &str = "consumer";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QueueParams {
+    pub producers: u32,
+    pub consumers: u32,
+    pub maxsize: u32,
+    pub items: u32,
+    pub timeout_ms: Option<u64>,
+}
+
+pub struct QueueScenario {
+    params: QueueParams,
+    spec: Spec,
+}
+
+impl QueueScenario {
+    pub fn new(params: QueueParams) -> anyhow::Result<QueueScenario> {
+        Ok(QueueScenario {
+            params,
+            spec: super::spec("queue")?,
+        })
+    }
+
+    /// Items numbered `items` and above are the parent's stop signals.
+    fn is_stop(&self, item: u64) -> bool {
+        item >= u64::from(self.params.items)
+    }
+}
+
+impl Scenario for QueueScenario {
+    fn name(&self) -> &'static str {
+        "queue"
+    }
+
+    fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    fn params(&self) -> Value {
+        serde_json::to_value(&self.params).unwrap_or(Value::Null)
+    }
+
+    fn processes(&self) -> u32 {
+        self.params.producers + self.params.consumers
+    }
+
+    fn process_name(&self, slot: u32) -> (String, &'static str) {
+        if slot < self.params.producers {
+            (format!("producer-{slot}"), PRODUCER)
+        } else {
+            (
+                format!("consumer-{}", slot - self.params.producers),
+                CONSUMER,
+            )
+        }
+    }
+
+    fn prepare(&self, _dir: &Path) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn watched_files(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
+        Ok(vec![mqueue::create(self.params.maxsize)?])
+    }
+
+    fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
+        let queue = ipc
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the queue was not opened"))?
+            .as_fd()
+            .try_clone_to_owned()?;
+        Ok(Some(Box::new(Stopper {
+            queue,
+            producers: HashSet::new(),
+            producers_exited: 0,
+            params: self.params.clone(),
+            last_depth: None,
+        })))
+    }
+
+    fn run_child(&self, ctx: &mut Ctx) -> i32 {
+        let Some(&fd) = ctx.ipc.first() else {
+            return 2;
+        };
+        let queue = Queue::new(fd);
+        let timeout = self.params.timeout_ms.map(Duration::from_millis);
+        let result = if ctx.slot < self.params.producers {
+            produce(ctx, &queue, &self.params, timeout)
+        } else {
+            consume(ctx, &queue, &self.params, timeout)
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                ctx.emit(Body::Error {
+                    message: format!("{}: {}", ctx.slot, e.desc()),
+                });
+                1
+            }
+        }
+    }
+
+    fn summary(&self, model: &Model) -> Map<String, Value> {
+        let q = model.queues.get(QUEUE).cloned().unwrap_or_default();
+        let real = |item: &&u64| !self.is_stop(**item);
+        let produced: u32 = q
+            .put_items
+            .iter()
+            .filter(|(i, _)| real(i))
+            .map(|(_, n)| n)
+            .sum();
+        let consumed: u32 = q
+            .got_items
+            .iter()
+            .filter(|(i, _)| real(i))
+            .map(|(_, n)| n)
+            .sum();
+        let lost = q
+            .put_items
+            .keys()
+            .filter(real)
+            .filter(|i| !q.got_items.contains_key(i))
+            .count();
+        let duplicated: u32 = q
+            .got_items
+            .iter()
+            .filter(|(i, _)| real(i))
+            .map(|(_, n)| n - 1)
+            .sum();
+        let mut codes = model.exit_codes(PRODUCER);
+        for (code, n) in model.exit_codes(CONSUMER) {
+            *codes.entry(code).or_default() += n;
+        }
+        let codes: Map<String, Value> = codes
+            .into_iter()
+            .map(|(c, n)| (c.to_string(), json!(n)))
+            .collect();
+        let p = &self.params;
+        let mut s = Map::new();
+        s.insert("scenario".into(), json!("queue"));
+        s.insert("producers".into(), json!(p.producers));
+        s.insert("consumers".into(), json!(p.consumers));
+        s.insert("maxsize".into(), json!(p.maxsize));
+        s.insert("items".into(), json!(p.items));
+        s.insert("seed".into(), json!(model.seed));
+        s.insert("produced".into(), json!(produced));
+        s.insert("consumed".into(), json!(consumed));
+        s.insert("max_depth".into(), json!(q.max_depth));
+        s.insert("full_timeouts".into(), json!(q.full_timeouts));
+        s.insert("empty_timeouts".into(), json!(q.empty_timeouts));
+        s.insert("lost".into(), json!(lost));
+        s.insert("duplicated".into(), json!(duplicated));
+        s.insert("exit_codes".into(), Value::Object(codes));
+        s
+    }
+
+    fn report(&self, model: &Model) -> String {
+        let s = self.summary(model);
+        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
+        format!(
+            "queue: {} producers, {} consumers, maxsize {}: produced {}, consumed {}, max depth {}, Full {}, Empty {}, lost {}, duplicated {}; exit codes {}",
+            get("producers"),
+            get("consumers"),
+            get("maxsize"),
+            get("produced"),
+            get("consumed"),
+            get("max_depth"),
+            get("full_timeouts"),
+            get("empty_timeouts"),
+            get("lost"),
+            get("duplicated"),
+            get("exit_codes"),
+        )
+    }
+
+    fn variant(&self) -> String {
+        let p = &self.params;
+        let timeout = p
+            .timeout_ms
+            .map_or_else(String::new, |ms| format!(", timeout {ms} ms"));
+        format!(
+            "{} producers, {} consumers, maxsize {}, {} items{timeout}",
+            p.producers, p.consumers, p.maxsize, p.items
+        )
+    }
+
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
+        let q = model.queues.get(QUEUE).cloned().unwrap_or_default();
+        let real = |item: &&u64| !self.is_stop(**item);
+        let got: u32 = q
+            .got_items
+            .iter()
+            .filter(|(i, _)| real(i))
+            .map(|(_, n)| n)
+            .sum();
+        vec![
+            ("depth", format!("{}/{}", q.depth, self.params.maxsize)),
+            ("consumed", format!("{got}/{}", self.params.items)),
+            ("blocked", q.blocked.len().to_string()),
+            (
+                "Full/Empty",
+                format!("{}/{}", q.full_timeouts, q.empty_timeouts),
+            ),
+        ]
+    }
+
+    fn intro(&self) -> String {
+        self.spec.texts.get("intro").unwrap_or_default().to_string()
+    }
+}
+
+/// Puts this producer's share of the items: item numbers `slot`, `slot + P`, …
+fn produce(
+    ctx: &mut Ctx,
+    queue: &Queue,
+    p: &QueueParams,
+    timeout: Option<Duration>,
+) -> nix::Result<()> {
+    let queue_name = || QUEUE.to_string();
+    for item in (u64::from(ctx.slot)..u64::from(p.items)).step_by(p.producers as usize) {
+        loop {
+            ctx.gate(&format!("put item {item}"));
+            // Try without waiting first, so that a block is seen as one.
+            if queue.put_within(item, None)? == Timed::TimedOut {
+                ctx.emit(Body::Blocked {
+                    queue: queue_name(),
+                    op: "put".into(),
+                });
+                match timeout {
+                    Some(wait) => {
+                        if queue.put_within(item, Some(wait))? == Timed::TimedOut {
+                            ctx.emit(Body::Full {
+                                queue: queue_name(),
+                                item,
+                            });
+                            continue;
+                        }
+                    }
+                    None => queue.put(item)?,
+                }
+            }
+            ctx.emit(Body::Put {
+                queue: queue_name(),
+                item,
+                depth: queue.depth(),
+            });
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Gets items until the parent's stop signal.
+fn consume(
+    ctx: &mut Ctx,
+    queue: &Queue,
+    p: &QueueParams,
+    timeout: Option<Duration>,
+) -> nix::Result<()> {
+    let queue_name = || QUEUE.to_string();
+    loop {
+        ctx.gate("ask qsize()");
+        ctx.emit(Body::Qsize {
+            queue: queue_name(),
+            value: queue.depth(),
+        });
+        ctx.gate("get an item");
+        let item = match queue.get_within(None)? {
+            Timed::Done(item) => item,
+            Timed::TimedOut => {
+                ctx.emit(Body::Blocked {
+                    queue: queue_name(),
+                    op: "get".into(),
+                });
+                match timeout {
+                    Some(wait) => match queue.get_within(Some(wait))? {
+                        Timed::Done(item) => item,
+                        Timed::TimedOut => {
+                            ctx.emit(Body::Empty {
+                                queue: queue_name(),
+                            });
+                            continue;
+                        }
+                    },
+                    None => queue.get()?,
+                }
+            }
+        };
+        ctx.emit(Body::Get {
+            queue: queue_name(),
+            item,
+            depth: queue.depth(),
+        });
+        if item >= u64::from(p.items) {
+            return Ok(());
+        }
+    }
+}
+
+/// The parent's part: measure the queue, and once every producer has exited,
+/// put one stop signal for each consumer.
+struct Stopper {
+    queue: OwnedFd,
+    producers: HashSet<Pid>,
+    producers_exited: u32,
+    params: QueueParams,
+    last_depth: Option<u32>,
+}
+
+impl Stopper {
+    fn measure(&mut self, parent: &Parent) {
+        let queue = Queue::borrowed(self.queue.as_fd());
+        let depth = queue.depth();
+        if self.last_depth != Some(depth) {
+            self.last_depth = Some(depth);
+            parent.emit(Body::QueueDepth {
+                queue: QUEUE.into(),
+                depth,
+                maxsize: self.params.maxsize,
+            });
+        }
+    }
+
+    fn put_stops(&mut self, parent: &Parent) {
+        let queue = Queue::borrowed(self.queue.as_fd());
+        for c in 0..self.params.consumers {
+            let item = u64::from(self.params.items) + u64::from(c);
+            // The queue may be full while consumers are paused: wait in short
+            // steps, so that stopping the run is never held up here.
+            loop {
+                match queue.put_within(item, Some(Duration::from_millis(100))) {
+                    Ok(Timed::Done(())) => break,
+                    Ok(Timed::TimedOut) if !parent.stopping() => continue,
+                    _ => return,
+                }
+            }
+            parent.emit(Body::Put {
+                queue: QUEUE.into(),
+                item,
+                depth: queue.depth(),
+            });
+        }
+    }
+}
+
+impl ParentSide for Stopper {
+    fn on_event(&mut self, event: &Event, parent: &Parent) {
+        if self.last_depth.is_none() {
+            self.measure(parent);
+        }
+        match (&event.body, event.pid) {
+            (Body::Spawn { role, .. }, Some(pid)) if role == PRODUCER => {
+                self.producers.insert(pid);
+            }
+            (Body::Exit { .. }, Some(pid)) if self.producers.contains(&pid) => {
+                self.producers_exited += 1;
+                if self.producers_exited == self.params.producers {
+                    self.put_stops(parent);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self, parent: &Parent) {
+        self.measure(parent);
+    }
+}

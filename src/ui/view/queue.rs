@@ -1,0 +1,114 @@
+//! The queue panel: the real depth against maxsize, its recent history, who
+//! is blocked on what, and the last `qsize()` a process read beside the real
+//! depth now.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline};
+use ratatui::Frame;
+
+use super::Screen;
+use crate::model::QueueState;
+
+pub const HEIGHT: u16 = 12;
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &QueueState) {
+    let t = screen.theme;
+    let m = screen.model;
+    let block = Block::bordered().title(Line::from(vec![
+        Span::styled(" Queue ", t.title()),
+        Span::styled(format!("POSIX mq, maxsize {} ", q.maxsize), t.label()),
+    ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [gauge, history, text] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+
+    let ratio = if q.maxsize == 0 {
+        0.0
+    } else {
+        (f64::from(q.depth) / f64::from(q.maxsize)).clamp(0.0, 1.0)
+    };
+    let style = if q.maxsize > 0 && q.depth >= q.maxsize {
+        t.bad()
+    } else {
+        t.good()
+    };
+    frame.render_widget(
+        Gauge::default()
+            .gauge_style(style)
+            .ratio(ratio)
+            .label(format!("depth {}/{}", q.depth, q.maxsize)),
+        gauge,
+    );
+    let data: Vec<u64> = q.history.iter().map(|&d| u64::from(d)).collect();
+    let shown = &data[data.len().saturating_sub(history.width as usize)..];
+    frame.render_widget(
+        Sparkline::default()
+            .data(shown)
+            .max(u64::from(q.maxsize.max(1)))
+            .style(t.label()),
+        history,
+    );
+
+    let who = |pid| {
+        m.proc(pid)
+            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    };
+    let count = |label: &str, n: u64| {
+        vec![
+            Span::styled(format!("{label} "), t.label()),
+            Span::styled(n.to_string(), t.value()),
+        ]
+    };
+    let sep = || Span::styled(" · ", t.dim());
+    let mut lines = vec![
+        Line::from(
+            [
+                count("put", q.puts),
+                vec![sep()],
+                count("got", q.gets),
+                vec![sep()],
+                count("max", u64::from(q.max_depth)),
+            ]
+            .concat(),
+        ),
+        Line::from(
+            [
+                count("Full", q.full_timeouts),
+                vec![sep()],
+                count("Empty", q.empty_timeouts),
+            ]
+            .concat(),
+        ),
+    ];
+    if let Some((pid, value)) = q.last_qsize {
+        let stale = if value == q.depth {
+            t.label()
+        } else {
+            t.warn()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{}: qsize() = {value}", who(pid)), t.label()),
+            Span::styled(format!(", real {}", q.depth), stale),
+        ]));
+    }
+    if q.blocked.is_empty() {
+        lines.push(Line::styled(
+            format!("nobody is blocked on {name}"),
+            t.dim(),
+        ));
+    }
+    for (pid, op) in &q.blocked {
+        let on = if op == "put" { "full" } else { "empty" };
+        lines.push(Line::from(vec![
+            Span::styled("blocked: ", t.warn()),
+            Span::raw(format!("{} ({op}, {on})", who(*pid))),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), text);
+}
