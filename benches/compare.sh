@@ -2,7 +2,8 @@
 # mpviz against the tutorial's ticket grab in Python, side by side, in one run.
 #   bash benches/compare.sh [ROUNDS]
 # Prints the median wall time of each, their ratio (goal: mpviz <= 0.25 of
-# Python), the peak memory of mpviz's parent process, and a 5000-buyer run.
+# Python), the peak memory of mpviz's parent process, a 5000-buyer run, and
+# the queue scenario against benches/queue_peer.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -48,4 +49,16 @@ print(f"  python {p:8.0f} ms   parent peak RSS {max(peaks['python']) / 1024:.1f}
 print(f"  ratio mpviz/python = {m / p:.3f} (goal <= 0.25: {'met' if m / p <= 0.25 else 'NOT met'})")
 wall, peak = run(mpviz[:4] + ["5000"] + mpviz[5:])
 print(f"5000 buyers: mpviz {wall:.0f} ms, parent peak RSS {peak / 1024:.1f} MiB")
+
+# The queue: 100,000 items, 2 producers, 2 consumers, maxsize 10 (the
+# default limit of a POSIX message queue, /proc/sys/fs/mqueue/msg_max).
+mq = ["target/release/mpviz", "queue", "--headless", "--items", "100000", "--producers", "2", "--consumers", "2", "--maxsize", "10"]
+pq = ["python3", "benches/queue_peer.py", "100000", "2", "2", "10"]
+qwalls = {"mpviz": [], "python": []}
+for _ in range(rounds):
+    for name, cmd in (("mpviz", mq), ("python", pq)):
+        qwalls[name].append(run(cmd)[0])
+m, p = statistics.median(qwalls["mpviz"]), statistics.median(qwalls["python"])
+print(f"queue, 100000 items, 2+2 processes, maxsize 10 ({rounds} rounds each, median):")
+print(f"  mpviz {m:.0f} ms, python {p:.0f} ms, ratio {m / p:.3f} (goal <= 0.25: {'met' if m / p <= 0.25 else 'NOT met'})")
 PY

@@ -193,9 +193,6 @@ fn append_launch(args: AppendArgs) -> Result<Launch, String> {
     })
 }
 
-/// The most items a POSIX message queue can hold, even for root.
-const QUEUE_HARD_MAX: u32 = 65_536;
-
 fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
     let spec = scenario::spec("queue").map_err(|e| e.to_string())?;
     let params = queue::QueueParams {
@@ -205,13 +202,7 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         items: or_default(args.items, &spec, "items"),
         timeout_ms: args.timeout_ms,
     };
-    let allowed = mqueue::limit_for_user().unwrap_or(QUEUE_HARD_MAX);
-    if params.maxsize > allowed {
-        return Err(format!(
-            "--maxsize {} is more than this system lets a queue hold ({allowed}; see /proc/sys/fs/mqueue/msg_max)",
-            params.maxsize
-        ));
-    }
+    mqueue::fits(params.maxsize)?;
     let processes = params.producers.saturating_add(params.consumers);
     launch(
         "queue",

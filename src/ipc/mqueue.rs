@@ -47,15 +47,17 @@ fn create_as(name: &str, maxsize: u32) -> anyhow::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(mq.into_raw_fd()) })
 }
 
-/// The most items a queue may hold for a user without privileges
-/// (`/proc/sys/fs/mqueue/msg_max`), or `None` for root, who may ask for more.
-pub fn limit_for_user() -> Option<u32> {
-    if nix::unistd::geteuid().is_root() {
-        return None;
-    }
-    std::fs::read_to_string("/proc/sys/fs/mqueue/msg_max")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
+/// Whether this system lets a queue hold `maxsize` items, asked the only
+/// reliable way: by creating one (and dropping it at once). The limit is
+/// `/proc/sys/fs/mqueue/msg_max` unless the process may exceed it.
+pub fn fits(maxsize: u32) -> Result<(), String> {
+    create(maxsize).map(drop).map_err(|_| {
+        let msg_max = std::fs::read_to_string("/proc/sys/fs/mqueue/msg_max")
+            .map_or_else(|_| "?".to_string(), |s| s.trim().to_string());
+        format!(
+            "--maxsize {maxsize} is more than this system lets a queue hold (msg_max is {msg_max}; see /proc/sys/fs/mqueue/msg_max)"
+        )
+    })
 }
 
 /// A borrowed queue descriptor (a child's or the parent's).
