@@ -8,27 +8,8 @@ use serde_json::Value;
 use support::*;
 
 fn run_queue(args: &[&str]) -> (Vec<Value>, Value) {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut all = vec!["queue", "--json"];
-    all.extend_from_slice(args);
-    let out = mpviz(tmp.path(), &all)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_dir_empty(tmp.path());
-    let mut events: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let summary = events.pop().unwrap();
-    assert_eq!(summary["kind"], "summary");
-    (events, summary)
+    let run = run_json_of("queue", args);
+    (run.events, run.summary)
 }
 
 fn check_every_item_once_and_depth_bounded(events: &[Value], s: &Value, items: u64, maxsize: u64) {

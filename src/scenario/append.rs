@@ -10,7 +10,6 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -139,11 +138,6 @@ impl Scenario for Append {
     fn summary(&self, model: &Model) -> Map<String, Value> {
         let lines = self.lines(model);
         let write_order: Vec<u32> = lines.iter().filter_map(|l| l.writer).collect();
-        let codes: Map<String, Value> = model
-            .exit_codes(ROLE)
-            .into_iter()
-            .map(|(code, n)| (code.to_string(), json!(n)))
-            .collect();
         let mut s = Map::new();
         s.insert("scenario".into(), json!("append"));
         s.insert("writers".into(), json!(self.params.writers));
@@ -157,7 +151,7 @@ impl Scenario for Append {
         );
         s.insert("start_order".into(), json!(self.start_order(model)));
         s.insert("write_order".into(), json!(write_order));
-        s.insert("exit_codes".into(), Value::Object(codes));
+        s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
     }
 
@@ -216,17 +210,7 @@ impl Scenario for Append {
 fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
     let line = line_of(ctx.slot);
     let held = if p.lock {
-        ctx.gate("take the lock");
-        let file = File::open(ctx.path(LOCK_FILE))?;
-        ctx.emit(Body::LockWait {
-            lock: LOCK_NAME.into(),
-        });
-        let held =
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
-        ctx.emit(Body::LockAcquire {
-            lock: LOCK_NAME.into(),
-        });
-        Some(held)
+        Some(ctx.lock(LOCK_FILE, LOCK_NAME)?)
     } else {
         None
     };
@@ -250,11 +234,7 @@ fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
     }
     drop(file);
     if let Some(held) = held {
-        ctx.gate("let go of the lock");
-        ctx.emit(Body::LockRelease {
-            lock: LOCK_NAME.into(),
-        });
-        drop(held.unlock().map_err(|(_, e)| std::io::Error::from(e))?);
+        ctx.unlock(held)?;
     }
     Ok(())
 }

@@ -174,6 +174,22 @@ pub trait Scenario: Send + Sync {
     }
 }
 
+/// The summary's `exit_codes`: how many processes of these roles ended with
+/// each code the OS reported, keyed by the code as text.
+pub fn exit_codes_json(model: &Model, roles: &[&str]) -> serde_json::Value {
+    let mut codes = std::collections::BTreeMap::new();
+    for role in roles {
+        for (code, n) in model.exit_codes(role) {
+            *codes.entry(code).or_insert(0u32) += n;
+        }
+    }
+    codes
+        .into_iter()
+        .map(|(code, n)| (code.to_string(), serde_json::json!(n)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// Rebuilds a scenario from its name and parameters (in the fork server).
 pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box<dyn Scenario>> {
     match name {

@@ -157,14 +157,6 @@ impl Scenario for QueueScenario {
             .filter(|(i, _)| real(i))
             .map(|(_, n)| n - 1)
             .sum();
-        let mut codes = model.exit_codes(PRODUCER);
-        for (code, n) in model.exit_codes(CONSUMER) {
-            *codes.entry(code).or_default() += n;
-        }
-        let codes: Map<String, Value> = codes
-            .into_iter()
-            .map(|(c, n)| (c.to_string(), json!(n)))
-            .collect();
         let p = &self.params;
         let mut s = Map::new();
         s.insert("scenario".into(), json!("queue"));
@@ -180,7 +172,10 @@ impl Scenario for QueueScenario {
         s.insert("empty_timeouts".into(), json!(q.empty_timeouts));
         s.insert("lost".into(), json!(lost));
         s.insert("duplicated".into(), json!(duplicated));
-        s.insert("exit_codes".into(), Value::Object(codes));
+        s.insert(
+            "exit_codes".into(),
+            super::exit_codes_json(model, &[PRODUCER, CONSUMER]),
+        );
         s
     }
 

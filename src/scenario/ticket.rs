@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -114,11 +113,6 @@ impl Scenario for Ticket {
         let sold = i64::from(model.outcomes.success);
         let tickets = i64::from(p.tickets);
         let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t));
-        let codes: Map<String, Value> = model
-            .exit_codes(ROLE)
-            .into_iter()
-            .map(|(code, n)| (code.to_string(), json!(n)))
-            .collect();
         let mut pids: Vec<_> = model.role(ROLE).map(|p| p.pid).collect();
         pids.sort_unstable();
         pids.dedup();
@@ -138,7 +132,7 @@ impl Scenario for Ticket {
             json!(remaining.map(|r| sold - (tickets - r))),
         );
         s.insert("distinct_pids".into(), json!(pids.len()));
-        s.insert("exit_codes".into(), Value::Object(codes));
+        s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
     }
 
@@ -221,18 +215,8 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     } else {
         ctx.rng.u64(0..=p.delay_ms)
     };
-    let lock_name = || LOCK_NAME.to_string();
-
     let held = if p.lock {
-        ctx.gate("take the lock");
-        // Each buyer opens the lock file itself: flock belongs to an open
-        // file, so a descriptor inherited from the parent would be shared.
-        let file = File::open(ctx.path(LOCK_FILE))?;
-        ctx.emit(Body::LockWait { lock: lock_name() });
-        let held =
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
-        ctx.emit(Body::LockAcquire { lock: lock_name() });
-        Some(held)
+        Some(ctx.lock(LOCK_FILE, LOCK_NAME)?)
     } else {
         None
     };
@@ -285,10 +269,7 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     };
 
     if let Some(held) = held {
-        ctx.gate("let go of the lock");
-        // Stamped before the unlock, so that hold intervals never overlap.
-        ctx.emit(Body::LockRelease { lock: lock_name() });
-        drop(held.unlock().map_err(|(_, e)| std::io::Error::from(e))?);
+        ctx.unlock(held)?;
     }
     Ok(code)
 }

@@ -2,7 +2,10 @@
 //! scenario's code. A child knows its slot, the run directory, the event pipe
 //! and the gates, and nothing of the screen.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
 
 use crate::ipc::{EventSink, Gates};
 use crate::protocol::{Body, Pid};
@@ -66,6 +69,46 @@ impl<'a> Ctx<'a> {
             action: action.to_string(),
         });
         self.gates.wait(self.slot, self.permits_used);
+    }
+}
+
+/// A `flock` this process holds; give it back with [`Ctx::unlock`].
+pub struct HeldLock {
+    name: String,
+    held: Flock<File>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Takes the lock `name` on the run's file `file`, as one instrumented
+    /// action: `lock_wait` before it may block, `lock_acquire` once the kernel
+    /// has given it.
+    pub fn lock(&mut self, file: &str, name: &str) -> std::io::Result<HeldLock> {
+        self.gate("take the lock");
+        // Each process opens the lock file itself: flock belongs to an open
+        // file, so a descriptor inherited from the parent would be shared.
+        let file = File::open(self.path(file))?;
+        self.emit(Body::LockWait { lock: name.into() });
+        let held =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        // Stamped after the lock is held.
+        self.emit(Body::LockAcquire { lock: name.into() });
+        Ok(HeldLock {
+            name: name.into(),
+            held,
+        })
+    }
+
+    /// Lets go of a lock, as one instrumented action.
+    pub fn unlock(&mut self, lock: HeldLock) -> std::io::Result<()> {
+        self.gate("let go of the lock");
+        // Stamped before the unlock, so that hold intervals never overlap.
+        self.emit(Body::LockRelease { lock: lock.name });
+        drop(
+            lock.held
+                .unlock()
+                .map_err(|(_, e)| std::io::Error::from(e))?,
+        );
+        Ok(())
     }
 }
 

@@ -29,10 +29,16 @@ pub struct JsonRun {
     pub output: Output,
 }
 
-/// Runs to the end with `--json` and splits the events from the summary.
+/// Runs the ticket scenario to the end with `--json`.
 pub fn run_json(args: &[&str]) -> JsonRun {
+    run_json_of("ticket", args)
+}
+
+/// Runs `scenario` to the end with `--json`, checks that it succeeded and
+/// left no file behind, and splits the events from the summary.
+pub fn run_json_of(scenario: &str, args: &[&str]) -> JsonRun {
     let tmp = tempfile::tempdir().unwrap();
-    let mut all = vec!["ticket", "--json"];
+    let mut all = vec![scenario, "--json"];
     all.extend_from_slice(args);
     let output = mpviz(tmp.path(), &all)
         .stdin(Stdio::null())
