@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{AppendArgs, Cli, Command, QueueArgs, RunArgs, TicketArgs};
+use crate::cli::{AppendArgs, Cli, Command, PoolArgs, QueueArgs, RunArgs, TicketArgs};
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::mqueue;
-use crate::scenario::{self, append, queue, ticket, Scenario};
+use crate::scenario::{self, append, pool, queue, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -49,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Ticket(args) => ticket_launch(args),
         Command::Append(args) => append_launch(args),
         Command::Queue(args) => queue_launch(args),
+        Command::Pool(args) => pool_launch(args),
     };
     let launch = match launch {
         Ok(launch) => launch,
@@ -211,4 +212,28 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         processes,
         || Ok(Arc::new(queue::QueueScenario::new(params)?)),
     )
+}
+
+fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("pool").map_err(|e| e.to_string())?;
+    let tasks = or_default(args.tasks, &spec, "tasks");
+    let fail = args.fail.unwrap_or(0);
+    if fail > tasks {
+        return Err(format!("--fail {fail} is more than the {tasks} tasks"));
+    }
+    // The task queue: as many slots as the system lets a queue have, up to ten.
+    let queue_size = (1..=10u32.min(tasks))
+        .rev()
+        .find(|&n| mqueue::fits(n).is_ok())
+        .ok_or("this system lets no message queue be created (see /proc/sys/fs/mqueue)")?;
+    let params = pool::PoolParams {
+        workers: or_default(args.workers, &spec, "workers"),
+        tasks,
+        fail,
+        sync: args.sync,
+        queue_size,
+    };
+    launch("pool", &args.run, "--workers", params.workers, || {
+        Ok(Arc::new(pool::Pool::new(params)?))
+    })
 }

@@ -28,6 +28,8 @@ pub enum Command {
     Ticket(TicketArgs),
     /// Writers append a line each to one file: the order is who got there first (tutorial 2.4)
     Append(AppendArgs),
+    /// A pool of workers runs every task; callbacks run in the main process (tutorial 2.5)
+    Pool(PoolArgs),
     /// Producers and consumers share a bounded queue: full blocks puts, empty blocks gets (tutorial 2.6.1)
     Queue(QueueArgs),
     /// List the scenarios, one line each
@@ -83,6 +85,24 @@ pub struct AppendArgs {
     /// Hold a lock while writing a whole line: every line stays whole
     #[arg(long)]
     pub lock: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// How many worker processes the pool starts [default: 3]
+    #[arg(long, value_name = "W", allow_negative_numbers = true, value_parser = parse_count)]
+    pub workers: Option<u32>,
+    /// How many tasks the main process submits [default: 9]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub tasks: Option<u32>,
+    /// Make K of the tasks raise an error: the error callback runs, the worker lives on
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = parse_count)]
+    pub fail: Option<u32>,
+    /// Submit with blocking apply instead of apply_async: one task after another
+    #[arg(long)]
+    pub sync: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -136,6 +136,42 @@ pub enum Body {
         depth: u32,
         maxsize: u32,
     },
+    /// The parent submitted `task` to the pool (`apply_async`, or `apply`
+    /// with `--sync`).
+    TaskSubmit {
+        task: u32,
+    },
+    /// A pool worker took `task` from the task queue and runs it.
+    TaskStart {
+        task: u32,
+    },
+    /// A pool worker finished `task`: its result, or the error it raised.
+    TaskDone {
+        task: u32,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The parent ran the callback (`ok`) or the error callback of `task`,
+    /// on its thread `thread`.
+    Callback {
+        task: u32,
+        thread: String,
+        ok: bool,
+    },
+    /// The parent waited for `task`'s result for at most `timeout_ms`;
+    /// `expired` when it was not ready in time.
+    ResultWait {
+        task: u32,
+        timeout_ms: u64,
+        expired: bool,
+    },
+    /// The parent called the pool's `close` or `join`.
+    PoolCall {
+        call: String,
+    },
     /// The process sleeps (the tutorial's "network delay").
     Sleep {
         ms: u64,
@@ -197,6 +233,12 @@ impl Event {
             Body::Empty { .. } => "empty",
             Body::Qsize { .. } => "qsize",
             Body::QueueDepth { .. } => "queue_depth",
+            Body::TaskSubmit { .. } => "task_submit",
+            Body::TaskStart { .. } => "task_start",
+            Body::TaskDone { .. } => "task_done",
+            Body::Callback { .. } => "callback",
+            Body::ResultWait { .. } => "result_wait",
+            Body::PoolCall { .. } => "pool_call",
             Body::Outcome { .. } => "outcome",
             Body::Exit { .. } => "exit",
             Body::State { .. } => "state",
@@ -226,6 +268,8 @@ impl Event {
                     | Body::Full { .. }
                     | Body::Empty { .. }
                     | Body::Qsize { .. }
+                    | Body::TaskStart { .. }
+                    | Body::TaskDone { .. }
             )
     }
 

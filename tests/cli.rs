@@ -74,6 +74,15 @@ fn queue_refuses_bad_sizes_and_timeouts() {
 }
 
 #[test]
+fn pool_refuses_more_failures_than_tasks() {
+    refused(
+        &["pool", "--json", "--tasks", "3", "--fail", "4"],
+        "--fail 4 is more than the 3 tasks",
+    );
+    refused(&["pool", "--json", "--workers", "0"], "at least 1");
+}
+
+#[test]
 fn a_bad_speed_is_refused() {
     refused(&["ticket", "--json", "--speed", "0"], "more than 0");
     refused(&["ticket", "--json", "--speed", "fast"], "or max");
@@ -128,4 +137,5 @@ fn help_version_and_list_answer_on_stdout() {
     assert!(text.lines().any(|l| l.starts_with("ticket ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("append ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("queue ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("pool ")), "{text}");
 }

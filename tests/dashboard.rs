@@ -496,3 +496,39 @@ fn queue_pauses_steps_finishes_and_quits_leaving_nothing() {
     assert!(pids.iter().all(|&p| !alive(p)));
     assert!(d.left_alternate_screen());
 }
+
+#[test]
+fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
+    let mut d = Dashboard::start(&[
+        "pool",
+        "--workers",
+        "2",
+        "--tasks",
+        "4",
+        "--fail",
+        "1",
+        "--paused",
+    ]);
+    d.wait_for("the workers at the gate", |s| {
+        s.contains("2 at the gate") && s.contains("⏸ PAUSED")
+    });
+    let pids = d.table_pids_named("worker-");
+    assert_eq!(pids.len(), 2);
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        actions(&d.screen()),
+        1,
+        "a step let more than one action happen"
+    );
+    d.press("+++++");
+    d.press(" ");
+    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    assert!(screen.contains("ok 3, errors 1"), "{screen}");
+    assert!(screen.contains("failed ✗ in worker-"), "{screen}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert!(pids.iter().all(|&p| !alive(p)));
+    assert!(d.left_alternate_screen());
+}

@@ -87,6 +87,11 @@ impl Reader {
         // the put of that item is in the stream.
         let mut put: HashSet<(String, u64)> = HashSet::new();
         let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::new();
+        // And a pool worker can report a task before the main process's
+        // submit of it has crossed from its thread: keep the task's events
+        // after its submit.
+        let mut submitted: HashSet<u32> = HashSet::new();
+        let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::new();
         let mut contents: HashMap<String, String> = HashMap::new();
         let Some(pipe) = self.pipe.take() else {
             return;
@@ -152,6 +157,19 @@ impl Reader {
                             .entry((queue.clone(), *item))
                             .or_default()
                             .push(event);
+                    }
+                    (Body::TaskStart { task } | Body::TaskDone { task, .. }, _)
+                        if !submitted.contains(task) =>
+                    {
+                        early_tasks.entry(*task).or_default().push(event);
+                    }
+                    (Body::TaskSubmit { task }, _) => {
+                        let task = *task;
+                        submitted.insert(task);
+                        self.handle(event, &slots);
+                        let mut held = early_tasks.remove(&task).unwrap_or_default();
+                        held.reverse();
+                        ready.extend(held);
                     }
                     (Body::Put { queue, item, .. }, _) => {
                         let key = (queue.clone(), *item);

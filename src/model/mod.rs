@@ -32,7 +32,27 @@ pub enum Activity {
     /// A put or get whose timeout expired: "full" or "empty".
     GaveUp(String),
     AskedSize(u32),
+    /// A pool worker waiting for a task, running one, or done with one.
+    RunningTask(u32),
+    FinishedTask(u32, bool),
     Exited(i32),
+}
+
+/// Where a pool task's AsyncResult stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskState {
+    Pending,
+    Running(Pid),
+    Ready { ok: bool, worker: Pid },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub state: TaskState,
+    /// The process and thread that ran its callback (or error callback).
+    pub callback: Option<(Pid, String, bool)>,
+    pub result: Option<i64>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +164,11 @@ pub struct Model {
     index: HashMap<Pid, usize>,
     pub locks: BTreeMap<String, LockState>,
     pub queues: BTreeMap<String, QueueState>,
+    /// A pool's tasks, by number.
+    pub tasks: BTreeMap<u32, TaskView>,
+    /// The pool's last `close`/`join`, and the last timed wait for a result.
+    pub pool_calls: Vec<String>,
+    pub last_wait: Option<(u32, u64, bool)>,
     /// Each file's content as the parent last read it.
     pub files: BTreeMap<String, String>,
     /// The last write to each file: who and what.
@@ -195,7 +220,8 @@ impl Model {
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pid = ev.pid;
-        if ev.is_action() {
+        // The parent is not paced: only the children's actions count.
+        if ev.is_action() && pid != self.parent_pid {
             self.actions += 1;
             if let Some(p) = self.proc_mut(pid) {
                 p.actions += 1;
@@ -308,6 +334,47 @@ impl Model {
                 self.set_activity(pid, Activity::Appended(file.clone(), bytes));
             }
             Body::Sleep { ms } => self.set_activity(pid, Activity::Sleeping(*ms)),
+            Body::TaskSubmit { task } => {
+                self.tasks.insert(
+                    *task,
+                    TaskView {
+                        state: TaskState::Pending,
+                        callback: None,
+                        result: None,
+                        error: None,
+                    },
+                );
+            }
+            Body::TaskStart { task } => {
+                if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
+                    t.state = TaskState::Running(p);
+                }
+                self.set_activity(pid, Activity::RunningTask(*task));
+            }
+            Body::TaskDone {
+                task,
+                ok,
+                result,
+                error,
+            } => {
+                if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
+                    t.state = TaskState::Ready { ok: *ok, worker: p };
+                    t.result = *result;
+                    t.error = error.clone();
+                }
+                self.set_activity(pid, Activity::FinishedTask(*task, *ok));
+            }
+            Body::Callback { task, thread, ok } => {
+                if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
+                    t.callback = Some((p, thread.clone(), *ok));
+                }
+            }
+            Body::ResultWait {
+                task,
+                timeout_ms,
+                expired,
+            } => self.last_wait = Some((*task, *timeout_ms, *expired)),
+            Body::PoolCall { call } => self.pool_calls.push(call.clone()),
             Body::Put { queue, item, depth } => {
                 let q = self.queues.entry(queue.clone()).or_default();
                 q.measured(*depth);

@@ -6,6 +6,7 @@
 //! editing those files, not code.
 
 pub mod append;
+pub mod pool;
 pub mod queue;
 pub mod texts;
 pub mod ticket;
@@ -60,6 +61,7 @@ impl Spec {
 pub const SPECS: &[(&str, &str)] = &[
     ("ticket", include_str!("../../scenarios/ticket.toml")),
     ("append", include_str!("../../scenarios/append.toml")),
+    ("pool", include_str!("../../scenarios/pool.toml")),
     ("queue", include_str!("../../scenarios/queue.toml")),
 ];
 
@@ -81,6 +83,7 @@ pub trait ParentSide: Send {
 }
 
 /// What a parent side has in hand: the stream to report to, as mpviz's PID.
+#[derive(Clone)]
 pub struct Parent {
     pub pid: Pid,
     pub thread: String,
@@ -202,6 +205,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
         "queue" => Ok(Box::new(queue::QueueScenario::new(
             serde_json::from_value(params.clone())?,
         )?)),
+        "pool" => Ok(Box::new(pool::Pool::new(serde_json::from_value(
+            params.clone(),
+        )?)?)),
         other => anyhow::bail!("unknown scenario {other:?}"),
     }
 }

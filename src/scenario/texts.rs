@@ -51,6 +51,10 @@ impl Texts {
                 "get_stop".into()
             }
             Body::Blocked { op, .. } => format!("blocked_{op}"),
+            Body::TaskDone { ok: false, .. } => "task_failed".into(),
+            Body::Callback { ok: true, .. } => "callback_ok".into(),
+            Body::Callback { .. } => "callback_error".into(),
+            Body::ResultWait { expired: true, .. } => "result_wait_expired".into(),
             Body::Exit { exitcode } => match exitcode {
                 0 => "exit_ok",
                 c if *c > 0 => "exit_error",
@@ -120,6 +124,26 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         },
         "content" => match &ev.body {
             Body::File { content, .. } => content.clone(),
+            _ => return None,
+        },
+        "task" => match &ev.body {
+            Body::TaskSubmit { task }
+            | Body::TaskStart { task }
+            | Body::TaskDone { task, .. }
+            | Body::Callback { task, .. }
+            | Body::ResultWait { task, .. } => task.to_string(),
+            _ => return None,
+        },
+        "thread" => match &ev.body {
+            Body::Callback { thread, .. } => thread.clone(),
+            _ => return None,
+        },
+        "timeout_ms" => match &ev.body {
+            Body::ResultWait { timeout_ms, .. } => timeout_ms.to_string(),
+            _ => return None,
+        },
+        "call" => match &ev.body {
+            Body::PoolCall { call } => call.clone(),
             _ => return None,
         },
         "item" => match &ev.body {

@@ -31,6 +31,40 @@ pub fn describe(ev: &Event) -> String {
             format!("wrote {:?} to {file}", bytes.as_deref().unwrap_or_default())
         }
         Body::Sleep { ms } => format!("sleeps {ms} ms"),
+        Body::TaskSubmit { task } => format!("apply_async(task {task})"),
+        Body::TaskStart { task } => format!("runs task {task}"),
+        Body::TaskDone {
+            task,
+            ok: true,
+            result,
+            ..
+        } => {
+            format!(
+                "task {task} done: {}",
+                result.map_or_else(String::new, |r| r.to_string())
+            )
+        }
+        Body::TaskDone { task, error, .. } => {
+            format!(
+                "task {task} raised {}",
+                error.as_deref().unwrap_or("an error")
+            )
+        }
+        Body::Callback {
+            task,
+            thread,
+            ok: true,
+        } => format!("callback(task {task}) on {thread}"),
+        Body::Callback { task, thread, .. } => format!("error_callback(task {task}) on {thread}"),
+        Body::ResultWait {
+            task,
+            timeout_ms,
+            expired: true,
+        } => {
+            format!("wait({timeout_ms} ms) for task {task}: expired")
+        }
+        Body::ResultWait { task, .. } => format!("wait for task {task}: ready"),
+        Body::PoolCall { call } => format!("pool.{call}()"),
         Body::Put { item, depth, .. } => format!("put item {item} (depth {depth})"),
         Body::Get { item, depth, .. } => format!("got item {item} (depth {depth})"),
         Body::Blocked { op, .. } if op == "put" => "blocked: queue full".into(),

@@ -7,6 +7,7 @@ mod help;
 mod lines;
 mod lock;
 mod log;
+mod pool;
 mod procs;
 mod queue;
 
@@ -72,11 +73,24 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
 fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // The table takes what the side panels leave; on a wide terminal the side
     // column grows so that the log shows whole sentences.
-    let side = (area.width * 3 / 8).clamp(30, 72);
+    let pool = !screen.model.tasks.is_empty() || screen.scenario.name() == "pool";
+    // A pool's results say where each callback ran: give them half the width.
+    let side = if pool {
+        (area.width / 2).clamp(30, 90)
+    } else {
+        (area.width * 3 / 8).clamp(30, 72)
+    };
     let [table, right] =
         Layout::horizontal([Constraint::Min(30), Constraint::Length(side)]).areas(area);
     procs::draw(frame, table, screen);
 
+    if pool {
+        let [pool_area, log_area] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Min(3)]).areas(right);
+        pool::draw(frame, pool_area, screen);
+        log::draw(frame, log_area, screen);
+        return;
+    }
     if let Some((name, q)) = screen.model.queues.iter().next() {
         let [queue_area, log_area] =
             Layout::vertical([Constraint::Length(queue::HEIGHT), Constraint::Min(3)]).areas(right);

@@ -92,6 +92,9 @@ pub fn doing(p: &Proc) -> String {
         Activity::Got(item) => format!("got item {item}"),
         Activity::GaveUp(why) => format!("gave up: {why}"),
         Activity::AskedSize(v) => format!("qsize() said {v}"),
+        Activity::RunningTask(t) => format!("runs task {t}"),
+        Activity::FinishedTask(t, true) => format!("finished task {t}"),
+        Activity::FinishedTask(t, false) => format!("task {t} raised an error"),
         Activity::Finished(o) => outcome_word(*o).into(),
         Activity::Released(_) => "let go of the lock".into(),
         Activity::Exited(_) => match p.outcome {

@@ -440,6 +440,80 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
 }
 
 #[test]
+fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
+    use crate::scenario::pool::{Pool, PoolParams};
+    let scenario = Pool::new(PoolParams {
+        workers: 1,
+        tasks: 3,
+        fail: 1,
+        sync: false,
+        queue_size: 3,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    m.apply(&Event::new(
+        0,
+        None,
+        Body::Start {
+            scenario: "pool".into(),
+            seed: 1,
+            parent_pid: 100,
+            params: serde_json::json!({}),
+        },
+    ));
+    m.apply(&Event::new(
+        1,
+        Some(10),
+        Body::Spawn {
+            name: "worker-0".into(),
+            role: "worker".into(),
+            slot: 0,
+            ppid: 1,
+        },
+    ));
+    for task in 0..3 {
+        m.apply(&Event::new(2, Some(100), Body::TaskSubmit { task }));
+    }
+    m.apply(&Event::new(3, Some(10), Body::TaskStart { task: 0 }));
+    m.apply(&Event::new(
+        4,
+        Some(10),
+        Body::TaskDone {
+            task: 0,
+            ok: false,
+            result: None,
+            error: Some("ValueError".into()),
+        },
+    ));
+    m.apply(&Event::new(
+        5,
+        Some(100),
+        Body::Callback {
+            task: 0,
+            thread: "mpviz-main".into(),
+            ok: false,
+        },
+    ));
+    m.apply(&Event::new(6, Some(10), Body::TaskStart { task: 1 }));
+    let mut terminal = Terminal::new(TestBackend::new(140, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(
+        s.contains("task 0   failed ✗ in worker-0 · error cb in PID 100 (mpviz-main)"),
+        "{s}"
+    );
+    assert!(s.contains("task 1   running on worker-0"), "{s}");
+    assert!(s.contains("task 2   pending"), "{s}");
+}
+
+#[test]
 fn tiny_and_odd_terminal_sizes_draw_without_panicking() {
     let m = midway(30);
     let mut v = view();
