@@ -3,7 +3,7 @@
 #   bash benches/compare.sh [ROUNDS]
 # Prints the median wall time of each, their ratio (goal: mpviz <= 0.25 of
 # Python), the peak memory of mpviz's parent process, a 5000-buyer run, and
-# the queue scenario against benches/queue_peer.py.
+# the queue and pool scenarios against benches/queue_peer.py and pool_peer.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -60,5 +60,16 @@ for _ in range(rounds):
         qwalls[name].append(run(cmd)[0])
 m, p = statistics.median(qwalls["mpviz"]), statistics.median(qwalls["python"])
 print(f"queue, 100000 items, 2+2 processes, maxsize 10 ({rounds} rounds each, median):")
+print(f"  mpviz {m:.0f} ms, python {p:.0f} ms, ratio {m / p:.3f} (goal <= 0.25: {'met' if m / p <= 0.25 else 'NOT met'})")
+
+# The pool: 4 workers, 10,000 tiny tasks with a callback each.
+mp = ["target/release/mpviz", "pool", "--headless", "--workers", "4", "--tasks", "10000"]
+pp = ["python3", "benches/pool_peer.py", "10000", "4"]
+pwalls = {"mpviz": [], "python": []}
+for _ in range(rounds):
+    for name, cmd in (("mpviz", mp), ("python", pp)):
+        pwalls[name].append(run(cmd)[0])
+m, p = statistics.median(pwalls["mpviz"]), statistics.median(pwalls["python"])
+print(f"pool, 4 workers, 10000 tasks ({rounds} rounds each, median):")
 print(f"  mpviz {m:.0f} ms, python {p:.0f} ms, ratio {m / p:.3f} (goal <= 0.25: {'met' if m / p <= 0.25 else 'NOT met'})")
 PY

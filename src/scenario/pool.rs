@@ -29,7 +29,7 @@ pub const TASK_QUEUE: &str = "tasks";
 /// gives up once (`AsyncResult.wait(timeout)`).
 pub const WAIT_MS: u64 = 50;
 /// The work of one task: the tutorial's `calc`, a count to this number.
-const WORK: u64 = 10_000;
+const WORK: u64 = 1_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PoolParams {
