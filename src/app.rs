@@ -232,6 +232,7 @@ fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
         fail,
         sync: args.sync,
         queue_size,
+        crawl: args.crawl,
     };
     launch("pool", &args.run, "--workers", params.workers, || {
         Ok(Arc::new(pool::Pool::new(params)?))

@@ -103,6 +103,9 @@ pub struct PoolArgs {
     /// Submit with blocking apply instead of apply_async: one task after another
     #[arg(long)]
     pub sync: bool,
+    /// The tutorial's crawler: tasks fetch pages from a web server the main process runs on 127.0.0.1, callbacks parse them
+    #[arg(long)]
+    pub crawl: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -153,13 +153,19 @@ pub enum Body {
         result: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// With `--crawl`: the page the worker fetched (its start, at most 1000 bytes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
     },
     /// The parent ran the callback (`ok`) or the error callback of `task`,
-    /// on its thread `thread`.
+    /// on its thread `thread`; `parsed` is what the callback found in a
+    /// crawled page.
     Callback {
         task: u32,
         thread: String,
         ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parsed: Option<String>,
     },
     /// The parent waited for `task`'s result for at most `timeout_ms`;
     /// `expired` when it was not ready in time.

@@ -128,3 +128,29 @@ fn a_timed_wait_for_a_result_is_reported_with_whether_it_expired() {
     assert_eq!(waits[0]["expired"], true);
     assert_eq!(waits[0]["task"], 3);
 }
+
+#[test]
+fn crawl_fetches_real_pages_and_the_callbacks_parse_them_in_the_main_process() {
+    let run = run_json_of("pool", &["--workers", "3", "--tasks", "12", "--crawl"]);
+    let (events, s) = (&run.events, &run.summary);
+    let main = events[0]["parent_pid"].as_i64().unwrap();
+    assert_eq!(s["ok"], 12);
+    for e in of(events, "task_done") {
+        let task = e["task"].as_u64().unwrap();
+        let page = e["page"].as_str().expect("a fetched page");
+        assert!(
+            page.contains(&format!("<title>Page {task}</title>")),
+            "{page}"
+        );
+        assert_eq!(e["result"].as_u64().unwrap() as usize, page.len());
+    }
+    for e in of(events, "callback") {
+        let task = e["task"].as_u64().unwrap();
+        assert_eq!(pid(e), main, "the callback runs in the main process");
+        let parsed = e["parsed"].as_str().unwrap();
+        assert!(
+            parsed.starts_with(&format!("Page {task}: {} links", task % 5)),
+            "{parsed}"
+        );
+    }
+}

@@ -53,6 +53,8 @@ pub struct TaskView {
     pub callback: Option<(Pid, String, bool)>,
     pub result: Option<i64>,
     pub error: Option<String>,
+    /// What the callback found in a crawled page.
+    pub parsed: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -342,6 +344,7 @@ impl Model {
                         callback: None,
                         result: None,
                         error: None,
+                        parsed: None,
                     },
                 );
             }
@@ -356,6 +359,7 @@ impl Model {
                 ok,
                 result,
                 error,
+                ..
             } => {
                 if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
                     t.state = TaskState::Ready { ok: *ok, worker: p };
@@ -364,9 +368,15 @@ impl Model {
                 }
                 self.set_activity(pid, Activity::FinishedTask(*task, *ok));
             }
-            Body::Callback { task, thread, ok } => {
+            Body::Callback {
+                task,
+                thread,
+                ok,
+                parsed,
+            } => {
                 if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
                     t.callback = Some((p, thread.clone(), *ok));
+                    t.parsed = parsed.clone();
                 }
             }
             Body::ResultWait {

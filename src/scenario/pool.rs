@@ -8,6 +8,8 @@
 //! comes back. `--fail K` makes K tasks raise an error; the worker survives.
 
 use std::collections::{BTreeSet, HashSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +42,9 @@ pub struct PoolParams {
     /// How many tasks the task queue holds (the system's limit for a
     /// message queue, at most ten here).
     pub queue_size: u32,
+    /// Tasks fetch pages from a web server the main process runs on 127.0.0.1.
+    #[serde(default)]
+    pub crawl: bool,
 }
 
 impl PoolParams {
@@ -96,7 +101,14 @@ impl Scenario for Pool {
     }
 
     fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
-        Ok(vec![mqueue::create(self.params.queue_size)?])
+        let mut ipc = vec![mqueue::create(self.params.queue_size)?];
+        if self.params.crawl {
+            // Bound before any worker starts: a worker learns the port from
+            // the descriptor it inherits. Loopback only: no outside network.
+            let listener = TcpListener::bind(("127.0.0.1", 0))?;
+            ipc.push(OwnedFd::from(listener));
+        }
+        Ok(ipc)
     }
 
     fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
@@ -105,8 +117,13 @@ impl Scenario for Pool {
             .ok_or_else(|| anyhow::anyhow!("the task queue was not opened"))?
             .as_fd()
             .try_clone_to_owned()?;
+        let server = match ipc.get(1) {
+            Some(fd) => Some(TcpListener::from(fd.try_clone()?)),
+            None => None,
+        };
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Ok(Some(Box::new(MainProcess {
+            server,
             params: self.params.clone(),
             queue: Arc::new(queue),
             done_tx,
@@ -120,7 +137,16 @@ impl Scenario for Pool {
         let Some(&fd) = ctx.ipc.first() else {
             return 2;
         };
-        match work(ctx, &Queue::new(fd), &self.params) {
+        // With --crawl, the main process's listening socket is inherited:
+        // its address says where to fetch pages.
+        let port = ctx.ipc.get(1).and_then(|&fd| {
+            // SAFETY: the inherited socket stays open for the child's life;
+            // only a duplicate is wrapped (and closed).
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let listener = TcpListener::from(socket.try_clone_to_owned().ok()?);
+            listener.local_addr().ok().map(|a| a.port())
+        });
+        match work(ctx, &Queue::new(fd), &self.params, port) {
             Ok(()) => 0,
             Err(e) => {
                 ctx.emit(Body::Error {
@@ -236,7 +262,7 @@ fn calc(n: u64) -> i64 {
 }
 
 /// A worker's life: take tasks until the stop signal.
-fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams) -> nix::Result<()> {
+fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix::Result<()> {
     loop {
         ctx.gate("take a task");
         let task = match queue.get_within(None)? {
@@ -254,24 +280,125 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams) -> nix::Result<()> {
         }
         let task = task as u32;
         ctx.emit(Body::TaskStart { task });
-        ctx.gate(&format!("run task {task}"));
-        let result = calc(WORK);
-        let done = if p.fails(task) {
-            Body::TaskDone {
+        let page = match port {
+            Some(port) => {
+                ctx.gate(&format!("fetch /page/{task}"));
+                Some(fetch(port, task))
+            }
+            None => {
+                ctx.gate(&format!("run task {task}"));
+                None
+            }
+        };
+        let done = match page {
+            _ if p.fails(task) => Body::TaskDone {
                 task,
                 ok: false,
                 result: None,
                 error: Some(format!("ValueError: task {task} fails on purpose (--fail)")),
-            }
-        } else {
-            Body::TaskDone {
+                page: None,
+            },
+            Some(Err(e)) => Body::TaskDone {
+                task,
+                ok: false,
+                result: None,
+                error: Some(format!("ConnectionError: {e}")),
+                page: None,
+            },
+            Some(Ok(page)) => Body::TaskDone {
                 task,
                 ok: true,
-                result: Some(result),
+                result: Some(page.len() as i64),
                 error: None,
-            }
+                page: Some(page.chars().take(1000).collect()),
+            },
+            None => Body::TaskDone {
+                task,
+                ok: true,
+                result: Some(calc(WORK)),
+                error: None,
+                page: None,
+            },
         };
         ctx.emit(done);
+    }
+}
+
+/// A worker's request: `GET /page/N` from the main process's server.
+fn fetch(port: u16, task: u32) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET /page/{task} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.0 200") => Ok(body.to_string()),
+        _ => Err(std::io::Error::other(format!(
+            "unexpected response: {}",
+            response.lines().next().unwrap_or_default()
+        ))),
+    }
+}
+
+/// The page the server sends for `/page/N`: a title and a few links.
+pub fn page(n: u32) -> String {
+    let links: String = (0..n % 5)
+        .map(|i| format!("<a href=\"/page/{}\">next {i}</a>\n", n + i + 1))
+        .collect();
+    format!(
+        "<html><head><title>Page {n}</title></head><body>\n<p>{}</p>\n{links}</body></html>\n",
+        "A page of the little web mpviz serves on 127.0.0.1. ".repeat(1 + n as usize % 4)
+    )
+}
+
+/// What the callback finds in a page: its title and how many links it has.
+pub fn parse(page: &str) -> String {
+    let title = page
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map_or("(no title)", |(title, _)| title);
+    format!(
+        "{title}: {} links, {} bytes",
+        page.matches("<a ").count(),
+        page.len()
+    )
+}
+
+/// The main process's web server: one thread, one connection at a time,
+/// until the run stops.
+fn serve(listener: TcpListener, parent: Parent) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while !parent.stopping() {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut request = [0u8; 1024];
+                let n = stream.read(&mut request).unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let reply = match path.strip_prefix("/page/").and_then(|n| n.parse().ok()) {
+                    Some(n) => {
+                        let body = page(n);
+                        format!(
+                            "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                    None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+                };
+                let _ = stream.write_all(reply.as_bytes());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
     }
 }
 
@@ -279,6 +406,7 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams) -> nix::Result<()> {
 /// handler); this side, fed the stream, runs the callbacks when results come
 /// back (Python's result handler), then closes and joins the pool.
 struct MainProcess {
+    server: Option<TcpListener>,
     params: PoolParams,
     queue: Arc<OwnedFd>,
     done_tx: Sender<u32>,
@@ -304,6 +432,12 @@ impl MainProcess {
         let Some(done) = self.done_rx.take() else {
             return;
         };
+        if let Some(listener) = self.server.take() {
+            let parent = parent.clone();
+            let _ = std::thread::Builder::new()
+                .name("mpviz-web".into())
+                .spawn(move || serve(listener, parent));
+        }
         let (params, queue, parent) = (self.params.clone(), self.queue.clone(), parent.clone());
         let _ = std::thread::Builder::new()
             .name("mpviz-task-handler".into())
@@ -387,17 +521,15 @@ impl ParentSide for MainProcess {
             self.measure(parent);
             self.start_feeder(parent);
         }
-        if let Body::TaskDone {
-            task, ok, result, ..
-        } = &event.body
-        {
-            // The callback really runs here, in the main process: it "parses"
-            // the result (its length as text), as the tutorial's urlparser does.
-            let _parsed = result.map(|r| r.to_string().len());
+        if let Body::TaskDone { task, ok, page, .. } = &event.body {
+            // The callback really runs here, in the main process: with
+            // --crawl it parses the page, as the tutorial's urlparser does.
+            let parsed = page.as_deref().map(parse);
             parent.emit(Body::Callback {
                 task: *task,
                 thread: parent.thread.clone(),
                 ok: *ok,
+                parsed,
             });
             let _ = self.done_tx.send(*task);
             self.results += 1;
@@ -424,10 +556,20 @@ mod tests {
             fail: 3,
             sync: false,
             queue_size: 4,
+            crawl: false,
         };
         let failing: Vec<u32> = (0..10).filter(|&t| p.fails(t)).collect();
         assert_eq!(failing, vec![0, 3, 6]);
         let none = PoolParams { fail: 0, ..p };
         assert!((0..10).all(|t| !none.fails(t)));
+    }
+
+    #[test]
+    fn the_callback_finds_the_title_and_links_of_a_page() {
+        assert_eq!(
+            parse(&page(3)),
+            format!("Page 3: 3 links, {} bytes", page(3).len())
+        );
+        assert!(parse("nothing").starts_with("(no title): 0 links"));
     }
 }

@@ -54,6 +54,7 @@ pub fn describe(ev: &Event) -> String {
             task,
             thread,
             ok: true,
+            ..
         } => format!("callback(task {task}) on {thread}"),
         Body::Callback { task, thread, .. } => format!("error_callback(task {task}) on {thread}"),
         Body::ResultWait {

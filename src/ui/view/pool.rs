@@ -73,7 +73,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             let callback = match &view.callback {
                 Some((pid, thread, ok)) => {
                     let which = if *ok { "callback" } else { "error cb" };
-                    format!(" · {which} in PID {pid} ({thread})")
+                    let parsed = view
+                        .parsed
+                        .as_deref()
+                        .map_or_else(String::new, |p| format!(": {p}"));
+                    format!(" · {which} in PID {pid} ({thread}){parsed}")
                 }
                 None => String::new(),
             };

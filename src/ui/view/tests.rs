@@ -448,6 +448,7 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
         fail: 1,
         sync: false,
         queue_size: 3,
+        crawl: false,
     })
     .unwrap();
     let mut m = Model::new();
@@ -483,6 +484,7 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
             ok: false,
             result: None,
             error: Some("ValueError".into()),
+            page: None,
         },
     ));
     m.apply(&Event::new(
@@ -492,6 +494,7 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
             task: 0,
             thread: "mpviz-main".into(),
             ok: false,
+            parsed: None,
         },
     ));
     m.apply(&Event::new(6, Some(10), Body::TaskStart { task: 1 }));
