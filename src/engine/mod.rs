@@ -163,13 +163,14 @@ impl Run {
         let mut threads = Vec::new();
         let (to_parent, from_parent) = match parent_side {
             Some(side) => {
+                let wants = side.wants();
                 let (copy_tx, copy_rx) = crossbeam_channel::unbounded();
                 let (report_tx, report_rx) = crossbeam_channel::unbounded();
                 let stopping = stopping.clone();
                 threads.push(spawn_thread("mpviz-main", move || {
                     run_parent_side(side, copy_rx, Parent::new(clock, report_tx, stopping))
                 })?);
-                (Some(copy_tx), Some(report_rx))
+                (Some((copy_tx, wants)), Some(report_rx))
             }
             None => (None, None),
         };

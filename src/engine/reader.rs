@@ -35,7 +35,7 @@ pub(super) struct Reader {
     pub group_alive: Arc<Mutex<bool>>,
     /// The scenario's parent side: what it reports, and a copy of the stream for it.
     pub from_parent: Option<Receiver<Event>>,
-    pub to_parent: Option<Sender<Event>>,
+    pub to_parent: Option<(Sender<Event>, crate::scenario::EventFilter)>,
     /// mpviz's own PID: the parent side reports as it.
     pub parent_pid: Pid,
 }
@@ -85,7 +85,7 @@ impl Reader {
         // Likewise a consumer can report its get before the producer's put
         // (the put returns after the consumer has woken): hold the get until
         // the put of that item is in the stream.
-        let mut put: HashSet<(String, u64)> = HashSet::new();
+        let mut put: HashMap<String, HashSet<u64>> = HashMap::new();
         let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::new();
         // And a pool worker can report a task before the main process's
         // submit of it has crossed from its thread: keep the task's events
@@ -151,7 +151,9 @@ impl Reader {
                         early.entry(pid).or_default().push(event);
                     }
                     (Body::Get { queue, item, .. }, _)
-                        if !put.contains(&(queue.clone(), *item)) =>
+                        if !put
+                            .get(queue.as_str())
+                            .is_some_and(|items| items.contains(item)) =>
                     {
                         early_gets
                             .entry((queue.clone(), *item))
@@ -172,10 +174,18 @@ impl Reader {
                         ready.extend(held);
                     }
                     (Body::Put { queue, item, .. }, _) => {
-                        let key = (queue.clone(), *item);
-                        put.insert(key.clone());
+                        match put.get_mut(queue.as_str()) {
+                            Some(items) => {
+                                items.insert(*item);
+                            }
+                            None => {
+                                put.entry(queue.clone()).or_default().insert(*item);
+                            }
+                        }
+                        // Allocate a key only when some get is waiting.
+                        let key = (!early_gets.is_empty()).then(|| (queue.clone(), *item));
                         self.handle(event, &slots);
-                        let mut held = early_gets.remove(&key).unwrap_or_default();
+                        let mut held = key.and_then(|k| early_gets.remove(&k)).unwrap_or_default();
                         held.reverse();
                         ready.extend(held);
                     }
@@ -232,8 +242,10 @@ impl Reader {
     }
 
     fn forward(&self, event: Event) {
-        if let Some(parent) = &self.to_parent {
-            let _ = parent.send(event.clone());
+        if let Some((parent, wants)) = &self.to_parent {
+            if wants(&event) {
+                let _ = parent.send(event.clone());
+            }
         }
         let _ = self.out.send(event);
     }

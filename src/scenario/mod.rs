@@ -75,8 +75,15 @@ pub fn spec(name: &str) -> anyhow::Result<Spec> {
 
 /// A scenario's code in the parent (Python's main process): for example the
 /// one that puts the stop signals into a queue, or that runs the callbacks.
+/// Picks events out of the stream.
+pub type EventFilter = fn(&Event) -> bool;
+
 pub trait ParentSide: Send {
-    /// Called for every event of the stream, in order.
+    /// Which events of the stream it needs: only those are copied to it.
+    fn wants(&self) -> EventFilter {
+        |_| true
+    }
+    /// Called for every event it wants, in the stream's order.
     fn on_event(&mut self, event: &Event, parent: &Parent);
     /// Called about ten times a second, between events.
     fn tick(&mut self, _parent: &Parent) {}

@@ -516,6 +516,10 @@ fn feed(p: &PoolParams, queue: &OwnedFd, parent: &Parent, done: &Receiver<u32>) 
 }
 
 impl ParentSide for MainProcess {
+    fn wants(&self) -> super::EventFilter {
+        |event| matches!(event.body, Body::Spawn { .. } | Body::TaskDone { .. })
+    }
+
     fn on_event(&mut self, event: &Event, parent: &Parent) {
         if self.last_depth.is_none() {
             self.measure(parent);

@@ -369,6 +369,10 @@ impl Stopper {
 }
 
 impl ParentSide for Stopper {
+    fn wants(&self) -> super::EventFilter {
+        |event| matches!(event.body, Body::Spawn { .. } | Body::Exit { .. })
+    }
+
     fn on_event(&mut self, event: &Event, parent: &Parent) {
         if self.last_depth.is_none() {
             self.measure(parent);
