@@ -425,22 +425,18 @@ fn the_summary_stays_on_screen_when_the_run_ends() {
     d.wait_exit();
 }
 
-#[test]
-fn append_pauses_steps_and_quits_leaving_nothing() {
-    let mut d = Dashboard::start(&[
-        "append",
-        "--writers",
-        "4",
-        "--chunks",
-        "2",
-        "--lock",
-        "--paused",
-    ]);
-    d.wait_for("every writer at the gate", |s| {
-        s.contains("4 at the gate") && s.contains("⏸ PAUSED")
+/// The walk every scenario gets: start paused with `processes` children at
+/// the gate, see a step move exactly one action, run to the end faster, quit,
+/// and find no process left and the terminal restored. Returns the final
+/// screen for the scenario's own checks.
+fn pause_step_finish_quit(args: &[&str], processes: usize, name_prefix: &str) -> String {
+    let mut d = Dashboard::start(args);
+    let gate = format!("{processes} at the gate");
+    d.wait_for("every child at the gate", |s| {
+        s.contains(&gate) && s.contains("⏸ PAUSED")
     });
-    let pids = d.table_pids_named("writer-");
-    assert_eq!(pids.len(), 4);
+    let pids = d.table_pids_named(name_prefix);
+    assert!(!pids.is_empty(), "no {name_prefix} row");
     d.press("n");
     d.wait_for("one action", |s| actions(s) == 1);
     std::thread::sleep(Duration::from_secs(1));
@@ -449,86 +445,73 @@ fn append_pauses_steps_and_quits_leaving_nothing() {
         1,
         "a step let more than one action happen"
     );
+    d.press("+++++");
     d.press(" ");
     let screen = d.wait_for("the end", |s| s.contains("■ finished"));
-    assert!(screen.contains("4 lines, 0 torn"), "{screen}");
     d.press("q");
     assert!(d.wait_exit().success());
     assert!(pids.iter().all(|&p| !alive(p)));
     assert!(d.left_alternate_screen());
     assert_dir_empty(d.tmp.path());
+    screen
+}
+
+#[test]
+fn append_pauses_steps_finishes_and_quits_leaving_nothing() {
+    let screen = pause_step_finish_quit(
+        &[
+            "append",
+            "--writers",
+            "4",
+            "--chunks",
+            "2",
+            "--lock",
+            "--paused",
+        ],
+        4,
+        "writer-",
+    );
+    assert!(screen.contains("4 lines, 0 torn"), "{screen}");
 }
 
 #[test]
 fn queue_pauses_steps_finishes_and_quits_leaving_nothing() {
-    let mut d = Dashboard::start(&[
-        "queue",
-        "--producers",
-        "1",
-        "--consumers",
-        "1",
-        "--items",
-        "4",
-        "--maxsize",
-        "2",
-        "--paused",
-    ]);
-    d.wait_for("both at the gate", |s| {
-        s.contains("2 at the gate") && s.contains("⏸ PAUSED")
-    });
-    let pids = d.table_pids_named("producer-");
-    assert_eq!(pids.len(), 1);
-    d.press("n");
-    d.wait_for("one action", |s| actions(s) == 1);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        actions(&d.screen()),
-        1,
-        "a step let more than one action happen"
+    let screen = pause_step_finish_quit(
+        &[
+            "queue",
+            "--producers",
+            "1",
+            "--consumers",
+            "1",
+            "--items",
+            "4",
+            "--maxsize",
+            "2",
+            "--paused",
+        ],
+        2,
+        "producer-",
     );
-    d.press("+++++");
-    d.press(" ");
-    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
     assert!(screen.contains("consumed 4/4"), "{screen}");
     assert!(screen.contains("lost 0, duplicated 0"), "{screen}");
-    d.press("q");
-    assert!(d.wait_exit().success());
-    assert!(pids.iter().all(|&p| !alive(p)));
-    assert!(d.left_alternate_screen());
 }
 
 #[test]
 fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
-    let mut d = Dashboard::start(&[
-        "pool",
-        "--workers",
-        "2",
-        "--tasks",
-        "4",
-        "--fail",
-        "1",
-        "--paused",
-    ]);
-    d.wait_for("the workers at the gate", |s| {
-        s.contains("2 at the gate") && s.contains("⏸ PAUSED")
-    });
-    let pids = d.table_pids_named("worker-");
-    assert_eq!(pids.len(), 2);
-    d.press("n");
-    d.wait_for("one action", |s| actions(s) == 1);
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        actions(&d.screen()),
-        1,
-        "a step let more than one action happen"
+    let screen = pause_step_finish_quit(
+        &[
+            "pool",
+            "--workers",
+            "2",
+            "--tasks",
+            "4",
+            "--fail",
+            "1",
+            "--paused",
+        ],
+        2,
+        "worker-",
     );
-    d.press("+++++");
-    d.press(" ");
-    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
     assert!(screen.contains("ok 3, errors 1"), "{screen}");
     assert!(screen.contains("failed ✗ in worker-"), "{screen}");
-    d.press("q");
-    assert!(d.wait_exit().success());
-    assert!(pids.iter().all(|&p| !alive(p)));
-    assert!(d.left_alternate_screen());
 }
