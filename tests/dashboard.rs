@@ -97,6 +97,17 @@ impl Dashboard {
         }
     }
 
+    /// Waits until every one of `texts` is on screen (one frame may arrive in
+    /// several reads, so a test waits for all it will look at).
+    fn wait_for_all(&self, what: &str, texts: &[&str]) -> String {
+        self.wait_for(what, |s| texts.iter().all(|t| s.contains(t)))
+    }
+
+    /// The header's action count, from a screen where it is drawn whole.
+    fn current_actions(&self) -> u64 {
+        actions(&self.wait_for("a whole header", |s| actions(s) != u64::MAX))
+    }
+
     fn press(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
@@ -117,30 +128,17 @@ impl Dashboard {
         }
     }
 
-    /// The PIDs of the table's rows whose name starts with `prefix`.
-    fn table_pids_named(&self, prefix: &str) -> Vec<i64> {
-        self.screen()
-            .lines()
-            .filter_map(|l| {
-                let mut words = l.strip_prefix('│')?.split_whitespace();
-                let pid = words.next()?.parse().ok()?;
-                words.next()?.starts_with(prefix).then_some(pid)
-            })
-            .collect()
+    /// The PIDs of the table's rows whose name starts with `prefix`, once
+    /// at least `at_least` of them are drawn (a screen read mid-frame may
+    /// show only part of the table).
+    fn table_pids_named(&self, prefix: &str, at_least: usize) -> Vec<i64> {
+        let screen = self.wait_for("the table's rows", |s| rows(s, prefix).len() >= at_least);
+        rows(&screen, prefix)
     }
 
-    /// Every PID in the process table (the fork server's and the buyers').
-    fn table_pids(&self) -> Vec<i64> {
-        self.screen()
-            .lines()
-            .filter_map(|l| {
-                let row = l.strip_prefix('│')?;
-                let mut words = row.split_whitespace();
-                let pid = words.next()?.parse().ok()?;
-                let name = words.next()?;
-                (name.starts_with("buyer-") || name == "fork").then_some(pid)
-            })
-            .collect()
+    /// The PIDs of the fork server's and the buyers' rows (at least `at_least`).
+    fn table_pids(&self, at_least: usize) -> Vec<i64> {
+        self.table_pids_named("", at_least)
     }
 
     fn left_alternate_screen(&self) -> bool {
@@ -155,6 +153,21 @@ impl Drop for Dashboard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The PIDs of the table's rows whose name starts with `prefix` (the fork
+/// server's row is named "fork server").
+fn rows(screen: &str, prefix: &str) -> Vec<i64> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.strip_prefix('│')?.split_whitespace();
+            let pid = words.next()?.parse().ok()?;
+            let name = words.next()?;
+            let named = name.starts_with("buyer-") || name == "fork" || !prefix.is_empty();
+            (named && name.starts_with(prefix)).then_some(pid)
+        })
+        .collect()
 }
 
 /// The seed in the header.
@@ -181,7 +194,7 @@ fn row_of(screen: &str, pid: i64) -> &str {
             l.strip_prefix('│')
                 .is_some_and(|r| r.trim_start().starts_with(&format!("{pid} ")))
         })
-        .unwrap_or_else(|| panic!("no row for {pid} in\n{screen}"))
+        .unwrap_or("")
 }
 
 #[test]
@@ -197,23 +210,24 @@ fn a_paused_run_makes_no_progress_and_a_step_moves_exactly_one_action() {
         "--seed",
         "1",
     ]);
-    let screen = d.wait_for("all four buyers at the gate", |s| {
-        s.contains("⏸ PAUSED") && s.contains("4 at the gate")
+    d.wait_for("all four buyers at the gate", |s| {
+        s.contains("⏸ PAUSED") && s.contains("4 at the gate") && actions(s) == 0
     });
-    assert_eq!(actions(&screen), 0);
+
     // A negative check: if pause works, nothing can move in this second.
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(actions(&d.screen()), 0, "a paused run moved");
+    assert_eq!(d.current_actions(), 0, "a paused run moved");
 
     d.press("n");
     d.wait_for("one action", |s| actions(s) == 1);
     std::thread::sleep(Duration::from_secs(1));
-    let screen = d.screen();
     assert_eq!(
-        actions(&screen),
+        d.current_actions(),
         1,
-        "a step let more than one action happen:\n{screen}"
+        "a step let more than one action happen:\n{}",
+        d.screen()
     );
+    let screen = d.wait_for_all("still paused", &["⏸ PAUSED"]);
     assert!(screen.contains("⏸ PAUSED"));
     d.press("q");
     assert!(d.wait_exit().success());
@@ -236,14 +250,20 @@ fn enter_steps_only_the_selected_process() {
     // The first row is the fork server; the second is buyer-0.
     d.press(DOWN);
     d.press(DOWN);
-    let pids = d.table_pids();
+    let pids = d.table_pids(4);
     let chosen = pids[1];
     d.press(ENTER);
     d.wait_for("one action", |s| actions(s) == 1);
     // The chosen buyer took the lock and waits at its next gate; the others
     // have not moved.
+    let holder = format!("holder  buyer-0 PID {chosen}");
     let screen = d.wait_for("the chosen buyer at its next gate", |s| {
         row_of(s, chosen).contains("⏸ next: read the file")
+            && actions(s) == 1
+            && s.contains(&holder)
+            && pids[2..]
+                .iter()
+                .all(|&p| s.lines().any(|l| l.contains(&format!("{p} "))))
     });
     assert_eq!(actions(&screen), 1);
     assert!(
@@ -275,11 +295,14 @@ fn space_resumes_and_the_run_finishes_with_every_buyer_reaped() {
     ]);
     d.wait_for("paused", |s| s.contains("⏸ PAUSED"));
     d.press(" ");
-    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    let screen = d.wait_for("the end", |s| {
+        s.contains("■ finished")
+            && s.contains("sold 2/2")
+            && s.contains("0/3 alive")
+            && s.matches("done: got a ticket").count() == 2
+            && s.matches("done: sold out").count() == 1
+    });
     assert!(screen.contains("sold 2/2"), "{screen}");
-    assert!(screen.contains("0/3 alive"), "{screen}");
-    assert_eq!(screen.matches("done: got a ticket").count(), 2, "{screen}");
-    assert_eq!(screen.matches("done: sold out").count(), 1, "{screen}");
     d.press("q");
     assert!(d.wait_exit().success());
 }
@@ -300,8 +323,7 @@ fn quits_leaving_nothing(how: impl FnOnce(&mut Dashboard)) {
     let mut d = Dashboard::start(&["--buyers", "20", "--tickets", "5", "--paused"]);
     d.wait_for("every buyer at the gate", |s| s.contains("20 at the gate"));
     // The table shows the fork server and the first buyers: all real, all alive.
-    let pids = d.table_pids();
-    assert!(pids.len() >= 10, "{pids:?}");
+    let pids = d.table_pids(10);
     assert!(pids.iter().all(|&p| alive(p)));
     let group = pids[0];
     how(&mut d);
@@ -309,7 +331,9 @@ fn quits_leaving_nothing(how: impl FnOnce(&mut Dashboard)) {
     wait_until("every process of the run is gone", || {
         pids.iter().all(|&p| !alive(p)) && kill(Pid::from_raw(-(group as i32)), None).is_err()
     });
-    assert!(d.left_alternate_screen(), "the terminal was not restored");
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
     wait_until("the run's files are removed", || {
         std::fs::read_dir(d.tmp.path()).unwrap().next().is_none()
     });
@@ -338,7 +362,7 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
         &[("MPVIZ_TEST_PANIC_KEY", "!")],
     );
     d.wait_for("every buyer at the gate", |s| s.contains("10 at the gate"));
-    let pids = d.table_pids();
+    let pids = d.table_pids(11);
     assert!(pids.iter().all(|&p| alive(p)));
     d.press("!");
     let status = d.wait_exit();
@@ -346,7 +370,9 @@ fn a_panic_restores_the_terminal_and_leaves_nothing_behind() {
     wait_until("every process of the run is gone", || {
         pids.iter().all(|&p| !alive(p))
     });
-    assert!(d.left_alternate_screen(), "the terminal was not restored");
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
     assert_dir_empty(d.tmp.path());
 }
 
@@ -356,16 +382,16 @@ fn r_runs_again_with_a_new_seed_and_new_processes() {
     let first = d.wait_for("the first run", |s| {
         seed(s) == Some(11) && s.contains("3 at the gate")
     });
-    let old = d.table_pids();
+    let old = d.table_pids(4);
     d.press("r");
     let second = d.wait_for("a new run", |s| {
-        seed(s).is_some_and(|n| n != 11) && s.contains("3 at the gate")
+        seed(s).is_some_and(|n| n != 11) && s.contains("3 at the gate") && s.contains("⏸ PAUSED")
     });
     assert!(
         second.contains("⏸ PAUSED"),
         "a paused run restarts paused:\n{second}"
     );
-    let new = d.table_pids();
+    let new = d.table_pids(4);
     assert_eq!(new.len(), old.len(), "{first}\n{second}");
     assert!(
         new.iter().all(|p| !old.contains(p)),
@@ -389,14 +415,16 @@ fn a_mouse_click_selects_a_process_for_enter_to_step() {
         "0",
         "--paused",
     ]);
-    let screen = d.wait_for("the buyers at the gate", |s| s.contains("3 at the gate"));
+    let screen = d.wait_for("the buyers at the gate", |s| {
+        s.contains("3 at the gate") && s.contains("buyer-2 ")
+    });
     // Click on buyer-2's row (1-based coordinates in the SGR mouse protocol).
     let row = screen.lines().position(|l| l.contains("buyer-2 ")).unwrap() + 1;
-    let pid = d.table_pids()[3];
+    let pid = d.table_pids(4)[3];
     d.press(&format!("\x1b[<0;5;{row}M\x1b[<0;5;{row}m"));
     d.press(ENTER);
     let screen = d.wait_for("buyer-2 stepped", |s| {
-        row_of(s, pid).contains("⏸ next: read the file")
+        row_of(s, pid).contains("⏸ next: read the file") && actions(s) == 1
     });
     assert_eq!(actions(&screen), 1);
     d.press("q");
@@ -415,7 +443,14 @@ fn the_summary_stays_on_screen_when_the_run_ends() {
         "--speed",
         "max",
     ]);
-    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    let screen = d.wait_for_all(
+        "the end and its summary",
+        &[
+            "■ finished",
+            "Finished. ticket: 3 buyers, 2 tickets",
+            "sold 2, failed 1",
+        ],
+    );
     assert!(
         screen.contains("Finished. ticket: 3 buyers, 2 tickets"),
         "{screen}"
@@ -429,29 +464,37 @@ fn the_summary_stays_on_screen_when_the_run_ends() {
 /// the gate, see a step move exactly one action, run to the end faster, quit,
 /// and find no process left and the terminal restored. Returns the final
 /// screen for the scenario's own checks.
-fn pause_step_finish_quit(args: &[&str], processes: usize, name_prefix: &str) -> String {
+fn pause_step_finish_quit(
+    args: &[&str],
+    processes: usize,
+    name_prefix: &str,
+    end: &[&str],
+) -> String {
     let mut d = Dashboard::start(args);
     let gate = format!("{processes} at the gate");
     d.wait_for("every child at the gate", |s| {
         s.contains(&gate) && s.contains("⏸ PAUSED")
     });
-    let pids = d.table_pids_named(name_prefix);
-    assert!(!pids.is_empty(), "no {name_prefix} row");
+    let pids = d.table_pids_named(name_prefix, 1);
     d.press("n");
     d.wait_for("one action", |s| actions(s) == 1);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
-        actions(&d.screen()),
+        d.current_actions(),
         1,
         "a step let more than one action happen"
     );
     d.press("+++++");
     d.press(" ");
-    let screen = d.wait_for("the end", |s| s.contains("■ finished"));
+    let mut expected = vec!["■ finished"];
+    expected.extend_from_slice(end);
+    let screen = d.wait_for_all("the end", &expected);
     d.press("q");
     assert!(d.wait_exit().success());
     assert!(pids.iter().all(|&p| !alive(p)));
-    assert!(d.left_alternate_screen());
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
     assert_dir_empty(d.tmp.path());
     screen
 }
@@ -470,6 +513,7 @@ fn append_pauses_steps_finishes_and_quits_leaving_nothing() {
         ],
         4,
         "writer-",
+        &["4 lines, 0 torn"],
     );
     assert!(screen.contains("4 lines, 0 torn"), "{screen}");
 }
@@ -491,6 +535,7 @@ fn queue_pauses_steps_finishes_and_quits_leaving_nothing() {
         ],
         2,
         "producer-",
+        &["consumed 4/4", "lost 0, duplicated 0"],
     );
     assert!(screen.contains("consumed 4/4"), "{screen}");
     assert!(screen.contains("lost 0, duplicated 0"), "{screen}");
@@ -511,6 +556,7 @@ fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
         ],
         2,
         "worker-",
+        &["ok 3, errors 1", "failed ✗ in worker-"],
     );
     assert!(screen.contains("ok 3, errors 1"), "{screen}");
     assert!(screen.contains("failed ✗ in worker-"), "{screen}");
