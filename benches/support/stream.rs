@@ -1,119 +1,196 @@
-// Shared by the benches: a realistic ticket run as events, built in memory.
+// Shared by the benches: the events of a ticket run, built in memory (never
+// timed). Both shapes follow what a buyer reports in `scenario/ticket.rs`:
+// spawn, gate, lock wait, acquire, read, sleep, truncate, write, outcome,
+// release, a state sample, exit.
+//
+// Each bench includes this file as its own module and uses part of it.
+#![allow(dead_code)]
 
 use mpviz::protocol::{Body, Event, Outcome, Pid};
 
-/// The events of a run of `buyers` buyers with a lock, in a plausible order:
-/// `done` of them finish, the rest are at a gate or waiting for the lock.
-pub fn ticket_stream(buyers: u32, done: u32) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut t = 0u64;
-    let mut push = |pid: Option<Pid>, body: Body| {
-        t += 1_000;
-        events.push(Event::new(t, pid, body));
-    };
-    push(
-        None,
-        Body::Start {
-            scenario: "ticket".into(),
-            seed: 1,
-            parent_pid: 1,
-            params: serde_json::json!({"buyers": buyers}),
-        },
-    );
-    push(
-        Some(2),
-        Body::Spawn {
-            name: "fork server".into(),
-            role: "forkserver".into(),
-            slot: 0,
-            ppid: 1,
-        },
-    );
-    let lock = || "tickets".to_string();
-    let file = || "tickets.json".to_string();
-    let mut left = 100i64;
-    for slot in 0..buyers {
-        let pid = Some(10_000 + slot as Pid);
-        push(
-            pid,
+const LOCK: &str = "tickets";
+const FILE: &str = "tickets.json";
+/// The pid of mpviz itself in the synthetic run.
+const PARENT: Pid = 1;
+
+/// The pid of buyer `slot`.
+pub fn buyer_pid(slot: u32) -> Pid {
+    10_000 + slot as Pid
+}
+
+struct Stream {
+    events: Vec<Event>,
+    t_ns: u64,
+    /// Whether the parent reports the file's content after each write.
+    parent_reads: bool,
+}
+
+impl Stream {
+    fn new(buyers: u32, tickets: i64, parent_reads: bool) -> Stream {
+        let mut s = Stream {
+            events: Vec::with_capacity(buyers as usize * 14 + 8),
+            t_ns: 0,
+            parent_reads,
+        };
+        s.push(
+            None,
+            Body::Start {
+                scenario: "ticket".into(),
+                seed: 1,
+                parent_pid: PARENT,
+                params: serde_json::json!({
+                    "buyers": buyers,
+                    "tickets": tickets,
+                    "lock": true,
+                    "delay_ms": 0,
+                }),
+            },
+        );
+        s
+    }
+
+    fn push(&mut self, pid: Option<Pid>, body: Body) {
+        // A microsecond apart: a plausible pace for an unpaced run.
+        self.t_ns += 1_000;
+        self.events.push(Event::new(self.t_ns, pid, body));
+    }
+
+    fn spawn(&mut self, slot: u32) {
+        self.push(
+            Some(buyer_pid(slot)),
             Body::Spawn {
                 name: format!("buyer-{slot}"),
                 role: "buyer".into(),
                 slot,
-                ppid: 2,
+                ppid: PARENT,
             },
         );
-        push(pid, Body::State { state: 'S' });
-        push(
-            pid,
+    }
+
+    fn ready(&mut self, slot: u32, action: &str) {
+        self.push(
+            Some(buyer_pid(slot)),
             Body::Ready {
-                action: "take the lock".into(),
+                action: action.into(),
             },
         );
-        if slot >= done {
-            if slot % 2 == 0 {
-                push(pid, Body::LockWait { lock: lock() });
-            }
-            continue;
-        }
-        push(pid, Body::LockWait { lock: lock() });
-        push(pid, Body::LockAcquire { lock: lock() });
-        push(
-            pid,
-            Body::Ready {
-                action: "read the file".into(),
-            },
+    }
+
+    fn lock_wait(&mut self, slot: u32) {
+        self.push(Some(buyer_pid(slot)), Body::LockWait { lock: LOCK.into() });
+    }
+
+    fn lock_acquire(&mut self, slot: u32) {
+        self.push(
+            Some(buyer_pid(slot)),
+            Body::LockAcquire { lock: LOCK.into() },
         );
-        push(
+    }
+
+    /// From holding the lock to being reaped. Returns the tickets left.
+    fn buy_and_exit(&mut self, slot: u32, left: i64) -> i64 {
+        let pid = Some(buyer_pid(slot));
+        self.push(
             pid,
             Body::Read {
-                file: file(),
+                file: FILE.into(),
                 value: Some(left),
                 text: format!("{{\"count\":{left}}}"),
             },
         );
-        if left > 0 {
-            push(pid, Body::Sleep { ms: 3 });
-            push(pid, Body::Truncate { file: file() });
-            push(
+        let left = if left > 0 {
+            self.push(
+                pid,
+                Body::Sleep {
+                    ms: u64::from(slot % 4),
+                },
+            );
+            self.push(pid, Body::Truncate { file: FILE.into() });
+            self.push(
                 pid,
                 Body::Write {
-                    file: file(),
+                    file: FILE.into(),
                     value: Some(left - 1),
                     bytes: None,
                 },
             );
-            push(
-                None,
-                Body::File {
-                    file: file(),
-                    content: format!("{{\"count\":{}}}", left - 1),
-                },
-            );
-            push(
+            if self.parent_reads {
+                self.push(
+                    None,
+                    Body::File {
+                        file: FILE.into(),
+                        content: format!("{{\"count\":{}}}", left - 1),
+                    },
+                );
+            }
+            self.push(
                 pid,
                 Body::Outcome {
                     result: Outcome::Success,
                 },
             );
-            left -= 1;
+            left - 1
         } else {
-            push(
+            self.push(
                 pid,
                 Body::Outcome {
                     result: Outcome::Fail,
                 },
             );
-        }
-        push(pid, Body::LockRelease { lock: lock() });
-        push(pid, Body::Exit { exitcode: 0 });
+            left
+        };
+        self.push(pid, Body::LockRelease { lock: LOCK.into() });
+        self.push(pid, Body::State { state: 'S' });
+        self.push(pid, Body::Exit { exitcode: 0 });
+        left
     }
-    push(
-        None,
-        Body::Pace {
-            paused: true,
-            speed: Some(10.0),
-        },
-    );
-    events
+}
+
+/// One buyer after another, each from spawn to exit: a start, then the
+/// twelve events of each buyer (with `tickets >= buyers` every buyer buys,
+/// so each one reports the whole sequence).
+pub fn sequential(buyers: u32, tickets: i64) -> Vec<Event> {
+    let mut s = Stream::new(buyers, tickets, false);
+    let mut left = tickets;
+    for slot in 0..buyers {
+        s.spawn(slot);
+        s.ready(slot, "take the lock");
+        s.lock_wait(slot);
+        s.lock_acquire(slot);
+        left = s.buy_and_exit(slot, left);
+    }
+    s.events
+}
+
+/// What an unpaced run with many buyers looks like: every buyer is spawned
+/// and queues for the lock before the first one gets it, so the lock's line
+/// is long. The first `done` buyers then buy (or fail) and exit; if any are
+/// left, the next one holds the lock and waits at its gate to read the file,
+/// and of the rest every fourth is still at its gate and the others wait for
+/// the lock. The buyers report what they do in [`sequential`], in a
+/// different order, with a state sample while they wait; the parent also
+/// reports the file's content after each write, as its sampler does.
+pub fn contended(buyers: u32, tickets: i64, done: u32) -> Vec<Event> {
+    let mut s = Stream::new(buyers, tickets, true);
+    let at_gate = |slot: u32| slot > done && slot % 4 == 3;
+    for slot in 0..buyers {
+        s.spawn(slot);
+    }
+    for slot in 0..buyers {
+        s.ready(slot, "take the lock");
+    }
+    for slot in (0..buyers).filter(|&slot| !at_gate(slot)) {
+        s.lock_wait(slot);
+        s.push(Some(buyer_pid(slot)), Body::State { state: 'S' });
+    }
+    let mut left = tickets;
+    for slot in 0..done.min(buyers) {
+        s.lock_acquire(slot);
+        left = s.buy_and_exit(slot, left);
+    }
+    if done < buyers {
+        s.lock_acquire(done);
+        s.ready(done, "read the file");
+    }
+    s.events
 }
