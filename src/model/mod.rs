@@ -88,13 +88,51 @@ impl Proc {
     }
 }
 
+/// Processes in the order they began to wait. Leaving the line (by PID) costs
+/// O(log n), so a line of thousands stays cheap to fold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaitLine {
+    order: BTreeMap<u64, Pid>,
+    place: HashMap<Pid, u64>,
+    next: u64,
+}
+
+impl WaitLine {
+    pub fn push(&mut self, pid: Pid) {
+        if !self.place.contains_key(&pid) {
+            self.order.insert(self.next, pid);
+            self.place.insert(pid, self.next);
+            self.next += 1;
+        }
+    }
+
+    pub fn remove(&mut self, pid: Pid) {
+        if let Some(at) = self.place.remove(&pid) {
+            self.order.remove(&at);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// First in line first.
+    pub fn iter(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.order.values().copied()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LockState {
     pub holder: Option<Pid>,
     pub held_since_ns: u64,
     /// In the order they began to wait. The kernel picks the next holder;
     /// this is only who is in line.
-    pub waiters: Vec<Pid>,
+    pub waiters: WaitLine,
     pub acquisitions: u64,
     /// Acquisitions while the stream says another process held the lock:
     /// zero whenever the lock works.
@@ -289,7 +327,9 @@ impl Model {
                 state.holder = pid;
                 state.held_since_ns = ev.t_ns;
                 state.acquisitions += 1;
-                state.waiters.retain(|&w| Some(w) != pid);
+                if let Some(pid) = pid {
+                    state.waiters.remove(pid);
+                }
                 self.set_activity(pid, Activity::HoldingLock(lock.clone()));
             }
             Body::LockRelease { lock } => {
@@ -463,7 +503,9 @@ impl Model {
                     if lock.holder == pid {
                         lock.holder = None;
                     }
-                    lock.waiters.retain(|&w| Some(w) != pid);
+                    if let Some(pid) = pid {
+                        lock.waiters.remove(pid);
+                    }
                 }
                 for queue in self.queues.values_mut() {
                     queue.unblock(pid);

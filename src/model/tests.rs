@@ -48,7 +48,7 @@ fn the_lock_panel_follows_holder_and_line_of_waiters() {
     ]);
     let l = &m.locks["tickets"];
     assert_eq!(l.holder, Some(10));
-    assert_eq!(l.waiters, vec![11, 12]);
+    assert_eq!(l.waiters.iter().collect::<Vec<_>>(), vec![11, 12]);
     assert_eq!(
         m.proc(11).unwrap().activity,
         Activity::WaitingForLock("tickets".into())
@@ -67,7 +67,7 @@ fn the_lock_panel_follows_holder_and_line_of_waiters() {
     ]);
     let l = &m.locks["tickets"];
     assert_eq!(l.holder, Some(12));
-    assert_eq!(l.waiters, vec![11]);
+    assert_eq!(l.waiters.iter().collect::<Vec<_>>(), vec![11]);
     assert_eq!(l.acquisitions, 2);
     assert_eq!(l.overlaps, 0);
 }
@@ -304,4 +304,20 @@ fn pace_start_file_and_end_are_state_too() {
     assert_eq!(m.pace.speed, Some(2.0));
     assert_eq!(m.files["tickets.json"], "{\"count\":1}");
     assert!(m.ended);
+}
+
+#[test]
+fn leaving_the_middle_of_a_long_line_keeps_the_order_of_the_rest() {
+    let mut events = Vec::new();
+    for pid in 0..1000 {
+        events.push(spawn(pid, pid as u32));
+        events.push(lock("wait", pid));
+    }
+    events.push(lock("acquire", 500));
+    events.push(ev(9, Some(3), Body::Exit { exitcode: -9 }));
+    let m = fold(&events);
+    let line: Vec<Pid> = m.locks["tickets"].waiters.iter().collect();
+    assert_eq!(line.len(), 998);
+    assert_eq!(&line[..5], &[0, 1, 2, 4, 5]);
+    assert!(!line.contains(&500));
 }

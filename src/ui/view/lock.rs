@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
                 ]));
                 lines.push(Line::styled(
-                    format!("        held {held:.1}s · taken {}×", lock.acquisitions),
+                    format!("  held {held:.1}s, taken {}×", lock.acquisitions),
                     t.dim(),
                 ));
             }
@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         } else {
             room
         };
-        for (i, &pid) in lock.waiters.iter().take(shown).enumerate() {
+        for (i, pid) in lock.waiters.iter().take(shown).enumerate() {
             lines.push(Line::from(vec![
                 Span::styled(format!("{:>3}. ", i + 1), t.dim()),
                 Span::raw(format!("{} PID {pid}", name_of(pid))),
