@@ -154,6 +154,7 @@ impl Run {
 
         let stopping = Arc::new(AtomicBool::new(false));
         let group_alive = Arc::new(Mutex::new(true));
+        let processes_gone = Arc::new(AtomicBool::new(false));
         let live = Arc::new(Mutex::new(vec![pgid]));
         let activity = Arc::new(AtomicU64::new(0));
         let (pacer_tx, pacer_rx) = crossbeam_channel::unbounded();
@@ -164,14 +165,21 @@ impl Run {
         let (to_parent, from_parent) = match parent_side {
             Some(side) => {
                 let wants = side.wants();
+                let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
                 let (copy_tx, copy_rx) = crossbeam_channel::unbounded();
                 let (report_tx, report_rx) = crossbeam_channel::unbounded();
                 let stopping = stopping.clone();
+                let gone = processes_gone.clone();
                 threads.push(spawn_thread("mpviz-main", move || {
-                    run_parent_side(side, copy_rx, Parent::new(clock, report_tx, stopping))
+                    let parent = Parent::new(clock, report_tx, stopping, gone);
+                    run_parent_side(side, copy_rx, parent, done_tx)
                 })?);
-                (Some((copy_tx, wants)), Some(report_rx))
+                (Some((copy_tx, wants)), Some((report_rx, done_rx)))
             }
+            None => (None, None),
+        };
+        let (from_parent, parent_done) = match from_parent {
+            Some((reports, done)) => (Some(reports), Some(done)),
             None => (None, None),
         };
         threads.push(spawn_thread("mpviz-pacer", move || pacer.run(pacer_rx))?);
@@ -189,6 +197,8 @@ impl Run {
             wake_sampler: wake_sampler.clone(),
             group_alive: group_alive.clone(),
             from_parent,
+            parent_done,
+            processes_gone,
             to_parent,
             parent_pid: me,
         };
@@ -276,7 +286,14 @@ impl Drop for Run {
 }
 
 /// The scenario's parent side: fed every event of the stream, ticked between.
-fn run_parent_side(mut side: Box<dyn ParentSide>, events: Receiver<Event>, parent: Parent) {
+/// `_done` is dropped on return, which tells the reader the parent side has
+/// nothing more to report.
+fn run_parent_side(
+    mut side: Box<dyn ParentSide>,
+    events: Receiver<Event>,
+    parent: Parent,
+    _done: Sender<()>,
+) {
     loop {
         match events.recv_timeout(Duration::from_millis(100)) {
             Ok(event) => side.on_event(&event, &parent),

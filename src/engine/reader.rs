@@ -36,6 +36,10 @@ pub(super) struct Reader {
     /// The scenario's parent side: what it reports, and a copy of the stream for it.
     pub from_parent: Option<Receiver<Event>>,
     pub to_parent: Option<(Sender<Event>, crate::scenario::EventFilter)>,
+    /// Closed when the parent side's thread returns.
+    pub parent_done: Option<Receiver<()>>,
+    /// Set when the pipe closes: every process of the run is gone.
+    pub processes_gone: Arc<AtomicBool>,
     /// mpviz's own PID: the parent side reports as it.
     pub parent_pid: Pid,
 }
@@ -96,28 +100,52 @@ impl Reader {
         let Some(pipe) = self.pipe.take() else {
             return;
         };
-        let lines = match spawn_pipe_reader(pipe, self.clock) {
+        let mut lines = match spawn_pipe_reader(pipe, self.clock) {
             Ok(lines) => lines,
             Err(_) => return,
         };
-        let parent = self
+        let mut parent = self
             .from_parent
             .take()
             .unwrap_or_else(crossbeam_channel::never);
+        // Disconnected once the parent side's thread has returned.
+        let mut parent_done = self.parent_done.take();
+        let mut pipe_open = true;
         let mut files_dirty = 0u8;
         // Show the files as the scenario prepared them, before anyone acts.
         for file in &self.files {
             self.observe(file, &mut contents);
         }
         loop {
+            // The run's processes are gone when the pipe closes; the parent
+            // side may still be reporting what it did in answer to their last
+            // events (a stop signal put), so listen until it has returned.
+            if !pipe_open && parent_done.is_none() && parent.is_empty() {
+                break;
+            }
+            let done = parent_done.clone().unwrap_or_else(crossbeam_channel::never);
             let event = select! {
                 recv(lines) -> event => match event {
                     Ok(event) => event,
-                    Err(_) => break,
+                    Err(_) => {
+                        pipe_open = false;
+                        lines = crossbeam_channel::never();
+                        self.processes_gone.store(true, Ordering::SeqCst);
+                        // No more copies: the parent side finishes what it has.
+                        self.to_parent = None;
+                        continue;
+                    }
                 },
                 recv(parent) -> event => match event {
                     Ok(event) => event,
-                    Err(_) => continue,
+                    Err(_) => {
+                        parent = crossbeam_channel::never();
+                        continue;
+                    }
+                },
+                recv(done) -> _ => {
+                    parent_done = None;
+                    continue;
                 },
             };
             if self.stopping.load(Ordering::Relaxed) {

@@ -97,6 +97,8 @@ pub struct Parent {
     clock: RunClock,
     out: crossbeam_channel::Sender<Event>,
     stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Set when every process of the run has exited.
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Parent {
@@ -104,6 +106,7 @@ impl Parent {
         clock: RunClock,
         out: crossbeam_channel::Sender<Event>,
         stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> Parent {
         Parent {
             pid: std::process::id() as Pid,
@@ -111,6 +114,7 @@ impl Parent {
             clock,
             out,
             stopping,
+            gone,
         }
     }
 
@@ -120,9 +124,11 @@ impl Parent {
             .send(Event::new(self.clock.now(), Some(self.pid), body));
     }
 
-    /// The run is being stopped: give up anything that would block.
+    /// The run is being stopped, or its processes are all gone: finish the
+    /// current step and give up anything that would block.
     pub fn stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+            || self.gone.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
