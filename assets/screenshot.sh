@@ -1,16 +1,62 @@
 #!/usr/bin/env bash
-# Regenerates assets/screenshot.png from a real run of `mpviz ticket` in tmux.
-# Needs tmux, python3 with Pillow (pip install pillow) and DejaVu Sans Mono.
+# Regenerates assets/screenshot.png: a real run of `mpviz ticket` in a detached
+# 110x32 tmux pane, captured with its colours and rendered to PNG.
+#
+#   bash assets/screenshot.sh                       # from the repository root
+#   SHOT_FROM=5 SHOT_UNTIL=9 bash assets/screenshot.sh   # another time window
+#
+# Between SHOT_FROM and SHOT_UNTIL seconds after the start (6 and 8 by default)
+# the pane is checked every 0.2 s, and captured as soon as a buyer is waiting
+# at the gate (the header's "N at the gate" with N > 0), so that the picture
+# shows a lock holder, a line of waiters, buyers done, and one about to step;
+# if that never happens in the window, it is captured at SHOT_UNTIL.
+#
+# Needs: cargo, tmux, python3 with Pillow (pip install pillow), and the DejaVu
+# fonts (apt-get install fonts-dejavu-core).
 set -euo pipefail
+
 cd "$(dirname "$0")/.."
+COLS=110
+ROWS=32
+FROM=${SHOT_FROM:-6}            # seconds after the start: earliest capture
+UNTIL=${SHOT_UNTIL:-8}          # latest capture
+OUT=${SHOT_OUT:-assets/screenshot.png}
+CMD="target/release/mpviz ticket --buyers 40 --tickets 10 --delay-ms 800 --speed 20 --seed 3"
+
+for tool in cargo tmux python3; do
+    command -v "$tool" >/dev/null || { echo "screenshot.sh: $tool not found" >&2; exit 1; }
+done
+python3 -c 'import PIL' 2>/dev/null || { echo "screenshot.sh: pip install pillow" >&2; exit 1; }
+
 cargo build --release --quiet
-session=mpviz-shot-$$
-tmux new-session -d -s "$session" -x 110 -y 32 \
-    "target/release/mpviz ticket --buyers 40 --tickets 10 --delay-ms 800 --speed 20 --seed 3"
-sleep "${SHOT_AFTER:-7}"
-tmux capture-pane -e -p -t "$session" > /tmp/mpviz-screen.ansi
-tmux send-keys -t "$session" q
-sleep 0.5
-tmux kill-session -t "$session" 2>/dev/null || true
-python3 assets/render_ansi.py /tmp/mpviz-screen.ansi assets/screenshot.png 110
-echo "wrote assets/screenshot.png"
+
+# A private tmux server with no user config, so nothing else changes the picture.
+SOCKET="mpviz-shot-$$"
+CAPTURE=$(mktemp /tmp/mpviz-screen.XXXXXX.ansi)
+cleanup() {
+    tmux -L "$SOCKET" kill-server 2>/dev/null || true
+    rm -f "$CAPTURE"
+}
+trap cleanup EXIT
+
+tmux -L "$SOCKET" -f /dev/null new-session -d -s shot -x "$COLS" -y "$ROWS" "$CMD"
+sleep "$FROM"
+polls=$(awk -v a="$FROM" -v b="$UNTIL" 'BEGIN { n = int((b - a) / 0.2); print (n > 0 ? n : 0) }')
+ESC=$'\033'
+for ((i = 0; ; i++)); do
+    # -e keeps the SGR colour escapes, -N keeps trailing spaces (full-width rows).
+    tmux -L "$SOCKET" capture-pane -e -N -p -t shot > "$CAPTURE"
+    if ((i >= polls)) ||
+        sed "s/${ESC}\[[0-9;:]*m//g" "$CAPTURE" | grep -Eq '(^|[^0-9])[1-9][0-9]* at the gate'; then
+        break
+    fi
+    sleep 0.2
+done
+tmux -L "$SOCKET" send-keys -t shot q
+sleep 1   # let mpviz stop its processes and restore the terminal
+
+if ! grep -q '[^[:space:]]' "$CAPTURE"; then
+    echo "screenshot.sh: the capture is empty; did mpviz start?" >&2
+    exit 1
+fi
+python3 assets/render_ansi.py "$CAPTURE" "$OUT" --cols "$COLS" --rows "$ROWS"
