@@ -109,8 +109,10 @@ fn timeouts_give_up_with_full_and_empty_and_are_counted() {
         "12",
         "--timeout-ms",
         "1",
+        // A grant every 5 ms: a consumer given "get" while the one slot is
+        // empty gives up after 1 ms, long before the producer's next put.
         "--speed",
-        "2000",
+        "200",
     ]);
     check_every_item_once_and_depth_bounded(&events, &s, 12, 1);
     let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count() as u64;
