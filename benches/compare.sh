@@ -133,8 +133,7 @@ print(f"  {text.strip()}")
 if skip_peers:
     sys.exit(0)
 
-# The queue: 100,000 items, 2 producers, 2 consumers, maxsize 10 (the
-# default limit of a POSIX message queue, /proc/sys/fs/mqueue/msg_max).
+# The queue: 100,000 items, 2 producers, 2 consumers, maxsize 10.
 mq = [MPVIZ, "queue", "--headless", "--items", "100000", "--producers", "2", "--consumers", "2", "--maxsize", "10"]
 pq = ["python3", "benches/queue_peer.py", "100000", "2", "2", "10"]
 # The pool: 4 workers, 10,000 tiny tasks with a callback each.

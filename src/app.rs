@@ -10,7 +10,7 @@ use clap::Parser;
 
 use crate::cli::{AppendArgs, Cli, Command, PoolArgs, QueueArgs, RunArgs, TicketArgs};
 use crate::engine::{limits, RunOptions, Speed};
-use crate::ipc::mqueue;
+use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
 use crate::scenario::{self, append, pool, queue, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
@@ -203,7 +203,12 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         items: or_default(args.items, &spec, "items"),
         timeout_ms: args.timeout_ms,
     };
-    mqueue::fits(params.maxsize)?;
+    if params.maxsize > QUEUE_MAX_SIZE {
+        return Err(format!(
+            "--maxsize {} is more than a queue may hold ({})",
+            params.maxsize, QUEUE_MAX_SIZE
+        ));
+    }
     let processes = params.producers.saturating_add(params.consumers);
     launch(
         "queue",
@@ -221,11 +226,8 @@ fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
     if fail > tasks {
         return Err(format!("--fail {fail} is more than the {tasks} tasks"));
     }
-    // The task queue: as many slots as the system lets a queue have, up to ten.
-    let queue_size = (1..=10u32.min(tasks))
-        .rev()
-        .find(|&n| mqueue::fits(n).is_ok())
-        .ok_or("this system lets no message queue be created (see /proc/sys/fs/mqueue)")?;
+    // The task queue holds up to ten tasks: the feeder runs a little ahead.
+    let queue_size = 10u32.min(tasks);
     let params = pool::PoolParams {
         workers: or_default(args.workers, &spec, "workers"),
         tasks,

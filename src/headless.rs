@@ -22,15 +22,19 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     loop {
         select! {
-            recv(run.events()) -> event => {
-                let Ok(event) = event else { break };
-                model.apply(&event);
+            recv(run.events()) -> batch => {
+                let Ok(batch) = batch else { break };
+                for event in &batch {
+                    model.apply(event);
+                    if json && writeln!(out, "{}", event.to_json()).is_err() {
+                        // Whoever read our output has gone (a closed pipe): stop quietly.
+                        run.stop();
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
                 // Flush whenever the stream is drained: a reader sees each
                 // event promptly, and a fast run still writes in large blocks.
-                if json && (writeln!(out, "{}", event.to_json()).is_err()
-                    || (run.events().is_empty() && out.flush().is_err()))
-                {
-                    // Whoever read our output has gone (a closed pipe): stop quietly.
+                if json && run.events().is_empty() && out.flush().is_err() {
                     run.stop();
                     return Ok(ExitCode::SUCCESS);
                 }

@@ -41,9 +41,61 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Body {
+/// Defines [`Body`], the kinds of event as `--json` prints them (a flat
+/// object with a `kind`), and its twins for the pipe between processes,
+/// which list the same kinds in the same order with the same fields.
+macro_rules! kinds {
+    (
+        $( $(#[$vm:meta])* $v:ident { $( $(#[$fm:meta])* $f:ident : $t:ty ),* $(,)? } ),* ;
+        $( $(#[$um:meta])* $u:ident ),* $(,)?
+    ) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Body {
+            $( $(#[$vm])* $v { $( $(#[$fm])* $f: $t ),* }, )*
+            $( $(#[$um])* $u, )*
+        }
+
+        /// The event pipe's encoding: the kind as a number, the fields in
+        /// order, no names (serde's default enum form, which a binary format
+        /// reads without buffering, unlike the JSON's inner `kind` tag).
+        mod wire {
+            use super::*;
+
+            #[derive(Serialize)]
+            pub enum BodyRef<'a> {
+                $( $v { $( $f: &'a $t ),* }, )*
+                $( $u, )*
+            }
+
+            #[derive(Deserialize)]
+            pub enum BodyOwned {
+                $( $v { $( $f: $t ),* }, )*
+                $( $u, )*
+            }
+
+            impl<'a> From<&'a super::Body> for BodyRef<'a> {
+                fn from(body: &'a super::Body) -> Self {
+                    match body {
+                        $( super::Body::$v { $( $f ),* } => BodyRef::$v { $( $f ),* }, )*
+                        $( super::Body::$u => BodyRef::$u, )*
+                    }
+                }
+            }
+
+            impl From<BodyOwned> for super::Body {
+                fn from(body: BodyOwned) -> Self {
+                    match body {
+                        $( BodyOwned::$v { $( $f ),* } => super::Body::$v { $( $f ),* }, )*
+                        $( BodyOwned::$u => super::Body::$u, )*
+                    }
+                }
+            }
+        }
+    };
+}
+
+kinds! {
     /// The run began. Emitted by the parent before anything else.
     Start {
         scenario: String,
@@ -209,7 +261,7 @@ pub enum Body {
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error {
         message: String,
-    },
+    };
     /// Every process of the run has exited and been reaped.
     End,
 }
@@ -289,6 +341,29 @@ impl Event {
     pub fn from_json(line: &str) -> Result<Event, serde_json::Error> {
         serde_json::from_str(line)
     }
+
+    /// Appends the event as one frame of the event pipe: its length (two
+    /// bytes, little-endian), then the event in `postcard`'s compact form.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
+        // Every field serializes; were one not to, the empty frame would be
+        // read as an unreadable event, not lost silently.
+        let bytes = postcard::to_allocvec(&wire).unwrap_or_default();
+        let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&bytes[..usize::from(len)]);
+    }
+
+    /// Reads the first frame of `bytes`: the event (or why it could not be
+    /// read) and the length of the frame, or `None` if the frame is not all
+    /// there yet.
+    pub fn decode(bytes: &[u8]) -> Option<(Result<Event, postcard::Error>, usize)> {
+        let len = usize::from(u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]));
+        let frame = bytes.get(2..2 + len)?;
+        let event = postcard::from_bytes::<(u64, Option<Pid>, wire::BodyOwned)>(frame)
+            .map(|(t_ns, pid, body)| Event::new(t_ns, pid, body.into()));
+        Some((event, 2 + len))
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +387,166 @@ mod tests {
         assert_eq!(v["lock"], "tickets");
         assert_eq!(Event::from_json(&line).unwrap(), ev);
         assert_eq!(ev.kind(), "lock_acquire");
+    }
+
+    /// One event of every kind a process can send through the pipe (all but
+    /// `start`, which the parent makes itself, its params being free JSON).
+    fn one_of_each_kind() -> Vec<Event> {
+        let q = || "q".to_string();
+        let bodies = vec![
+            Body::Spawn {
+                name: "buyer-1".into(),
+                role: "buyer".into(),
+                slot: 1,
+                ppid: 9,
+            },
+            Body::Ready {
+                action: "take the lock".into(),
+            },
+            Body::LockWait {
+                lock: "tickets".into(),
+            },
+            Body::LockAcquire {
+                lock: "tickets".into(),
+            },
+            Body::LockRelease {
+                lock: "tickets".into(),
+            },
+            Body::Read {
+                file: "t.json".into(),
+                value: None,
+                text: "{\"count\":".into(),
+            },
+            Body::Truncate {
+                file: "t.json".into(),
+            },
+            Body::Write {
+                file: "t.json".into(),
+                value: Some(-3),
+                bytes: None,
+            },
+            Body::Write {
+                file: "out.txt".into(),
+                value: None,
+                bytes: Some("writer 7 — ✓\n".into()),
+            },
+            Body::Put {
+                queue: q(),
+                item: u64::MAX,
+                depth: 10,
+            },
+            Body::Get {
+                queue: q(),
+                item: 0,
+                depth: 0,
+            },
+            Body::Blocked {
+                queue: q(),
+                op: "put".into(),
+            },
+            Body::Full {
+                queue: q(),
+                item: 4,
+            },
+            Body::Empty { queue: q() },
+            Body::Qsize {
+                queue: q(),
+                value: 2,
+            },
+            Body::QueueDepth {
+                queue: q(),
+                depth: 1,
+                maxsize: 3,
+            },
+            Body::TaskSubmit { task: 5 },
+            Body::TaskStart { task: 5 },
+            Body::TaskDone {
+                task: 5,
+                ok: false,
+                result: None,
+                error: Some("ValueError".into()),
+                page: None,
+            },
+            Body::TaskDone {
+                task: 6,
+                ok: true,
+                result: Some(36),
+                error: None,
+                page: Some("<h1>6</h1>".into()),
+            },
+            Body::Callback {
+                task: 6,
+                thread: "mpviz-main".into(),
+                ok: true,
+                parsed: Some("6".into()),
+            },
+            Body::ResultWait {
+                task: 6,
+                timeout_ms: 50,
+                expired: true,
+            },
+            Body::PoolCall {
+                call: "join".into(),
+            },
+            Body::Sleep { ms: 1000 },
+            Body::Outcome {
+                result: Outcome::TornRead,
+            },
+            Body::Exit { exitcode: -9 },
+            Body::State { state: 'Z' },
+            Body::File {
+                file: "t.json".into(),
+                content: "{\"count\": 7}".into(),
+            },
+            Body::Pace {
+                paused: true,
+                speed: Some(0.5),
+            },
+            Body::Error {
+                message: "fork failed".into(),
+            },
+            Body::End,
+        ];
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| Event::new(i as u64 * 1_000_003, (i % 3 != 0).then_some(4242), body))
+            .collect()
+    }
+
+    #[test]
+    fn events_cross_the_pipe_unchanged_frame_after_frame() {
+        let events = one_of_each_kind();
+        let mut bytes = Vec::new();
+        for event in &events {
+            event.encode(&mut bytes);
+        }
+        let mut decoded = Vec::new();
+        let mut at = 0;
+        while let Some((event, len)) = Event::decode(&bytes[at..]) {
+            decoded.push(event.unwrap());
+            at += len;
+        }
+        assert_eq!(at, bytes.len());
+        assert_eq!(decoded, events);
+        // A frame cut short is not read until the rest arrives.
+        let mut one = Vec::new();
+        events[1].encode(&mut one);
+        for cut in 0..one.len() {
+            assert!(
+                Event::decode(&one[..cut]).is_none(),
+                "read a frame of {cut} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_frame_is_smaller_than_its_json_line() {
+        for event in one_of_each_kind() {
+            let mut frame = Vec::new();
+            event.encode(&mut frame);
+            assert!(frame.len() < event.to_json().len(), "{event:?}");
+        }
     }
 
     #[test]

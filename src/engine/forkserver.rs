@@ -202,5 +202,6 @@ fn child(
         &plan.ipc_fds,
     );
     let code = scenario.run_child(&mut ctx);
+    ctx.flush();
     exit_now(code)
 }

@@ -52,7 +52,7 @@ pub struct RunOptions {
 /// One run of a scenario: its processes, its directory, its threads.
 /// Dropping it kills every process of the run and removes its directory.
 pub struct Run {
-    events: Receiver<Event>,
+    events: Receiver<Vec<Event>>,
     pacer: Sender<PacerInput>,
     pgid: Pid,
     dir: Option<tempfile::TempDir>,
@@ -131,7 +131,7 @@ impl Run {
 
         let (tx, rx) = crossbeam_channel::unbounded();
         let me = std::process::id() as Pid;
-        let _ = tx.send(Event::new(
+        let _ = tx.send(vec![Event::new(
             0,
             None,
             Body::Start {
@@ -140,8 +140,8 @@ impl Run {
                 parent_pid: me,
                 params: scenario.params(),
             },
-        ));
-        let _ = tx.send(Event::new(
+        )]);
+        let _ = tx.send(vec![Event::new(
             clock.now(),
             Some(pgid),
             Body::Spawn {
@@ -150,7 +150,7 @@ impl Run {
                 slot: 0,
                 ppid: me,
             },
-        ));
+        )]);
 
         let stopping = Arc::new(AtomicBool::new(false));
         let group_alive = Arc::new(Mutex::new(true));
@@ -186,6 +186,7 @@ impl Run {
         let reader = reader::Reader {
             pipe: Some(pipe_read),
             out: tx.clone(),
+            outgoing: Vec::new(),
             pacer: pacer_tx.clone(),
             clock,
             dir: dir.path().to_path_buf(),
@@ -227,9 +228,9 @@ impl Run {
         })
     }
 
-    /// The merged stream. It ends with an `end` event once every process of
-    /// the run has exited.
-    pub fn events(&self) -> &Receiver<Event> {
+    /// The merged stream, in batches (in order within and across them). It
+    /// ends with an `end` event once every process of the run has exited.
+    pub fn events(&self) -> &Receiver<Vec<Event>> {
         &self.events
     }
 

@@ -83,7 +83,7 @@ pub(crate) enum PacerInput {
 
 pub(crate) struct Pacer {
     gates: Arc<Gates>,
-    out: Sender<Event>,
+    out: Sender<Vec<Event>>,
     clock: RunClock,
     rng: fastrand::Rng,
     paused: bool,
@@ -100,7 +100,7 @@ pub(crate) struct Pacer {
 impl Pacer {
     pub(crate) fn new(
         gates: Arc<Gates>,
-        out: Sender<Event>,
+        out: Sender<Vec<Event>>,
         clock: RunClock,
         seed: u64,
         speed: Speed,
@@ -135,7 +135,9 @@ impl Pacer {
             paused: self.paused,
             speed: self.speed.per_second(),
         };
-        let _ = self.out.send(Event::new(self.clock.now(), None, body));
+        let _ = self
+            .out
+            .send(vec![Event::new(self.clock.now(), None, body)]);
     }
 
     fn grant_at(&mut self, index: usize) {
@@ -286,7 +288,7 @@ mod tests {
         assert_eq!(Speed::PerSecond(3.0).faster(), Speed::PerSecond(5.0));
     }
 
-    fn pacer(paused: bool, speed: Speed) -> (Pacer, Arc<Gates>, Receiver<Event>) {
+    fn pacer(paused: bool, speed: Speed) -> (Pacer, Arc<Gates>, Receiver<Vec<Event>>) {
         let (gates, _fd) = Gates::create(4).unwrap();
         let gates = Arc::new(gates);
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -348,7 +350,7 @@ mod tests {
         p.command(PacerCmd::Resume);
         assert!(gates.is_free());
         assert_eq!(total(&gates), 2);
-        let last = rx.try_iter().last().unwrap();
+        let last = rx.try_iter().flatten().last().unwrap();
         assert_eq!(
             last.body,
             Body::Pace {

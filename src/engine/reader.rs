@@ -1,7 +1,7 @@
 //! The reader: turns the event pipe into the run's ordered stream.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Child;
@@ -21,7 +21,9 @@ const MAX_SHOWN: usize = 64 * 1024;
 
 pub(super) struct Reader {
     pub pipe: Option<OwnedFd>,
-    pub out: Sender<Event>,
+    pub out: Sender<Vec<Event>>,
+    /// What is forwarded while a batch is handled, sent as one.
+    pub outgoing: Vec<Event>,
     pub pacer: Sender<PacerInput>,
     pub clock: RunClock,
     pub dir: PathBuf,
@@ -44,38 +46,49 @@ pub(super) struct Reader {
     pub parent_pid: Pid,
 }
 
-/// Reads the pipe on a thread of its own, one parsed event at a time, so
-/// that the reader can also listen to the parent side.
-fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Event>> {
-    let (tx, rx) = crossbeam_channel::bounded(4096);
+/// Reads the pipe on a thread of its own, so that the reader can also
+/// listen to the parent side. Each read of the pipe becomes one batch of
+/// parsed events: a busy run crosses threads once per batch, not per event.
+fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Vec<Event>>> {
+    let (tx, rx) = crossbeam_channel::bounded(64);
     std::thread::Builder::new()
         .name("mpviz-pipe".into())
         .spawn(move || {
-            let mut lines = BufReader::with_capacity(1 << 16, std::fs::File::from(pipe));
-            let mut line = String::new();
+            let mut pipe = std::fs::File::from(pipe);
+            let mut buf = vec![0u8; 1 << 16];
+            // Bytes read and not yet decoded: a frame may span two reads.
+            let mut partial: Vec<u8> = Vec::with_capacity(1 << 17);
             loop {
-                line.clear();
-                match lines.read_line(&mut line) {
+                let n = match pipe.read(&mut buf) {
                     Ok(0) => return,
-                    Ok(_) => {}
+                    Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => return,
+                };
+                partial.extend_from_slice(&buf[..n]);
+                let mut batch = Vec::new();
+                let mut used = 0;
+                while let Some((event, len)) = Event::decode(&partial[used..]) {
+                    batch.push(event.unwrap_or_else(|e| unreadable(&e, clock)));
+                    used += len;
                 }
-                let event = Event::from_json(line.trim_end()).unwrap_or_else(|e| {
-                    Event::new(
-                        clock.now(),
-                        None,
-                        Body::Error {
-                            message: format!("a process sent an unreadable event ({e})"),
-                        },
-                    )
-                });
-                if tx.send(event).is_err() {
+                partial.drain(..used);
+                if !batch.is_empty() && tx.send(batch).is_err() {
                     return;
                 }
             }
         })?;
     Ok(rx)
+}
+
+fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
+    Event::new(
+        clock.now(),
+        None,
+        Body::Error {
+            message: format!("a process sent an unreadable event ({e})"),
+        },
+    )
 }
 
 impl Reader {
@@ -113,7 +126,8 @@ impl Reader {
         let mut pipe_open = true;
         let mut files_dirty = 0u8;
         // Show the files as the scenario prepared them, before anyone acts.
-        for file in &self.files {
+        let files = self.files.clone();
+        for file in &files {
             self.observe(file, &mut contents);
         }
         loop {
@@ -124,9 +138,9 @@ impl Reader {
                 break;
             }
             let done = parent_done.clone().unwrap_or_else(crossbeam_channel::never);
-            let event = select! {
-                recv(lines) -> event => match event {
-                    Ok(event) => event,
+            let batch = select! {
+                recv(lines) -> batch => match batch {
+                    Ok(batch) => batch,
                     Err(_) => {
                         pipe_open = false;
                         lines = crossbeam_channel::never();
@@ -137,7 +151,7 @@ impl Reader {
                     }
                 },
                 recv(parent) -> event => match event {
-                    Ok(event) => event,
+                    Ok(event) => vec![event],
                     Err(_) => {
                         parent = crossbeam_channel::never();
                         continue;
@@ -151,14 +165,20 @@ impl Reader {
             if self.stopping.load(Ordering::Relaxed) {
                 continue;
             }
-            self.activity.fetch_add(1, Ordering::Relaxed);
-            if matches!(event.body, Body::Truncate { .. } | Body::Write { .. }) {
+            self.activity
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            if batch
+                .iter()
+                .any(|e| matches!(e.body, Body::Truncate { .. } | Body::Write { .. }))
+            {
                 // The writer reports just before it writes: look at the file
                 // once the events now in the pipe are handled, and once more
                 // after the next batch, by when the write is done.
                 files_dirty = 2;
             }
-            let mut ready = vec![event];
+            // Handled in order; an event released from hold goes next.
+            let mut ready: Vec<Event> = batch;
+            ready.reverse();
             while let Some(event) = ready.pop() {
                 match (&event.body, event.pid) {
                     (Body::Spawn { slot, .. }, Some(pid)) => {
@@ -222,10 +242,11 @@ impl Reader {
             }
             if files_dirty > 0 && lines.is_empty() {
                 files_dirty -= 1;
-                for file in &self.files {
+                for file in &files {
                     self.observe(file, &mut contents);
                 }
             }
+            self.send_outgoing();
         }
         // Every writer has closed the pipe: the children and the server are
         // gone. Wait for the server without reaping it first: until it is
@@ -257,11 +278,11 @@ impl Reader {
                 Body::Exit { exitcode },
             ));
         }
-        let files = self.files.clone();
         for file in &files {
             self.observe(file, &mut contents);
         }
         self.forward(Event::new(self.clock.now(), None, Body::End));
+        self.send_outgoing();
         // Nothing is left to pace or to sample; the parent side ends too.
         self.to_parent = None;
         self.stopping.store(true, Ordering::SeqCst);
@@ -269,16 +290,22 @@ impl Reader {
         let _ = self.wake_sampler.try_send(());
     }
 
-    fn forward(&self, event: Event) {
+    fn forward(&mut self, event: Event) {
         if let Some((parent, wants)) = &self.to_parent {
             if wants(&event) {
                 let _ = parent.send(event.clone());
             }
         }
-        let _ = self.out.send(event);
+        self.outgoing.push(event);
     }
 
-    fn handle(&self, event: Event, slots: &HashMap<Pid, u32>) {
+    fn send_outgoing(&mut self) {
+        if !self.outgoing.is_empty() {
+            let _ = self.out.send(std::mem::take(&mut self.outgoing));
+        }
+    }
+
+    fn handle(&mut self, event: Event, slots: &HashMap<Pid, u32>) {
         let pid = event.pid;
         match &event.body {
             Body::Ready { .. } => {
@@ -305,7 +332,7 @@ impl Reader {
     }
 
     /// Reads the real file and reports its content if it changed.
-    fn observe(&self, file: &str, contents: &mut HashMap<String, String>) {
+    fn observe(&mut self, file: &str, contents: &mut HashMap<String, String>) {
         let Ok(bytes) = std::fs::read(self.dir.join(file)) else {
             return;
         };

@@ -15,7 +15,7 @@ use crate::protocol::{Body, Event, Pid};
 const IDLE_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) struct Sampler {
-    pub out: Sender<Event>,
+    pub out: Sender<Vec<Event>>,
     pub clock: RunClock,
     pub live: Arc<Mutex<Vec<Pid>>>,
     pub activity: Arc<AtomicU64>,
@@ -54,7 +54,7 @@ impl Sampler {
                 };
                 if last.insert(pid, state) != Some(state) {
                     let event = Event::new(self.clock.now(), Some(pid), Body::State { state });
-                    if self.out.send(event).is_err() {
+                    if self.out.send(vec![event]).is_err() {
                         return;
                     }
                 }

@@ -3,7 +3,7 @@
 //! shared memory where the pacer hands out permits.
 
 pub mod gate;
-pub mod mqueue;
+pub mod queue;
 pub mod sink;
 
 pub use gate::Gates;

@@ -170,7 +170,7 @@ pub trait Scenario: Send + Sync {
     /// The sentence that introduces this run before anything happens.
     fn intro(&self) -> String;
     /// Kernel objects the children share besides the event pipe and the
-    /// gates (a message queue, say), opened by the parent before any child
+    /// gates (a queue, say), opened by the parent before any child
     /// starts. A child finds them, in this order, in [`Ctx::ipc`].
     fn open_ipc(&self) -> anyhow::Result<Vec<std::os::fd::OwnedFd>> {
         Ok(Vec::new())

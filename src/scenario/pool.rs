@@ -1,7 +1,7 @@
 //! A process pool (tutorial section 2.5).
 //!
 //! `W` worker processes are started once and take tasks from one task queue
-//! (a POSIX message queue) until they get a stop signal. The main process
+//! (a queue in shared memory, [`crate::ipc::queue`]) until they get a stop signal. The main process
 //! (mpviz itself, as the scenario's parent side) submits the tasks with
 //! `apply_async` from a feeder thread, or with blocking `apply` (`--sync`),
 //! and runs each task's callback, or its error callback, when the result
@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Parent, ParentSide, Scenario, Spec};
-use crate::ipc::mqueue::{self, Queue, Timed};
+use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, TaskState};
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
@@ -39,8 +39,8 @@ pub struct PoolParams {
     pub tasks: u32,
     pub fail: u32,
     pub sync: bool,
-    /// How many tasks the task queue holds (the system's limit for a
-    /// message queue, at most ten here).
+    /// How many tasks the task queue holds (at most ten: the feeder runs a
+    /// little ahead of the workers).
     pub queue_size: u32,
     /// Tasks fetch pages from a web server the main process runs on 127.0.0.1.
     #[serde(default)]
@@ -101,7 +101,7 @@ impl Scenario for Pool {
     }
 
     fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
-        let mut ipc = vec![mqueue::create(self.params.queue_size)?];
+        let mut ipc = vec![queue::create(self.params.queue_size)?];
         if self.params.crawl {
             // Bound before any worker starts: a worker learns the port from
             // the descriptor it inherits. Loopback only: no outside network.
@@ -112,11 +112,10 @@ impl Scenario for Pool {
     }
 
     fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
-        let queue = ipc
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("the task queue was not opened"))?
-            .as_fd()
-            .try_clone_to_owned()?;
+        let queue = Queue::open(
+            ipc.first()
+                .ok_or_else(|| anyhow::anyhow!("the task queue was not opened"))?,
+        )?;
         let server = match ipc.get(1) {
             Some(fd) => Some(TcpListener::from(fd.try_clone()?)),
             None => None,
@@ -146,7 +145,11 @@ impl Scenario for Pool {
             let listener = TcpListener::from(socket.try_clone_to_owned().ok()?);
             listener.local_addr().ok().map(|a| a.port())
         });
-        match work(ctx, &Queue::new(fd), &self.params, port) {
+        // SAFETY: the run's descriptors stay open for the child's whole life.
+        let Ok(queue) = Queue::open(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
+            return 2;
+        };
+        match work(ctx, &queue, &self.params, port) {
             Ok(()) => 0,
             Err(e) => {
                 ctx.emit(Body::Error {
@@ -266,13 +269,14 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix:
     loop {
         ctx.gate("take a task");
         let task = match queue.get_within(None)? {
-            Timed::Done(task) => task,
+            Timed::Done((task, _)) => task,
             Timed::TimedOut => {
                 ctx.emit(Body::Blocked {
                     queue: TASK_QUEUE.into(),
                     op: "get".into(),
                 });
-                queue.get()?
+                ctx.flush();
+                queue.get()?.0
             }
         };
         if task >= u64::from(p.tasks) {
@@ -408,7 +412,7 @@ fn serve(listener: TcpListener, parent: Parent) {
 struct MainProcess {
     server: Option<TcpListener>,
     params: PoolParams,
-    queue: Arc<OwnedFd>,
+    queue: Arc<Queue>,
     done_tx: Sender<u32>,
     done_rx: Option<Receiver<u32>>,
     results: u32,
@@ -417,7 +421,7 @@ struct MainProcess {
 
 impl MainProcess {
     fn measure(&mut self, parent: &Parent) {
-        let depth = Queue::borrowed(self.queue.as_fd()).depth();
+        let depth = self.queue.depth();
         if self.last_depth != Some(depth) {
             self.last_depth = Some(depth);
             parent.emit(Body::QueueDepth {
@@ -448,9 +452,9 @@ impl MainProcess {
         parent.emit(Body::PoolCall {
             call: "join".into(),
         });
-        let queue = Queue::borrowed(self.queue.as_fd());
+        let queue = &self.queue;
         for w in 0..self.params.workers {
-            if !put_patiently(&queue, u64::from(self.params.tasks) + u64::from(w), parent) {
+            if !put_patiently(queue, u64::from(self.params.tasks) + u64::from(w), parent) {
                 return;
             }
         }
@@ -461,15 +465,14 @@ impl MainProcess {
 fn put_patiently(queue: &Queue, item: u64, parent: &Parent) -> bool {
     loop {
         match queue.put_within(item, Some(Duration::from_millis(100))) {
-            Ok(Timed::Done(())) => return true,
+            Ok(Timed::Done(_)) => return true,
             Ok(Timed::TimedOut) if !parent.stopping() => continue,
             _ => return false,
         }
     }
 }
 
-fn feed(p: &PoolParams, queue: &OwnedFd, parent: &Parent, done: &Receiver<u32>) {
-    let queue = Queue::borrowed(queue.as_fd());
+fn feed(p: &PoolParams, queue: &Queue, parent: &Parent, done: &Receiver<u32>) {
     let mut finished = HashSet::new();
     // Waits until `task` is done, or until `until`; false if the run stops.
     let mut wait_for = |task: u32, until: Option<Instant>| -> Option<bool> {
@@ -492,7 +495,7 @@ fn feed(p: &PoolParams, queue: &OwnedFd, parent: &Parent, done: &Receiver<u32>) 
     for task in 0..p.tasks {
         // Reported before the put, like every write: the worker's start follows.
         parent.emit(Body::TaskSubmit { task });
-        if !put_patiently(&queue, u64::from(task), parent) {
+        if !put_patiently(queue, u64::from(task), parent) {
             return;
         }
         if p.sync && wait_for(task, None).is_none() {

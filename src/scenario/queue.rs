@@ -1,14 +1,15 @@
 //! A bounded queue between processes (tutorial section 2.6.1).
 //!
-//! `P` producers put `N` numbered items into one POSIX message queue that
-//! holds at most `maxsize`; `C` consumers get them. A put on a full queue and
-//! a get on an empty one block in the kernel; with `--timeout-ms` they give up
+//! `P` producers put `N` numbered items into one queue that holds at most
+//! `maxsize` ([`crate::ipc::queue`]: a ring in shared memory guarded by
+//! semaphores); `C` consumers get them. A put on a full queue and a get on an
+//! empty one block in the kernel; with `--timeout-ms` they give up
 //! (Full, Empty) and try again. When every producer has exited, the parent
 //! puts one stop signal per consumer. Consumers ask `qsize()` before each get,
 //! so that the class sees an answer that is already old.
 
 use std::collections::HashSet;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Parent, ParentSide, Scenario, Spec};
-use crate::ipc::mqueue::{self, Queue, Timed};
+use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::Model;
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
@@ -90,15 +91,14 @@ impl Scenario for QueueScenario {
     }
 
     fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
-        Ok(vec![mqueue::create(self.params.maxsize)?])
+        Ok(vec![queue::create(self.params.maxsize)?])
     }
 
     fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
-        let queue = ipc
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("the queue was not opened"))?
-            .as_fd()
-            .try_clone_to_owned()?;
+        let queue = Queue::open(
+            ipc.first()
+                .ok_or_else(|| anyhow::anyhow!("the queue was not opened"))?,
+        )?;
         Ok(Some(Box::new(Stopper {
             queue,
             producers: HashSet::new(),
@@ -112,7 +112,10 @@ impl Scenario for QueueScenario {
         let Some(&fd) = ctx.ipc.first() else {
             return 2;
         };
-        let queue = Queue::new(fd);
+        // SAFETY: the run's descriptors stay open for the child's whole life.
+        let Ok(queue) = Queue::open(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
+            return 2;
+        };
         let timeout = self.params.timeout_ms.map(Duration::from_millis);
         let result = if ctx.slot < self.params.producers {
             produce(ctx, &queue, &self.params, timeout)
@@ -246,28 +249,33 @@ fn produce(
         loop {
             ctx.gate(&format!("put item {item}"));
             // Try without waiting first, so that a block is seen as one.
-            if queue.put_within(item, None)? == Timed::TimedOut {
-                ctx.emit(Body::Blocked {
-                    queue: queue_name(),
-                    op: "put".into(),
-                });
-                match timeout {
-                    Some(wait) => {
-                        if queue.put_within(item, Some(wait))? == Timed::TimedOut {
-                            ctx.emit(Body::Full {
-                                queue: queue_name(),
-                                item,
-                            });
-                            continue;
-                        }
+            let depth = match queue.put_within(item, None)? {
+                Timed::Done(depth) => depth,
+                Timed::TimedOut => {
+                    ctx.emit(Body::Blocked {
+                        queue: queue_name(),
+                        op: "put".into(),
+                    });
+                    ctx.flush();
+                    match timeout {
+                        Some(wait) => match queue.put_within(item, Some(wait))? {
+                            Timed::Done(depth) => depth,
+                            Timed::TimedOut => {
+                                ctx.emit(Body::Full {
+                                    queue: queue_name(),
+                                    item,
+                                });
+                                continue;
+                            }
+                        },
+                        None => queue.put(item)?,
                     }
-                    None => queue.put(item)?,
                 }
-            }
+            };
             ctx.emit(Body::Put {
                 queue: queue_name(),
                 item,
-                depth: queue.depth(),
+                depth,
             });
             break;
         }
@@ -290,16 +298,17 @@ fn consume(
             value: queue.depth(),
         });
         ctx.gate("get an item");
-        let item = match queue.get_within(None)? {
-            Timed::Done(item) => item,
+        let (item, depth) = match queue.get_within(None)? {
+            Timed::Done(got) => got,
             Timed::TimedOut => {
                 ctx.emit(Body::Blocked {
                     queue: queue_name(),
                     op: "get".into(),
                 });
+                ctx.flush();
                 match timeout {
                     Some(wait) => match queue.get_within(Some(wait))? {
-                        Timed::Done(item) => item,
+                        Timed::Done(got) => got,
                         Timed::TimedOut => {
                             ctx.emit(Body::Empty {
                                 queue: queue_name(),
@@ -314,7 +323,7 @@ fn consume(
         ctx.emit(Body::Get {
             queue: queue_name(),
             item,
-            depth: queue.depth(),
+            depth,
         });
         if item >= u64::from(p.items) {
             return Ok(());
@@ -325,7 +334,7 @@ fn consume(
 /// The parent's part: measure the queue, and once every producer has exited,
 /// put one stop signal for each consumer.
 struct Stopper {
-    queue: OwnedFd,
+    queue: Queue,
     producers: HashSet<Pid>,
     producers_exited: u32,
     params: QueueParams,
@@ -334,8 +343,7 @@ struct Stopper {
 
 impl Stopper {
     fn measure(&mut self, parent: &Parent) {
-        let queue = Queue::borrowed(self.queue.as_fd());
-        let depth = queue.depth();
+        let depth = self.queue.depth();
         if self.last_depth != Some(depth) {
             self.last_depth = Some(depth);
             parent.emit(Body::QueueDepth {
@@ -347,23 +355,25 @@ impl Stopper {
     }
 
     fn put_stops(&mut self, parent: &Parent) {
-        let queue = Queue::borrowed(self.queue.as_fd());
+        let queue = &self.queue;
         for c in 0..self.params.consumers {
             let item = u64::from(self.params.items) + u64::from(c);
             // The queue may be full while consumers are paused: wait in short
             // steps, so that stopping the run is never held up here.
             loop {
                 match queue.put_within(item, Some(Duration::from_millis(100))) {
-                    Ok(Timed::Done(())) => break,
+                    Ok(Timed::Done(depth)) => {
+                        parent.emit(Body::Put {
+                            queue: QUEUE.into(),
+                            item,
+                            depth,
+                        });
+                        break;
+                    }
                     Ok(Timed::TimedOut) if !parent.stopping() => continue,
                     _ => return,
                 }
             }
-            parent.emit(Body::Put {
-                queue: QUEUE.into(),
-                item,
-                depth: queue.depth(),
-            });
         }
     }
 }

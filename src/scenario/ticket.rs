@@ -9,7 +9,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -238,8 +237,7 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
         }
         Some(count) if count > 0 => {
             ctx.gate("wait for the network");
-            ctx.emit(Body::Sleep { ms: delay_ms });
-            std::thread::sleep(Duration::from_millis(delay_ms));
+            ctx.sleep(delay_ms);
             // Writes are reported just before they are made, reads just after:
             // whoever sees the effect of a write reads its event first.
             ctx.gate("open the file for writing");

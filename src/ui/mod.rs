@@ -62,7 +62,7 @@ fn read_input() -> anyhow::Result<Receiver<TermEvent>> {
 struct App {
     launch: Launch,
     run: Run,
-    events: Receiver<Event>,
+    events: Receiver<Vec<Event>>,
     model: Model,
     view: ViewState,
     theme: Theme,
@@ -121,12 +121,16 @@ impl App {
                 Duration::from_secs(3600)
             };
             select! {
-                recv(self.events) -> event => match event {
-                    Ok(event) => {
-                        self.apply(&event);
+                recv(self.events) -> batch => match batch {
+                    Ok(batch) => {
+                        for event in &batch {
+                            self.apply(event);
+                        }
                         // Fold whatever else is waiting before drawing again.
-                        for event in self.events.try_iter().take(20_000).collect::<Vec<_>>() {
-                            self.apply(&event);
+                        for batch in self.events.try_iter().take(1000).collect::<Vec<_>>() {
+                            for event in &batch {
+                                self.apply(event);
+                            }
                         }
                         dirty = true;
                     }

@@ -51,11 +51,33 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reports what this process did. If the parent is gone there is nobody
-    /// to tell, and the process ends.
+    /// to tell, and the process ends. A free-running run batches the reports
+    /// (see [`crate::ipc::sink`]): call [`Ctx::flush`] before anything that
+    /// may wait.
     pub fn emit(&self, body: Body) {
-        if self.sink.emit(Some(self.pid), body).is_err() {
+        let sent = if self.gates.is_free() {
+            self.sink.emit_batched(Some(self.pid), body)
+        } else {
+            self.sink.emit(Some(self.pid), body)
+        };
+        if sent.is_err() {
             exit_now(3);
         }
+    }
+
+    /// Sends the reports kept back: before this process may wait on anything,
+    /// and before it ends.
+    pub fn flush(&self) {
+        if self.sink.flush().is_err() {
+            exit_now(3);
+        }
+    }
+
+    /// Sleeps, reported first.
+    pub fn sleep(&self, ms: u64) {
+        self.emit(Body::Sleep { ms });
+        self.flush();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 
     /// Waits for the pacer's permit before the next instrumented action.
@@ -88,10 +110,12 @@ impl<'a> Ctx<'a> {
         // file, so a descriptor inherited from the parent would be shared.
         let file = File::open(self.path(file))?;
         self.emit(Body::LockWait { lock: name.into() });
+        self.flush();
         let held =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
-        // Stamped after the lock is held.
+        // Stamped after the lock is held, and shown at once.
         self.emit(Body::LockAcquire { lock: name.into() });
+        self.flush();
         Ok(HeldLock {
             name: name.into(),
             held,
@@ -101,8 +125,10 @@ impl<'a> Ctx<'a> {
     /// Lets go of a lock, as one instrumented action.
     pub fn unlock(&mut self, lock: HeldLock) -> std::io::Result<()> {
         self.gate("let go of the lock");
-        // Stamped before the unlock, so that hold intervals never overlap.
+        // Stamped and sent before the unlock, so that hold intervals never
+        // overlap: the next holder's acquire comes after it in the pipe.
         self.emit(Body::LockRelease { lock: lock.name });
+        self.flush();
         drop(
             lock.held
                 .unlock()

@@ -1,0 +1,345 @@
+//! A bounded queue between processes, built the way Python's
+//! `multiprocessing.Queue` is: a buffer guarded by a lock, a semaphore that
+//! counts free slots (a put on a full queue blocks on it) and one that counts
+//! items (a get on an empty queue blocks on it).
+//!
+//! Here the buffer is a ring of item numbers in shared memory (a `memfd`, no
+//! name in the file system, gone with the last process that maps it) and the
+//! lock and the two counters are process-shared POSIX semaphores in the same
+//! page. A blocked process sleeps in the kernel on the semaphore's futex; an
+//! uncontended put or get makes no system call at all. The depth is the
+//! number of items really in the ring, kept under the lock: a put or a get
+//! reports the depth it left behind, and [`Queue::depth`] reads it at any
+//! moment with one atomic load.
+
+use std::cell::UnsafeCell;
+use std::num::NonZeroUsize;
+use std::os::fd::{AsFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use nix::sys::time::TimeSpec;
+
+/// The most items a queue may hold: 8 MiB of ring.
+pub const MAX_SIZE: u32 = 1 << 20;
+
+/// How a timed operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timed<T> {
+    Done(T),
+    TimedOut,
+}
+
+#[repr(C)]
+struct Header {
+    lock: UnsafeCell<libc::sem_t>,
+    free: UnsafeCell<libc::sem_t>,
+    items: UnsafeCell<libc::sem_t>,
+    maxsize: AtomicU32,
+    depth: AtomicU32,
+    /// The next item to get and the next slot to fill, counted from the
+    /// start; both change only under `lock`.
+    head: AtomicU64,
+    tail: AtomicU64,
+}
+
+fn bytes_for(maxsize: u32) -> usize {
+    std::mem::size_of::<Header>() + maxsize as usize * std::mem::size_of::<AtomicU64>()
+}
+
+/// A queue mapped into this process.
+pub struct Queue {
+    base: NonNull<Header>,
+    bytes: usize,
+}
+
+// The mapping is shared memory used only through atomics and process-shared
+// semaphores, which are made for concurrent use.
+unsafe impl Send for Queue {}
+unsafe impl Sync for Queue {}
+
+/// Creates a queue of at most `maxsize` items and returns its descriptor, for
+/// every process of the run to map with [`Queue::open`].
+pub fn create(maxsize: u32) -> anyhow::Result<OwnedFd> {
+    anyhow::ensure!(
+        (1..=MAX_SIZE).contains(&maxsize),
+        "a queue holds 1 to {MAX_SIZE} items, not {maxsize}"
+    );
+    let fd = nix::sys::memfd::memfd_create(c"mpviz-queue", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    nix::unistd::ftruncate(&fd, bytes_for(maxsize) as i64)?;
+    let bytes = bytes_for(maxsize);
+    let base = map(&fd, bytes)?;
+    // SAFETY: a fresh, zeroed mapping of the right size that nobody else
+    // maps yet; each semaphore is initialised once, shared between processes.
+    let ok = unsafe {
+        let header = base.as_ref();
+        header.maxsize.store(maxsize, Ordering::Relaxed);
+        libc::sem_init(header.lock.get(), 1, 1) == 0
+            && libc::sem_init(header.free.get(), 1, maxsize) == 0
+            && libc::sem_init(header.items.get(), 1, 0) == 0
+    };
+    let err = Errno::last();
+    // SAFETY: unmapping what `map` mapped; the memfd keeps the page.
+    unsafe {
+        let _ = munmap(base.cast(), bytes);
+    }
+    anyhow::ensure!(
+        ok,
+        "could not set up the queue's semaphores: {}",
+        err.desc()
+    );
+    Ok(fd)
+}
+
+fn map(fd: impl AsFd, bytes: usize) -> nix::Result<NonNull<Header>> {
+    let len = NonZeroUsize::new(bytes).ok_or(Errno::EINVAL)?;
+    // SAFETY: a new shared mapping; the header needs 8-byte alignment and a
+    // mapping is page-aligned.
+    let ptr = unsafe {
+        mmap(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+            fd,
+            0,
+        )?
+    };
+    Ok(ptr.cast())
+}
+
+/// How long an operation may wait.
+enum Wait {
+    No,
+    Until(TimeSpec),
+    Forever,
+}
+
+impl Wait {
+    /// `None`: do not wait at all; otherwise at most `wait` from now.
+    fn within(wait: Option<Duration>) -> Wait {
+        match wait {
+            None => Wait::No,
+            Some(wait) => {
+                // sem_timedwait wants an absolute CLOCK_REALTIME deadline.
+                let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+                    .unwrap_or_else(|_| TimeSpec::new(0, 0));
+                Wait::Until(now + TimeSpec::from_duration(wait))
+            }
+        }
+    }
+}
+
+/// Takes one unit of `sem`; false if `wait` ran out first.
+fn take(sem: *mut libc::sem_t, wait: &Wait) -> nix::Result<bool> {
+    loop {
+        // SAFETY: `sem` points to a semaphore initialised by `create`, in a
+        // mapping that outlives the call.
+        let rc = unsafe {
+            match wait {
+                Wait::No => libc::sem_trywait(sem),
+                Wait::Until(deadline) => libc::sem_timedwait(sem, deadline.as_ref()),
+                Wait::Forever => libc::sem_wait(sem),
+            }
+        };
+        match Errno::result(rc) {
+            Ok(_) => return Ok(true),
+            Err(Errno::EAGAIN) | Err(Errno::ETIMEDOUT) => return Ok(false),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn give(sem: *mut libc::sem_t) -> nix::Result<()> {
+    // SAFETY: as in `take`.
+    Errno::result(unsafe { libc::sem_post(sem) }).map(drop)
+}
+
+impl Queue {
+    /// Maps the queue created by [`create`].
+    pub fn open(fd: impl AsFd) -> anyhow::Result<Queue> {
+        let size = nix::sys::stat::fstat(fd.as_fd())?.st_size as usize;
+        anyhow::ensure!(
+            size >= std::mem::size_of::<Header>(),
+            "not a queue: {size} bytes"
+        );
+        let base = map(&fd, size)?;
+        let queue = Queue { base, bytes: size };
+        anyhow::ensure!(
+            bytes_for(queue.maxsize()) == size,
+            "not a queue of {} items",
+            queue.maxsize()
+        );
+        Ok(queue)
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping lives as long as self and starts with a Header.
+        unsafe { self.base.as_ref() }
+    }
+
+    fn slot(&self, index: u64) -> &AtomicU64 {
+        let maxsize = u64::from(self.maxsize());
+        // SAFETY: the ring of `maxsize` words follows the header, inside the
+        // mapping; the index is taken modulo its length.
+        unsafe {
+            &*self
+                .base
+                .as_ptr()
+                .add(1)
+                .cast::<AtomicU64>()
+                .add((index % maxsize) as usize)
+        }
+    }
+
+    /// The number of items in the queue right now.
+    pub fn depth(&self) -> u32 {
+        self.header().depth.load(Ordering::SeqCst)
+    }
+
+    pub fn maxsize(&self) -> u32 {
+        self.header().maxsize.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` holding the queue's lock.
+    fn locked<T>(&self, f: impl FnOnce(&Header) -> T) -> nix::Result<T> {
+        let header = self.header();
+        take(header.lock.get(), &Wait::Forever)?;
+        let out = f(header);
+        give(header.lock.get())?;
+        Ok(out)
+    }
+
+    fn put_waiting(&self, item: u64, wait: &Wait) -> nix::Result<Timed<u32>> {
+        if !take(self.header().free.get(), wait)? {
+            return Ok(Timed::TimedOut);
+        }
+        let depth = self.locked(|h| {
+            let tail = h.tail.load(Ordering::Relaxed);
+            self.slot(tail).store(item, Ordering::Relaxed);
+            h.tail.store(tail + 1, Ordering::Relaxed);
+            h.depth.fetch_add(1, Ordering::SeqCst) + 1
+        })?;
+        give(self.header().items.get())?;
+        Ok(Timed::Done(depth))
+    }
+
+    fn get_waiting(&self, wait: &Wait) -> nix::Result<Timed<(u64, u32)>> {
+        if !take(self.header().items.get(), wait)? {
+            return Ok(Timed::TimedOut);
+        }
+        let got = self.locked(|h| {
+            let head = h.head.load(Ordering::Relaxed);
+            let item = self.slot(head).load(Ordering::Relaxed);
+            h.head.store(head + 1, Ordering::Relaxed);
+            (item, h.depth.fetch_sub(1, Ordering::SeqCst) - 1)
+        })?;
+        give(self.header().free.get())?;
+        Ok(Timed::Done(got))
+    }
+
+    /// Puts `item`, waiting at most `wait` (`None`: do not wait at all) for a
+    /// free slot; on success, the depth the put left.
+    pub fn put_within(&self, item: u64, wait: Option<Duration>) -> nix::Result<Timed<u32>> {
+        self.put_waiting(item, &Wait::within(wait))
+    }
+
+    /// Puts `item`, blocking while the queue is full; the depth it left.
+    pub fn put(&self, item: u64) -> nix::Result<u32> {
+        match self.put_waiting(item, &Wait::Forever)? {
+            Timed::Done(depth) => Ok(depth),
+            Timed::TimedOut => Err(Errno::EAGAIN),
+        }
+    }
+
+    /// Gets an item, waiting at most `wait` (`None`: do not wait at all); on
+    /// success the item and the depth the get left.
+    pub fn get_within(&self, wait: Option<Duration>) -> nix::Result<Timed<(u64, u32)>> {
+        self.get_waiting(&Wait::within(wait))
+    }
+
+    /// Gets an item, blocking while the queue is empty.
+    pub fn get(&self) -> nix::Result<(u64, u32)> {
+        match self.get_waiting(&Wait::Forever)? {
+            Timed::Done(got) => Ok(got),
+            Timed::TimedOut => Err(Errno::EAGAIN),
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: unmapping this queue's own mapping, used by nothing after.
+        unsafe {
+            let _ = munmap(self.base.cast(), self.bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_is_bounded_fifo_and_knows_its_depth() {
+        let q = Queue::open(create(2).unwrap()).unwrap();
+        assert_eq!((q.depth(), q.maxsize()), (0, 2));
+        assert_eq!(q.get_within(None).unwrap(), Timed::TimedOut, "empty: Empty");
+        assert_eq!(q.put(7).unwrap(), 1);
+        assert_eq!(q.put(8).unwrap(), 2);
+        assert_eq!(q.depth(), 2);
+        assert_eq!(
+            q.put_within(9, None).unwrap(),
+            Timed::TimedOut,
+            "full: Full"
+        );
+        assert_eq!(
+            q.put_within(9, Some(Duration::from_millis(20))).unwrap(),
+            Timed::TimedOut,
+            "a timed put on a full queue gives up"
+        );
+        assert_eq!(q.get().unwrap(), (7, 1));
+        assert_eq!(
+            q.get_within(Some(Duration::from_millis(20))).unwrap(),
+            Timed::Done((8, 0))
+        );
+        // Round the ring more than once.
+        for i in 0..5 {
+            assert_eq!(q.put(i).unwrap(), 1);
+            assert_eq!(q.get().unwrap(), (i, 0));
+        }
+    }
+
+    #[test]
+    fn a_blocked_get_wakes_when_another_process_puts() {
+        let fd = create(1).unwrap();
+        let q = Queue::open(&fd).unwrap();
+        // SAFETY: the test child only touches the queue and then _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let code = match Queue::open(&fd).and_then(|q| Ok(q.get()?)) {
+                    Ok((42, 0)) => 0,
+                    _ => 1,
+                };
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                q.put(42).unwrap();
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 0));
+                assert_eq!(q.depth(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_out_of_range_are_refused() {
+        assert!(create(0).is_err());
+        assert!(create(MAX_SIZE + 1).is_err());
+    }
+}
