@@ -345,13 +345,23 @@ impl Event {
     /// Appends the event as one frame of the event pipe: its length (two
     /// bytes, little-endian), then the event in `postcard`'s compact form.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        /// Lets postcard write straight into the end of `out`.
+        struct Append<'a>(&'a mut Vec<u8>);
+        impl Extend<u8> for Append<'_> {
+            fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+                self.0.extend(bytes);
+            }
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0, 0]);
         let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
-        // Every field serializes; were one not to, the empty frame would be
-        // read as an unreadable event, not lost silently.
-        let bytes = postcard::to_allocvec(&wire).unwrap_or_default();
-        let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&bytes[..usize::from(len)]);
+        // Every field serializes; were one not to, the frame would be left
+        // empty and read as an unreadable event, not lost silently.
+        if postcard::to_extend(&wire, Append(out)).is_err() {
+            out.truncate(start + 2);
+        }
+        let len = u16::try_from(out.len() - start - 2).unwrap_or(u16::MAX);
+        out[start..start + 2].copy_from_slice(&len.to_le_bytes());
     }
 
     /// Reads the first frame of `bytes`: the event (or why it could not be

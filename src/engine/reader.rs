@@ -1,6 +1,6 @@
 //! The reader: turns the event pipe into the run's ordered stream.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -94,22 +94,22 @@ fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
 impl Reader {
     pub(super) fn run(mut self) {
         let server_pid = self.server.id() as Pid;
-        let mut slots: HashMap<Pid, u32> = HashMap::new();
+        let mut slots: HashMap<Pid, u32> = HashMap::default();
         // A child can write before the server has written its spawn event:
         // hold such events until the spawn arrives, so that a child's events
         // always follow its spawn in the stream.
-        let mut early: HashMap<Pid, Vec<Event>> = HashMap::new();
+        let mut early: HashMap<Pid, Vec<Event>> = HashMap::default();
         // Likewise a consumer can report its get before the producer's put
         // (the put returns after the consumer has woken): hold the get until
         // the put of that item is in the stream.
-        let mut put: HashMap<String, HashSet<u64>> = HashMap::new();
-        let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::new();
+        let mut put: HashMap<String, HashSet<u64>> = HashMap::default();
+        let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::default();
         // And a pool worker can report a task before the main process's
         // submit of it has crossed from its thread: keep the task's events
         // after its submit.
-        let mut submitted: HashSet<u32> = HashSet::new();
-        let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::new();
-        let mut contents: HashMap<String, String> = HashMap::new();
+        let mut submitted: HashSet<u32> = HashSet::default();
+        let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::default();
+        let mut contents: HashMap<String, String> = HashMap::default();
         let Some(pipe) = self.pipe.take() else {
             return;
         };

@@ -272,6 +272,52 @@ impl Queue {
     }
 }
 
+/// How long a put or get waits before it counts as a long wait.
+const MOMENT: Duration = Duration::from_millis(2);
+
+impl Queue {
+    /// Puts `item`, waiting at most `timeout` (`None`: as long as it takes).
+    /// If the wait outlasts a moment, `on_long_wait` runs once first (a
+    /// child sends the reports it kept back: most waits in a busy run are
+    /// over in microseconds, and a write for each would cost more than the
+    /// wait).
+    pub fn put_patiently(
+        &self,
+        item: u64,
+        timeout: Option<Duration>,
+        on_long_wait: impl FnOnce(),
+    ) -> nix::Result<Timed<u32>> {
+        patiently(timeout, on_long_wait, |wait| self.put_waiting(item, wait))
+    }
+
+    /// Gets an item, as [`Queue::put_patiently`] puts one.
+    pub fn get_patiently(
+        &self,
+        timeout: Option<Duration>,
+        on_long_wait: impl FnOnce(),
+    ) -> nix::Result<Timed<(u64, u32)>> {
+        patiently(timeout, on_long_wait, |wait| self.get_waiting(wait))
+    }
+}
+
+fn patiently<T>(
+    timeout: Option<Duration>,
+    on_long_wait: impl FnOnce(),
+    op: impl Fn(&Wait) -> nix::Result<Timed<T>>,
+) -> nix::Result<Timed<T>> {
+    let first = timeout.map_or(MOMENT, |t| t.min(MOMENT));
+    if let Timed::Done(done) = op(&Wait::within(Some(first)))? {
+        return Ok(Timed::Done(done));
+    }
+    let rest = match timeout {
+        Some(t) if t <= MOMENT => return Ok(Timed::TimedOut),
+        Some(t) => Wait::within(Some(t - MOMENT)),
+        None => Wait::Forever,
+    };
+    on_long_wait();
+    op(&rest)
+}
+
 impl Drop for Queue {
     fn drop(&mut self) {
         // SAFETY: unmapping this queue's own mapping, used by nothing after.
@@ -335,6 +381,33 @@ mod tests {
                 assert_eq!(q.depth(), 0);
             }
         }
+    }
+
+    #[test]
+    fn a_patient_wait_says_when_it_is_long_and_keeps_its_timeout() {
+        let q = Queue::open(create(1).unwrap()).unwrap();
+        let mut long = 0;
+        // Room at once: no long wait.
+        let put = q.put_patiently(1, None, || long += 1).unwrap();
+        assert_eq!((put, long), (Timed::Done(1), 0));
+        // Full for longer than a moment: one long wait, then Full.
+        let put = q
+            .put_patiently(2, Some(Duration::from_millis(30)), || long += 1)
+            .unwrap();
+        assert_eq!((put, long), (Timed::TimedOut, 1));
+        // A timeout shorter than a moment gives up without a long wait.
+        let put = q
+            .put_patiently(2, Some(Duration::from_millis(1)), || long += 1)
+            .unwrap();
+        assert_eq!((put, long), (Timed::TimedOut, 1));
+        assert_eq!(
+            q.get_patiently(None, || long += 1).unwrap(),
+            Timed::Done((1, 0))
+        );
+        let got = q
+            .get_patiently(Some(Duration::from_millis(30)), || long += 1)
+            .unwrap();
+        assert_eq!((got, long), (Timed::TimedOut, 2));
     }
 
     #[test]

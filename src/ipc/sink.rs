@@ -63,11 +63,28 @@ impl EventSink {
     }
 
     fn keep(&self, event: &Event) -> nix::Result<()> {
-        let frame = frame_of(event);
-        if self.pending.borrow().len() + frame.len() > PIPE_BUF {
-            self.flush()?;
+        let mut pending = self.pending.borrow_mut();
+        let start = pending.len();
+        event.encode(&mut pending);
+        if pending.len() - start > PIPE_BUF {
+            // Only free text can make an event this long; cut it rather than
+            // let two processes' bytes interleave.
+            pending.truncate(start);
+            Event::new(
+                event.t_ns,
+                event.pid,
+                Body::Error {
+                    message: format!("an event of kind {} was too long to send", event.kind()),
+                },
+            )
+            .encode(&mut pending);
         }
-        self.pending.borrow_mut().extend_from_slice(&frame);
+        if pending.len() > PIPE_BUF {
+            // The batch is full: send what came before this event.
+            let result = write_whole(&self.fd, &pending[..start]);
+            pending.drain(..start);
+            result?;
+        }
         Ok(())
     }
 
@@ -81,27 +98,6 @@ impl EventSink {
         pending.clear();
         result
     }
-}
-
-/// An event as one frame of the pipe ([`Event::encode`]), never longer
-/// than `PIPE_BUF`.
-fn frame_of(event: &Event) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(64);
-    event.encode(&mut frame);
-    if frame.len() > PIPE_BUF {
-        // Only free text can make an event this long; cut it rather than
-        // let two processes' bytes interleave.
-        frame.clear();
-        Event::new(
-            event.t_ns,
-            event.pid,
-            Body::Error {
-                message: format!("an event of kind {} was too long to send", event.kind()),
-            },
-        )
-        .encode(&mut frame);
-    }
-    frame
 }
 
 fn write_whole(fd: &OwnedFd, bytes: &[u8]) -> nix::Result<()> {

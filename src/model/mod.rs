@@ -4,7 +4,10 @@
 //! screen, `--json`, replays and tests fold the same events into the same
 //! model. Views read it; nothing else writes it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+// Keys here are small numbers (PIDs, items): a fast hash, no DoS to fear.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::protocol::{Body, Event, Outcome, Pid};
 
@@ -162,7 +165,7 @@ pub struct QueueState {
     /// The last `qsize()` a process read: who, and the value it got.
     pub last_qsize: Option<(Pid, u32)>,
     /// Items the parent itself put (stop signals).
-    pub parent_items: std::collections::HashSet<u64>,
+    pub parent_items: HashSet<u64>,
 }
 
 impl QueueState {
@@ -426,18 +429,19 @@ impl Model {
             } => self.last_wait = Some((*task, *timeout_ms, *expired)),
             Body::PoolCall { call } => self.pool_calls.push(call.clone()),
             Body::Put { queue, item, depth } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let by_parent = pid.is_some() && pid == self.parent_pid;
+                let q = self.queue_mut(queue);
                 q.measured(*depth);
                 q.puts += 1;
                 *q.put_items.entry(*item).or_default() += 1;
-                if pid.is_some() && pid == self.parent_pid {
+                if by_parent {
                     q.parent_items.insert(*item);
                 }
                 q.unblock(pid);
                 self.set_activity(pid, Activity::Put(*item));
             }
             Body::Get { queue, item, depth } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let q = self.queue_mut(queue);
                 q.measured(*depth);
                 q.gets += 1;
                 *q.got_items.entry(*item).or_default() += 1;
@@ -446,25 +450,25 @@ impl Model {
             }
             Body::Blocked { queue, op } => {
                 if let Some(p) = pid {
-                    let q = self.queues.entry(queue.clone()).or_default();
+                    let q = self.queue_mut(queue);
                     q.blocked.push((p, op.clone()));
                 }
                 self.set_activity(pid, Activity::Blocked(op.clone()));
             }
             Body::Full { queue, .. } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let q = self.queue_mut(queue);
                 q.full_timeouts += 1;
                 q.unblock(pid);
                 self.set_activity(pid, Activity::GaveUp("full".into()));
             }
             Body::Empty { queue } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let q = self.queue_mut(queue);
                 q.empty_timeouts += 1;
                 q.unblock(pid);
                 self.set_activity(pid, Activity::GaveUp("empty".into()));
             }
             Body::Qsize { queue, value } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let q = self.queue_mut(queue);
                 q.last_qsize = pid.map(|p| (p, *value));
                 self.set_activity(pid, Activity::AskedSize(*value));
             }
@@ -473,7 +477,7 @@ impl Model {
                 depth,
                 maxsize,
             } => {
-                let q = self.queues.entry(queue.clone()).or_default();
+                let q = self.queue_mut(queue);
                 q.maxsize = *maxsize;
                 if q.history.back() != Some(depth) || q.depth != *depth {
                     q.measured(*depth);
@@ -539,6 +543,14 @@ impl Model {
             }
             self.log.push_back(ev.clone());
         }
+    }
+
+    /// The queue named `name`, new if unseen (a key made only then).
+    fn queue_mut(&mut self, name: &str) -> &mut QueueState {
+        if !self.queues.contains_key(name) {
+            self.queues.insert(name.to_string(), QueueState::default());
+        }
+        self.queues.get_mut(name).expect("inserted above")
     }
 
     fn set_activity(&mut self, pid: Option<Pid>, activity: Activity) {

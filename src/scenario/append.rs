@@ -222,7 +222,7 @@ fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
         if count == 1 {
             ctx.gate("append its line");
         } else {
-            ctx.gate(&format!("append part {} of {count}", k + 1));
+            ctx.gate(format_args!("append part {} of {count}", k + 1));
         }
         // Reported just before it is made, like every write.
         ctx.emit(Body::Write {

@@ -275,8 +275,10 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix:
                     queue: TASK_QUEUE.into(),
                     op: "get".into(),
                 });
-                ctx.flush();
-                queue.get()?.0
+                match queue.get_patiently(None, || ctx.flush())? {
+                    Timed::Done((task, _)) => task,
+                    Timed::TimedOut => continue,
+                }
             }
         };
         if task >= u64::from(p.tasks) {
@@ -286,11 +288,11 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix:
         ctx.emit(Body::TaskStart { task });
         let page = match port {
             Some(port) => {
-                ctx.gate(&format!("fetch /page/{task}"));
+                ctx.gate(format_args!("fetch /page/{task}"));
                 Some(fetch(port, task))
             }
             None => {
-                ctx.gate(&format!("run task {task}"));
+                ctx.gate(format_args!("run task {task}"));
                 None
             }
         };

@@ -247,7 +247,7 @@ fn produce(
     let queue_name = || QUEUE.to_string();
     for item in (u64::from(ctx.slot)..u64::from(p.items)).step_by(p.producers as usize) {
         loop {
-            ctx.gate(&format!("put item {item}"));
+            ctx.gate(format_args!("put item {item}"));
             // Try without waiting first, so that a block is seen as one.
             let depth = match queue.put_within(item, None)? {
                 Timed::Done(depth) => depth,
@@ -256,19 +256,15 @@ fn produce(
                         queue: queue_name(),
                         op: "put".into(),
                     });
-                    ctx.flush();
-                    match timeout {
-                        Some(wait) => match queue.put_within(item, Some(wait))? {
-                            Timed::Done(depth) => depth,
-                            Timed::TimedOut => {
-                                ctx.emit(Body::Full {
-                                    queue: queue_name(),
-                                    item,
-                                });
-                                continue;
-                            }
-                        },
-                        None => queue.put(item)?,
+                    match queue.put_patiently(item, timeout, || ctx.flush())? {
+                        Timed::Done(depth) => depth,
+                        Timed::TimedOut => {
+                            ctx.emit(Body::Full {
+                                queue: queue_name(),
+                                item,
+                            });
+                            continue;
+                        }
                     }
                 }
             };
@@ -305,18 +301,14 @@ fn consume(
                     queue: queue_name(),
                     op: "get".into(),
                 });
-                ctx.flush();
-                match timeout {
-                    Some(wait) => match queue.get_within(Some(wait))? {
-                        Timed::Done(got) => got,
-                        Timed::TimedOut => {
-                            ctx.emit(Body::Empty {
-                                queue: queue_name(),
-                            });
-                            continue;
-                        }
-                    },
-                    None => queue.get()?,
+                match queue.get_patiently(timeout, || ctx.flush())? {
+                    Timed::Done(got) => got,
+                    Timed::TimedOut => {
+                        ctx.emit(Body::Empty {
+                            queue: queue_name(),
+                        });
+                        continue;
+                    }
                 }
             }
         };

@@ -82,7 +82,8 @@ impl<'a> Ctx<'a> {
 
     /// Waits for the pacer's permit before the next instrumented action.
     /// When the run is not paced the gate is open and costs one atomic load.
-    pub fn gate(&mut self, action: &str) {
+    /// The action's words are only made when the gate is closed.
+    pub fn gate(&mut self, action: impl std::fmt::Display) {
         if self.gates.is_free() {
             return;
         }
