@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{AppendArgs, Cli, Command, PoolArgs, QueueArgs, RunArgs, TicketArgs};
+use crate::cli::{AppendArgs, Cli, Command, PoolArgs, QueueArgs, RaceArgs, RunArgs, TicketArgs};
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
-use crate::scenario::{self, append, pool, queue, ticket, Scenario};
+use crate::scenario::{self, append, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -46,6 +46,7 @@ pub fn main() -> ExitCode {
             list();
             return ExitCode::SUCCESS;
         }
+        Command::Race(args) => race_launch(args),
         Command::Ticket(args) => ticket_launch(args),
         Command::Append(args) => append_launch(args),
         Command::Queue(args) => queue_launch(args),
@@ -179,6 +180,20 @@ fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
     };
     launch("ticket", &args.run, "--buyers", params.buyers, || {
         Ok(Arc::new(ticket::Ticket::new(params)?))
+    })
+}
+
+fn race_launch(args: RaceArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("race").map_err(|e| e.to_string())?;
+    let params = race::RaceParams {
+        workers: or_default(args.workers, &spec, "workers"),
+        increments: or_default(args.increments, &spec, "increments"),
+        lock: args.lock,
+        threads: args.threads,
+    };
+    // Threads count against the same limit as processes (RLIMIT_NPROC).
+    launch("race", &args.run, "--workers", params.workers, || {
+        Ok(Arc::new(race::Race::new(params)?))
     })
 }
 

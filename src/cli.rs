@@ -24,6 +24,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Workers add 1 to a shared counter by read-then-write: without a lock, updates are lost (tutorial 1)
+    Race(RaceArgs),
     /// Buyers race for the last tickets in a file; a lock keeps the count right (tutorial 2.4)
     Ticket(TicketArgs),
     /// Writers append a line each to one file: the order is who got there first (tutorial 2.4)
@@ -85,6 +87,24 @@ pub struct AppendArgs {
     /// Hold a lock while writing a whole line: every line stays whole
     #[arg(long)]
     pub lock: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// How many workers add to the counter [default: 4]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub workers: Option<u32>,
+    /// How many times each worker adds 1 [default: 50]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = parse_count)]
+    pub increments: Option<u32>,
+    /// Hold a lock around each read-and-write: no update is lost
+    #[arg(long)]
+    pub lock: bool,
+    /// Workers are threads of one process instead of processes
+    #[arg(long)]
+    pub threads: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -561,3 +561,42 @@ fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
     assert!(screen.contains("ok 3, errors 1"), "{screen}");
     assert!(screen.contains("failed ✗ in worker-"), "{screen}");
 }
+
+#[test]
+fn race_pauses_steps_finishes_and_quits_leaving_nothing() {
+    let screen = pause_step_finish_quit(
+        &[
+            "race",
+            "--workers",
+            "3",
+            "--increments",
+            "2",
+            "--lock",
+            "--paused",
+        ],
+        3,
+        "worker-",
+        &["counter 6 · expected 6 · lost 0", "in memory now"],
+    );
+    assert!(screen.contains("Counter in shared memory"), "{screen}");
+}
+
+#[test]
+fn race_with_threads_paces_each_thread_and_leaves_nothing() {
+    // The threads are paced one by one; the process itself only waits.
+    let screen = pause_step_finish_quit(
+        &[
+            "race",
+            "--threads",
+            "--workers",
+            "2",
+            "--increments",
+            "3",
+            "--paused",
+        ],
+        2,
+        "thread-",
+        &["expected 6"],
+    );
+    assert!(screen.contains("threads"), "{screen}");
+}

@@ -80,8 +80,11 @@ fn serve() -> anyhow::Result<()> {
     // SAFETY: the parent cleared FD_CLOEXEC on exactly these two descriptors
     // for us and passed their numbers; nothing else in this process owns them.
     let sink = EventSink::new(unsafe { OwnedFd::from_raw_fd(plan.events_fd) }, plan.clock);
-    let slots = scenario.processes() as usize;
-    let gates = Gates::map(unsafe { BorrowedFd::borrow_raw(plan.gates_fd) }, slots)?;
+    let gates = Gates::map(
+        unsafe { BorrowedFd::borrow_raw(plan.gates_fd) },
+        scenario.gate_slots() as usize,
+    )?;
+    let slots = scenario.processes();
     drop(unsafe { OwnedFd::from_raw_fd(plan.gates_fd) });
 
     let me = getpid();
@@ -89,7 +92,7 @@ fn serve() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok());
     let mut alive = 0usize;
-    for slot in 0..slots as u32 {
+    for slot in 0..slots {
         if PARENT_GONE.load(Ordering::SeqCst) {
             break;
         }
@@ -201,6 +204,9 @@ fn child(
         gates,
         &plan.ipc_fds,
     );
+    if !scenario.batches_events() {
+        ctx.never_batch();
+    }
     let code = scenario.run_child(&mut ctx);
     ctx.flush();
     exit_now(code)

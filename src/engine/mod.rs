@@ -82,7 +82,7 @@ impl Run {
             .prepare(dir.path())
             .with_context(|| format!("could not prepare the run in {}", dir.path().display()))?;
 
-        let slots = scenario.processes() as usize;
+        let slots = scenario.gate_slots() as usize;
         let (gates, gates_fd) =
             Gates::create(slots).context("could not create the shared gates")?;
         let gates = Arc::new(gates);

@@ -180,7 +180,15 @@ impl Reader {
             let mut ready: Vec<Event> = batch;
             ready.reverse();
             while let Some(event) = ready.pop() {
+                let known = |pid: Pid| {
+                    slots.contains_key(&pid) || pid == server_pid || pid == self.parent_pid
+                };
                 match (&event.body, event.pid) {
+                    // A thread announces itself; its process's spawn comes
+                    // from the server and may arrive later: keep the order.
+                    (Body::Spawn { ppid, .. }, _) if !known(*ppid) => {
+                        early.entry(*ppid).or_default().push(event);
+                    }
                     (Body::Spawn { slot, .. }, Some(pid)) => {
                         slots.insert(pid, *slot);
                         self.forward(event);
@@ -191,11 +199,7 @@ impl Reader {
                         held.reverse();
                         ready.extend(held);
                     }
-                    (_, Some(pid))
-                        if !slots.contains_key(&pid)
-                            && pid != server_pid
-                            && pid != self.parent_pid =>
-                    {
+                    (_, Some(pid)) if !known(pid) => {
                         early.entry(pid).or_default().push(event);
                     }
                     (Body::Get { queue, item, .. }, _)

@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod queue;
+pub mod shared;
 pub mod sink;
 
 pub use gate::Gates;

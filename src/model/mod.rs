@@ -80,6 +80,8 @@ pub struct Proc {
     pub actions: u32,
     /// The value this process last read.
     pub last_read: Option<i64>,
+    /// How many writes the file had had when this process last read it.
+    pub read_version: Option<u64>,
     /// Set when this process wrote back a value computed from a read that
     /// another process's write had overtaken: that process's update was lost.
     pub overwrote: Option<Pid>,
@@ -183,6 +185,20 @@ impl QueueState {
     }
 }
 
+/// A write that undid another: `over` had read `over_read` and written
+/// `over_wrote`; `writer`, having read `read` before that write, wrote
+/// `wrote` over it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LostUpdate {
+    pub file: String,
+    pub writer: Pid,
+    pub read: Option<i64>,
+    pub wrote: i64,
+    pub over: Pid,
+    pub over_read: Option<i64>,
+    pub over_wrote: i64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pace {
     pub paused: bool,
@@ -214,8 +230,12 @@ pub struct Model {
     pub last_wait: Option<(u32, u64, bool)>,
     /// Each file's content as the parent last read it.
     pub files: BTreeMap<String, String>,
-    /// The last write to each file: who and what.
-    last_write: HashMap<String, (Pid, i64)>,
+    /// The last write to each file: who, what, and what they had read.
+    last_write: HashMap<String, (Pid, i64, Option<i64>)>,
+    /// How many writes of a value each file has had.
+    writes: HashMap<String, u64>,
+    /// The newest lost update, to show how it happened.
+    pub last_lost: Option<LostUpdate>,
     pub outcomes: Outcomes,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
@@ -306,6 +326,7 @@ impl Model {
                         exited_ns: None,
                         actions: 0,
                         last_read: None,
+                        read_version: None,
                         overwrote: None,
                     });
                 }
@@ -342,9 +363,11 @@ impl Model {
                 }
                 self.set_activity(pid, Activity::Released(lock.clone()));
             }
-            Body::Read { value, .. } => {
+            Body::Read { file, value, .. } => {
+                let version = self.writes.get(file).copied().unwrap_or(0);
                 if let Some(p) = self.proc_mut(pid) {
                     p.last_read = *value;
+                    p.read_version = value.map(|_| version);
                 }
                 self.set_activity(pid, Activity::Read(*value))
             }
@@ -354,14 +377,34 @@ impl Model {
                 value: Some(value),
                 ..
             } => {
-                let read = pid.and_then(|p| self.proc(p)).and_then(|p| p.last_read);
-                let previous = pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value)));
-                // Another process wrote a value below what this one read: this
-                // write, based on the old read, undoes that update.
-                let lost = match (previous, read) {
-                    (Some((other, written)), Some(read))
-                        if written < read && Some(other) != pid =>
+                let (read, read_version) = pid
+                    .and_then(|p| self.proc(p))
+                    .map_or((None, None), |p| (p.last_read, p.read_version));
+                let version = self.writes.entry(file.clone()).or_default();
+                let overtaken = read_version.is_some_and(|v| v != *version);
+                *version += 1;
+                let previous =
+                    pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value, read)));
+                // The file was written since this process read it, and this
+                // write, computed from the old read, does not carry the value
+                // on past that other write in its own direction (+1 counts up,
+                // a sale counts down): it undoes that other update.
+                let undoes = |over_wrote: i64| {
+                    read.is_some_and(|read| (value - over_wrote) * (value - read).signum() <= 0)
+                };
+                let lost = match previous {
+                    Some((other, over_wrote, over_read))
+                        if overtaken && Some(other) != pid && undoes(over_wrote) =>
                     {
+                        self.last_lost = pid.map(|writer| LostUpdate {
+                            file: file.clone(),
+                            writer,
+                            read,
+                            wrote: *value,
+                            over: other,
+                            over_read,
+                            over_wrote,
+                        });
                         Some(other)
                     }
                     _ => None,
@@ -543,6 +586,11 @@ impl Model {
             }
             self.log.push_back(ev.clone());
         }
+    }
+
+    /// How many values have been written to `file` (see [`LostUpdate`]).
+    pub fn writes_of(&self, file: &str) -> u64 {
+        self.writes.get(file).copied().unwrap_or(0)
     }
 
     /// The queue named `name`, new if unseen (a key made only then).

@@ -192,6 +192,54 @@ fn a_write_based_on_an_overtaken_read_is_a_lost_update() {
 }
 
 #[test]
+fn counting_up_two_reads_of_one_value_lose_an_increment_and_show_how() {
+    // 10 and 11 both read 4; 11 writes 5; 10 writes 5 over it.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        read(10, 4),
+        read(11, 4),
+        write(11, 5),
+        write(10, 5),
+    ]);
+    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.writes_of("tickets.json"), 2);
+    assert_eq!(
+        m.last_lost,
+        Some(LostUpdate {
+            file: "tickets.json".into(),
+            writer: 10,
+            read: Some(4),
+            wrote: 5,
+            over: 11,
+            over_read: Some(4),
+            over_wrote: 5,
+        })
+    );
+}
+
+#[test]
+fn a_write_that_carries_the_count_on_past_a_stale_one_undoes_nothing() {
+    // 12 read 3 long ago and writes 4 after 11 wrote 6: that write loses two
+    // increments. 10 had read 6, and its 7 goes on past the stale 4.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        read(12, 3),
+        read(11, 5),
+        write(11, 6),
+        read(10, 6),
+        write(12, 4),
+        write(10, 7),
+    ]);
+    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.proc(12).unwrap().overwrote, Some(11));
+    assert_eq!(m.proc(10).unwrap().overwrote, None);
+    assert_eq!(m.last_lost.as_ref().map(|l| l.writer), Some(12));
+}
+
+#[test]
 fn reading_and_writing_in_turn_loses_nothing() {
     let m = fold(&[
         spawn(10, 0),

@@ -8,6 +8,7 @@
 pub mod append;
 pub mod pool;
 pub mod queue;
+pub mod race;
 pub mod texts;
 pub mod ticket;
 
@@ -59,6 +60,7 @@ impl Spec {
 
 /// Every scenario's file, by name, in the order of `mpviz list`.
 pub const SPECS: &[(&str, &str)] = &[
+    ("race", include_str!("../../scenarios/race.toml")),
     ("ticket", include_str!("../../scenarios/ticket.toml")),
     ("append", include_str!("../../scenarios/append.toml")),
     ("pool", include_str!("../../scenarios/pool.toml")),
@@ -132,6 +134,17 @@ impl Parent {
     }
 }
 
+/// A number the scenario's processes share, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterView {
+    /// The value the parent last read from memory.
+    pub value: Option<u64>,
+    /// What it would be if no update were lost.
+    pub expected: u64,
+    /// How many increments were written to it.
+    pub writes: u64,
+}
+
 /// One line of a watched file, as a scenario understands it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileLine {
@@ -151,6 +164,18 @@ pub trait Scenario: Send + Sync {
     fn params(&self) -> serde_json::Value;
     /// How many child processes the run starts.
     fn processes(&self) -> u32;
+    /// Whether a child may batch its reports at full speed (one write for
+    /// many events; see [`crate::ipc::sink`]). Batches keep each process's
+    /// order but not the order between processes, so a scenario whose lesson
+    /// is the interleaving of every read and write says no.
+    fn batches_events(&self) -> bool {
+        true
+    }
+    /// How many gates (paced actors) the run has: one per process, unless a
+    /// process also runs threads that are paced one by one.
+    fn gate_slots(&self) -> u32 {
+        self.processes()
+    }
     /// The name and role of the child in `slot`.
     fn process_name(&self, slot: u32) -> (String, &'static str);
     /// Creates the run's files in its fresh directory, before any child starts.
@@ -188,6 +213,10 @@ pub trait Scenario: Send + Sync {
     fn file_lines(&self, _model: &Model) -> Option<(Vec<FileLine>, Vec<u32>)> {
         None
     }
+    /// For a scenario around a shared number: the number, for its panel.
+    fn counter(&self, _model: &Model) -> Option<CounterView> {
+        None
+    }
 }
 
 /// The summary's `exit_codes`: how many processes of these roles ended with
@@ -219,6 +248,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
             serde_json::from_value(params.clone())?,
         )?)),
         "pool" => Ok(Box::new(pool::Pool::new(serde_json::from_value(
+            params.clone(),
+        )?)?)),
+        "race" => Ok(Box::new(race::Race::new(serde_json::from_value(
             params.clone(),
         )?)?)),
         other => anyhow::bail!("unknown scenario {other:?}"),

@@ -71,7 +71,12 @@ impl Texts {
     /// The sentence for `ev`, or `None` if the scenario has none for it.
     pub fn explain(&self, ev: &Event, model: &Model) -> Option<String> {
         let key = Self::key_for(ev, model);
-        let template = self.get(&key).or_else(|| {
+        // An exit may have a text for its role (a thread ends, it is not reaped).
+        let by_role = matches!(ev.body, Body::Exit { .. })
+            .then(|| ev.pid.and_then(|p| model.proc(p)))
+            .flatten()
+            .and_then(|p| self.get(&format!("{key}_{}", p.role)));
+        let template = by_role.or_else(|| self.get(&key)).or_else(|| {
             // A role without its own spawn text uses the general one.
             key.starts_with("spawn_")
                 .then(|| self.get("spawn"))
@@ -184,6 +189,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "role" => proc?.role.clone(),
+        "ppid" => proc?.ppid.to_string(),
         "sold" => model.outcomes.success.to_string(),
         _ => return None,
     })

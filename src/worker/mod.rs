@@ -22,6 +22,9 @@ pub struct Ctx<'a> {
     sink: &'a EventSink,
     gates: &'a Gates,
     permits_used: u32,
+    seed: u64,
+    /// Whether reports may be batched while the run is not paced.
+    batch: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -43,6 +46,8 @@ impl<'a> Ctx<'a> {
             sink,
             gates,
             permits_used: gates.granted(slot),
+            seed,
+            batch: true,
         }
     }
 
@@ -55,7 +60,7 @@ impl<'a> Ctx<'a> {
     /// (see [`crate::ipc::sink`]): call [`Ctx::flush`] before anything that
     /// may wait.
     pub fn emit(&self, body: Body) {
-        let sent = if self.gates.is_free() {
+        let sent = if self.batch && self.gates.is_free() {
             self.sink.emit_batched(Some(self.pid), body)
         } else {
             self.sink.emit(Some(self.pid), body)
@@ -63,6 +68,12 @@ impl<'a> Ctx<'a> {
         if sent.is_err() {
             exit_now(3);
         }
+    }
+
+    /// Sends every report at once, even at full speed (see
+    /// [`crate::scenario::Scenario::batches_events`]).
+    pub fn never_batch(&mut self) {
+        self.batch = false;
     }
 
     /// Sends the reports kept back: before this process may wait on anything,
@@ -92,6 +103,72 @@ impl<'a> Ctx<'a> {
             action: action.to_string(),
         });
         self.gates.wait(self.slot, self.permits_used);
+    }
+}
+
+impl Ctx<'_> {
+    /// Runs `body` on `n` threads of this process, in slots `first_slot..`.
+    /// Each thread reports as itself: its kernel thread id (a real task,
+    /// `/proc/PID/task/TID`) is its pid on screen, it has a gate of its own,
+    /// it announces itself with a `spawn` (role `thread`), and when `join`
+    /// returns for it this process reports its `exit` with the code `body`
+    /// returned. Returns the codes in thread order.
+    pub fn run_threads(
+        &self,
+        first_slot: u32,
+        n: u32,
+        body: impl Fn(&mut Ctx) -> i32 + Sync,
+    ) -> Vec<i32> {
+        let (gates, dir, ipc, seed, process) =
+            (self.gates, self.dir, self.ipc, self.seed, self.pid);
+        let batch = self.batch;
+        let clock = self.sink.clock();
+        let body = &body;
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..n)
+                .map(|i| {
+                    let fd = self.sink.fd().try_clone_to_owned();
+                    let name = format!("thread-{i}");
+                    std::thread::Builder::new()
+                        .name(name.clone())
+                        .spawn_scoped(scope, move || {
+                            let tid = nix::unistd::gettid().as_raw();
+                            let Ok(fd) = fd else {
+                                return (tid, 1);
+                            };
+                            let sink = EventSink::new(fd, clock);
+                            let slot = first_slot + i;
+                            let mut ctx = Ctx::new(tid, slot, seed, dir, &sink, gates, ipc);
+                            ctx.batch = batch;
+                            ctx.emit(Body::Spawn {
+                                name,
+                                role: "thread".into(),
+                                slot,
+                                ppid: process,
+                            });
+                            let code = body(&mut ctx);
+                            ctx.flush();
+                            (tid, code)
+                        })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| match thread.map(|t| t.join()) {
+                    Ok(Ok((tid, code))) => {
+                        if self
+                            .sink
+                            .emit(Some(tid), Body::Exit { exitcode: code })
+                            .is_err()
+                        {
+                            exit_now(3);
+                        }
+                        code
+                    }
+                    _ => 1,
+                })
+                .collect()
+        })
     }
 }
 

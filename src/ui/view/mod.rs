@@ -2,6 +2,7 @@
 //! state) to a region of the frame. Nothing here reads `/proc`, a pipe or a
 //! clock; everything it shows comes from [`Model`].
 
+mod counter;
 mod header;
 mod help;
 mod lines;
@@ -100,9 +101,13 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     let lock_height = lock::height(screen.model, right.height);
     let file_lines = screen.scenario.file_lines(screen.model);
-    let file_height = match &file_lines {
-        Some((lines, _)) => lines::height(lines.len(), right.height.saturating_sub(lock_height)),
-        None => files_height(screen.model),
+    let counter = screen.scenario.counter(screen.model);
+    let file_height = match (&file_lines, &counter) {
+        (Some((lines, _)), _) => {
+            lines::height(lines.len(), right.height.saturating_sub(lock_height))
+        }
+        (None, Some(_)) => counter::HEIGHT,
+        (None, None) => files_height(screen.model),
     };
     let [lock_area, file_area, log_area] = Layout::vertical([
         Constraint::Length(lock_height),
@@ -111,9 +116,10 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     ])
     .areas(right);
     lock::draw(frame, lock_area, screen);
-    match &file_lines {
-        Some((lines, started)) => lines::draw(frame, file_area, screen, lines, started),
-        None => draw_files(frame, file_area, screen),
+    match (&file_lines, &counter) {
+        (Some((lines, started)), _) => lines::draw(frame, file_area, screen, lines, started),
+        (None, Some(c)) => counter::draw(frame, file_area, screen, c),
+        (None, None) => draw_files(frame, file_area, screen),
     }
     log::draw(frame, log_area, screen);
 }

@@ -17,7 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let m = screen.model;
     let block = Block::bordered().title(Line::from(vec![
         Span::styled(" Queue ", t.title()),
-        Span::styled(format!("POSIX mq, maxsize {} ", q.maxsize), t.label()),
+        Span::styled(format!("shared memory, maxsize {} ", q.maxsize), t.label()),
     ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -527,3 +527,82 @@ fn tiny_and_odd_terminal_sizes_draw_without_panicking() {
         assert_eq!(s.lines().count(), h as usize);
     }
 }
+
+#[test]
+fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
+    use crate::scenario::race::{Race, RaceParams};
+    let scenario = Race::new(RaceParams {
+        workers: 2,
+        increments: 3,
+        lock: false,
+        threads: false,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let counter = |value: i64, read: bool| {
+        if read {
+            Body::Read {
+                file: "counter".into(),
+                value: Some(value),
+                text: value.to_string(),
+            }
+        } else {
+            Body::Write {
+                file: "counter".into(),
+                value: Some(value),
+                bytes: None,
+            }
+        }
+    };
+    let mut steps = vec![];
+    for slot in 0..2u32 {
+        steps.push((
+            10 + slot as Pid,
+            Body::Spawn {
+                name: format!("worker-{slot}"),
+                role: "worker".into(),
+                slot,
+                ppid: 1,
+            },
+        ));
+    }
+    // Both read 0; worker-1 writes 1; worker-0 writes 1 over it.
+    steps.extend([
+        (10, counter(0, true)),
+        (11, counter(0, true)),
+        (11, counter(1, false)),
+        (10, counter(1, false)),
+        (
+            1,
+            Body::File {
+                file: "counter".into(),
+                content: "1".into(),
+            },
+        ),
+    ]);
+    for (t, (pid, body)) in steps.into_iter().enumerate() {
+        m.apply(&Event::new(t as u64, Some(pid), body));
+    }
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(s.contains("Counter in shared memory"), "{s}");
+    assert!(s.contains("in memory now   1 "), "{s}");
+    assert!(s.contains("expected        6 "), "{s}");
+    assert!(s.contains("+1s written     2  lost 1 "), "{s}");
+    assert!(s.contains(" worker-1 read 0, wrote 1 "), "{s}");
+    assert!(s.contains(" worker-0 read 0, wrote 1 ✗"), "{s}");
+    assert!(
+        s.contains("wrote 1 (lost update)"),
+        "the table marks the row: {s}"
+    );
+    // The header counts the same.
+    assert!(s.contains("counter 1 · expected 6 · lost 1"), "{s}");
+}

@@ -1,0 +1,329 @@
+//! The lost update (tutorial section 1).
+//!
+//! `N` workers each add 1 to one counter `K` times, by reading it and writing
+//! back what they read plus one. The counter is a word of real shared memory
+//! ([`crate::ipc::shared`]). Without `--lock` another worker can read or
+//! write between a read and its write, and increments are lost; with the lock
+//! the counter ends at `N x K`. With `--threads` the workers are threads of
+//! one process (the GIL story: a lock inside the interpreter does not protect
+//! the program's own data).
+
+use std::fs::File;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Parent, ParentSide, Scenario, Spec};
+use crate::ipc::shared::SharedCounter;
+use crate::model::Model;
+use crate::protocol::{Body, Event};
+use crate::worker::Ctx;
+
+/// The counter's name on screen (the model keeps it with the files).
+pub const COUNTER: &str = "counter";
+pub const LOCK_FILE: &str = "counter.lock";
+pub const LOCK_NAME: &str = "counter";
+pub const WORKER: &str = "worker";
+pub const PROCESS: &str = "process";
+pub const THREAD: &str = "thread";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RaceParams {
+    pub workers: u32,
+    pub increments: u32,
+    pub lock: bool,
+    pub threads: bool,
+}
+
+pub struct Race {
+    params: RaceParams,
+    spec: Spec,
+}
+
+impl Race {
+    pub fn new(params: RaceParams) -> anyhow::Result<Race> {
+        Ok(Race {
+            params,
+            spec: super::spec("race")?,
+        })
+    }
+
+    fn expected(&self) -> u64 {
+        u64::from(self.params.workers) * u64::from(self.params.increments)
+    }
+
+    /// The roles that add to the counter.
+    fn adder_role(&self) -> &'static str {
+        if self.params.threads {
+            THREAD
+        } else {
+            WORKER
+        }
+    }
+}
+
+/// The counter as the parent last read it from shared memory.
+pub fn counter_of(model: &Model) -> Option<u64> {
+    model.files.get(COUNTER)?.trim().parse().ok()
+}
+
+impl Scenario for Race {
+    fn name(&self) -> &'static str {
+        "race"
+    }
+
+    fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    fn params(&self) -> Value {
+        serde_json::to_value(&self.params).unwrap_or(Value::Null)
+    }
+
+    fn processes(&self) -> u32 {
+        if self.params.threads {
+            1
+        } else {
+            self.params.workers
+        }
+    }
+
+    fn batches_events(&self) -> bool {
+        // The lesson is the exact interleaving of reads and writes.
+        false
+    }
+
+    fn gate_slots(&self) -> u32 {
+        if self.params.threads {
+            // The process itself, then one gate per thread.
+            self.params.workers.saturating_add(1)
+        } else {
+            self.params.workers
+        }
+    }
+
+    fn process_name(&self, slot: u32) -> (String, &'static str) {
+        if self.params.threads {
+            ("threads".into(), PROCESS)
+        } else {
+            (format!("worker-{slot}"), WORKER)
+        }
+    }
+
+    fn prepare(&self, dir: &Path) -> anyhow::Result<()> {
+        if self.params.lock {
+            File::create(dir.join(LOCK_FILE))?;
+        }
+        Ok(())
+    }
+
+    fn watched_files(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
+        Ok(vec![SharedCounter::create()?])
+    }
+
+    fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
+        let fd = ipc
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the counter was not created"))?;
+        Ok(Some(Box::new(CounterWatch {
+            counter: SharedCounter::open(fd)?,
+            last: None,
+        })))
+    }
+
+    fn run_child(&self, ctx: &mut Ctx) -> i32 {
+        let Some(&fd) = ctx.ipc.first() else {
+            return 2;
+        };
+        // SAFETY: the run's descriptors stay open for the child's whole life.
+        let Ok(counter) = SharedCounter::open(unsafe { BorrowedFd::borrow_raw(fd) }) else {
+            return 2;
+        };
+        let p = &self.params;
+        if p.threads {
+            let codes = ctx.run_threads(1, p.workers, |ctx| add(ctx, &counter, p));
+            codes.into_iter().max().unwrap_or(0)
+        } else {
+            add(ctx, &counter, p)
+        }
+    }
+
+    fn summary(&self, model: &Model) -> Map<String, Value> {
+        let p = &self.params;
+        let expected = self.expected();
+        let last = counter_of(model);
+        let mut s = Map::new();
+        s.insert("scenario".into(), json!("race"));
+        s.insert("workers".into(), json!(p.workers));
+        s.insert("increments".into(), json!(p.increments));
+        s.insert("lock".into(), json!(p.lock));
+        s.insert("threads".into(), json!(p.threads));
+        s.insert("seed".into(), json!(model.seed));
+        s.insert("expected".into(), json!(expected));
+        s.insert("final".into(), json!(last));
+        s.insert(
+            "lost_updates".into(),
+            json!(last.map(|v| expected.saturating_sub(v))),
+        );
+        s.insert("overtaken_writes".into(), json!(model.lost_writes));
+        s.insert(
+            "distinct_pids".into(),
+            json!(model.role(self.adder_role()).count()),
+        );
+        s.insert(
+            "exit_codes".into(),
+            super::exit_codes_json(model, &[self.adder_role()]),
+        );
+        if p.threads {
+            s.insert(
+                "process_exit_codes".into(),
+                super::exit_codes_json(model, &[PROCESS]),
+            );
+        }
+        s
+    }
+
+    fn report(&self, model: &Model) -> String {
+        let s = self.summary(model);
+        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
+        format!(
+            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}",
+            get("workers"),
+            if self.params.threads { "threads" } else { "processes" },
+            get("increments"),
+            if self.params.lock { "with the lock" } else { "without a lock" },
+            get("expected"),
+            get("final"),
+            get("lost_updates"),
+            get("exit_codes"),
+        )
+    }
+
+    fn variant(&self) -> String {
+        let who = if self.params.threads {
+            "threads"
+        } else {
+            "processes"
+        };
+        let lock = if self.params.lock {
+            "with a lock"
+        } else {
+            "no lock"
+        };
+        format!(
+            "{} {who}, +1 x {}, {lock}",
+            self.params.workers, self.params.increments
+        )
+    }
+
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
+        let counter = counter_of(model).unwrap_or(0);
+        let writes = model.writes_of(COUNTER);
+        vec![
+            ("counter", counter.to_string()),
+            ("expected", self.expected().to_string()),
+            ("lost", writes.saturating_sub(counter).to_string()),
+        ]
+    }
+
+    fn counter(&self, model: &Model) -> Option<super::CounterView> {
+        Some(super::CounterView {
+            value: counter_of(model),
+            expected: self.expected(),
+            writes: model.writes_of(COUNTER),
+        })
+    }
+
+    fn intro(&self) -> String {
+        let key = match (self.params.threads, self.params.lock) {
+            (false, true) => "intro_lock",
+            (false, false) => "intro_no_lock",
+            (true, true) => "intro_threads_lock",
+            (true, false) => "intro_threads_no_lock",
+        };
+        self.spec.texts.get(key).unwrap_or_default().to_string()
+    }
+}
+
+/// One worker's increments: read the counter, write it back plus one.
+fn add(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> i32 {
+    match add_all(ctx, counter, p) {
+        Ok(()) => 0,
+        Err(e) => {
+            ctx.emit(Body::Error {
+                message: format!("{}: {e}", ctx.slot),
+            });
+            1
+        }
+    }
+}
+
+fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::Result<()> {
+    for _ in 0..p.increments {
+        let held = if p.lock {
+            Some(ctx.lock(LOCK_FILE, LOCK_NAME)?)
+        } else {
+            None
+        };
+        ctx.gate("read the counter");
+        let seen = counter.read();
+        // Reads are reported just after they are made, writes just before.
+        ctx.emit(Body::Read {
+            file: COUNTER.into(),
+            value: Some(seen as i64),
+            text: seen.to_string(),
+        });
+        ctx.gate(format_args!("write {}", seen + 1));
+        ctx.emit(Body::Write {
+            file: COUNTER.into(),
+            value: Some(seen as i64 + 1),
+            bytes: None,
+        });
+        counter.write(seen + 1);
+        if let Some(held) = held {
+            ctx.unlock(held)?;
+        }
+    }
+    Ok(())
+}
+
+/// The parent's part: read the counter from shared memory and report it
+/// when it changed (every tick, and after every exit, so that the last
+/// report follows the last write).
+struct CounterWatch {
+    counter: SharedCounter,
+    last: Option<u64>,
+}
+
+impl CounterWatch {
+    fn measure(&mut self, parent: &Parent) {
+        let value = self.counter.read();
+        if self.last != Some(value) {
+            self.last = Some(value);
+            parent.emit(Body::File {
+                file: COUNTER.into(),
+                content: value.to_string(),
+            });
+        }
+    }
+}
+
+impl ParentSide for CounterWatch {
+    fn wants(&self) -> super::EventFilter {
+        |event| matches!(event.body, Body::Spawn { .. } | Body::Exit { .. })
+    }
+
+    fn on_event(&mut self, _event: &Event, parent: &Parent) {
+        self.measure(parent);
+    }
+
+    fn tick(&mut self, parent: &Parent) {
+        self.measure(parent);
+    }
+}
