@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{AppendArgs, Cli, Command, PoolArgs, QueueArgs, RaceArgs, RunArgs, TicketArgs};
+use crate::cli::{
+    AppendArgs, Cli, Command, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs, TicketArgs,
+};
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
-use crate::scenario::{self, append, pool, queue, race, ticket, Scenario};
+use crate::scenario::{self, append, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -51,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Append(args) => append_launch(args),
         Command::Queue(args) => queue_launch(args),
         Command::Pool(args) => pool_launch(args),
+        Command::Manager(args) => manager_launch(args),
     };
     let launch = match launch {
         Ok(launch) => launch,
@@ -194,6 +197,17 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
     // Threads count against the same limit as processes (RLIMIT_NPROC).
     launch("race", &args.run, "--workers", params.workers, || {
         Ok(Arc::new(race::Race::new(params)?))
+    })
+}
+
+fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("manager").map_err(|e| e.to_string())?;
+    let params = manager::ManagerParams {
+        workers: or_default(args.workers, &spec, "workers"),
+    };
+    let processes = params.workers.saturating_add(1);
+    launch("manager", &args.run, "--workers", processes, || {
+        Ok(Arc::new(manager::Manager::new(params)?))
     })
 }
 

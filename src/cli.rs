@@ -34,6 +34,8 @@ pub enum Command {
     Pool(PoolArgs),
     /// Producers and consumers share a bounded queue: full blocks puts, empty blocks gets (tutorial 2.6.1)
     Queue(QueueArgs),
+    /// A server process holds a dict and a list that workers change through it; a plain dict stays each process's own (tutorial 2.6.2)
+    Manager(ManagerArgs),
     /// List the scenarios, one line each
     List,
 }
@@ -105,6 +107,15 @@ pub struct RaceArgs {
     /// Workers are threads of one process instead of processes
     #[arg(long)]
     pub threads: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ManagerArgs {
+    /// How many workers write through the manager [default: 10]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub workers: Option<u32>,
     #[command(flatten)]
     pub run: RunArgs,
 }

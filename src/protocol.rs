@@ -258,6 +258,45 @@ kinds! {
         paused: bool,
         speed: Option<f64>,
     },
+    /// A process asked the manager's server process to do `op` on the
+    /// shared objects: `dict_set` (`key`, `value`), `list_append` (`value`),
+    /// `read` (everything), `shutdown`. Reported before it is sent.
+    Request {
+        op: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<i64>,
+    },
+    /// The server did `op` for `client` (the PID the kernel gives for the
+    /// connection's peer); its dict and list now hold `dict_len` and
+    /// `list_len` items.
+    Served {
+        client: Pid,
+        op: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<i64>,
+        dict_len: u32,
+        list_len: u32,
+    },
+    /// What a process read back from the server: the dict's items and the list.
+    Reply {
+        dict: Vec<(i64, i64)>,
+        list: Vec<i64>,
+    },
+    /// A process set `key` in its own plain dict, a private copy that now
+    /// holds `len` items.
+    PlainSet {
+        key: i64,
+        value: i64,
+        len: u32,
+    },
+    /// The main process's own plain dict, read at the end: `len` items.
+    PlainRead {
+        len: u32,
+    },
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error {
         message: String,
@@ -302,6 +341,11 @@ impl Event {
             Body::State { .. } => "state",
             Body::File { .. } => "file",
             Body::Pace { .. } => "pace",
+            Body::Request { .. } => "request",
+            Body::Served { .. } => "served",
+            Body::Reply { .. } => "reply",
+            Body::PlainSet { .. } => "plain_set",
+            Body::PlainRead { .. } => "plain_read",
             Body::Error { .. } => "error",
             Body::End => "end",
         }
@@ -328,6 +372,9 @@ impl Event {
                     | Body::Qsize { .. }
                     | Body::TaskStart { .. }
                     | Body::TaskDone { .. }
+                    | Body::Request { .. }
+                    | Body::Served { .. }
+                    | Body::PlainSet { .. }
             )
     }
 

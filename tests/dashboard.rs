@@ -600,3 +600,18 @@ fn race_with_threads_paces_each_thread_and_leaves_nothing() {
     );
     assert!(screen.contains("threads"), "{screen}");
 }
+
+#[test]
+fn manager_pauses_steps_finishes_and_quits_leaving_nothing() {
+    let screen = pause_step_finish_quit(
+        // The server waits in accept(), not at a gate, until a request comes.
+        &["manager", "--workers", "3", "--paused"],
+        3,
+        "worker-",
+        &[
+            "managed dict 3 · list 3 · main's plain dict 0",
+            "{} (empty)",
+        ],
+    );
+    assert!(screen.contains("Managed dict and list"), "{screen}");
+}

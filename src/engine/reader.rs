@@ -81,6 +81,26 @@ fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver
     Ok(rx)
 }
 
+/// A batch from the pipe with the parent side's reports that were waiting
+/// beside it, each placed before the first piped event stamped after it (the
+/// two sources share the run's clock): a request the parent made comes before
+/// the server's answer to it. The pipe's own order is kept.
+fn with_reports(batch: Vec<Event>, reports: Vec<Event>) -> Vec<Event> {
+    if reports.is_empty() {
+        return batch;
+    }
+    let mut merged = Vec::with_capacity(batch.len() + reports.len());
+    let mut reports = reports.into_iter().peekable();
+    for event in batch {
+        while let Some(report) = reports.next_if(|r| r.t_ns < event.t_ns) {
+            merged.push(report);
+        }
+        merged.push(event);
+    }
+    merged.extend(reports);
+    merged
+}
+
 fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
     Event::new(
         clock.now(),
@@ -140,7 +160,7 @@ impl Reader {
             let done = parent_done.clone().unwrap_or_else(crossbeam_channel::never);
             let batch = select! {
                 recv(lines) -> batch => match batch {
-                    Ok(batch) => batch,
+                    Ok(batch) => with_reports(batch, parent.try_iter().collect()),
                     Err(_) => {
                         pipe_open = false;
                         lines = crossbeam_channel::never();
@@ -352,5 +372,29 @@ impl Reader {
                 },
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t_ns: u64, pid: Pid) -> Event {
+        Event::new(t_ns, Some(pid), Body::Sleep { ms: 0 })
+    }
+
+    #[test]
+    fn the_parents_reports_go_between_piped_events_by_stamp_and_the_pipe_keeps_its_order() {
+        // Piped events out of stamp order stay as they came.
+        let batch = vec![at(10, 1), at(30, 2), at(20, 3), at(50, 4)];
+        let reports = vec![at(5, 9), at(25, 9), at(60, 9)];
+        let merged: Vec<(u64, Pid)> = with_reports(batch, reports)
+            .iter()
+            .map(|e| (e.t_ns, e.pid.unwrap()))
+            .collect();
+        assert_eq!(
+            merged,
+            vec![(5, 9), (10, 1), (25, 9), (30, 2), (20, 3), (50, 4), (60, 9)]
+        );
     }
 }

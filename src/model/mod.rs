@@ -38,7 +38,39 @@ pub enum Activity {
     /// A pool worker waiting for a task, running one, or done with one.
     RunningTask(u32),
     FinishedTask(u32, bool),
+    /// Asked the manager's server to do this.
+    Requested(String),
+    /// Did this for a client, as the manager's server.
+    Served(String, Pid),
+    /// Set a key in its own plain dict, which now holds this many items.
+    SetPlain(u32),
     Exited(i32),
+}
+
+/// What a process read back from a manager's server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadBack {
+    pub by: Pid,
+    pub dict: Vec<(i64, i64)>,
+    pub list: Vec<i64>,
+}
+
+/// A Manager: the server process's shared dict and list, as its answers
+/// tell them, beside each process's own plain dict.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ManagerState {
+    /// The server process (the one that served requests).
+    pub server: Option<Pid>,
+    pub dict: BTreeMap<i64, i64>,
+    pub list: Vec<i64>,
+    pub requests: u32,
+    pub served: u32,
+    /// The last read-back from the server.
+    pub reply: Option<ReadBack>,
+    /// Each process's own plain dict's size, as it reported it.
+    pub plain: BTreeMap<Pid, u32>,
+    /// The main process's plain dict, read at the end.
+    pub main_plain: Option<u32>,
 }
 
 /// Where a pool task's AsyncResult stands.
@@ -236,6 +268,7 @@ pub struct Model {
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
+    pub manager: ManagerState,
     pub outcomes: Outcomes,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
@@ -574,6 +607,45 @@ impl Model {
                     speed: *speed,
                 };
             }
+            Body::Request { op, .. } => {
+                self.manager.requests += 1;
+                self.set_activity(pid, Activity::Requested(op.clone()));
+            }
+            Body::Served {
+                client,
+                op,
+                key,
+                value,
+                ..
+            } => {
+                let m = &mut self.manager;
+                m.server = pid;
+                m.served += 1;
+                match (op.as_str(), key, value) {
+                    ("dict_set", Some(k), Some(v)) => {
+                        m.dict.insert(*k, *v);
+                    }
+                    ("list_append", _, Some(v)) => m.list.push(*v),
+                    _ => {}
+                }
+                self.set_activity(pid, Activity::Served(op.clone(), *client));
+            }
+            Body::Reply { dict, list } => {
+                if let Some(p) = pid {
+                    self.manager.reply = Some(ReadBack {
+                        by: p,
+                        dict: dict.clone(),
+                        list: list.clone(),
+                    });
+                }
+            }
+            Body::PlainSet { len, .. } => {
+                if let Some(p) = pid {
+                    self.manager.plain.insert(p, *len);
+                }
+                self.set_activity(pid, Activity::SetPlain(*len));
+            }
+            Body::PlainRead { len } => self.manager.main_plain = Some(*len),
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
         }

@@ -6,6 +6,7 @@
 //! editing those files, not code.
 
 pub mod append;
+pub mod manager;
 pub mod pool;
 pub mod queue;
 pub mod race;
@@ -65,6 +66,7 @@ pub const SPECS: &[(&str, &str)] = &[
     ("append", include_str!("../../scenarios/append.toml")),
     ("pool", include_str!("../../scenarios/pool.toml")),
     ("queue", include_str!("../../scenarios/queue.toml")),
+    ("manager", include_str!("../../scenarios/manager.toml")),
 ];
 
 pub fn spec(name: &str) -> anyhow::Result<Spec> {
@@ -251,6 +253,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
             params.clone(),
         )?)?)),
         "race" => Ok(Box::new(race::Race::new(serde_json::from_value(
+            params.clone(),
+        )?)?)),
+        "manager" => Ok(Box::new(manager::Manager::new(serde_json::from_value(
             params.clone(),
         )?)?)),
         other => anyhow::bail!("unknown scenario {other:?}"),

@@ -188,6 +188,28 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             Body::Error { message } => message.clone(),
             _ => return None,
         },
+        "request" => match &ev.body {
+            Body::Request { op, key, value } | Body::Served { op, key, value, .. } => {
+                super::manager::request(op, *key, *value)
+            }
+            _ => return None,
+        },
+        "client" => match &ev.body {
+            Body::Served { client, .. } => who(*client),
+            _ => return None,
+        },
+        "dict_len" => match &ev.body {
+            Body::Served { dict_len, .. } => dict_len.to_string(),
+            _ => return None,
+        },
+        "list_len" => match &ev.body {
+            Body::Served { list_len, .. } => list_len.to_string(),
+            _ => return None,
+        },
+        "len" => match &ev.body {
+            Body::PlainSet { len, .. } | Body::PlainRead { len } => len.to_string(),
+            _ => return None,
+        },
         "role" => proc?.role.clone(),
         "ppid" => proc?.ppid.to_string(),
         "sold" => model.outcomes.success.to_string(),

@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::{clock, Screen};
 use crate::model::Model;
 use crate::protocol::{Body, Event};
+use crate::scenario::manager::request;
 use crate::scenario::texts::format_speed;
 
 /// An event in a few words (the explanation line says it in full).
@@ -83,6 +84,25 @@ pub fn describe(ev: &Event) -> String {
             "running at {}",
             speed.map_or_else(|| "max".into(), format_speed)
         ),
+        Body::Request { op, key, value } => {
+            format!("asks the manager: {}", request(op, *key, *value))
+        }
+        Body::Served {
+            client,
+            op,
+            key,
+            value,
+            ..
+        } => format!("served {} for {client}", request(op, *key, *value)),
+        Body::Reply { dict, list } => format!(
+            "read back a dict of {} and a list of {}",
+            dict.len(),
+            list.len()
+        ),
+        Body::PlainSet { key, value, len } => {
+            format!("own plain dict[{key}] = {value} ({len} item)")
+        }
+        Body::PlainRead { len } => format!("own plain dict has {len} items"),
         Body::Error { message } => format!("error: {message}"),
         Body::End => "every process has exited".into(),
     }

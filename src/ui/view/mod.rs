@@ -8,6 +8,7 @@ mod help;
 mod lines;
 mod lock;
 mod log;
+mod manager;
 mod pool;
 mod procs;
 mod queue;
@@ -75,8 +76,9 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // The table takes what the side panels leave; on a wide terminal the side
     // column grows so that the log shows whole sentences.
     let pool = !screen.model.tasks.is_empty() || screen.scenario.name() == "pool";
-    // A pool's results say where each callback ran: give them half the width.
-    let side = if pool {
+    // A pool's results say where each callback ran, the manager's panel
+    // shows two dicts: give them half the width.
+    let side = if pool || screen.scenario.name() == "manager" {
         (area.width / 2).clamp(30, 90)
     } else {
         (area.width * 3 / 8).clamp(30, 72)
@@ -89,6 +91,13 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
         let [pool_area, log_area] =
             Layout::vertical([Constraint::Percentage(60), Constraint::Min(3)]).areas(right);
         pool::draw(frame, pool_area, screen);
+        log::draw(frame, log_area, screen);
+        return;
+    }
+    if screen.scenario.name() == "manager" {
+        let [manager_area, log_area] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Min(3)]).areas(right);
+        manager::draw(frame, manager_area, screen);
         log::draw(frame, log_area, screen);
         return;
     }

@@ -606,3 +606,77 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
     // The header counts the same.
     assert!(s.contains("counter 1 · expected 6 · lost 1"), "{s}");
 }
+
+#[test]
+fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
+    use crate::scenario::manager::{Manager, ManagerParams};
+    let scenario = Manager::new(ManagerParams { workers: 2 }).unwrap();
+    let mut m = Model::new();
+    let spawn = |pid: Pid, slot: u32, name: &str, role: &str| {
+        Event::new(
+            1,
+            Some(pid),
+            Body::Spawn {
+                name: name.into(),
+                role: role.into(),
+                slot,
+                ppid: 1,
+            },
+        )
+    };
+    let served = |client: Pid, op: &str, key: Option<i64>, dict_len, list_len| {
+        Event::new(
+            2,
+            Some(30),
+            Body::Served {
+                client,
+                op: op.into(),
+                key,
+                value: Some(i64::from(client)),
+                dict_len,
+                list_len,
+            },
+        )
+    };
+    for e in [
+        spawn(30, 0, "manager", "manager"),
+        spawn(31, 1, "worker-0", "worker"),
+        spawn(32, 2, "worker-1", "worker"),
+        served(31, "dict_set", Some(31), 1, 0),
+        served(32, "dict_set", Some(32), 2, 0),
+        served(32, "list_append", None, 2, 1),
+        Event::new(
+            3,
+            Some(32),
+            Body::PlainSet {
+                key: 32,
+                value: 32,
+                len: 1,
+            },
+        ),
+        Event::new(4, Some(1), Body::PlainRead { len: 0 }),
+    ] {
+        m.apply(&e);
+    }
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(s.contains("Managed dict and list server PID 30"), "{s}");
+    assert!(s.contains("dict 2 · list 1"), "{s}");
+    assert!(s.contains("l = [32]"), "{s}");
+    assert!(s.contains(" d[31] = 31"), "{s}");
+    assert!(s.contains(" d[32] = 32"), "{s}");
+    assert!(s.contains("in the main process: {} (empty)"), "{s}");
+    assert!(s.contains("workers' own copies: 1 × 1 item"), "{s}");
+    assert!(
+        s.contains("served for 32") || s.contains("l.append(32)"),
+        "{s}"
+    );
+}

@@ -1,0 +1,69 @@
+//! The manager panel: the server's dict and list (as its answers built them),
+//! beside the main process's plain dict and each worker's own copy.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::Screen;
+
+pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let t = screen.theme;
+    let m = &screen.model.manager;
+    let [managed, plain] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
+
+    let server = m
+        .server
+        .map_or_else(|| "not yet heard from".into(), |p| format!("PID {p}"));
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} requests, ", m.requests), t.label()),
+        Span::styled(
+            format!("dict {} · list {}", m.dict.len(), m.list.len()),
+            t.value(),
+        ),
+    ])];
+    lines.push(Line::from(vec![
+        Span::styled("l = ", t.label()),
+        Span::styled(format!("{:?}", m.list), t.value()),
+    ]));
+    let rows = managed.height.saturating_sub(4) as usize;
+    let entries: Vec<String> = m
+        .dict
+        .iter()
+        .map(|(k, v)| format!("d[{k}] = {v}"))
+        .collect();
+    let shown = entries.len().min(rows.max(1));
+    for entry in &entries[..shown] {
+        lines.push(Line::styled(format!(" {entry}"), t.value()));
+    }
+    if entries.len() > shown {
+        lines.push(Line::styled(
+            format!(" … and {} more", entries.len() - shown),
+            t.dim(),
+        ));
+    }
+    let block = Block::bordered().title(Line::from(vec![
+        Span::styled(" Managed dict and list ", t.title()),
+        Span::styled(format!("server {server} "), t.label()),
+    ]));
+    frame.render_widget(Paragraph::new(lines).block(block), managed);
+
+    let copies = m.plain.values().filter(|&&n| n > 0).count();
+    let main = match m.main_plain {
+        Some(0) => Span::styled("{} (empty)", t.good()),
+        Some(n) => Span::styled(format!("{n} items"), t.bad()),
+        None => Span::styled("read at the end", t.dim()),
+    };
+    let lines = vec![
+        Line::from(vec![Span::styled("in the main process: ", t.label()), main]),
+        Line::from(vec![
+            Span::styled("workers' own copies: ", t.label()),
+            Span::styled(format!("{copies} × 1 item"), t.value()),
+        ]),
+        Line::styled("(each process has its own memory)", t.dim()),
+    ];
+    let block = Block::bordered().title(Span::styled(" Plain dict ", t.title()));
+    frame.render_widget(Paragraph::new(lines).block(block), plain);
+}
