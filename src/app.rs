@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cli::{
-    AppendArgs, Cli, Command, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs, TicketArgs,
+    AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs,
+    TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
-use crate::scenario::{self, append, manager, pool, queue, race, ticket, Scenario};
+use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 /// Exit code for a user's mistake (clap's convention).
@@ -49,6 +50,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Race(args) => race_launch(args),
+        Command::Lifecycle(args) => lifecycle_launch(args),
         Command::Ticket(args) => ticket_launch(args),
         Command::Append(args) => append_launch(args),
         Command::Queue(args) => queue_launch(args),
@@ -208,6 +210,19 @@ fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     let processes = params.workers.saturating_add(1);
     launch("manager", &args.run, "--workers", processes, || {
         Ok(Arc::new(manager::Manager::new(params)?))
+    })
+}
+
+fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
+    let spec = scenario::spec("lifecycle").map_err(|e| e.to_string())?;
+    let params = lifecycle::LifecycleParams {
+        lock_kind: args.lock_kind,
+        waiters: or_default(args.waiters, &spec, "waiters"),
+    };
+    // Main and the ten processes it starts, and the waiters.
+    let processes = params.waiters.saturating_add(11);
+    launch("lifecycle", &args.run, "--waiters", processes, || {
+        Ok(Arc::new(lifecycle::Lifecycle::new(params)?))
     })
 }
 

@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Workers add 1 to a shared counter by read-then-write: without a lock, updates are lost (tutorial 1)
     Race(RaceArgs),
+    /// The life of a process: start, run, join, exit codes, terminate, kill, daemon, zombie, orphan, a lock held at death (tutorial 2.1-2.3)
+    Lifecycle(LifecycleArgs),
     /// Buyers race for the last tickets in a file; a lock keeps the count right (tutorial 2.4)
     Ticket(TicketArgs),
     /// Writers append a line each to one file: the order is who got there first (tutorial 2.4)
@@ -116,6 +118,18 @@ pub struct ManagerArgs {
     /// How many workers write through the manager [default: 10]
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
     pub workers: Option<u32>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LifecycleArgs {
+    /// The lock a process is terminated holding: a semaphore (like Python's Lock) stays taken, an flock is let go by the kernel
+    #[arg(long, value_name = "KIND", value_enum, default_value = "semaphore")]
+    pub lock_kind: crate::scenario::lifecycle::LockKind,
+    /// How many processes wait for that lock [default: 2]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    pub waiters: Option<u32>,
     #[command(flatten)]
     pub run: RunArgs,
 }

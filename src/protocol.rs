@@ -297,6 +297,34 @@ kinds! {
     PlainRead {
         len: u32,
     },
+    /// A process made a lock: `lock_kind` is `flock` (the kernel lets go when
+    /// the holder dies) or `semaphore` (a POSIX semaphore, like Python's
+    /// `Lock`: nobody lets go for a dead holder).
+    LockMade {
+        lock: String,
+        lock_kind: String,
+    },
+    /// A call on a Process object, made by the process `pid`: `call` as
+    /// Python writes it, `target` the process it is about (none before it
+    /// has started), and what it returned or did. A join reports its
+    /// timeout and whether the target was still alive after it.
+    ProcessCall {
+        call: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Pid>,
+        result: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alive: Option<bool>,
+    },
+    /// A lock's holder died holding it and nothing will let it go: the
+    /// `waiters` would wait forever.
+    Deadlock {
+        lock: String,
+        holder: Pid,
+        waiters: Vec<Pid>,
+    },
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error {
         message: String,
@@ -346,6 +374,9 @@ impl Event {
             Body::Reply { .. } => "reply",
             Body::PlainSet { .. } => "plain_set",
             Body::PlainRead { .. } => "plain_read",
+            Body::LockMade { .. } => "lock_made",
+            Body::ProcessCall { .. } => "process_call",
+            Body::Deadlock { .. } => "deadlock",
             Body::Error { .. } => "error",
             Body::End => "end",
         }
@@ -375,6 +406,7 @@ impl Event {
                     | Body::Request { .. }
                     | Body::Served { .. }
                     | Body::PlainSet { .. }
+                    | Body::ProcessCall { .. }
             )
     }
 
@@ -558,6 +590,22 @@ mod tests {
             Body::Pace {
                 paused: true,
                 speed: Some(0.5),
+            },
+            Body::LockMade {
+                lock: "lock".into(),
+                lock_kind: "semaphore".into(),
+            },
+            Body::ProcessCall {
+                call: "p.join(timeout=0.2)".into(),
+                target: Some(8),
+                result: "None".into(),
+                timeout_ms: Some(200),
+                alive: Some(true),
+            },
+            Body::Deadlock {
+                lock: "lock".into(),
+                holder: 8,
+                waiters: vec![9, 10],
             },
             Body::Error {
                 message: "fork failed".into(),

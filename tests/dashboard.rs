@@ -615,3 +615,15 @@ fn manager_pauses_steps_finishes_and_quits_leaving_nothing() {
     );
     assert!(screen.contains("Managed dict and list"), "{screen}");
 }
+
+#[test]
+fn lifecycle_pauses_steps_finishes_and_quits_leaving_nothing() {
+    // Only main is at the gate at first: it starts every other process.
+    let screen = pause_step_finish_quit(
+        &["lifecycle", "--paused"],
+        1,
+        "main",
+        &["deadlock yes", "DEAD (exit -15)"],
+    );
+    assert!(screen.contains("Calls on Process objects"), "{screen}");
+}

@@ -77,6 +77,9 @@ fn serve() -> anyhow::Result<()> {
     unsafe { signal::sigaction(Signal::SIGTERM, &action)? };
 
     let scenario = scenario::from_params(&plan.scenario, &plan.params)?;
+    // A child's orphans (its children that outlive it) come to this server,
+    // as they would to init: it reaps them and reports their exits too.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
     // SAFETY: the parent cleared FD_CLOEXEC on exactly these two descriptors
     // for us and passed their numbers; nothing else in this process owns them.
     let sink = EventSink::new(unsafe { OwnedFd::from_raw_fd(plan.events_fd) }, plan.clock);
@@ -91,7 +94,6 @@ fn serve() -> anyhow::Result<()> {
     let fail_at: Option<u32> = std::env::var(FAIL_FORK_VAR)
         .ok()
         .and_then(|v| v.parse().ok());
-    let mut alive = 0usize;
     for slot in 0..slots {
         if PARENT_GONE.load(Ordering::SeqCst) {
             break;
@@ -110,7 +112,6 @@ fn serve() -> anyhow::Result<()> {
                 child(&plan, &*scenario, slot, &name, me, &sink, &gates);
             }
             Ok(ForkResult::Parent { child }) => {
-                alive += 1;
                 let spawn = Body::Spawn {
                     name,
                     role: role.to_string(),
@@ -120,7 +121,7 @@ fn serve() -> anyhow::Result<()> {
                 let _ = sink.send(&Event::new(t_ns, Some(child.as_raw()), spawn));
                 // Reap whoever is done already, so that finished children do not
                 // linger as zombies while the rest are still being started.
-                alive = alive.saturating_sub(reap(&sink, false).0);
+                reap(&sink, false);
             }
             Err(e) => {
                 let message = format!(
@@ -133,10 +134,9 @@ fn serve() -> anyhow::Result<()> {
             }
         }
     }
-    while alive > 0 && !PARENT_GONE.load(Ordering::SeqCst) {
-        let (reaped, none_left) = reap(&sink, true);
-        alive = alive.saturating_sub(reaped);
-        if none_left {
+    // Until no child is left, adopted orphans included.
+    while !PARENT_GONE.load(Ordering::SeqCst) {
+        if reap(&sink, true) {
             break;
         }
     }
@@ -150,9 +150,9 @@ fn serve() -> anyhow::Result<()> {
 }
 
 /// Reaps exited children and reports each exit as the OS gave it. With
-/// `block`, waits for the first one. Returns how many were reaped and whether
-/// the server has no children left.
-fn reap(sink: &EventSink, block: bool) -> (usize, bool) {
+/// `block`, waits for the first one. Returns whether the server has no
+/// children left.
+fn reap(sink: &EventSink, block: bool) -> bool {
     let mut reaped = 0;
     loop {
         let flags = if block && reaped == 0 {
@@ -163,10 +163,10 @@ fn reap(sink: &EventSink, block: bool) -> (usize, bool) {
         let (pid, exitcode) = match waitpid(None, Some(flags)) {
             Ok(WaitStatus::Exited(pid, code)) => (pid, code),
             Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, -(sig as i32)),
-            Ok(WaitStatus::StillAlive) => return (reaped, false),
+            Ok(WaitStatus::StillAlive) => return false,
             Ok(_) => continue,
-            Err(Errno::EINTR) => return (reaped, false),
-            Err(_) => return (reaped, true),
+            Err(Errno::EINTR) => return false,
+            Err(_) => return true,
         };
         reaped += 1;
         let _ = sink.emit(Some(pid.as_raw()), Body::Exit { exitcode });

@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod queue;
+pub mod sem;
 pub mod shared;
 pub mod sink;
 

@@ -22,7 +22,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
-use nix::sys::time::TimeSpec;
+
+use super::sem::{give, take, Wait};
 
 /// The most items a queue may hold: 8 MiB of ring.
 pub const MAX_SIZE: u32 = 1 << 20;
@@ -112,54 +113,6 @@ fn map(fd: impl AsFd, bytes: usize) -> nix::Result<NonNull<Header>> {
     Ok(ptr.cast())
 }
 
-/// How long an operation may wait.
-enum Wait {
-    No,
-    Until(TimeSpec),
-    Forever,
-}
-
-impl Wait {
-    /// `None`: do not wait at all; otherwise at most `wait` from now.
-    fn within(wait: Option<Duration>) -> Wait {
-        match wait {
-            None => Wait::No,
-            Some(wait) => {
-                // sem_timedwait wants an absolute CLOCK_REALTIME deadline.
-                let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
-                    .unwrap_or_else(|_| TimeSpec::new(0, 0));
-                Wait::Until(now + TimeSpec::from_duration(wait))
-            }
-        }
-    }
-}
-
-/// Takes one unit of `sem`; false if `wait` ran out first.
-fn take(sem: *mut libc::sem_t, wait: &Wait) -> nix::Result<bool> {
-    loop {
-        // SAFETY: `sem` points to a semaphore initialised by `create`, in a
-        // mapping that outlives the call.
-        let rc = unsafe {
-            match wait {
-                Wait::No => libc::sem_trywait(sem),
-                Wait::Until(deadline) => libc::sem_timedwait(sem, deadline.as_ref()),
-                Wait::Forever => libc::sem_wait(sem),
-            }
-        };
-        match Errno::result(rc) {
-            Ok(_) => return Ok(true),
-            Err(Errno::EAGAIN) | Err(Errno::ETIMEDOUT) => return Ok(false),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn give(sem: *mut libc::sem_t) -> nix::Result<()> {
-    // SAFETY: as in `take`.
-    Errno::result(unsafe { libc::sem_post(sem) }).map(drop)
-}
-
 impl Queue {
     /// Maps the queue created by [`create`].
     pub fn open(fd: impl AsFd) -> anyhow::Result<Queue> {
@@ -209,14 +162,14 @@ impl Queue {
     /// Runs `f` holding the queue's lock.
     fn locked<T>(&self, f: impl FnOnce(&Header) -> T) -> nix::Result<T> {
         let header = self.header();
-        take(header.lock.get(), &Wait::Forever)?;
+        take(&header.lock, &Wait::Forever)?;
         let out = f(header);
-        give(header.lock.get())?;
+        give(&header.lock)?;
         Ok(out)
     }
 
     fn put_waiting(&self, item: u64, wait: &Wait) -> nix::Result<Timed<u32>> {
-        if !take(self.header().free.get(), wait)? {
+        if !take(&self.header().free, wait)? {
             return Ok(Timed::TimedOut);
         }
         let depth = self.locked(|h| {
@@ -225,12 +178,12 @@ impl Queue {
             h.tail.store(tail + 1, Ordering::Relaxed);
             h.depth.fetch_add(1, Ordering::SeqCst) + 1
         })?;
-        give(self.header().items.get())?;
+        give(&self.header().items)?;
         Ok(Timed::Done(depth))
     }
 
     fn get_waiting(&self, wait: &Wait) -> nix::Result<Timed<(u64, u32)>> {
-        if !take(self.header().items.get(), wait)? {
+        if !take(&self.header().items, wait)? {
             return Ok(Timed::TimedOut);
         }
         let got = self.locked(|h| {
@@ -239,7 +192,7 @@ impl Queue {
             h.head.store(head + 1, Ordering::Relaxed);
             (item, h.depth.fetch_sub(1, Ordering::SeqCst) - 1)
         })?;
-        give(self.header().free.get())?;
+        give(&self.header().free)?;
         Ok(Timed::Done(got))
     }
 

@@ -174,6 +174,17 @@ pub struct LockState {
     /// Acquisitions while the stream says another process held the lock:
     /// zero whenever the lock works.
     pub overlaps: u64,
+    /// A lock nobody lets go for a dead holder (a semaphore, not an flock).
+    pub kept_by_the_dead: bool,
+    /// The holder died holding it (only a semaphore stays held then).
+    pub holder_dead: bool,
+}
+
+impl LockState {
+    /// Its holder is dead and others wait: they will wait forever.
+    pub fn deadlocked(&self) -> bool {
+        self.holder_dead && !self.waiters.is_empty()
+    }
 }
 
 /// How many recent depths a queue keeps for its history.
@@ -269,6 +280,10 @@ pub struct Model {
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
     pub manager: ManagerState,
+    /// Calls on Process objects, in order: (caller, call, target, result).
+    pub calls: Vec<(Pid, String, Option<Pid>, String)>,
+    /// Deadlocks named in the stream.
+    pub deadlocks: u32,
     pub outcomes: Outcomes,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
@@ -578,10 +593,15 @@ impl Model {
                     p.activity = Activity::Exited(*exitcode);
                 }
                 // A process that dies holding a lock or waiting for one leaves
-                // the line (flock is released by the kernel on death).
+                // the line. The kernel lets go of an flock on death; a
+                // semaphore stays taken, by the dead.
                 for lock in self.locks.values_mut() {
-                    if lock.holder == pid {
-                        lock.holder = None;
+                    if lock.holder == pid && pid.is_some() {
+                        if lock.kept_by_the_dead {
+                            lock.holder_dead = true;
+                        } else {
+                            lock.holder = None;
+                        }
                     }
                     if let Some(pid) = pid {
                         lock.waiters.remove(pid);
@@ -646,6 +666,24 @@ impl Model {
                 self.set_activity(pid, Activity::SetPlain(*len));
             }
             Body::PlainRead { len } => self.manager.main_plain = Some(*len),
+            Body::LockMade { lock, lock_kind } => {
+                self.locks.entry(lock.clone()).or_default().kept_by_the_dead =
+                    lock_kind == "semaphore";
+            }
+            Body::ProcessCall {
+                call,
+                target,
+                result,
+                ..
+            } => {
+                if let Some(p) = pid {
+                    self.calls.push((p, call.clone(), *target, result.clone()));
+                }
+            }
+            Body::Deadlock { lock, .. } => {
+                self.locks.entry(lock.clone()).or_default().holder_dead = true;
+                self.deadlocks += 1;
+            }
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
         }

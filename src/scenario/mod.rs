@@ -6,6 +6,7 @@
 //! editing those files, not code.
 
 pub mod append;
+pub mod lifecycle;
 pub mod manager;
 pub mod pool;
 pub mod queue;
@@ -62,6 +63,7 @@ impl Spec {
 /// Every scenario's file, by name, in the order of `mpviz list`.
 pub const SPECS: &[(&str, &str)] = &[
     ("race", include_str!("../../scenarios/race.toml")),
+    ("lifecycle", include_str!("../../scenarios/lifecycle.toml")),
     ("ticket", include_str!("../../scenarios/ticket.toml")),
     ("append", include_str!("../../scenarios/append.toml")),
     ("pool", include_str!("../../scenarios/pool.toml")),
@@ -258,6 +260,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
         "manager" => Ok(Box::new(manager::Manager::new(serde_json::from_value(
             params.clone(),
         )?)?)),
+        "lifecycle" => Ok(Box::new(lifecycle::Lifecycle::new(
+            serde_json::from_value(params.clone())?,
+        )?)),
         other => anyhow::bail!("unknown scenario {other:?}"),
     }
 }

@@ -148,7 +148,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "call" => match &ev.body {
-            Body::PoolCall { call } => call.clone(),
+            Body::PoolCall { call } | Body::ProcessCall { call, .. } => call.clone(),
             _ => return None,
         },
         "item" => match &ev.body {
@@ -208,6 +208,30 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         },
         "len" => match &ev.body {
             Body::PlainSet { len, .. } | Body::PlainRead { len } => len.to_string(),
+            _ => return None,
+        },
+        "result" => match &ev.body {
+            Body::ProcessCall { result, .. } => result.clone(),
+            _ => return None,
+        },
+        "lock_kind" => match &ev.body {
+            Body::LockMade { lock_kind, .. } => lock_kind.clone(),
+            _ => return None,
+        },
+        "holder_who" => match &ev.body {
+            Body::Deadlock { holder, .. } => who(*holder),
+            _ => return None,
+        },
+        "stuck" => match &ev.body {
+            Body::Deadlock { waiters, .. } => waiters
+                .iter()
+                .map(|&w| who(w))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            _ => return None,
+        },
+        "state" => match &ev.body {
+            Body::State { state } => state.to_string(),
             _ => return None,
         },
         "role" => proc?.role.clone(),

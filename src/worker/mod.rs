@@ -172,6 +172,117 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Reports something this process saw of another process `pid` (its
+    /// child's state, say), at once.
+    pub fn report_about(&self, pid: Pid, body: Body) {
+        if self.sink.emit(Some(pid), body).is_err() {
+            exit_now(3);
+        }
+    }
+
+    /// Forks a child of this process, which is its real parent and must reap
+    /// it ([`Ctx::wait_child`]). The child runs `body` with a context of its
+    /// own (slot `slot`: its own gate) and ends with the code `body` returns.
+    /// This process reports the child's `spawn`, as the fork server does.
+    pub fn fork_child(
+        &mut self,
+        slot: u32,
+        name: &str,
+        role: &str,
+        body: impl FnOnce(&mut Ctx) -> i32,
+    ) -> nix::Result<Pid> {
+        self.flush();
+        // SAFETY: a child of a run is single-threaded (threads are only
+        // started by `run_threads`, which joins them before it returns); the
+        // new process runs `body` and leaves with _exit.
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                if let Ok(cname) = std::ffi::CString::new(name.chars().take(15).collect::<String>())
+                {
+                    let _ = nix::sys::prctl::set_name(&cname);
+                }
+                let pid = nix::unistd::getpid().as_raw();
+                let mut ctx = Ctx::new(
+                    pid, slot, self.seed, self.dir, self.sink, self.gates, self.ipc,
+                );
+                ctx.batch = self.batch;
+                let code = body(&mut ctx);
+                ctx.flush();
+                exit_now(code)
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let child = child.as_raw();
+                self.report_about(
+                    child,
+                    Body::Spawn {
+                        name: name.into(),
+                        role: role.into(),
+                        slot,
+                        ppid: self.pid,
+                    },
+                );
+                Ok(child)
+            }
+        }
+    }
+
+    /// Waits for the child `pid` to end, at most `timeout` (`None`: as long
+    /// as it takes), reaps it and reports its exit code as the OS gave it
+    /// (Python-style: minus the signal number). `None` if it still runs.
+    pub fn wait_child(&self, pid: Pid, timeout: Option<std::time::Duration>) -> Option<i32> {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let target = nix::unistd::Pid::from_raw(pid);
+        loop {
+            let flags = deadline.map(|_| WaitPidFlag::WNOHANG);
+            let code = match waitpid(target, flags) {
+                Ok(WaitStatus::Exited(_, code)) => code,
+                Ok(WaitStatus::Signaled(_, signal, _)) => -(signal as i32),
+                Ok(WaitStatus::StillAlive) => {
+                    if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                        return None;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    continue;
+                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return None,
+            };
+            self.report_about(pid, Body::Exit { exitcode: code });
+            return Some(code);
+        }
+    }
+
+    /// Takes the semaphore `sem` as the lock `name`, as one instrumented
+    /// action (`lock_wait`, then `lock_acquire` once it is taken).
+    pub fn lock_semaphore(
+        &mut self,
+        sem: &crate::ipc::sem::SharedSemaphore,
+        name: &str,
+    ) -> nix::Result<()> {
+        self.gate("take the lock");
+        self.emit(Body::LockWait { lock: name.into() });
+        self.flush();
+        sem.acquire(None)?;
+        self.emit(Body::LockAcquire { lock: name.into() });
+        self.flush();
+        Ok(())
+    }
+
+    /// Gives the semaphore back, as one instrumented action.
+    pub fn unlock_semaphore(
+        &mut self,
+        sem: &crate::ipc::sem::SharedSemaphore,
+        name: &str,
+    ) -> nix::Result<()> {
+        self.gate("let go of the lock");
+        self.emit(Body::LockRelease { lock: name.into() });
+        self.flush();
+        sem.release()
+    }
+}
+
 /// A `flock` this process holds; give it back with [`Ctx::unlock`].
 pub struct HeldLock {
     name: String,

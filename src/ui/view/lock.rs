@@ -33,6 +33,28 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
         }
         match lock.holder {
+            Some(pid) if lock.holder_dead => {
+                let code = m.proc(pid).and_then(|p| p.exitcode);
+                lines.push(Line::from(vec![
+                    Span::styled("holder  ", t.label()),
+                    Span::styled(
+                        format!(
+                            "{} PID {pid}: DEAD{}",
+                            name_of(pid),
+                            code.map_or_else(String::new, |c| format!(" (exit {c})"))
+                        ),
+                        t.bad(),
+                    ),
+                ]));
+                lines.push(Line::styled(
+                    if lock.deadlocked() {
+                        "  DEADLOCK: nobody will let it go"
+                    } else {
+                        "  still taken: nobody will let it go"
+                    },
+                    t.bad(),
+                ));
+            }
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
                 lines.push(Line::from(vec![
@@ -72,8 +94,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             ));
         }
     }
-    let title = match m.locks.keys().next() {
-        Some(name) if m.locks.len() == 1 => format!(" Lock \"{name}\" (flock) "),
+    let title = match m.locks.iter().next() {
+        Some((name, lock)) if m.locks.len() == 1 => {
+            let kind = if lock.kept_by_the_dead {
+                "semaphore"
+            } else {
+                "flock"
+            };
+            format!(" Lock \"{name}\" ({kind}) ")
+        }
         _ => " Locks ".to_string(),
     };
     let block = Block::bordered().title(Span::styled(title, t.title()));

@@ -103,6 +103,11 @@ pub fn describe(ev: &Event) -> String {
             format!("own plain dict[{key}] = {value} ({len} item)")
         }
         Body::PlainRead { len } => format!("own plain dict has {len} items"),
+        Body::LockMade { lock, lock_kind } => format!("made lock {lock} ({lock_kind})"),
+        Body::ProcessCall { call, result, .. } => format!("{call} → {result}"),
+        Body::Deadlock { lock, holder, .. } => {
+            format!("DEADLOCK: {lock} held by dead {holder}")
+        }
         Body::Error { message } => format!("error: {message}"),
         Body::End => "every process has exited".into(),
     }

@@ -2,6 +2,7 @@
 //! state) to a region of the frame. Nothing here reads `/proc`, a pipe or a
 //! clock; everything it shows comes from [`Model`].
 
+mod calls;
 mod counter;
 mod header;
 mod help;
@@ -78,7 +79,7 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     let pool = !screen.model.tasks.is_empty() || screen.scenario.name() == "pool";
     // A pool's results say where each callback ran, the manager's panel
     // shows two dicts: give them half the width.
-    let side = if pool || screen.scenario.name() == "manager" {
+    let side = if pool || matches!(screen.scenario.name(), "manager" | "lifecycle") {
         (area.width / 2).clamp(30, 90)
     } else {
         (area.width * 3 / 8).clamp(30, 72)
@@ -105,6 +106,19 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
         let [queue_area, log_area] =
             Layout::vertical([Constraint::Length(queue::HEIGHT), Constraint::Min(3)]).areas(right);
         queue::draw(frame, queue_area, screen, name, q);
+        log::draw(frame, log_area, screen);
+        return;
+    }
+    if screen.scenario.name() == "lifecycle" {
+        let lock_height = lock::height(screen.model, right.height);
+        let [lock_area, calls_area, log_area] = Layout::vertical([
+            Constraint::Length(lock_height),
+            Constraint::Percentage(55),
+            Constraint::Min(3),
+        ])
+        .areas(right);
+        lock::draw(frame, lock_area, screen);
+        calls::draw(frame, calls_area, screen);
         log::draw(frame, log_area, screen);
         return;
     }

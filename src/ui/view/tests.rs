@@ -680,3 +680,76 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
         "{s}"
     );
 }
+
+#[test]
+fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
+    use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
+    let scenario = Lifecycle::new(LifecycleParams {
+        lock_kind: LockKind::Semaphore,
+        waiters: 1,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let spawn = |pid: Pid, name: &str, role: &str| {
+        Event::new(
+            1,
+            Some(pid),
+            Body::Spawn {
+                name: name.into(),
+                role: role.into(),
+                slot: 0,
+                ppid: 1,
+            },
+        )
+    };
+    let lock = || "lock".to_string();
+    for e in [
+        spawn(40, "main", "main"),
+        spawn(41, "holder", "holder"),
+        spawn(42, "waiter-1", "waiter"),
+        Event::new(
+            2,
+            Some(40),
+            Body::LockMade {
+                lock: lock(),
+                lock_kind: "semaphore".into(),
+            },
+        ),
+        Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
+        Event::new(4, Some(42), Body::LockWait { lock: lock() }),
+        Event::new(
+            5,
+            Some(40),
+            Body::ProcessCall {
+                call: "h.terminate()".into(),
+                target: Some(41),
+                result: "sent SIGTERM".into(),
+                timeout_ms: None,
+                alive: None,
+            },
+        ),
+        Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
+    ] {
+        m.apply(&e);
+    }
+    assert!(
+        m.locks["lock"].deadlocked(),
+        "the dead still hold a semaphore"
+    );
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    let v = view();
+    let screen = Screen {
+        model: &m,
+        view: &v,
+        scenario: &scenario,
+        theme: Theme { color: false },
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    let s = text(terminal.backend().buffer());
+    assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
+    assert!(s.contains("holder PID 41: DEAD (exit -15)"), "{s}");
+    assert!(s.contains("DEADLOCK: nobody will let it go"), "{s}");
+    assert!(s.contains("1. waiter-1 PID 42"), "{s}");
+    assert!(s.contains("main: h.terminate() → sent SIGTERM"), "{s}");
+    assert!(s.contains("deadlock yes"), "{s}");
+}
