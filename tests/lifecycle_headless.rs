@@ -77,6 +77,8 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
     assert!(run["result"].as_str().unwrap().contains(&main.to_string()));
     assert_eq!(life.pid["hello"], life.call("p.start()").1["target"]);
     assert_ne!(life.pid["hello"], main);
+    // is_alive(), asked of the system while it runs.
+    assert_eq!(life.call("p.is_alive()").1["alive"], true);
     // exitcode is None while running.
     assert!(life.call("p.exitcode").1["result"]
         .as_str()

@@ -354,8 +354,25 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     ctx.gate("ask p.name, p.pid, p.is_alive(), p.exitcode");
     call(ctx, "p.name", Some(hello), "'hello'");
     call(ctx, "p.pid", Some(hello), hello.to_string());
-    call(ctx, "p.is_alive()", Some(hello), "True");
-    call(ctx, "p.exitcode", Some(hello), "None (still running)");
+    // Asked of the system, without reaping: still in /proc and not a zombie.
+    let alive = proc_state(hello).is_some_and(|s| s != 'Z');
+    ctx.emit(Body::ProcessCall {
+        call: "p.is_alive()".into(),
+        target: Some(hello),
+        result: if alive { "True" } else { "False" }.into(),
+        timeout_ms: None,
+        alive: Some(alive),
+    });
+    call(
+        ctx,
+        "p.exitcode",
+        Some(hello),
+        if alive {
+            "None (still running)"
+        } else {
+            "None until it is joined"
+        },
+    );
 
     ctx.gate("p.join(timeout=0.2)");
     let joined = ctx.wait_child(hello, Some(Duration::from_millis(200)));

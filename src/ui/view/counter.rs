@@ -49,7 +49,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
             lines.push(Line::styled("newest lost update:", t.label()));
             lines.push(Line::from(Span::styled(
                 format!(
-                    " {} read {}, wrote {}",
+                    "  {} read {}, wrote {}",
                     who(l.over),
                     read(l.over_read),
                     l.over_wrote
@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
             )));
             lines.push(Line::from(Span::styled(
                 format!(
-                    " {} read {}, wrote {} ✗",
+                    "✗ {} read {}, wrote {}",
                     who(l.writer),
                     read(l.read),
                     l.wrote
