@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, getpid, getppid, ForkResult, Pid as NixPid};
+use nix::unistd::{getpid, getppid, Pid as NixPid};
 use serde::{Deserialize, Serialize};
 
 use crate::ipc::{EventSink, Gates, RunClock};
+use crate::protocol::Pid;
 use crate::protocol::{Body, Event};
 use crate::scenario;
-use crate::worker::{exit_now, Ctx};
+use crate::worker::{exit_now, fork_announced, Ctx, Forked};
 
 /// The first argument that turns the mpviz binary into a fork server.
 pub const ARG: &str = "__forkserver";
@@ -100,25 +101,26 @@ fn serve() -> anyhow::Result<()> {
         }
         let (name, role) = scenario.process_name(slot);
         let t_ns = plan.clock.now();
+        let announce = |child: Pid| {
+            let spawn = Body::Spawn {
+                name: name.clone(),
+                role: role.to_string(),
+                slot,
+                ppid: me.as_raw(),
+            };
+            let _ = sink.send(&Event::new(t_ns, Some(child), spawn));
+        };
+        // This process is single-threaded: it may fork.
         let forked = if fail_at == Some(slot) {
             Err(Errno::EAGAIN)
         } else {
-            // SAFETY: this process is single-threaded; the child only runs
-            // the scenario's code and leaves with _exit.
-            unsafe { fork() }
+            fork_announced(announce)
         };
         match forked {
-            Ok(ForkResult::Child) => {
+            Ok(Forked::Child) => {
                 child(&plan, &*scenario, slot, &name, me, &sink, &gates);
             }
-            Ok(ForkResult::Parent { child }) => {
-                let spawn = Body::Spawn {
-                    name,
-                    role: role.to_string(),
-                    slot,
-                    ppid: me.as_raw(),
-                };
-                let _ = sink.send(&Event::new(t_ns, Some(child.as_raw()), spawn));
+            Ok(Forked::Parent(_)) => {
                 // Reap whoever is done already, so that finished children do not
                 // linger as zombies while the rest are still being started.
                 reap(&sink, false);

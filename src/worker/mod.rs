@@ -193,11 +193,21 @@ impl Ctx<'_> {
         body: impl FnOnce(&mut Ctx) -> i32,
     ) -> nix::Result<Pid> {
         self.flush();
-        // SAFETY: a child of a run is single-threaded (threads are only
-        // started by `run_threads`, which joins them before it returns); the
-        // new process runs `body` and leaves with _exit.
-        match unsafe { nix::unistd::fork() }? {
-            nix::unistd::ForkResult::Child => {
+        // A child of a run is single-threaded (threads are only started by
+        // `run_threads`, which joins them before it returns): it may fork.
+        let announce = |child: Pid| {
+            self.report_about(
+                child,
+                Body::Spawn {
+                    name: name.into(),
+                    role: role.into(),
+                    slot,
+                    ppid: self.pid,
+                },
+            )
+        };
+        match fork_announced(announce)? {
+            Forked::Child => {
                 if let Ok(cname) = std::ffi::CString::new(name.chars().take(15).collect::<String>())
                 {
                     let _ = nix::sys::prctl::set_name(&cname);
@@ -211,19 +221,7 @@ impl Ctx<'_> {
                 ctx.flush();
                 exit_now(code)
             }
-            nix::unistd::ForkResult::Parent { child } => {
-                let child = child.as_raw();
-                self.report_about(
-                    child,
-                    Body::Spawn {
-                        name: name.into(),
-                        role: role.into(),
-                        slot,
-                        ppid: self.pid,
-                    },
-                );
-                Ok(child)
-            }
+            Forked::Parent(child) => Ok(child),
         }
     }
 
@@ -324,6 +322,40 @@ impl<'a> Ctx<'a> {
                 .map_err(|(_, e)| std::io::Error::from(e))?,
         );
         Ok(())
+    }
+}
+
+/// What [`fork_announced`] returns in each process.
+pub enum Forked {
+    /// In the new process: free to run, its spawn already reported.
+    Child,
+    /// In the parent: the new process's PID.
+    Parent(Pid),
+}
+
+/// Forks, and holds the new process back until the parent has run
+/// `announce` with its PID (and reported its `spawn` there): a child's first
+/// report then always follows its spawn in the pipe, so nothing of it has
+/// to be held back and reordered around what others did meanwhile.
+pub fn fork_announced(announce: impl FnOnce(Pid)) -> nix::Result<Forked> {
+    let (wait, go) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: the callers fork from a single-threaded process (the fork
+    // server, or a child of a run); the new process only reads a pipe here.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(go);
+            let mut byte = [0u8; 1];
+            // Returns at end of file: once the parent has closed its end.
+            while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&wait, &mut byte) {}
+            drop(wait);
+            Ok(Forked::Child)
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(wait);
+            announce(child.as_raw());
+            drop(go);
+            Ok(Forked::Parent(child.as_raw()))
+        }
     }
 }
 
