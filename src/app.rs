@@ -152,17 +152,19 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
 }
 
 /// Resolves the common options, checks that the machine can start
-/// `processes` children (named by `flag`), and builds the scenario.
+/// `processes` children (what `flag` `asked` for comes to), and builds the
+/// scenario.
 fn launch(
     name: &str,
     run: &RunArgs,
     flag: &str,
+    asked: u32,
     processes: u32,
     scenario: impl FnOnce() -> anyhow::Result<Arc<dyn Scenario>>,
 ) -> Result<Launch, String> {
     let spec = scenario::spec(name).map_err(|e| e.to_string())?;
     let (options, front) = run_options(run, &spec)?;
-    limits::check_processes(flag, u64::from(processes))?;
+    limits::check_processes(flag, u64::from(asked), u64::from(processes))?;
     Ok(Launch {
         scenario: scenario().map_err(|e| e.to_string())?,
         options,
@@ -183,9 +185,14 @@ fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
         lock: !args.no_lock,
         delay_ms: args.delay_ms.unwrap_or(spec.default_u64("delay_ms")),
     };
-    launch("ticket", &args.run, "--buyers", params.buyers, || {
-        Ok(Arc::new(ticket::Ticket::new(params)?))
-    })
+    launch(
+        "ticket",
+        &args.run,
+        "--buyers",
+        params.buyers,
+        params.buyers,
+        || Ok(Arc::new(ticket::Ticket::new(params)?)),
+    )
 }
 
 fn race_launch(args: RaceArgs) -> Result<Launch, String> {
@@ -197,20 +204,34 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
         threads: args.threads,
     };
     // Threads count against the same limit as processes (RLIMIT_NPROC).
-    launch("race", &args.run, "--workers", params.workers, || {
-        Ok(Arc::new(race::Race::new(params)?))
-    })
+    launch(
+        "race",
+        &args.run,
+        "--workers",
+        params.workers,
+        params.workers,
+        || Ok(Arc::new(race::Race::new(params)?)),
+    )
 }
 
 fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     let spec = scenario::spec("manager").map_err(|e| e.to_string())?;
+    // The main process sets its own key in its plain dict before it starts
+    // the workers, which get copies of it.
+    let me = i64::from(std::process::id());
     let params = manager::ManagerParams {
         workers: or_default(args.workers, &spec, "workers"),
+        plain: [(me, me)].into(),
     };
     let processes = params.workers.saturating_add(1);
-    launch("manager", &args.run, "--workers", processes, || {
-        Ok(Arc::new(manager::Manager::new(params)?))
-    })
+    launch(
+        "manager",
+        &args.run,
+        "--workers",
+        params.workers,
+        processes,
+        || Ok(Arc::new(manager::Manager::new(params)?)),
+    )
 }
 
 fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
@@ -221,9 +242,14 @@ fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
     };
     // Main and the ten processes it starts, and the waiters.
     let processes = params.waiters.saturating_add(11);
-    launch("lifecycle", &args.run, "--waiters", processes, || {
-        Ok(Arc::new(lifecycle::Lifecycle::new(params)?))
-    })
+    launch(
+        "lifecycle",
+        &args.run,
+        "--waiters",
+        params.waiters,
+        processes,
+        || Ok(Arc::new(lifecycle::Lifecycle::new(params)?)),
+    )
 }
 
 fn append_launch(args: AppendArgs) -> Result<Launch, String> {
@@ -233,9 +259,14 @@ fn append_launch(args: AppendArgs) -> Result<Launch, String> {
         chunks: or_default(args.chunks, &spec, "chunks"),
         lock: args.lock,
     };
-    launch("append", &args.run, "--writers", params.writers, || {
-        Ok(Arc::new(append::Append::new(params)?))
-    })
+    launch(
+        "append",
+        &args.run,
+        "--writers",
+        params.writers,
+        params.writers,
+        || Ok(Arc::new(append::Append::new(params)?)),
+    )
 }
 
 fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
@@ -259,6 +290,7 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         &args.run,
         "--producers and --consumers",
         processes,
+        processes,
         || Ok(Arc::new(queue::QueueScenario::new(params)?)),
     )
 }
@@ -280,7 +312,12 @@ fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
         queue_size,
         crawl: args.crawl,
     };
-    launch("pool", &args.run, "--workers", params.workers, || {
-        Ok(Arc::new(pool::Pool::new(params)?))
-    })
+    launch(
+        "pool",
+        &args.run,
+        "--workers",
+        params.workers,
+        params.workers,
+        || Ok(Arc::new(pool::Pool::new(params)?)),
+    )
 }

@@ -16,7 +16,11 @@ struct Life {
 }
 
 fn live(lock_kind: &str) -> Life {
-    let run = run_json_of("lifecycle", &["--lock-kind", lock_kind]);
+    live_with(&["--lock-kind", lock_kind])
+}
+
+fn live_with(args: &[&str]) -> Life {
+    let run = run_json_of("lifecycle", args);
     let pid = run
         .of_kind("spawn")
         .map(|e| {
@@ -71,12 +75,28 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
         assert_eq!(life.exit_of(name).1, code, "{name}");
         assert_eq!(life.summary["exit_codes_by_name"][name], code, "{name}");
     }
-    // run() runs in the caller's own PID; start() makes a new one.
+    // run() runs hello in the caller's own PID; start() in a new one. hello
+    // itself says where it runs (os.getpid()).
     let main = life.pid["main"];
-    let (_, run) = life.call("p.run()");
-    assert!(run["result"].as_str().unwrap().contains(&main.to_string()));
-    assert_eq!(life.pid["hello"], life.call("p.start()").1["target"]);
-    assert_ne!(life.pid["hello"], main);
+    let hello = life.pid["hello"];
+    let ran_in: Vec<(i64, String)> = life
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "process_call" && e["call"] == "os.getpid() in hello")
+        .map(|e| {
+            (
+                e["pid"].as_i64().unwrap(),
+                e["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ran_in,
+        vec![(main, main.to_string()), (hello, hello.to_string())]
+    );
+    assert!(life.call("os.getpid() in hello").0 < life.call("p.run()").0);
+    assert_eq!(hello, life.call("p.start()").1["target"]);
+    assert_ne!(hello, main);
     // is_alive(), asked of the system while it runs.
     assert_eq!(life.call("p.is_alive()").1["alive"], true);
     // exitcode is None while running.
@@ -111,7 +131,12 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
             .starts_with(&format!("{server}:")),
         "{reparented}"
     );
-    assert!(life.exit_of("orphans-parent").0 < life.exit_of("orphan").0);
+    // Before: its parent was the orphans-parent.
+    let first = life.at(|e| e["kind"] == "process_call" && e["pid"] == orphan);
+    assert_eq!(
+        life.events[first]["result"],
+        life.pid["orphans-parent"].to_string()
+    );
     // A daemon ends when its parent ends.
     assert_eq!(life.exit_of("daemon").1, -15);
     let daemon_end = life.exit_of("daemon").0;
@@ -155,7 +180,8 @@ fn a_semaphore_held_by_a_terminated_process_is_a_deadlock_named_and_ended() {
 
 #[test]
 fn an_flock_held_by_a_terminated_process_is_let_go_by_the_kernel() {
-    let life = live("flock");
+    // Paced, as in the dashboard: the waiters go on however slowly.
+    let life = live_with(&["--lock-kind", "flock", "--speed", "60"]);
     let holder = life.pid["holder"];
     assert_eq!(life.exit_of("holder").1, -15);
     assert!(!life.events.iter().any(|e| e["kind"] == "deadlock"));
@@ -173,4 +199,9 @@ fn an_flock_held_by_a_terminated_process_is_let_go_by_the_kernel() {
         assert_eq!(life.exit_of(w).1, 0);
     }
     assert_eq!(life.summary["deadlocks"], 0);
+    // main waits for them as long as they take: no join gives up on them.
+    assert!(!life
+        .events
+        .iter()
+        .any(|e| e["kind"] == "process_call" && e["timeout_ms"] == 1000));
 }

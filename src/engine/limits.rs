@@ -41,11 +41,18 @@ pub fn processes_available() -> u64 {
 
 /// Refuses a run of `wanted` processes (plus the fork server) that the
 /// machine cannot start.
-pub fn check_processes(flag: &str, wanted: u64) -> Result<(), String> {
+/// Checks that a run of `wanted` processes (what `flag asked` comes to)
+/// fits on this machine now.
+pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String> {
     let available = processes_available();
     if wanted + 1 > available {
+        let what = if asked == wanted {
+            format!("{flag} {wanted} is more processes")
+        } else {
+            format!("{flag} {asked} needs {wanted} processes, more")
+        };
         return Err(format!(
-            "{flag} {wanted} is more processes than this system can start now (about {available} more; see `ulimit -u` and /proc/sys/kernel/pid_max)"
+            "{what} than this system can start now (about {available} more; see `ulimit -u` and /proc/sys/kernel/pid_max)"
         ));
     }
     Ok(())
@@ -57,10 +64,15 @@ mod tests {
 
     #[test]
     fn a_small_run_fits_and_an_absurd_one_is_refused() {
-        assert!(check_processes("--buyers", 2).is_ok());
-        let err = check_processes("--buyers", 1 << 40).unwrap_err();
+        assert!(check_processes("--buyers", 2, 2).is_ok());
+        let err = check_processes("--buyers", 1 << 40, 1 << 40).unwrap_err();
         assert!(
             err.starts_with("--buyers 1099511627776 is more processes"),
+            "{err}"
+        );
+        let err = check_processes("--workers", 1 << 40, (1 << 40) + 1).unwrap_err();
+        assert!(
+            err.starts_with("--workers 1099511627776 needs 1099511627777 processes, more than"),
             "{err}"
         );
     }

@@ -67,7 +67,7 @@ pub struct ManagerState {
     pub served: u32,
     /// The last read-back from the server.
     pub reply: Option<ReadBack>,
-    /// Each process's own plain dict's size, as it reported it.
+    /// Each worker's copy of the plain dict: its size, as it reported it.
     pub plain: BTreeMap<Pid, u32>,
     /// The main process's plain dict, read at the end.
     pub main_plain: Option<u32>,
@@ -660,8 +660,12 @@ impl Model {
                 }
             }
             Body::PlainSet { len, .. } => {
-                if let Some(p) = pid {
-                    self.manager.plain.insert(p, *len);
+                match pid {
+                    Some(_) if pid == self.parent_pid => self.manager.main_plain = Some(*len),
+                    Some(p) => {
+                        self.manager.plain.insert(p, *len);
+                    }
+                    None => {}
                 }
                 self.set_activity(pid, Activity::SetPlain(*len));
             }

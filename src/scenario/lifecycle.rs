@@ -18,7 +18,7 @@
 //! `waitpid` and reports their exit codes as the OS gave them.
 
 use std::fs::File;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -288,6 +288,12 @@ fn call(ctx: &Ctx, call: &str, target: Option<Pid>, result: impl Into<String>) {
     });
 }
 
+/// The body of the function `hello`: it says which process runs it.
+fn hello_body(ctx: &Ctx) {
+    let pid = nix::unistd::getpid().as_raw();
+    call(ctx, "os.getpid() in hello", Some(pid), pid.to_string());
+}
+
 /// The state letter of `pid` in /proc, if it exists.
 fn proc_state(pid: Pid) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -330,18 +336,15 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         format!("a new process, PID {daemon}, daemon=True"),
     );
 
-    // A function as the target: run() runs it here, start() in a new process.
+    // A function as the target: run() calls it in this very process,
+    // start() in a new one.
     ctx.gate("p = Process(target=hello); p.run()");
-    call(
-        ctx,
-        "p.run()",
-        None,
-        format!("hello ran in PID {me}: the caller's own, no new process"),
-    );
+    hello_body(ctx);
+    call(ctx, "p.run()", None, "returned: hello ran in this process");
     ctx.gate("p.start()");
     let hello = ctx.fork_child(HELLO.0, HELLO.1, "function", |c| {
-        c.gate("print('Welcome to my Home')");
-        call(c, "os.getpid()", Some(c.pid), c.pid.to_string());
+        c.gate("run hello()");
+        hello_body(c);
         c.sleep(1500);
         0
     })?;
@@ -354,44 +357,37 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     ctx.gate("ask p.name, p.pid, p.is_alive(), p.exitcode");
     call(ctx, "p.name", Some(hello), "'hello'");
     call(ctx, "p.pid", Some(hello), hello.to_string());
-    // Asked of the system, without reaping: still in /proc and not a zombie.
-    let alive = proc_state(hello).is_some_and(|s| s != 'Z');
+    // is_alive() and exitcode poll the child as Python does: waitpid without
+    // waiting, which reaps it if it has ended.
+    let mut ended = ctx.wait_child(hello, Some(Duration::ZERO));
     ctx.emit(Body::ProcessCall {
         call: "p.is_alive()".into(),
         target: Some(hello),
-        result: if alive { "True" } else { "False" }.into(),
+        result: if ended.is_none() { "True" } else { "False" }.into(),
         timeout_ms: None,
-        alive: Some(alive),
+        alive: Some(ended.is_none()),
     });
-    call(
-        ctx,
-        "p.exitcode",
-        Some(hello),
-        if alive {
-            "None (still running)"
-        } else {
-            "None until it is joined"
-        },
-    );
-
-    ctx.gate("p.join(timeout=0.2)");
-    let joined = ctx.wait_child(hello, Some(Duration::from_millis(200)));
-    ctx.emit(Body::ProcessCall {
-        call: "p.join(timeout=0.2)".into(),
-        target: Some(hello),
-        result: match joined {
-            None => "returned after 0.2 s; p still runs".into(),
-            Some(code) => format!("p had ended, exit code {code}"),
-        },
-        timeout_ms: Some(200),
-        alive: Some(joined.is_none()),
-    });
-    if joined.is_none() {
-        ctx.gate("p.join()");
-        let code = ctx.wait_child(hello, None);
-        call(ctx, "p.join()", Some(hello), "returned: p has ended");
-        call(ctx, "p.exitcode", Some(hello), opt_code(code));
+    call(ctx, "p.exitcode", Some(hello), opt_code(ended));
+    if ended.is_none() {
+        ctx.gate("p.join(timeout=0.2)");
+        ended = ctx.wait_child(hello, Some(Duration::from_millis(200)));
+        ctx.emit(Body::ProcessCall {
+            call: "p.join(timeout=0.2)".into(),
+            target: Some(hello),
+            result: match ended {
+                None => "returned after 0.2 s; p still runs".into(),
+                Some(code) => format!("returned: p ended, exit code {code}"),
+            },
+            timeout_ms: Some(200),
+            alive: Some(ended.is_none()),
+        });
     }
+    if ended.is_none() {
+        ctx.gate("p.join()");
+        ended = ctx.wait_child(hello, None);
+        call(ctx, "p.join()", Some(hello), "returned: p has ended");
+    }
+    call(ctx, "p.exitcode", Some(hello), opt_code(ended));
 
     // A type with its own run(), which raises.
     ctx.gate("q = MyProcess(); q.start()");
@@ -452,13 +448,16 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     while proc_state(zombie).is_some_and(|s| s != 'Z') {
         pause_a_little();
     }
-    ctx.report_about(zombie, Body::State { state: 'Z' });
-    call(
-        ctx,
-        "(no join yet)",
-        Some(zombie),
-        "state Z in /proc: ended, but its parent has not reaped it",
-    );
+    // Only its parent can reap it, and main has not: it must be a zombie now.
+    if proc_state(zombie) == Some('Z') {
+        ctx.report_about(zombie, Body::State { state: 'Z' });
+        call(
+            ctx,
+            "(no join yet)",
+            Some(zombie),
+            "state Z in /proc: ended, but its parent has not reaped it",
+        );
+    }
     ctx.gate("z.join(): reap the zombie");
     let code = ctx.wait_child(zombie, None);
     call(
@@ -473,10 +472,19 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let orphans_parent = ctx.fork_child(ORPHANS_PARENT.0, ORPHANS_PARENT.1, "worker", |c| {
         c.gate("start a child of its own");
         let parent = c.pid;
+        // The child says when it has seen its parent, so that the parent
+        // does not end before that.
+        let Ok((seen_rx, seen_tx)) = nix::unistd::pipe() else {
+            return 1;
+        };
+        let (rx, tx) = (seen_rx.as_raw_fd(), seen_tx.as_raw_fd());
         let orphan = c.fork_child(ORPHAN.0, ORPHAN.1, "orphan", |g| {
+            // The child's copies of the pipe: it only writes, then closes.
+            let _ = nix::unistd::close(rx);
             g.gate("read os.getppid()");
             let first = nix::unistd::getppid().as_raw();
             call(g, "os.getppid()", Some(g.pid), first.to_string());
+            let _ = nix::unistd::close(tx);
             while nix::unistd::getppid().as_raw() == parent {
                 pause_a_little();
             }
@@ -490,6 +498,10 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
             0
         });
         let Ok(orphan) = orphan else { return 1 };
+        drop(seen_tx);
+        let mut byte = [0u8; 1];
+        // End of file: the child has read its parent's PID.
+        while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&seen_rx, &mut byte) {}
         c.gate("exit without joining its child");
         call(
             c,
@@ -547,35 +559,53 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     );
     let code = ctx.wait_child(holder, None);
     call(ctx, "h.exitcode", Some(holder), opt_code(code));
-    ctx.gate("join the waiters (timeout 1 s each)");
     let mut stuck = Vec::new();
-    for &w in &waiting {
-        let joined = ctx.wait_child(w, Some(Duration::from_secs(1)));
-        ctx.emit(Body::ProcessCall {
-            call: "w.join(timeout=1)".into(),
-            target: Some(w),
-            result: match joined {
-                Some(code) => format!("returned, exit code {code}"),
-                None => "returned after 1 s; the waiter still waits for the lock".into(),
-            },
-            timeout_ms: Some(1000),
-            alive: Some(joined.is_none()),
-        });
-        if joined.is_none() {
-            stuck.push(w);
+    match lock.kind {
+        // The kernel has let go of the dead holder's flock: the waiters go
+        // on, at whatever pace the teacher sets.
+        LockKind::Flock => {
+            ctx.gate("join the waiters");
+            for &w in &waiting {
+                let code = ctx.wait_child(w, None);
+                call(
+                    ctx,
+                    "w.join()",
+                    Some(w),
+                    format!("returned, exit code {}", opt_code(code)),
+                );
+            }
+        }
+        // Nobody will ever give the semaphore back: whoever has not got it
+        // waits forever. A join with a timeout shows it; Python would hang.
+        LockKind::Semaphore => {
+            ctx.gate("join the waiters (timeout 1 s each)");
+            for &w in &waiting {
+                let joined = ctx.wait_child(w, Some(Duration::from_secs(1)));
+                ctx.emit(Body::ProcessCall {
+                    call: "w.join(timeout=1)".into(),
+                    target: Some(w),
+                    result: match joined {
+                        Some(code) => format!("returned, exit code {code}"),
+                        None => "returned after 1 s; the waiter never gets the lock".into(),
+                    },
+                    timeout_ms: Some(1000),
+                    alive: Some(joined.is_none()),
+                });
+                if joined.is_none() {
+                    stuck.push(w);
+                }
+            }
         }
     }
-    if !stuck.is_empty() {
-        if lock.kind == LockKind::Semaphore && lock.sem.value() == 0 {
-            ctx.report_about(
-                me,
-                Body::Deadlock {
-                    lock: LOCK.into(),
-                    holder,
-                    waiters: stuck.clone(),
-                },
-            );
-        }
+    if !stuck.is_empty() && lock.sem.value() == 0 {
+        ctx.report_about(
+            me,
+            Body::Deadlock {
+                lock: LOCK.into(),
+                holder,
+                waiters: stuck.clone(),
+            },
+        );
         ctx.gate("end the stuck waiters: terminate them");
         for &w in &stuck {
             signal(w, Signal::SIGTERM)?;

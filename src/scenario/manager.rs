@@ -4,11 +4,11 @@
 //! processes hold only a connection to it. Here the server (slot 0) holds a
 //! dict and a list; `N` workers each ask it, over a Unix socket, to set
 //! `d[pid] = pid` and to append their PID to the list, and each also sets the
-//! same key in a plain dict of its own (a copy: every process has its own
-//! memory). The server knows who asks from the kernel (`SO_PEERCRED`). When
+//! same key in its copy of the main process's plain dict (every process
+//! has its own memory). The server knows who asks from the kernel (`SO_PEERCRED`). When
 //! every worker has exited, the main process (mpviz) reads the shared dict
 //! and list back through the server, as the tutorial's `print(d)` does, reads
-//! its own plain dict (still empty), and shuts the server down.
+//! its own plain dict (still only its own key), and shuts the server down.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -32,6 +32,10 @@ pub const WORKER: &str = "worker";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManagerParams {
     pub workers: u32,
+    /// The main process's plain dict as it was when the workers started:
+    /// each worker gets a copy of it with its parameters (as a forked child
+    /// gets a copy of its parent's memory).
+    pub plain: BTreeMap<i64, i64>,
 }
 
 pub struct Manager {
@@ -103,7 +107,8 @@ impl Scenario for Manager {
             workers: HashSet::new(),
             exited: 0,
             expected: self.params.workers,
-            plain: BTreeMap::new(),
+            plain: self.params.plain.clone(),
+            told: false,
             connection: None,
         })))
     }
@@ -121,7 +126,7 @@ impl Scenario for Manager {
         let result = if ctx.slot == 0 {
             serve(ctx, &listener)
         } else {
-            work(ctx, &listener)
+            work(ctx, &listener, self.params.plain.clone())
         };
         match result {
             Ok(()) => 0,
@@ -291,8 +296,12 @@ fn serve(ctx: &mut Ctx, listener: &UnixListener) -> std::io::Result<()> {
     }
 }
 
-/// A worker: two requests to the server, then its own plain dict.
-fn work(ctx: &mut Ctx, listener: &UnixListener) -> std::io::Result<()> {
+/// A worker: two requests to the server, then its own copy of the plain dict.
+fn work(
+    ctx: &mut Ctx,
+    listener: &UnixListener,
+    mut plain: BTreeMap<i64, i64>,
+) -> std::io::Result<()> {
     let stream = UnixStream::connect_addr(&listener.local_addr()?)?;
     let mut replies = BufReader::new(stream.try_clone()?);
     let me = i64::from(ctx.pid);
@@ -314,9 +323,8 @@ fn work(ctx: &mut Ctx, listener: &UnixListener) -> std::io::Result<()> {
     };
     ask(ctx, "dict_set", Some(me), Some(me))?;
     ask(ctx, "list_append", None, Some(me))?;
-    // The same in a plain dict: this process's own copy of the main
-    // process's (empty) dict.
-    let mut plain: BTreeMap<i64, i64> = BTreeMap::new();
+    // The same in the plain dict: this process's own copy of the main
+    // process's.
     ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
@@ -338,6 +346,8 @@ struct MainProcess {
     expected: u32,
     /// The main process's plain dict: the workers set keys in their copies.
     plain: BTreeMap<i64, i64>,
+    /// Whether it has shown its plain dict yet.
+    told: bool,
     /// The connection to the server, once the main process has asked.
     connection: Option<(UnixStream, BufReader<UnixStream>)>,
 }
@@ -422,6 +432,17 @@ impl ParentSide for MainProcess {
     }
 
     fn on_event(&mut self, event: &Event, parent: &Parent) {
+        if !self.told {
+            // It set its own key before it started the workers.
+            self.told = true;
+            if let Some((&key, &value)) = self.plain.iter().next() {
+                parent.emit(Body::PlainSet {
+                    key,
+                    value,
+                    len: self.plain.len() as u32,
+                });
+            }
+        }
         match (&event.body, event.pid) {
             (Body::Spawn { role, .. }, Some(pid)) if role == WORKER => {
                 self.workers.insert(pid);

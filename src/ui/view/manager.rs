@@ -50,17 +50,24 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ]));
     frame.render_widget(Paragraph::new(lines).block(block), managed);
 
-    let copies = m.plain.values().filter(|&&n| n > 0).count();
+    let sizes: std::collections::BTreeSet<u32> = m.plain.values().copied().collect();
+    let copies = match (m.plain.len(), sizes.len()) {
+        (0, _) => "none yet".to_string(),
+        (n, 1) => format!("{n} × {} items", sizes.iter().next().unwrap_or(&0)),
+        (n, _) => format!("{n}, of {sizes:?} items"),
+    };
     let main = match m.main_plain {
-        Some(0) => Span::styled("{} (empty)", t.good()),
-        Some(n) => Span::styled(format!("{n} items"), t.bad()),
-        None => Span::styled("read at the end", t.dim()),
+        Some(n) => Span::styled(
+            format!("{n} item{}", if n == 1 { "" } else { "s" }),
+            t.good(),
+        ),
+        None => Span::styled("?", t.dim()),
     };
     let lines = vec![
         Line::from(vec![Span::styled("in the main process: ", t.label()), main]),
         Line::from(vec![
             Span::styled("workers' own copies: ", t.label()),
-            Span::styled(format!("{copies} × 1 item"), t.value()),
+            Span::styled(copies, t.value()),
         ]),
         Line::styled("(each process has its own memory)", t.dim()),
     ];

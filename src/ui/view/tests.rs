@@ -610,7 +610,11 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
 #[test]
 fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     use crate::scenario::manager::{Manager, ManagerParams};
-    let scenario = Manager::new(ManagerParams { workers: 2 }).unwrap();
+    let scenario = Manager::new(ManagerParams {
+        workers: 2,
+        plain: [(1, 1)].into(),
+    })
+    .unwrap();
     let mut m = Model::new();
     let spawn = |pid: Pid, slot: u32, name: &str, role: &str| {
         Event::new(
@@ -651,10 +655,10 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
             Body::PlainSet {
                 key: 32,
                 value: 32,
-                len: 1,
+                len: 2,
             },
         ),
-        Event::new(4, Some(1), Body::PlainRead { len: 0 }),
+        Event::new(4, Some(1), Body::PlainRead { len: 1 }),
     ] {
         m.apply(&e);
     }
@@ -673,8 +677,8 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     assert!(s.contains("l = [32]"), "{s}");
     assert!(s.contains(" d[31] = 31"), "{s}");
     assert!(s.contains(" d[32] = 32"), "{s}");
-    assert!(s.contains("in the main process: {} (empty)"), "{s}");
-    assert!(s.contains("workers' own copies: 1 × 1 item"), "{s}");
+    assert!(s.contains("in the main process: 1 item"), "{s}");
+    assert!(s.contains("workers' own copies: 1 × 2 items"), "{s}");
     assert!(
         s.contains("served for 32") || s.contains("l.append(32)"),
         "{s}"
