@@ -627,3 +627,27 @@ fn lifecycle_pauses_steps_finishes_and_quits_leaving_nothing() {
     );
     assert!(screen.contains("Calls on Process objects"), "{screen}");
 }
+
+#[test]
+fn race_without_the_lock_shows_how_an_update_was_lost() {
+    // Paced at random, three workers interleave: updates are lost, and the
+    // counter panel shows the newest loss, marking the write that undid one.
+    let screen = pause_step_finish_quit(
+        &["race", "--workers", "3", "--increments", "10", "--paused"],
+        3,
+        "worker-",
+        &["expected 30", "newest lost update:", "✗ worker-"],
+    );
+    assert!(!screen.contains("expected 30 · lost 0"), "{screen}");
+}
+
+#[test]
+fn lifecycle_with_an_flock_lets_the_waiters_go_on() {
+    let screen = pause_step_finish_quit(
+        &["lifecycle", "--lock-kind", "flock", "--paused"],
+        1,
+        "main",
+        &["deadlock no", "(flock)", "w.join() → returned, exit code 0"],
+    );
+    assert!(!screen.contains("DEADLOCK"), "{screen}");
+}

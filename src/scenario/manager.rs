@@ -242,57 +242,136 @@ struct Contents {
     list: Vec<i64>,
 }
 
-/// The server: serves one connection after another until told to shut down.
+/// One connection to the server: who is on the other end (as the kernel
+/// says) and what it has sent that is not a whole line yet.
+struct Client {
+    stream: UnixStream,
+    pid: Pid,
+    unread: Vec<u8>,
+    closed: bool,
+}
+
+/// The server: serves every connection as requests come (one thread, like
+/// a select loop), until told to shut down.
 fn serve(ctx: &mut Ctx, listener: &UnixListener) -> std::io::Result<()> {
-    let mut dict: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut list: Vec<i64> = Vec::new();
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+
+    let mut shared = Shared::default();
+    let mut clients: Vec<Client> = Vec::new();
+    listener.set_nonblocking(true)?;
     loop {
-        let (stream, _) = listener.accept()?;
-        // Who is asking, as the kernel says.
-        let client =
-            nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
-                .map_or(0, |c| c.pid());
-        let mut answer = stream.try_clone()?;
-        for line in BufReader::new(&stream).lines() {
-            let line = line?;
-            let Some((op, key, value)) = parse(&line) else {
-                answer.write_all(b"error\n")?;
-                continue;
-            };
-            ctx.gate(format_args!(
-                "serve {} for PID {client}",
-                request(&op, key, value)
-            ));
-            let reply = match (op.as_str(), key, value) {
-                ("dict_set", Some(k), Some(v)) => {
-                    dict.insert(k, v);
-                    "ok".to_string()
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd> = std::iter::once(listener.as_fd())
+                .chain(clients.iter().map(|c| c.stream.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            fds.iter().map(|fd| fd.any().unwrap_or(false)).collect()
+        };
+        if ready[0] {
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false)?;
+                        // Who is asking, as the kernel says.
+                        let pid = nix::sys::socket::getsockopt(
+                            &stream,
+                            nix::sys::socket::sockopt::PeerCredentials,
+                        )
+                        .map_or(0, |c| c.pid());
+                        clients.push(Client {
+                            stream,
+                            pid,
+                            unread: Vec::new(),
+                            closed: false,
+                        });
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
                 }
-                ("list_append", _, Some(v)) => {
-                    list.push(v);
-                    "ok".to_string()
-                }
-                ("read", _, _) => serde_json::to_string(&Contents {
-                    dict: dict.iter().map(|(&k, &v)| (k, v)).collect(),
-                    list: list.clone(),
-                })
-                .unwrap_or_default(),
-                _ => "ok".to_string(),
-            };
-            ctx.emit(Body::Served {
-                client,
-                op: op.clone(),
-                key,
-                value,
-                dict_len: dict.len() as u32,
-                list_len: list.len() as u32,
-            });
-            answer.write_all(reply.as_bytes())?;
-            answer.write_all(b"\n")?;
-            if op == "shutdown" {
-                return Ok(());
             }
         }
+        for (client, _) in clients
+            .iter_mut()
+            .zip(&ready[1..])
+            .filter(|(_, &ready)| ready)
+        {
+            let mut buf = [0u8; 4096];
+            // Readable: this read returns at once.
+            match (&client.stream).read(&mut buf) {
+                Ok(0) => client.closed = true,
+                Ok(n) => client.unread.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => client.closed = true,
+            }
+            while let Some(end) = client.unread.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = client.unread.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                if shared.serve(ctx, client, line.trim_end())? {
+                    return Ok(());
+                }
+            }
+        }
+        clients.retain(|c| !c.closed);
+    }
+}
+
+/// What the server holds.
+#[derive(Default)]
+struct Shared {
+    dict: BTreeMap<i64, i64>,
+    list: Vec<i64>,
+}
+
+impl Shared {
+    /// Serves one request line; true once told to shut down.
+    fn serve(&mut self, ctx: &mut Ctx, client: &Client, line: &str) -> std::io::Result<bool> {
+        let mut answer = &client.stream;
+        let Some((op, key, value)) = parse(line) else {
+            answer.write_all(b"error\n")?;
+            return Ok(false);
+        };
+        ctx.gate(format_args!(
+            "serve {} for PID {}",
+            request(&op, key, value),
+            client.pid
+        ));
+        let reply = match (op.as_str(), key, value) {
+            ("dict_set", Some(k), Some(v)) => {
+                self.dict.insert(k, v);
+                "ok".to_string()
+            }
+            ("list_append", _, Some(v)) => {
+                self.list.push(v);
+                "ok".to_string()
+            }
+            ("read", _, _) => serde_json::to_string(&Contents {
+                dict: self.dict.iter().map(|(&k, &v)| (k, v)).collect(),
+                list: self.list.clone(),
+            })
+            .unwrap_or_default(),
+            _ => "ok".to_string(),
+        };
+        ctx.emit(Body::Served {
+            client: client.pid,
+            op: op.clone(),
+            key,
+            value,
+            dict_len: self.dict.len() as u32,
+            list_len: self.list.len() as u32,
+        });
+        // A client that has gone does not stop the server.
+        let _ = answer
+            .write_all(reply.as_bytes())
+            .and_then(|()| answer.write_all(b"\n"));
+        Ok(op == "shutdown")
     }
 }
 

@@ -273,19 +273,21 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
         };
         ctx.gate("read the counter");
         let seen = counter.read();
-        // Reads are reported just after they are made, writes just before.
+        // Both are reported just after they are made: the parent reads the
+        // memory itself at any moment, and every write it has been told of
+        // is then already there (so "lost" never shows a write in flight).
         ctx.emit(Body::Read {
             file: COUNTER.into(),
             value: Some(seen as i64),
             text: seen.to_string(),
         });
         ctx.gate(format_args!("write {}", seen + 1));
+        counter.write(seen + 1);
         ctx.emit(Body::Write {
             file: COUNTER.into(),
             value: Some(seen as i64 + 1),
             bytes: None,
         });
-        counter.write(seen + 1);
         if let Some(held) = held {
             ctx.unlock(held)?;
         }
