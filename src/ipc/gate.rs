@@ -11,20 +11,17 @@
 //! The memory is a `memfd`: it has no name in the file system and disappears
 //! with the last process that maps it, so nothing is left behind.
 
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use super::shm::{self, Mapping};
 
 const GATED: u32 = 0;
 const FREE: u32 = 1;
 
 pub struct Gates {
-    base: NonNull<AtomicU32>,
+    memory: Mapping,
     slots: usize,
-    bytes: usize,
 }
 
 // The mapping is shared memory accessed only through atomics.
@@ -39,39 +36,22 @@ impl Gates {
     /// Creates the shared page for `slots` children and returns its descriptor,
     /// which the fork server maps again with [`Gates::map`].
     pub fn create(slots: usize) -> anyhow::Result<(Gates, OwnedFd)> {
-        let fd =
-            nix::sys::memfd::memfd_create(c"mpviz-gates", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
-        nix::unistd::ftruncate(&fd, bytes_for(slots) as i64)?;
+        let fd = shm::create(c"mpviz-gates", bytes_for(slots))?;
         let gates = Gates::map(&fd, slots)?;
         Ok((gates, fd))
     }
 
     pub fn map(fd: impl AsFd, slots: usize) -> anyhow::Result<Gates> {
-        let bytes = bytes_for(slots);
-        let len = NonZeroUsize::new(bytes).ok_or_else(|| anyhow::anyhow!("no slots"))?;
-        // SAFETY: a fresh shared mapping of a descriptor we own; the pointer is
-        // only used through AtomicU32, which has the alignment of a page.
-        let ptr = unsafe {
-            mmap(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                fd,
-                0,
-            )?
-        };
         Ok(Gates {
-            base: ptr.cast(),
+            memory: Mapping::new(fd, bytes_for(slots))?,
             slots,
-            bytes,
         })
     }
 
     fn word(&self, index: usize) -> &AtomicU32 {
         assert!(index <= self.slots, "gate slot {index} out of range");
         // SAFETY: index is within the mapping, which lives as long as self.
-        unsafe { &*self.base.as_ptr().add(index) }
+        unsafe { &*self.memory.start::<AtomicU32>().as_ptr().add(index) }
     }
 
     fn counter(&self, slot: u32) -> &AtomicU32 {
@@ -113,15 +93,6 @@ impl Gates {
                 return;
             }
             futex_wait(word, seen);
-        }
-    }
-}
-
-impl Drop for Gates {
-    fn drop(&mut self) {
-        // SAFETY: the mapping was made by `map` with this length.
-        unsafe {
-            let _ = munmap(self.base.cast(), self.bytes);
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod gate;
 pub mod queue;
 pub mod sem;
 pub mod shared;
+pub mod shm;
 pub mod sink;
 
 pub use gate::Gates;

@@ -13,15 +13,14 @@
 //! moment with one atomic load.
 
 use std::cell::UnsafeCell;
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+
+use super::shm::{self, Mapping};
 
 use super::sem::{give, take, Wait};
 
@@ -54,8 +53,7 @@ fn bytes_for(maxsize: u32) -> usize {
 
 /// A queue mapped into this process.
 pub struct Queue {
-    base: NonNull<Header>,
-    bytes: usize,
+    memory: Mapping,
 }
 
 // The mapping is shared memory used only through atomics and process-shared
@@ -70,47 +68,24 @@ pub fn create(maxsize: u32) -> anyhow::Result<OwnedFd> {
         (1..=MAX_SIZE).contains(&maxsize),
         "a queue holds 1 to {MAX_SIZE} items, not {maxsize}"
     );
-    let fd = nix::sys::memfd::memfd_create(c"mpviz-queue", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
-    nix::unistd::ftruncate(&fd, bytes_for(maxsize) as i64)?;
-    let bytes = bytes_for(maxsize);
-    let base = map(&fd, bytes)?;
+    let fd = shm::create(c"mpviz-queue", bytes_for(maxsize))?;
+    let memory = Mapping::new(&fd, bytes_for(maxsize))?;
     // SAFETY: a fresh, zeroed mapping of the right size that nobody else
     // maps yet; each semaphore is initialised once, shared between processes.
     let ok = unsafe {
-        let header = base.as_ref();
+        let header = memory.start::<Header>().as_ref();
         header.maxsize.store(maxsize, Ordering::Relaxed);
         libc::sem_init(header.lock.get(), 1, 1) == 0
             && libc::sem_init(header.free.get(), 1, maxsize) == 0
             && libc::sem_init(header.items.get(), 1, 0) == 0
     };
     let err = Errno::last();
-    // SAFETY: unmapping what `map` mapped; the memfd keeps the page.
-    unsafe {
-        let _ = munmap(base.cast(), bytes);
-    }
     anyhow::ensure!(
         ok,
         "could not set up the queue's semaphores: {}",
         err.desc()
     );
     Ok(fd)
-}
-
-fn map(fd: impl AsFd, bytes: usize) -> nix::Result<NonNull<Header>> {
-    let len = NonZeroUsize::new(bytes).ok_or(Errno::EINVAL)?;
-    // SAFETY: a new shared mapping; the header needs 8-byte alignment and a
-    // mapping is page-aligned.
-    let ptr = unsafe {
-        mmap(
-            None,
-            len,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            fd,
-            0,
-        )?
-    };
-    Ok(ptr.cast())
 }
 
 impl Queue {
@@ -121,8 +96,9 @@ impl Queue {
             size >= std::mem::size_of::<Header>(),
             "not a queue: {size} bytes"
         );
-        let base = map(&fd, size)?;
-        let queue = Queue { base, bytes: size };
+        let queue = Queue {
+            memory: Mapping::new(&fd, size)?,
+        };
         anyhow::ensure!(
             bytes_for(queue.maxsize()) == size,
             "not a queue of {} items",
@@ -133,7 +109,7 @@ impl Queue {
 
     fn header(&self) -> &Header {
         // SAFETY: the mapping lives as long as self and starts with a Header.
-        unsafe { self.base.as_ref() }
+        unsafe { self.memory.start::<Header>().as_ref() }
     }
 
     fn slot(&self, index: u64) -> &AtomicU64 {
@@ -142,7 +118,8 @@ impl Queue {
         // mapping; the index is taken modulo its length.
         unsafe {
             &*self
-                .base
+                .memory
+                .start::<Header>()
                 .as_ptr()
                 .add(1)
                 .cast::<AtomicU64>()
@@ -269,15 +246,6 @@ fn patiently<T>(
     };
     on_long_wait();
     op(&rest)
-}
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // SAFETY: unmapping this queue's own mapping, used by nothing after.
-        unsafe {
-            let _ = munmap(self.base.cast(), self.bytes);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,15 +5,14 @@
 //! know who holds one: if a holder dies, the semaphore stays taken.
 
 use std::cell::UnsafeCell;
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::ptr::NonNull;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use nix::sys::time::TimeSpec;
+
+use super::shm::{self, Mapping};
 
 /// How long an operation may wait.
 pub enum Wait {
@@ -67,7 +66,7 @@ pub fn give(sem: &UnsafeCell<libc::sem_t>) -> nix::Result<()> {
 
 /// A semaphore in a `memfd` of its own, shared by every process of a run.
 pub struct SharedSemaphore {
-    sem: NonNull<UnsafeCell<libc::sem_t>>,
+    memory: Mapping,
 }
 
 // The mapping holds one process-shared semaphore, made for concurrent use.
@@ -76,32 +75,12 @@ unsafe impl Sync for SharedSemaphore {}
 
 const BYTES: usize = std::mem::size_of::<libc::sem_t>();
 
-fn map(fd: impl AsFd) -> nix::Result<NonNull<UnsafeCell<libc::sem_t>>> {
-    let len = NonZeroUsize::new(BYTES).ok_or(Errno::EINVAL)?;
-    // SAFETY: a new shared mapping; a mapping is page-aligned, enough for a sem_t.
-    let ptr = unsafe {
-        mmap(
-            None,
-            len,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-            fd,
-            0,
-        )?
-    };
-    Ok(ptr.cast())
-}
-
 impl SharedSemaphore {
     /// Creates a semaphore holding `value` and returns its descriptor, for
     /// every process of the run to map with [`SharedSemaphore::open`].
     pub fn create(value: u32) -> anyhow::Result<OwnedFd> {
-        let fd = nix::sys::memfd::memfd_create(
-            c"mpviz-semaphore",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )?;
-        nix::unistd::ftruncate(&fd, BYTES as i64)?;
-        let sem = SharedSemaphore { sem: map(&fd)? };
+        let fd = shm::create(c"mpviz-semaphore", BYTES)?;
+        let sem = SharedSemaphore::open(&fd)?;
         // SAFETY: a fresh zeroed mapping nobody else uses yet.
         let rc = unsafe { libc::sem_init(sem.get(), 1, value) };
         anyhow::ensure!(
@@ -113,12 +92,14 @@ impl SharedSemaphore {
     }
 
     pub fn open(fd: impl AsFd) -> anyhow::Result<SharedSemaphore> {
-        Ok(SharedSemaphore { sem: map(fd)? })
+        Ok(SharedSemaphore {
+            memory: Mapping::new(fd, BYTES)?,
+        })
     }
 
     fn cell(&self) -> &UnsafeCell<libc::sem_t> {
-        // SAFETY: the mapping lives as long as self.
-        unsafe { self.sem.as_ref() }
+        // SAFETY: the mapping holds one sem_t and lives as long as self.
+        unsafe { self.memory.start::<UnsafeCell<libc::sem_t>>().as_ref() }
     }
 
     fn get(&self) -> *mut libc::sem_t {
@@ -144,15 +125,6 @@ impl SharedSemaphore {
         // SAFETY: a valid semaphore and a valid out-pointer.
         unsafe { libc::sem_getvalue(self.get(), &mut value) };
         value
-    }
-}
-
-impl Drop for SharedSemaphore {
-    fn drop(&mut self) {
-        // SAFETY: unmapping this semaphore's own mapping, used by nothing after.
-        unsafe {
-            let _ = munmap(self.sem.cast(), BYTES);
-        }
     }
 }
 

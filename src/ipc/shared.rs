@@ -3,17 +3,15 @@
 //! writes are single loads and stores; a read-modify-write made of them is
 //! not atomic, which is exactly what the race scenario shows.
 
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, OwnedFd};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+use super::shm::{self, Mapping};
 
 const BYTES: usize = std::mem::size_of::<AtomicU64>();
 
 pub struct SharedCounter {
-    word: NonNull<AtomicU64>,
+    memory: Mapping,
 }
 
 // The mapping is shared memory used only through an atomic word.
@@ -24,34 +22,18 @@ impl SharedCounter {
     /// Creates a counter holding 0 and returns its descriptor, for every
     /// process of the run to map with [`SharedCounter::open`].
     pub fn create() -> anyhow::Result<OwnedFd> {
-        let fd = nix::sys::memfd::memfd_create(
-            c"mpviz-counter",
-            nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-        )?;
-        nix::unistd::ftruncate(&fd, BYTES as i64)?;
-        Ok(fd)
+        Ok(shm::create(c"mpviz-counter", BYTES)?)
     }
 
     pub fn open(fd: impl AsFd) -> anyhow::Result<SharedCounter> {
-        let len = NonZeroUsize::new(BYTES).expect("a word is not empty");
-        // SAFETY: a new shared mapping of a descriptor the caller holds open;
-        // a mapping is page-aligned, enough for an AtomicU64.
-        let ptr = unsafe {
-            mmap(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                fd,
-                0,
-            )?
-        };
-        Ok(SharedCounter { word: ptr.cast() })
+        Ok(SharedCounter {
+            memory: Mapping::new(fd, BYTES)?,
+        })
     }
 
     fn word(&self) -> &AtomicU64 {
-        // SAFETY: the mapping lives as long as self.
-        unsafe { self.word.as_ref() }
+        // SAFETY: the mapping holds one word and lives as long as self.
+        unsafe { self.memory.start::<AtomicU64>().as_ref() }
     }
 
     /// One load of the value in memory now.
@@ -62,15 +44,6 @@ impl SharedCounter {
     /// One store: whatever was there is overwritten.
     pub fn write(&self, value: u64) {
         self.word().store(value, Ordering::SeqCst);
-    }
-}
-
-impl Drop for SharedCounter {
-    fn drop(&mut self) {
-        // SAFETY: unmapping this counter's own mapping, used by nothing after.
-        unsafe {
-            let _ = munmap(self.word.cast(), BYTES);
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
-use crate::model::Model;
+use crate::model::{Model, QueueState};
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
 
@@ -51,6 +51,16 @@ impl QueueScenario {
     /// Items numbered `items` and above are the parent's stop signals.
     fn is_stop(&self, item: u64) -> bool {
         item >= u64::from(self.params.items)
+    }
+
+    /// Of `events` puts (or gets), how many were of real items, not of the
+    /// parent's stop signals (`tally` gives how many were of each item).
+    fn without_stops(&self, events: u64, tally: impl Fn(&u64) -> Option<u32>) -> u64 {
+        let first = u64::from(self.params.items);
+        let stops: u64 = (first..first + u64::from(self.params.consumers))
+            .map(|stop| u64::from(tally(&stop).unwrap_or(0)))
+            .sum();
+        events.saturating_sub(stops)
     }
 }
 
@@ -134,20 +144,11 @@ impl Scenario for QueueScenario {
     }
 
     fn summary(&self, model: &Model) -> Map<String, Value> {
-        let q = model.queues.get(QUEUE).cloned().unwrap_or_default();
+        let none = QueueState::default();
+        let q = model.queues.get(QUEUE).unwrap_or(&none);
         let real = |item: &&u64| !self.is_stop(**item);
-        let produced: u32 = q
-            .put_items
-            .iter()
-            .filter(|(i, _)| real(i))
-            .map(|(_, n)| n)
-            .sum();
-        let consumed: u32 = q
-            .got_items
-            .iter()
-            .filter(|(i, _)| real(i))
-            .map(|(_, n)| n)
-            .sum();
+        let produced = self.without_stops(q.puts, |i| q.put_items.get(i).copied());
+        let consumed = self.without_stops(q.gets, |i| q.got_items.get(i).copied());
         let lost = q
             .put_items
             .keys()
@@ -213,14 +214,10 @@ impl Scenario for QueueScenario {
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
-        let q = model.queues.get(QUEUE).cloned().unwrap_or_default();
-        let real = |item: &&u64| !self.is_stop(**item);
-        let got: u32 = q
-            .got_items
-            .iter()
-            .filter(|(i, _)| real(i))
-            .map(|(_, n)| n)
-            .sum();
+        // Drawn every frame: counts, not a walk over every item.
+        let none = QueueState::default();
+        let q = model.queues.get(QUEUE).unwrap_or(&none);
+        let got = self.without_stops(q.gets, |i| q.got_items.get(i).copied());
         vec![
             ("depth", format!("{}/{}", q.depth, self.params.maxsize)),
             ("consumed", format!("{got}/{}", self.params.items)),

@@ -147,6 +147,20 @@ fn text(buffer: &Buffer) -> String {
     s
 }
 
+/// The spawn of a process named `name` with `role`, as the fork server reports it.
+fn spawned(pid: Pid, slot: u32, name: &str, role: &str) -> Event {
+    Event::new(
+        1,
+        Some(pid),
+        Body::Spawn {
+            name: name.into(),
+            role: role.into(),
+            slot,
+            ppid: 1,
+        },
+    )
+}
+
 fn view() -> ViewState {
     ViewState {
         elapsed: Duration::from_millis(12_300),
@@ -316,15 +330,11 @@ fn the_append_panel_marks_torn_lines_and_shows_both_orders() {
     .unwrap();
     let mut m = Model::new();
     for slot in 0..3 {
-        m.apply(&Event::new(
-            1,
-            Some(10 + slot as Pid),
-            Body::Spawn {
-                name: format!("writer-{slot}"),
-                role: "writer".into(),
-                slot,
-                ppid: 1,
-            },
+        m.apply(&spawned(
+            10 + slot as Pid,
+            slot,
+            &format!("writer-{slot}"),
+            "writer",
         ));
     }
     m.apply(&Event::new(
@@ -366,16 +376,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
     let mut m = Model::new();
     let q = || "queue".to_string();
     for (slot, role) in [(0u32, "producer"), (1, "consumer")] {
-        m.apply(&Event::new(
-            1,
-            Some(10 + slot as Pid),
-            Body::Spawn {
-                name: format!("{role}-0"),
-                role: role.into(),
-                slot,
-                ppid: 1,
-            },
-        ));
+        m.apply(&spawned(10 + slot as Pid, slot, &format!("{role}-0"), role));
     }
     m.apply(&Event::new(
         2,
@@ -554,20 +555,10 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
             }
         }
     };
-    let mut steps = vec![];
-    for slot in 0..2u32 {
-        steps.push((
-            10 + slot as Pid,
-            Body::Spawn {
-                name: format!("worker-{slot}"),
-                role: "worker".into(),
-                slot,
-                ppid: 1,
-            },
-        ));
-    }
+    m.apply(&spawned(10, 0, "worker-0", "worker"));
+    m.apply(&spawned(11, 1, "worker-1", "worker"));
     // Both read 0; worker-1 writes 1; worker-0 writes 1 over it.
-    steps.extend([
+    let steps = [
         (10, counter(0, true)),
         (11, counter(0, true)),
         (11, counter(1, false)),
@@ -579,7 +570,7 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
                 content: "1".into(),
             },
         ),
-    ]);
+    ];
     for (t, (pid, body)) in steps.into_iter().enumerate() {
         m.apply(&Event::new(t as u64, Some(pid), body));
     }
@@ -616,18 +607,6 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     })
     .unwrap();
     let mut m = Model::new();
-    let spawn = |pid: Pid, slot: u32, name: &str, role: &str| {
-        Event::new(
-            1,
-            Some(pid),
-            Body::Spawn {
-                name: name.into(),
-                role: role.into(),
-                slot,
-                ppid: 1,
-            },
-        )
-    };
     let served = |client: Pid, op: &str, key: Option<i64>, dict_len, list_len| {
         Event::new(
             2,
@@ -643,9 +622,9 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
         )
     };
     for e in [
-        spawn(30, 0, "manager", "manager"),
-        spawn(31, 1, "worker-0", "worker"),
-        spawn(32, 2, "worker-1", "worker"),
+        spawned(30, 0, "manager", "manager"),
+        spawned(31, 1, "worker-0", "worker"),
+        spawned(32, 2, "worker-1", "worker"),
         served(31, "dict_set", Some(31), 1, 0),
         served(32, "dict_set", Some(32), 2, 0),
         served(32, "list_append", None, 2, 1),
@@ -694,23 +673,11 @@ fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
     })
     .unwrap();
     let mut m = Model::new();
-    let spawn = |pid: Pid, name: &str, role: &str| {
-        Event::new(
-            1,
-            Some(pid),
-            Body::Spawn {
-                name: name.into(),
-                role: role.into(),
-                slot: 0,
-                ppid: 1,
-            },
-        )
-    };
     let lock = || "lock".to_string();
     for e in [
-        spawn(40, "main", "main"),
-        spawn(41, "holder", "holder"),
-        spawn(42, "waiter-1", "waiter"),
+        spawned(40, 0, "main", "main"),
+        spawned(41, 1, "holder", "holder"),
+        spawned(42, 2, "waiter-1", "waiter"),
         Event::new(
             2,
             Some(40),
