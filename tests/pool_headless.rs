@@ -134,6 +134,10 @@ fn crawl_fetches_real_pages_and_the_callbacks_parse_them_in_the_main_process() {
     let run = run_json_of("pool", &["--workers", "3", "--tasks", "12", "--crawl"]);
     let (events, s) = (&run.events, &run.summary);
     let main = events[0]["parent_pid"].as_i64().unwrap();
+    let failed: Vec<&Value> = of(events, "task_done")
+        .filter(|e| e["ok"] != true)
+        .collect();
+    assert!(failed.is_empty(), "fetches failed: {failed:?}");
     assert_eq!(s["ok"], 12);
     for e in of(events, "task_done") {
         let task = e["task"].as_u64().unwrap();

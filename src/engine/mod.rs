@@ -85,6 +85,9 @@ impl Run {
         let slots = scenario.gate_slots() as usize;
         let (gates, gates_fd) =
             Gates::create(slots).context("could not create the shared gates")?;
+        // In the mode the pacer will keep, before any child can look: a child
+        // of a free run must not wait for a permit at its first gate.
+        gates.set_free(!opts.paused && opts.speed == Speed::Max);
         let gates = Arc::new(gates);
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;

@@ -334,10 +334,10 @@ fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix:
 fn fetch(port: u16, task: u32) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET /page/{task} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-    )?;
+    // One write: `write!` would send the pieces of a formatted request as
+    // separate writes, and a server may read just the first.
+    let request = format!("GET /page/{task} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     match response.split_once("\r\n\r\n") {
@@ -373,6 +373,20 @@ pub fn parse(page: &str) -> String {
     )
 }
 
+/// A request's head: read until the blank line that ends it (a request may
+/// arrive in several segments), at most 1 KiB.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::with_capacity(128);
+    let mut buf = [0u8; 256];
+    while head.len() < 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 /// The main process's web server: one thread, one connection at a time,
 /// until the run stops.
 fn serve(listener: TcpListener, parent: Parent) {
@@ -384,9 +398,7 @@ fn serve(listener: TcpListener, parent: Parent) {
             Ok((mut stream, _)) => {
                 let _ = stream.set_nonblocking(false);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut request = [0u8; 1024];
-                let n = stream.read(&mut request).unwrap_or(0);
-                let request = String::from_utf8_lossy(&request[..n]);
+                let request = read_head(&mut stream);
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let reply = match path.strip_prefix("/page/").and_then(|n| n.parse().ok()) {
                     Some(n) => {
@@ -556,6 +568,22 @@ impl ParentSide for MainProcess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_reads_a_request_that_arrives_in_pieces() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::thread::spawn(move || {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream.set_nodelay(true).unwrap();
+            stream.write_all(b"GET /pa").unwrap();
+            std::thread::sleep(Duration::from_millis(50)); // two segments
+            stream.write_all(b"ge/7 HTTP/1.0\r\n\r\n").unwrap();
+        });
+        let (mut stream, _) = listener.accept().unwrap();
+        assert_eq!(read_head(&mut stream), "GET /page/7 HTTP/1.0\r\n\r\n");
+        client.join().unwrap();
+    }
 
     #[test]
     fn the_failing_tasks_are_spread_and_exactly_as_many_as_asked() {

@@ -98,10 +98,20 @@ impl<'a> Ctx<'a> {
         if self.gates.is_free() {
             return;
         }
+        self.wait_for_permit(action);
+    }
+
+    /// Announces the action and sleeps until the pacer grants it. The `ready`
+    /// is sent at once, never kept back, even if the run went free since the
+    /// gate looked: a `ready` the pacer never sees is a permit never granted.
+    fn wait_for_permit(&mut self, action: impl std::fmt::Display) {
         self.permits_used += 1;
-        self.emit(Body::Ready {
+        let ready = Body::Ready {
             action: action.to_string(),
-        });
+        };
+        if self.sink.emit(Some(self.pid), ready).is_err() {
+            exit_now(3);
+        }
         self.gates.wait(self.slot, self.permits_used);
     }
 }
@@ -373,4 +383,60 @@ pub fn child_seed(seed: u64, slot: u32) -> u64 {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no Rust state.
     unsafe { nix::libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::RunClock;
+    use crate::protocol::Event;
+    use nix::fcntl::OFlag;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+
+    /// Reads frames until `n` events have come or 30 s have passed.
+    fn read_events(fd: &std::os::fd::OwnedFd, n: usize) -> Vec<Event> {
+        let (mut bytes, mut events) = (Vec::new(), Vec::new());
+        let mut buf = [0u8; 4096];
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        while events.len() < n && poll(&mut fds, PollTimeout::from(30_000u16)) == Ok(1) {
+            let got = nix::unistd::read(fd, &mut buf).unwrap();
+            bytes.extend_from_slice(&buf[..got]);
+            while let Some((event, len)) = Event::decode(&bytes) {
+                events.push(event.unwrap());
+                bytes.drain(..len);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn a_ready_is_sent_at_once_even_when_the_run_went_free_before_it() {
+        // The run turned free between a child's look at its gate and its
+        // `ready`: the `ready` must still reach the pacer (after what the
+        // child kept back), or the child would wait for a permit forever.
+        let (gates, _fd) = Gates::create(1).unwrap();
+        gates.set_free(true);
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        let dir = std::env::temp_dir();
+        let (passed_tx, passed_rx) = crossbeam_channel::unbounded();
+        std::thread::scope(|scope| {
+            let (gates, dir) = (&gates, dir.as_path());
+            scope.spawn(move || {
+                let sink = EventSink::new(write, RunClock::start());
+                let mut ctx = Ctx::new(7, 0, 1, dir, &sink, gates, &[]);
+                ctx.emit(Body::Sleep { ms: 1 }); // kept back: the run is free
+                ctx.wait_for_permit("buy");
+                passed_tx.send(()).unwrap();
+            });
+            let events = read_events(&read, 2);
+            let passed_early = passed_rx.try_recv().is_ok();
+            gates.grant(0); // lets the child end whatever came
+            let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
+            assert_eq!(kinds, ["sleep", "ready"]);
+            assert!(matches!(&events[1].body, Body::Ready { action } if action == "buy"));
+            assert!(!passed_early, "passed without a permit");
+        });
+        assert!(passed_rx.recv().is_ok());
+    }
 }
