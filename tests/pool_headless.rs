@@ -121,8 +121,10 @@ fn with_sync_each_task_is_done_before_the_next_is_submitted() {
 
 #[test]
 fn a_timed_wait_for_a_result_is_reported_with_whether_it_expired() {
-    // Paced slowly enough that the last task cannot be ready 50 ms after close.
-    let run = run_json_of("pool", &["--workers", "2", "--tasks", "4", "--speed", "40"]);
+    // Paced slowly enough that the last task cannot be ready 50 ms after
+    // close: it needs grants at 10/s, and its worker is busy with an earlier
+    // task unless the main process stalled for most of a second between puts.
+    let run = run_json_of("pool", &["--workers", "2", "--tasks", "4", "--speed", "10"]);
     let waits: Vec<&Value> = of(&run.events, "result_wait").collect();
     assert_eq!(waits.len(), 1);
     assert_eq!(waits[0]["expired"], true);

@@ -126,9 +126,10 @@ fn threads_are_real_tasks_of_one_process_and_lose_updates_too() {
         "--increments",
         "20",
         "--speed",
-        "3000",
+        "300",
     ]);
-    // While they run, each thread is a task of the one worker process.
+    // While they run (120 paced actions: at least 0.4 s, long after the
+    // spawns are read), each thread is a task of the one worker process.
     let mut process = None;
     let mut seen_in_proc = 0;
     let mut events = live.read_until(|e| {

@@ -67,8 +67,8 @@ pub fn main() -> ExitCode {
 fn serve() -> anyhow::Result<()> {
     let plan: Plan = serde_json::from_str(&std::env::var(PLAN_VAR)?)?;
     // The parent asked the kernel for SIGTERM when it dies (even by SIGKILL).
-    // Catch it without SA_RESTART so that a blocked waitpid returns EINTR and
-    // the server can clean up below.
+    // Catch it, so that the server can clean up below (see
+    // `wait_for_every_child`).
     let action = signal::SigAction::new(
         SigHandler::Handler(on_parent_death),
         signal::SaFlags::empty(),
@@ -123,7 +123,7 @@ fn serve() -> anyhow::Result<()> {
             Ok(Forked::Parent(_)) => {
                 // Reap whoever is done already, so that finished children do not
                 // linger as zombies while the rest are still being started.
-                reap(&sink, false);
+                reap(&sink);
             }
             Err(e) => {
                 let message = format!(
@@ -136,12 +136,7 @@ fn serve() -> anyhow::Result<()> {
             }
         }
     }
-    // Until no child is left, adopted orphans included.
-    while !PARENT_GONE.load(Ordering::SeqCst) {
-        if reap(&sink, true) {
-            break;
-        }
-    }
+    wait_for_every_child(&sink)?;
     if PARENT_GONE.load(Ordering::SeqCst) {
         // The parent died without cleaning up: do it for it, then take the
         // whole process group (the children and this server) down.
@@ -151,26 +146,45 @@ fn serve() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reaps exited children and reports each exit as the OS gave it. With
-/// `block`, waits for the first one. Returns whether the server has no
-/// children left.
-fn reap(sink: &EventSink, block: bool) -> bool {
-    let mut reaped = 0;
+extern "C" fn on_child_exit(_: nix::libc::c_int) {}
+
+/// Reaps until no child is left, adopted orphans included, or until the
+/// parent is gone. SIGCHLD and SIGTERM are blocked but while the server
+/// sleeps in `sigsuspend`, which lets them in and sleeps in one step: a
+/// signal that comes just after a look at the flag is not missed (it would
+/// be by a plain blocking `waitpid`, which could then wait forever).
+fn wait_for_every_child(sink: &EventSink) -> anyhow::Result<()> {
+    let action = signal::SigAction::new(
+        SigHandler::Handler(on_child_exit),
+        signal::SaFlags::empty(),
+        signal::SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing; it exists so that SIGCHLD wakes
+    // sigsuspend (its default disposition is to be discarded).
+    unsafe { signal::sigaction(Signal::SIGCHLD, &action)? };
+    let mut watched = signal::SigSet::empty();
+    watched.add(Signal::SIGCHLD);
+    watched.add(Signal::SIGTERM);
+    let open = watched.thread_swap_mask(signal::SigmaskHow::SIG_BLOCK)?;
+    while !PARENT_GONE.load(Ordering::SeqCst) && !reap(sink) {
+        open.suspend()?;
+    }
+    Ok(())
+}
+
+/// Reaps the children that have exited and reports each exit as the OS gave
+/// it. Returns whether the server has no children left.
+fn reap(sink: &EventSink) -> bool {
     loop {
-        let flags = if block && reaped == 0 {
-            WaitPidFlag::__WALL
-        } else {
-            WaitPidFlag::WNOHANG | WaitPidFlag::__WALL
-        };
-        let (pid, exitcode) = match waitpid(None, Some(flags)) {
+        let (pid, exitcode) = match waitpid(None, Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL))
+        {
             Ok(WaitStatus::Exited(pid, code)) => (pid, code),
             Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, -(sig as i32)),
             Ok(WaitStatus::StillAlive) => return false,
             Ok(_) => continue,
-            Err(Errno::EINTR) => return false,
+            Err(Errno::EINTR) => continue,
             Err(_) => return true,
         };
-        reaped += 1;
         let _ = sink.emit(Some(pid.as_raw()), Body::Exit { exitcode });
     }
 }

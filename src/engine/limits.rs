@@ -1,6 +1,8 @@
 //! What the machine allows: checked before a run starts, so that a run too big
 //! for the system is refused with a clear message instead of failing halfway.
 
+use std::path::Path;
+
 use nix::sys::resource::{getrlimit, Resource};
 
 /// Processes kept free for the rest of the system.
@@ -36,13 +38,58 @@ pub fn processes_available() -> u64 {
             cap = cap.min(soft);
         }
     }
-    cap.saturating_sub(in_use).saturating_sub(HEADROOM)
+    let room = cap.saturating_sub(in_use);
+    let room = match std::fs::read_to_string("/proc/self/cgroup") {
+        Ok(cgroups) => {
+            room.min(cgroup_room(&cgroups, Path::new("/sys/fs/cgroup")).unwrap_or(u64::MAX))
+        }
+        Err(_) => room,
+    };
+    room.saturating_sub(HEADROOM)
 }
 
-/// Refuses a run of `wanted` processes (plus the fork server) that the
-/// machine cannot start.
+/// How many more tasks the cgroups of this process allow (a container's
+/// `pids.max`), if any limits: the least room left at any level from the
+/// process's own group up to the root. `cgroups` is /proc/self/cgroup; `root`
+/// is where the hierarchies are mounted.
+fn cgroup_room(cgroups: &str, root: &Path) -> Option<u64> {
+    let read = |path: &Path| std::fs::read_to_string(path).ok();
+    let mut room: Option<u64> = None;
+    for line in cgroups.lines() {
+        // "0::/path" (cgroup v2) or "N:pids:/path" (the v1 pids controller).
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let mounts = match controllers {
+            "" => vec![root.to_path_buf(), root.join("unified")],
+            c if c.split(',').any(|c| c == "pids") => vec![root.join("pids")],
+            _ => continue,
+        };
+        for mount in mounts {
+            let mut group = Some(mount.join(path.trim_start_matches('/')));
+            while let Some(dir) = group {
+                let max = read(&dir.join("pids.max")).and_then(|m| m.trim().parse::<u64>().ok());
+                let current =
+                    read(&dir.join("pids.current")).and_then(|c| c.trim().parse::<u64>().ok());
+                if let (Some(max), Some(current)) = (max, current) {
+                    let left = max.saturating_sub(current);
+                    room = Some(room.map_or(left, |r| r.min(left)));
+                }
+                group = dir
+                    .parent()
+                    .filter(|up| up.starts_with(&mount))
+                    .map(Path::to_path_buf);
+            }
+        }
+    }
+    room
+}
+
 /// Checks that a run of `wanted` processes (what `flag asked` comes to)
-/// fits on this machine now.
+/// plus the fork server fits on this machine now.
 pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String> {
     let available = processes_available();
     if wanted + 1 > available {
@@ -52,7 +99,7 @@ pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String
             format!("{flag} {asked} needs {wanted} processes, more")
         };
         return Err(format!(
-            "{what} than this system can start now (about {available} more; see `ulimit -u` and /proc/sys/kernel/pid_max)"
+            "{what} than this system can start now (about {available} more; see `ulimit -u`, /proc/sys/kernel/pid_max and the cgroup's pids.max)"
         ));
     }
     Ok(())
@@ -61,6 +108,30 @@ pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_containers_pids_max_is_room_counted_at_every_level() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |dir: &str, max: &str, current: u64| {
+            let dir = root.path().join(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("pids.max"), format!("{max}\n")).unwrap();
+            std::fs::write(dir.join("pids.current"), format!("{current}\n")).unwrap();
+        };
+        write("", "max", 900); // the root: no limit
+        write("box", "1000", 300); // 700 left
+        write("box/run", "5000", 10); // its own limit is higher: the box's counts
+        assert_eq!(cgroup_room("0::/box/run\n", root.path()), Some(700));
+        write("box/run", "50", 10);
+        assert_eq!(cgroup_room("0::/box/run\n", root.path()), Some(40));
+        // cgroup v1: the pids controller's own hierarchy.
+        write("pids/job", "100", 1);
+        assert_eq!(
+            cgroup_room("4:memory:/x\n8:pids:/job\n", root.path()),
+            Some(99)
+        );
+        assert_eq!(cgroup_room("0::/\n", root.path()), None);
+    }
 
     #[test]
     fn a_small_run_fits_and_an_absurd_one_is_refused() {

@@ -298,13 +298,20 @@ fn run_parent_side(
     parent: Parent,
     _done: Sender<()>,
 ) {
+    // When the processes are all gone the reader still hands over what they
+    // said last (the channel ends after it): the main process sees every
+    // event, such as the last exit after which it reads the final value.
+    // Only a stop asked for cuts it short.
     loop {
         match events.recv_timeout(Duration::from_millis(100)) {
             Ok(event) => side.on_event(&event, &parent),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => side.tick(&parent),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                side.tick(&parent);
+                return;
+            }
         }
-        if parent.stopping() {
+        if parent.stop_requested() {
             return;
         }
     }
@@ -315,4 +322,51 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result
         .name(name.into())
         .spawn(f)
         .with_context(|| format!("could not start the {name} thread"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the events it is given.
+    struct Counting(Sender<Pid>);
+
+    impl ParentSide for Counting {
+        fn on_event(&mut self, event: &Event, _parent: &Parent) {
+            let _ = self.0.send(event.pid.unwrap_or_default());
+        }
+    }
+
+    fn parent(stopping: bool, gone: bool) -> Parent {
+        let (out, _) = crossbeam_channel::unbounded();
+        let flag = |on: bool| Arc::new(AtomicBool::new(on));
+        Parent::new(RunClock::start(), out, flag(stopping), flag(gone))
+    }
+
+    fn exits(pids: &[Pid]) -> Receiver<Event> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for &pid in pids {
+            tx.send(Event::new(0, Some(pid), Body::Exit { exitcode: 0 }))
+                .unwrap();
+        }
+        rx // the sender is dropped: the pipe has closed
+    }
+
+    #[test]
+    fn the_main_process_sees_the_last_events_even_after_every_process_is_gone() {
+        let (seen_tx, seen) = crossbeam_channel::unbounded();
+        let (done, _) = crossbeam_channel::unbounded();
+        let side = Box::new(Counting(seen_tx));
+        run_parent_side(side, exits(&[11, 12, 13]), parent(false, true), done);
+        assert_eq!(seen.try_iter().collect::<Vec<_>>(), [11, 12, 13]);
+    }
+
+    #[test]
+    fn a_stop_asked_for_cuts_the_main_process_short() {
+        let (seen_tx, seen) = crossbeam_channel::unbounded();
+        let (done, _) = crossbeam_channel::unbounded();
+        let side = Box::new(Counting(seen_tx));
+        run_parent_side(side, exits(&[11, 12, 13]), parent(true, false), done);
+        assert_eq!(seen.try_iter().collect::<Vec<_>>(), [11]);
+    }
 }

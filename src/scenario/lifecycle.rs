@@ -260,21 +260,6 @@ impl Lock {
             None => Ok(ctx.unlock_semaphore(&self.sem, LOCK)?),
         }
     }
-
-    /// Whether `holder` holds it now, as the system says: the semaphore's
-    /// value, or the holder's line in /proc/locks.
-    fn held_by(&self, holder: Pid) -> bool {
-        match self.kind {
-            LockKind::Semaphore => self.sem.value() == 0,
-            LockKind::Flock => std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {
-                locks.lines().any(|l| {
-                    let words: Vec<&str> = l.split_whitespace().collect();
-                    words.get(1) == Some(&"FLOCK")
-                        && words.get(4) == Some(&holder.to_string().as_str())
-                })
-            }),
-        }
-    }
 }
 
 /// A call on a Process object, reported by the caller.
@@ -523,14 +508,22 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
 
     // A holder terminated while it holds the lock.
     ctx.gate("h.start(): h takes the lock and works");
+    // The holder closes its end of this pipe once it has the lock and has
+    // reported it: main terminates it only after that.
+    let (has_it_rx, has_it_tx) = nix::unistd::pipe()?;
+    let (rx, tx) = (has_it_rx.as_raw_fd(), has_it_tx.as_raw_fd());
     let holder = ctx.fork_child(HOLDER.0, HOLDER.1, "holder", |c| {
+        let _ = nix::unistd::close(rx);
         let Ok(_held) = lock.take(c) else { return 1 };
+        let _ = nix::unistd::close(tx);
         work_forever(c, "work, holding the lock")
     })?;
+    drop(has_it_tx);
     call(ctx, "h.start()", Some(holder), format!("PID {holder}"));
-    while !lock.held_by(holder) && proc_state(holder).is_some_and(|s| s != 'Z') {
-        pause_a_little();
-    }
+    let mut byte = [0u8; 1];
+    // End of file: the holder has the lock (or has ended).
+    while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&has_it_rx, &mut byte) {}
+    drop(has_it_rx);
     let mut waiting = Vec::new();
     for w in 0..waiters {
         ctx.gate(format_args!("start waiter-{}", w + 1));

@@ -130,6 +130,11 @@ impl Parent {
             .send(Event::new(self.clock.now(), Some(self.pid), body));
     }
 
+    /// The run is being stopped (quit, a signal, an error): not merely ended.
+    pub fn stop_requested(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The run is being stopped, or its processes are all gone: finish the
     /// current step and give up anything that would block.
     pub fn stopping(&self) -> bool {

@@ -40,10 +40,20 @@ pub fn run_json_of(scenario: &str, args: &[&str]) -> JsonRun {
     let tmp = tempfile::tempdir().unwrap();
     let mut all = vec![scenario, "--json"];
     all.extend_from_slice(args);
-    let output = mpviz(tmp.path(), &all)
+    let child = mpviz(tmp.path(), &all)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let watchdog = Watchdog::new(child.id());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        !watchdog.fired(),
+        "mpviz {all:?} did not end in {:?}; its last lines:\n{}",
+        Watchdog::LIMIT,
+        tail(&output.stdout)
+    );
     assert!(
         output.status.success(),
         "mpviz {all:?} failed: {}",
@@ -61,6 +71,44 @@ pub fn run_json_of(scenario: &str, args: &[&str]) -> JsonRun {
         events,
         summary,
         output,
+    }
+}
+
+/// The last few lines of an output, for a failure message.
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Kills a run that has not ended long after any test could need, so that a
+/// run that hangs fails its test with what it said, instead of hanging CI.
+pub struct Watchdog {
+    _stop: std::sync::mpsc::Sender<()>,
+    fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    pub const LIMIT: Duration = Duration::from_secs(300);
+
+    pub fn new(pid: u32) -> Watchdog {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let fired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = fired.clone();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Self::LIMIT)
+            {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let pid = nix::unistd::Pid::from_raw(pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        });
+        Watchdog { _stop: stop, fired }
+    }
+
+    pub fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -91,6 +139,7 @@ pub struct LiveRun {
     pub child: Child,
     pub lines: Box<dyn Iterator<Item = Value> + Send>,
     pub tmp: tempfile::TempDir,
+    watchdog: Watchdog,
 }
 
 impl LiveRun {
@@ -108,6 +157,7 @@ impl LiveRun {
             .map_while(Result::ok)
             .map(|l| serde_json::from_str::<Value>(&l).unwrap());
         LiveRun {
+            watchdog: Watchdog::new(child.id()),
             child,
             lines: Box::new(lines),
             tmp,
@@ -124,7 +174,12 @@ impl LiveRun {
                 return seen;
             }
         }
-        panic!("the stream ended before the awaited event; read {seen:?}");
+        let why = if self.watchdog.fired() {
+            format!("the run did not end in {:?}", Watchdog::LIMIT)
+        } else {
+            "the stream ended".to_string()
+        };
+        panic!("{why} before the awaited event; read {seen:?}");
     }
 }
 
