@@ -1,6 +1,7 @@
 //! From the command line to a run: resolve defaults, refuse bad input, pick
 //! the front end (dashboard, `--headless`, `--json`).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -216,12 +217,11 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
 
 fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     let spec = scenario::spec("manager").map_err(|e| e.to_string())?;
-    // The main process sets its own key in its plain dict before it starts
-    // the workers, which get copies of it.
-    let me = i64::from(std::process::id());
+    // The main process's plain dict, empty when it starts the workers:
+    // each gets a copy of it.
     let params = manager::ManagerParams {
         workers: or_default(args.workers, &spec, "workers"),
-        plain: [(me, me)].into(),
+        plain: BTreeMap::new(),
     };
     let processes = params.workers.saturating_add(1);
     launch(

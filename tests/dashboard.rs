@@ -605,8 +605,8 @@ fn manager_pauses_steps_finishes_and_quits_leaving_nothing() {
         3,
         "worker-",
         &[
-            "managed dict 3 · list 3 · main's plain dict 1",
-            "3 × 2 items",
+            "managed dict 3 · list 3 · main's plain dict 0",
+            "3 × 1 item",
         ],
     );
     assert!(screen.contains("Managed dict and list"), "{screen}");

@@ -38,10 +38,10 @@ fn the_managed_dict_holds_one_entry_per_worker_and_the_main_plain_dict_none() {
         let list: Vec<i64> = serde_json::from_value(s["managed_list"].clone()).unwrap();
         assert_eq!(list.iter().copied().collect::<BTreeSet<_>>(), workers);
         assert_eq!(s["managed_list_len"], 10);
-        // Each worker's copy of the main process's plain dict (which held
-        // main's own key) got the worker's key too; main's still has one.
-        assert_eq!(s["plain_dict_len"], 1);
-        assert_eq!(s["worker_plain_lens"], json!(vec![2; 10]));
+        // Each worker's copy of the main process's plain dict got the
+        // worker's key; main's own is still empty.
+        assert_eq!(s["plain_dict_len"], 0);
+        assert_eq!(s["worker_plain_lens"], json!(vec![1; 10]));
         assert_eq!(s["exit_codes"], json!({"0": 11}));
     }
 }

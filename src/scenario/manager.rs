@@ -8,7 +8,7 @@
 //! has its own memory). The server knows who asks from the kernel (`SO_PEERCRED`). When
 //! every worker has exited, the main process (mpviz) reads the shared dict
 //! and list back through the server, as the tutorial's `print(d)` does, reads
-//! its own plain dict (still only its own key), and shuts the server down.
+//! its own plain dict (still empty), and shuts the server down.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Write};
@@ -108,7 +108,6 @@ impl Scenario for Manager {
             exited: 0,
             expected: self.params.workers,
             plain: self.params.plain.clone(),
-            told: false,
             connection: None,
         })))
     }
@@ -425,8 +424,6 @@ struct MainProcess {
     expected: u32,
     /// The main process's plain dict: the workers set keys in their copies.
     plain: BTreeMap<i64, i64>,
-    /// Whether it has shown its plain dict yet.
-    told: bool,
     /// The connection to the server, once the main process has asked.
     connection: Option<(UnixStream, BufReader<UnixStream>)>,
 }
@@ -511,17 +508,6 @@ impl ParentSide for MainProcess {
     }
 
     fn on_event(&mut self, event: &Event, parent: &Parent) {
-        if !self.told {
-            // It set its own key before it started the workers.
-            self.told = true;
-            if let Some((&key, &value)) = self.plain.iter().next() {
-                parent.emit(Body::PlainSet {
-                    key,
-                    value,
-                    len: self.plain.len() as u32,
-                });
-            }
-        }
         match (&event.body, event.pid) {
             (Body::Spawn { role, .. }, Some(pid)) if role == WORKER => {
                 self.workers.insert(pid);

@@ -53,7 +53,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let sizes: std::collections::BTreeSet<u32> = m.plain.values().copied().collect();
     let copies = match (m.plain.len(), sizes.len()) {
         (0, _) => "none yet".to_string(),
-        (n, 1) => format!("{n} × {} items", sizes.iter().next().unwrap_or(&0)),
+        (n, 1) => {
+            let k = sizes.iter().next().copied().unwrap_or(0);
+            format!("{n} × {k} item{}", if k == 1 { "" } else { "s" })
+        }
         (n, _) => format!("{n}, of {sizes:?} items"),
     };
     let main = match m.main_plain {

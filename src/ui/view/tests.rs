@@ -1,5 +1,6 @@
 //! Views drawn into ratatui's `TestBackend` from models folded from events.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ratatui::backend::TestBackend;
@@ -603,7 +604,7 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     use crate::scenario::manager::{Manager, ManagerParams};
     let scenario = Manager::new(ManagerParams {
         workers: 2,
-        plain: [(1, 1)].into(),
+        plain: BTreeMap::new(),
     })
     .unwrap();
     let mut m = Model::new();
@@ -634,10 +635,10 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
             Body::PlainSet {
                 key: 32,
                 value: 32,
-                len: 2,
+                len: 1,
             },
         ),
-        Event::new(4, Some(1), Body::PlainRead { len: 1 }),
+        Event::new(4, Some(1), Body::PlainRead { len: 0 }),
     ] {
         m.apply(&e);
     }
@@ -656,8 +657,8 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     assert!(s.contains("l = [32]"), "{s}");
     assert!(s.contains(" d[31] = 31"), "{s}");
     assert!(s.contains(" d[32] = 32"), "{s}");
-    assert!(s.contains("in the main process: 1 item"), "{s}");
-    assert!(s.contains("workers' own copies: 1 × 2 items"), "{s}");
+    assert!(s.contains("in the main process: 0 items"), "{s}");
+    assert!(s.contains("workers' own copies: 1 × 1 item"), "{s}");
     assert!(
         s.contains("served for 32") || s.contains("l.append(32)"),
         "{s}"
