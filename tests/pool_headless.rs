@@ -25,7 +25,7 @@ fn exactly_w_workers_run_every_task_once_and_every_callback_runs_in_the_main_pro
             "--tasks",
             "200",
             "--speed",
-            "5000",
+            "1000",
             "--seed",
             "2",
         ],
@@ -50,7 +50,8 @@ fn exactly_w_workers_run_every_task_once_and_every_callback_runs_in_the_main_pro
     assert_eq!(done.len(), 200);
     assert!(done.values().all(|&n| n == 1));
     assert_eq!(of(events, "task_start").count(), 200);
-    // 200 tasks paced at random over 4 workers: each took several.
+    // 200 tasks paced at random over 4 workers (400 permits, 0.4 s): each
+    // took several.
     let per_worker: HashSet<i64> = of(events, "task_start").map(pid).collect();
     assert_eq!(per_worker, workers, "every worker took tasks");
     // Every callback ran in the main process, not in a worker.
