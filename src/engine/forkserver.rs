@@ -205,9 +205,13 @@ fn child(
     // The server's SIGTERM handler must not survive into the child: terminate
     // should end a child as the OS does (exit code -15).
     // SAFETY: restoring the default disposition.
+    // Nor may anything the server blocks or catches while it waits for its
+    // children (it forks none then; this holds if that ever changes).
     unsafe {
         let _ = signal::signal(Signal::SIGTERM, SigHandler::SigDfl);
+        let _ = signal::signal(Signal::SIGCHLD, SigHandler::SigDfl);
     }
+    let _ = signal::SigSet::empty().thread_set_mask();
     if let Ok(cname) = std::ffi::CString::new(name.chars().take(15).collect::<String>()) {
         let _ = nix::sys::prctl::set_name(&cname);
     }

@@ -63,6 +63,10 @@ fn cgroup_room(cgroups: &str, root: &Path) -> Option<u64> {
         else {
             continue;
         };
+        // A group outside this cgroup namespace (`/../x`) is not under the mount.
+        if path.split('/').any(|part| part == "..") {
+            continue;
+        }
         let mounts = match controllers {
             "" => vec![root.to_path_buf(), root.join("unified")],
             c if c.split(',').any(|c| c == "pids") => vec![root.join("pids")],
@@ -131,6 +135,15 @@ mod tests {
             Some(99)
         );
         assert_eq!(cgroup_room("0::/\n", root.path()), None);
+        // A group not mounted here (a container without its own cgroup
+        // namespace) counts from the nearest level that is: the mount.
+        std::fs::write(root.path().join("pids.max"), "2000\n").unwrap();
+        assert_eq!(cgroup_room("0::/docker/abc\n", root.path()), Some(1100));
+        // A hybrid layout: cgroup v2 mounted at unified/.
+        write("unified/job", "30", 5);
+        assert_eq!(cgroup_room("0::/job\n", root.path()), Some(25));
+        // A group outside the namespace is not looked for.
+        assert_eq!(cgroup_room("0::/../../box\n", root.path()), None);
     }
 
     #[test]

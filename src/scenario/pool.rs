@@ -380,8 +380,11 @@ fn read_head(stream: &mut TcpStream) -> String {
     let mut buf = [0u8; 256];
     while head.len() < 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+            // A signal meant for another thread (a resize) may land here.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
         }
     }
     String::from_utf8_lossy(&head).into_owned()
