@@ -337,36 +337,31 @@ mod tests {
         }
     }
 
-    fn parent(stopping: bool, gone: bool) -> Parent {
-        let (out, _) = crossbeam_channel::unbounded();
-        let flag = |on: bool| Arc::new(AtomicBool::new(on));
-        Parent::new(RunClock::start(), out, flag(stopping), flag(gone))
-    }
-
-    fn exits(pids: &[Pid]) -> Receiver<Event> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        for &pid in pids {
+    /// The PIDs of the exits the main process is handed when three processes
+    /// exited and the pipe closed, with the run's two flags as given.
+    fn seen_by_the_main_process(stopping: bool, gone: bool) -> Vec<Pid> {
+        let (tx, events) = crossbeam_channel::unbounded();
+        for pid in [11, 12, 13] {
             tx.send(Event::new(0, Some(pid), Body::Exit { exitcode: 0 }))
                 .unwrap();
         }
-        rx // the sender is dropped: the pipe has closed
+        drop(tx); // the pipe has closed
+        let (out, _) = crossbeam_channel::unbounded();
+        let flag = |on: bool| Arc::new(AtomicBool::new(on));
+        let parent = Parent::new(RunClock::start(), out, flag(stopping), flag(gone));
+        let (seen_tx, seen) = crossbeam_channel::unbounded();
+        let (done, _) = crossbeam_channel::unbounded();
+        run_parent_side(Box::new(Counting(seen_tx)), events, parent, done);
+        seen.try_iter().collect()
     }
 
     #[test]
     fn the_main_process_sees_the_last_events_even_after_every_process_is_gone() {
-        let (seen_tx, seen) = crossbeam_channel::unbounded();
-        let (done, _) = crossbeam_channel::unbounded();
-        let side = Box::new(Counting(seen_tx));
-        run_parent_side(side, exits(&[11, 12, 13]), parent(false, true), done);
-        assert_eq!(seen.try_iter().collect::<Vec<_>>(), [11, 12, 13]);
+        assert_eq!(seen_by_the_main_process(false, true), [11, 12, 13]);
     }
 
     #[test]
     fn a_stop_asked_for_cuts_the_main_process_short() {
-        let (seen_tx, seen) = crossbeam_channel::unbounded();
-        let (done, _) = crossbeam_channel::unbounded();
-        let side = Box::new(Counting(seen_tx));
-        run_parent_side(side, exits(&[11, 12, 13]), parent(true, false), done);
-        assert_eq!(seen.try_iter().collect::<Vec<_>>(), [11]);
+        assert_eq!(seen_by_the_main_process(true, false), [11]);
     }
 }
