@@ -85,10 +85,17 @@ impl Run {
         let slots = scenario.gate_slots() as usize;
         let (gates, gates_fd) =
             Gates::create(slots).context("could not create the shared gates")?;
-        // In the mode the pacer will keep, before any child can look: a child
-        // of a free run must not wait for a permit at its first gate.
-        gates.set_free(!opts.paused && opts.speed == Speed::Max);
-        let gates = Arc::new(gates);
+        // The pacer puts the gates in the run's mode as it is made, before any
+        // child can look: a child of a free run never waits at its first gate.
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let pacer = Pacer::new(
+            Arc::new(gates),
+            tx.clone(),
+            clock,
+            opts.seed,
+            opts.speed,
+            opts.paused,
+        );
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
         let ipc = scenario.open_ipc()?;
@@ -132,7 +139,6 @@ impl Run {
         let pgid = server.id() as Pid;
         cleanup::register_group(pgid);
 
-        let (tx, rx) = crossbeam_channel::unbounded();
         let me = std::process::id() as Pid;
         let _ = tx.send(vec![Event::new(
             0,
@@ -162,7 +168,6 @@ impl Run {
         let activity = Arc::new(AtomicU64::new(0));
         let (pacer_tx, pacer_rx) = crossbeam_channel::unbounded();
         let (wake_sampler, wake_rx) = crossbeam_channel::bounded(1);
-        let pacer = Pacer::new(gates, tx.clone(), clock, opts.seed, opts.speed, opts.paused);
 
         let mut threads = Vec::new();
         let (to_parent, from_parent) = match parent_side {
@@ -328,10 +333,10 @@ fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result
 mod tests {
     use super::*;
 
-    /// Counts the events it is given.
-    struct Counting(Sender<Pid>);
+    /// Records the PID of every event it is given.
+    struct Recording(Sender<Pid>);
 
-    impl ParentSide for Counting {
+    impl ParentSide for Recording {
         fn on_event(&mut self, event: &Event, _parent: &Parent) {
             let _ = self.0.send(event.pid.unwrap_or_default());
         }
@@ -351,7 +356,7 @@ mod tests {
         let parent = Parent::new(RunClock::start(), out, flag(stopping), flag(gone));
         let (seen_tx, seen) = crossbeam_channel::unbounded();
         let (done, _) = crossbeam_channel::unbounded();
-        run_parent_side(Box::new(Counting(seen_tx)), events, parent, done);
+        run_parent_side(Box::new(Recording(seen_tx)), events, parent, done);
         seen.try_iter().collect()
     }
 

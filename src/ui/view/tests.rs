@@ -120,7 +120,7 @@ fn midway(buyers: u32) -> Model {
 fn render(
     model: &Model,
     view: &ViewState,
-    scenario: &Ticket,
+    scenario: &dyn Scenario,
     width: u16,
     height: u16,
     color: bool,
@@ -346,16 +346,7 @@ fn the_append_panel_marks_torn_lines_and_shows_both_orders() {
             content: "writer 2\nwriwriter 0\nter 1\n".into(),
         },
     ));
-    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 100, 30, false));
     assert!(s.contains("3 lines, 2 torn"), "{s}");
     assert!(s.contains("\"wriwriter 0\"  ✗ torn"), "{s}");
     assert!(!s.contains("\"writer 2\"  ✗"), "{s}");
@@ -422,16 +413,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
             op: "put".into(),
         },
     ));
-    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 100, 30, false));
     assert!(s.contains("depth 2/2"), "{s}");
     assert!(s.contains("consumer-0: qsize() = 0, real 2"), "{s}");
     assert!(s.contains("blocked: producer-0 (put, full)"), "{s}");
@@ -500,16 +482,7 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
         },
     ));
     m.apply(&Event::new(6, Some(10), Body::TaskStart { task: 1 }));
-    let mut terminal = Terminal::new(TestBackend::new(140, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 140, 30, false));
     assert!(
         s.contains("task 0   failed ✗ in worker-0 · error cb in PID 100 (mpviz-main)"),
         "{s}"
@@ -575,16 +548,7 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
     for (t, (pid, body)) in steps.into_iter().enumerate() {
         m.apply(&Event::new(t as u64, Some(pid), body));
     }
-    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 100, 30, false));
     assert!(s.contains("Counter in shared memory"), "{s}");
     assert!(s.contains("in memory now   1 "), "{s}");
     assert!(s.contains("expected        6 "), "{s}");
@@ -642,16 +606,7 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     ] {
         m.apply(&e);
     }
-    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 100, 30, false));
     assert!(s.contains("Managed dict and list server PID 30"), "{s}");
     assert!(s.contains("dict 2 · list 1"), "{s}");
     assert!(s.contains("l = [32]"), "{s}");
@@ -708,16 +663,7 @@ fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
         m.locks["lock"].deadlocked(),
         "the dead still hold a semaphore"
     );
-    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
-    let v = view();
-    let screen = Screen {
-        model: &m,
-        view: &v,
-        scenario: &scenario,
-        theme: Theme { color: false },
-    };
-    terminal.draw(|f| draw(f, &screen)).unwrap();
-    let s = text(terminal.backend().buffer());
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
     assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
     assert!(s.contains("holder PID 41: DEAD (exit -15)"), "{s}");
     assert!(s.contains("DEADLOCK: nobody will let it go"), "{s}");
