@@ -111,24 +111,133 @@ fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
     )
 }
 
+/// The reader's ordering rules, kept apart from its pipes so that they can
+/// be tested without processes. An event that arrives before the event it
+/// must follow is held back until that one has passed, then released right
+/// after it:
+/// - a process's events follow its `spawn` (a thread announces itself, and
+///   may do so before the server's spawn of its process has arrived);
+/// - a `get` follows the `put` of its item (the put returns after the
+///   consumer has woken);
+/// - a task's events follow its `task_submit` (a pool worker can report a
+///   task before the main process's submit of it has crossed from its thread).
+///
+/// When the run ends, whatever is still held is let out in the order it
+/// arrived ([`Holding::flush`]): the stream loses nothing.
+#[derive(Default)]
+pub(super) struct Holding {
+    /// The processes whose spawn has passed (and the run's own: the fork
+    /// server, mpviz), which need none.
+    known: HashSet<Pid>,
+    early: HashMap<Pid, Vec<(u64, Event)>>,
+    put: HashMap<String, HashSet<u64>>,
+    early_gets: HashMap<(String, u64), Vec<(u64, Event)>>,
+    submitted: HashSet<u32>,
+    early_tasks: HashMap<u32, Vec<(u64, Event)>>,
+    /// How many events have arrived: each held one keeps its number.
+    arrived: u64,
+}
+
+impl Holding {
+    /// Ordering for a run whose own processes (the fork server, mpviz) are `own`.
+    pub(super) fn new(own: &[Pid]) -> Holding {
+        Holding {
+            known: own.iter().copied().collect(),
+            ..Holding::default()
+        }
+    }
+
+    /// Takes one arriving event; appends to `out` what may pass now, in order:
+    /// the event itself (unless held) and what it releases.
+    pub(super) fn take(&mut self, event: Event, out: &mut Vec<Event>) {
+        let mut ready = vec![(self.arrived, event)];
+        self.arrived += 1;
+        while let Some((seq, event)) = ready.pop() {
+            let released = match (&event.body, event.pid) {
+                (Body::Spawn { ppid, .. }, _) if !self.known.contains(ppid) => {
+                    self.early.entry(*ppid).or_default().push((seq, event));
+                    continue;
+                }
+                (Body::Spawn { .. }, Some(pid)) => {
+                    self.known.insert(pid);
+                    self.early.remove(&pid)
+                }
+                (_, Some(pid)) if !self.known.contains(&pid) => {
+                    self.early.entry(pid).or_default().push((seq, event));
+                    continue;
+                }
+                (Body::Get { queue, item, .. }, _)
+                    if !self
+                        .put
+                        .get(queue.as_str())
+                        .is_some_and(|items| items.contains(item)) =>
+                {
+                    self.early_gets
+                        .entry((queue.clone(), *item))
+                        .or_default()
+                        .push((seq, event));
+                    continue;
+                }
+                (Body::TaskStart { task } | Body::TaskDone { task, .. }, _)
+                    if !self.submitted.contains(task) =>
+                {
+                    self.early_tasks
+                        .entry(*task)
+                        .or_default()
+                        .push((seq, event));
+                    continue;
+                }
+                (Body::TaskSubmit { task }, _) => {
+                    self.submitted.insert(*task);
+                    self.early_tasks.remove(task)
+                }
+                (Body::Put { queue, item, .. }, _) => {
+                    match self.put.get_mut(queue.as_str()) {
+                        Some(items) => {
+                            items.insert(*item);
+                        }
+                        None => {
+                            self.put.entry(queue.clone()).or_default().insert(*item);
+                        }
+                    }
+                    // Look a key up only when some get is waiting.
+                    if self.early_gets.is_empty() {
+                        None
+                    } else {
+                        self.early_gets.remove(&(queue.clone(), *item))
+                    }
+                }
+                _ => None,
+            };
+            out.push(event);
+            if let Some(mut held) = released {
+                held.reverse();
+                ready.extend(held);
+            }
+        }
+    }
+
+    /// Everything still held, in the order it arrived: the run has ended and
+    /// what each was waiting for will never come.
+    pub(super) fn flush(&mut self) -> Vec<Event> {
+        let mut held: Vec<(u64, Event)> = self
+            .early
+            .drain()
+            .flat_map(|(_, v)| v)
+            .chain(self.early_gets.drain().flat_map(|(_, v)| v))
+            .chain(self.early_tasks.drain().flat_map(|(_, v)| v))
+            .collect();
+        held.sort_by_key(|(seq, _)| *seq);
+        held.into_iter().map(|(_, event)| event).collect()
+    }
+}
+
 impl Reader {
     pub(super) fn run(mut self) {
         let server_pid = self.server.id() as Pid;
         let mut slots: HashMap<Pid, u32> = HashMap::default();
-        // A child can write before the server has written its spawn event:
-        // hold such events until the spawn arrives, so that a child's events
-        // always follow its spawn in the stream.
-        let mut early: HashMap<Pid, Vec<Event>> = HashMap::default();
-        // Likewise a consumer can report its get before the producer's put
-        // (the put returns after the consumer has woken): hold the get until
-        // the put of that item is in the stream.
-        let mut put: HashMap<String, HashSet<u64>> = HashMap::default();
-        let mut early_gets: HashMap<(String, u64), Vec<Event>> = HashMap::default();
-        // And a pool worker can report a task before the main process's
-        // submit of it has crossed from its thread: keep the task's events
-        // after its submit.
-        let mut submitted: HashSet<u32> = HashSet::default();
-        let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::default();
+        let mut holding = Holding::new(&[server_pid, self.parent_pid]);
+        let mut passing: Vec<Event> = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::default();
         let Some(pipe) = self.pipe.take() else {
             return;
@@ -197,71 +306,10 @@ impl Reader {
                 files_dirty = 2;
             }
             // Handled in order; an event released from hold goes next.
-            let mut ready: Vec<Event> = batch;
-            ready.reverse();
-            while let Some(event) = ready.pop() {
-                let known = |pid: Pid| {
-                    slots.contains_key(&pid) || pid == server_pid || pid == self.parent_pid
-                };
-                match (&event.body, event.pid) {
-                    // A thread announces itself; its process's spawn comes
-                    // from the server and may arrive later: keep the order.
-                    (Body::Spawn { ppid, .. }, _) if !known(*ppid) => {
-                        early.entry(*ppid).or_default().push(event);
-                    }
-                    (Body::Spawn { slot, .. }, Some(pid)) => {
-                        slots.insert(pid, *slot);
-                        self.forward(event);
-                        if let Ok(mut live) = self.live.lock() {
-                            live.push(pid);
-                        }
-                        let mut held = early.remove(&pid).unwrap_or_default();
-                        held.reverse();
-                        ready.extend(held);
-                    }
-                    (_, Some(pid)) if !known(pid) => {
-                        early.entry(pid).or_default().push(event);
-                    }
-                    (Body::Get { queue, item, .. }, _)
-                        if !put
-                            .get(queue.as_str())
-                            .is_some_and(|items| items.contains(item)) =>
-                    {
-                        early_gets
-                            .entry((queue.clone(), *item))
-                            .or_default()
-                            .push(event);
-                    }
-                    (Body::TaskStart { task } | Body::TaskDone { task, .. }, _)
-                        if !submitted.contains(task) =>
-                    {
-                        early_tasks.entry(*task).or_default().push(event);
-                    }
-                    (Body::TaskSubmit { task }, _) => {
-                        let task = *task;
-                        submitted.insert(task);
-                        self.handle(event, &slots);
-                        let mut held = early_tasks.remove(&task).unwrap_or_default();
-                        held.reverse();
-                        ready.extend(held);
-                    }
-                    (Body::Put { queue, item, .. }, _) => {
-                        match put.get_mut(queue.as_str()) {
-                            Some(items) => {
-                                items.insert(*item);
-                            }
-                            None => {
-                                put.entry(queue.clone()).or_default().insert(*item);
-                            }
-                        }
-                        // Allocate a key only when some get is waiting.
-                        let key = (!early_gets.is_empty()).then(|| (queue.clone(), *item));
-                        self.handle(event, &slots);
-                        let mut held = key.and_then(|k| early_gets.remove(&k)).unwrap_or_default();
-                        held.reverse();
-                        ready.extend(held);
-                    }
-                    _ => self.handle(event, &slots),
+            for event in batch {
+                holding.take(event, &mut passing);
+                for event in passing.drain(..) {
+                    self.pass(event, &mut slots);
                 }
             }
             if files_dirty > 0 && lines.is_empty() {
@@ -272,6 +320,11 @@ impl Reader {
             }
             self.send_outgoing();
         }
+        // Nothing more will come that a held event waits for: let it out.
+        for event in holding.flush() {
+            self.pass(event, &mut slots);
+        }
+        self.send_outgoing();
         // Every writer has closed the pipe: the children and the server are
         // gone. Wait for the server without reaping it first: until it is
         // reaped its PID, which names the group, cannot be reused, so `stop`
@@ -312,6 +365,17 @@ impl Reader {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.pacer.send(PacerInput::Stop);
         let _ = self.wake_sampler.try_send(());
+    }
+
+    /// An event whose turn has come (see [`Holding`]).
+    fn pass(&mut self, event: Event, slots: &mut HashMap<Pid, u32>) {
+        if let (Body::Spawn { slot, .. }, Some(pid)) = (&event.body, event.pid) {
+            slots.insert(pid, *slot);
+            if let Ok(mut live) = self.live.lock() {
+                live.push(pid);
+            }
+        }
+        self.handle(event, slots);
     }
 
     fn forward(&mut self, event: Event) {
@@ -396,5 +460,105 @@ mod tests {
             merged,
             vec![(5, 9), (10, 1), (25, 9), (30, 2), (20, 3), (50, 4), (60, 9)]
         );
+    }
+
+    fn ev(pid: Pid, body: Body) -> Event {
+        Event::new(0, Some(pid), body)
+    }
+
+    fn spawn(pid: Pid, ppid: Pid) -> Event {
+        ev(
+            pid,
+            Body::Spawn {
+                name: format!("p{pid}"),
+                role: "worker".into(),
+                slot: 0,
+                ppid,
+            },
+        )
+    }
+
+    fn get(pid: Pid, item: u64) -> Event {
+        ev(
+            pid,
+            Body::Get {
+                queue: "q".into(),
+                item,
+                depth: 0,
+            },
+        )
+    }
+
+    fn put(pid: Pid, item: u64) -> Event {
+        ev(
+            pid,
+            Body::Put {
+                queue: "q".into(),
+                item,
+                depth: 1,
+            },
+        )
+    }
+
+    fn kinds(events: &[Event]) -> Vec<(Pid, &'static str)> {
+        events.iter().map(|e| (e.pid.unwrap(), e.kind())).collect()
+    }
+
+    #[test]
+    fn an_early_event_is_held_until_what_it_follows_has_passed() {
+        let mut h = Holding::new(&[1, 2]);
+        let mut out = Vec::new();
+        h.take(spawn(10, 1), &mut out);
+        h.take(spawn(11, 1), &mut out);
+        // A get before the put of its item, a task's start before its submit,
+        // and a thread's spawn before its process's.
+        h.take(get(11, 7), &mut out);
+        h.take(ev(10, Body::TaskStart { task: 3 }), &mut out);
+        h.take(spawn(21, 20), &mut out);
+        h.take(ev(21, Body::Sleep { ms: 1 }), &mut out);
+        assert_eq!(kinds(&out), [(10, "spawn"), (11, "spawn")]);
+        h.take(put(10, 7), &mut out);
+        h.take(ev(2, Body::TaskSubmit { task: 3 }), &mut out);
+        h.take(spawn(20, 1), &mut out);
+        assert_eq!(
+            kinds(&out[2..]),
+            [
+                (10, "put"),
+                (11, "get"),
+                (2, "task_submit"),
+                (10, "task_start"),
+                (20, "spawn"),
+                (21, "spawn"),
+                (21, "sleep"),
+            ]
+        );
+        assert!(h.flush().is_empty());
+    }
+
+    #[test]
+    fn what_is_still_held_when_the_run_ends_comes_out_in_arrival_order() {
+        let mut h = Holding::new(&[1, 2]);
+        let mut out = Vec::new();
+        h.take(spawn(10, 1), &mut out);
+        // Held, each for something that never comes.
+        h.take(get(10, 5), &mut out);
+        h.take(ev(10, Body::TaskStart { task: 4 }), &mut out);
+        h.take(ev(30, Body::Sleep { ms: 2 }), &mut out);
+        h.take(get(10, 6), &mut out);
+        h.take(spawn(31, 30), &mut out);
+        assert_eq!(out.len(), 1);
+        let flushed = h.flush();
+        assert_eq!(
+            kinds(&flushed),
+            [
+                (10, "get"),
+                (10, "task_start"),
+                (30, "sleep"),
+                (10, "get"),
+                (31, "spawn"),
+            ]
+        );
+        assert!(matches!(flushed[3].body, Body::Get { item: 6, .. }));
+        assert!(h.flush().is_empty(), "flushed once");
     }
 }
