@@ -95,6 +95,7 @@ impl Run {
             opts.seed,
             opts.speed,
             opts.paused,
+            scenario.processes(),
         );
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;

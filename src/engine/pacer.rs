@@ -6,7 +6,23 @@
 //! as a scheduler would; paused, it grants nothing; a step grants one; a
 //! step of one PID grants that child only. At `max` speed the gates are opened
 //! and children run as fast as the OS schedules them.
+//!
+//! A step advances one instrumented action, and a paced grant waits until the
+//! last one is done: until every live process is at its gate, blocked on
+//! something only another can give (a lock, a full or empty queue), or gone
+//! (the reader also tells the pacer of spawns, exits, locks, blocks and
+//! sleeps). The pick is then among the same waiting processes, taken in slot
+//! order, whatever the OS's timing was: the same seed gives the same picks.
+//! A process the pacer cannot see (blocked on a pipe or in a join, say) holds
+//! grants up at most [`SETTLE`] after its last news (or after its sleep ends).
+//!
+//! A process that holds a lock and one that asks for something else take
+//! turns: when both wait, every other permit goes to a lock holder, so the
+//! holder's next action never queues behind every other process's "take the
+//! lock". A process blocked in the kernel needs no permit to be woken: taking
+//! the lock once it is free is the end of the action it was granted.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,12 +89,79 @@ pub enum PacerCmd {
     Slower,
 }
 
+/// How long the pacer waits, after a process's last news, for it to come to a
+/// gate or be seen blocked (after a sleep: once the sleep is over).
+pub const SETTLE: Duration = Duration::from_millis(500);
+
 /// What reaches the pacer's thread.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum PacerInput {
     Cmd(PacerCmd),
-    Ready { pid: Pid, slot: u32 },
+    Ready {
+        pid: Pid,
+        slot: u32,
+    },
+    /// What a process did that tells whether the pacer must wait for it.
+    Seen {
+        pid: Pid,
+        seen: Seen,
+    },
     Stop,
+}
+
+/// The news of a process that the pacer follows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seen {
+    Spawn,
+    Exit,
+    LockWait(String),
+    LockAcquire(String),
+    LockRelease(String),
+    /// Blocked until another process acts: on a queue, or on the manager's
+    /// socket (a worker that asked, the server that answered).
+    Blocked,
+    Sleep {
+        ms: u64,
+    },
+}
+
+impl Seen {
+    /// The news in `body`, if the pacer follows it.
+    pub(crate) fn of(body: &Body) -> Option<Seen> {
+        Some(match body {
+            Body::Spawn { .. } => Seen::Spawn,
+            Body::Exit { .. } => Seen::Exit,
+            Body::LockWait { lock } => Seen::LockWait(lock.clone()),
+            Body::LockAcquire { lock } => Seen::LockAcquire(lock.clone()),
+            Body::LockRelease { lock } => Seen::LockRelease(lock.clone()),
+            // Waits until the queue changes, for the server's answer, for
+            // the next request.
+            Body::Blocked { .. } | Body::Request { .. } | Body::Served { .. } => Seen::Blocked,
+            Body::Sleep { ms } => Seen::Sleep { ms: *ms },
+            _ => return None,
+        })
+    }
+}
+
+/// What a live process is doing, as far as the pacer knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Doing {
+    /// Started, or granted and not yet back at a gate: the pacer waits.
+    Busy,
+    AtGate,
+    /// Waits for another process (a lock, a queue).
+    Blocked,
+}
+
+#[derive(Debug)]
+struct Actor {
+    doing: Doing,
+    /// Until when a grant waits for it while it is busy.
+    busy_until: Instant,
+    /// The lock it is blocked on.
+    waits_for: Option<String>,
+    /// How many locks it holds.
+    holds: u32,
 }
 
 pub(crate) struct Pacer {
@@ -88,7 +171,21 @@ pub(crate) struct Pacer {
     rng: fastrand::Rng,
     paused: bool,
     speed: Speed,
-    waiting: Vec<(Pid, u32)>,
+    /// Who waits at a gate, by slot: the pick's order does not depend on
+    /// the order in which they arrived.
+    waiting: BTreeMap<u32, Pid>,
+    actors: HashMap<Pid, Actor>,
+    /// How many processes the run starts with, and how many have spawned.
+    initial: u32,
+    spawned: u32,
+    /// Locks let go while someone was blocked on them: the kernel is handing
+    /// each to one of them.
+    handover: HashSet<String>,
+    /// Past this, a grant stops waiting for the processes still to spawn
+    /// and for a lock's handover.
+    settle_by: Instant,
+    /// Whether the last of two lanes to get a permit was the lock holders'.
+    holder_went_last: bool,
     /// A step asked for while nobody was at a gate applies to the next
     /// process that reaches one. At most one is kept: pressing `n` five times
     /// while everyone sleeps must not become a burst of five later.
@@ -105,6 +202,7 @@ impl Pacer {
         seed: u64,
         speed: Speed,
         paused: bool,
+        initial: u32,
     ) -> Pacer {
         let pacer = Pacer {
             gates,
@@ -113,7 +211,13 @@ impl Pacer {
             rng: fastrand::Rng::with_seed(seed ^ 0x005e_ed0f_9ace),
             paused,
             speed,
-            waiting: Vec::new(),
+            waiting: BTreeMap::new(),
+            actors: HashMap::new(),
+            initial,
+            spawned: 0,
+            handover: HashSet::new(),
+            settle_by: Instant::now() + SETTLE,
+            holder_went_last: false,
             owed: 0,
             owed_pid: None,
             next_grant: Instant::now(),
@@ -140,27 +244,142 @@ impl Pacer {
             .send(vec![Event::new(self.clock.now(), None, body)]);
     }
 
-    fn grant_at(&mut self, index: usize) {
-        let (_, slot) = self.waiting.swap_remove(index);
-        self.gates.grant(slot);
+    fn grant_slot(&mut self, slot: u32) {
+        if let Some(pid) = self.waiting.remove(&slot) {
+            let until = Instant::now() + SETTLE;
+            if let Some(actor) = self.actors.get_mut(&pid) {
+                actor.doing = Doing::Busy;
+                actor.busy_until = until;
+            }
+            self.settle_by = until;
+            self.gates.grant(slot);
+        }
     }
 
+    fn holds_a_lock(&self, pid: Pid) -> bool {
+        self.actors.get(&pid).is_some_and(|a| a.holds > 0)
+    }
+
+    /// Grants a waiting process picked with the seeded RNG, in slot order;
+    /// lock holders and the others take turns when both wait.
     fn grant_random(&mut self) -> bool {
         if self.waiting.is_empty() {
             return false;
         }
-        let index = self.rng.usize(..self.waiting.len());
-        self.grant_at(index);
+        let (mut holders, mut others) = (Vec::new(), Vec::new());
+        for (&slot, &pid) in &self.waiting {
+            if self.holds_a_lock(pid) {
+                holders.push(slot);
+            } else {
+                others.push(slot);
+            }
+        }
+        let holders_turn = !holders.is_empty() && (others.is_empty() || !self.holder_went_last);
+        self.holder_went_last = holders_turn;
+        let lane = if holders_turn { holders } else { others };
+        let slot = lane[self.rng.usize(..lane.len())];
+        self.grant_slot(slot);
         true
     }
 
     fn grant_pid(&mut self, pid: Pid) -> bool {
-        match self.waiting.iter().position(|&(p, _)| p == pid) {
-            Some(index) => {
-                self.grant_at(index);
+        match self.waiting.iter().find(|&(_, &p)| p == pid) {
+            Some((&slot, _)) => {
+                self.grant_slot(slot);
                 true
             }
             None => false,
+        }
+    }
+
+    /// When the last action is done: every live process is at a gate,
+    /// blocked on another, or gone, and no lock is being handed over; or
+    /// when the pacer stops waiting for those that are not.
+    fn settled_at(&self) -> Option<Instant> {
+        let mut at = None;
+        if self.spawned < self.initial || !self.handover.is_empty() {
+            at = Some(self.settle_by);
+        }
+        for actor in self.actors.values() {
+            if actor.doing == Doing::Busy {
+                at = at.max(Some(actor.busy_until));
+            }
+        }
+        at
+    }
+
+    fn settled(&self, now: Instant) -> bool {
+        self.settled_at().map_or(true, |at| now >= at)
+    }
+
+    /// Follows what a process did (see [`Seen`]).
+    fn seen(&mut self, pid: Pid, seen: Seen) {
+        let now = Instant::now();
+        self.settle_by = self.settle_by.max(now + SETTLE);
+        if seen == Seen::Spawn {
+            self.spawned += 1;
+            self.actors.insert(
+                pid,
+                Actor {
+                    doing: Doing::Busy,
+                    busy_until: now + SETTLE,
+                    waits_for: None,
+                    holds: 0,
+                },
+            );
+            return;
+        }
+        if seen == Seen::Exit {
+            self.actors.remove(&pid);
+            self.waiting.retain(|_, &mut p| p != pid);
+            let blocked: HashSet<&String> = self
+                .actors
+                .values()
+                .filter_map(|a| a.waits_for.as_ref())
+                .collect();
+            self.handover.retain(|lock| blocked.contains(lock));
+            return;
+        }
+        if let Some(actor) = self.actors.get_mut(&pid) {
+            actor.busy_until = actor.busy_until.max(now + SETTLE);
+        }
+        let released = match (&seen, self.actors.get_mut(&pid)) {
+            (_, None) => return,
+            (Seen::LockWait(lock), Some(actor)) => {
+                actor.doing = Doing::Blocked;
+                actor.waits_for = Some(lock.clone());
+                None
+            }
+            (Seen::LockAcquire(lock), Some(actor)) => {
+                actor.doing = Doing::Busy;
+                actor.waits_for = None;
+                actor.holds += 1;
+                self.handover.remove(lock);
+                None
+            }
+            (Seen::LockRelease(lock), Some(actor)) => {
+                actor.holds = actor.holds.saturating_sub(1);
+                Some(lock.clone())
+            }
+            (Seen::Blocked, Some(actor)) => {
+                actor.doing = Doing::Blocked;
+                None
+            }
+            (Seen::Sleep { ms }, Some(actor)) => {
+                let wakes = now + Duration::from_millis(*ms) + SETTLE;
+                actor.busy_until = actor.busy_until.max(wakes);
+                None
+            }
+            (Seen::Spawn | Seen::Exit, Some(_)) => None,
+        };
+        if let Some(lock) = released {
+            let waited_on = self
+                .actors
+                .values()
+                .any(|a| a.waits_for.as_deref() == Some(lock.as_str()));
+            if waited_on {
+                self.handover.insert(lock);
+            }
         }
     }
 
@@ -208,7 +427,11 @@ impl Pacer {
     }
 
     fn ready(&mut self, pid: Pid, slot: u32) {
-        self.waiting.push((pid, slot));
+        self.waiting.insert(slot, pid);
+        if let Some(actor) = self.actors.get_mut(&pid) {
+            actor.doing = Doing::AtGate;
+            actor.waits_for = None;
+        }
         if self.free_running() {
             self.grant_random();
         } else if self.paused {
@@ -222,11 +445,16 @@ impl Pacer {
         }
     }
 
-    /// How long to sleep before the next paced grant is due, if one is.
+    /// How long to sleep before the next paced grant is due, if one is:
+    /// its beat has come and the last action is done (or waited for long
+    /// enough).
     fn due_in(&self) -> Option<Duration> {
         match (self.paused, self.speed, self.waiting.is_empty()) {
             (false, Speed::PerSecond(_), false) => {
-                Some(self.next_grant.saturating_duration_since(Instant::now()))
+                let beat = self
+                    .next_grant
+                    .max(self.settled_at().unwrap_or(self.next_grant));
+                Some(beat.saturating_duration_since(Instant::now()))
             }
             _ => None,
         }
@@ -235,7 +463,7 @@ impl Pacer {
     fn tick(&mut self) {
         if let (false, Speed::PerSecond(n)) = (self.paused, self.speed) {
             let now = Instant::now();
-            if now >= self.next_grant && self.grant_random() {
+            if now >= self.next_grant && self.settled(now) && self.grant_random() {
                 let interval = Duration::from_secs_f64(1.0 / n);
                 // Keep the rhythm, but bank no grants for a time nobody waited.
                 let next = self.next_grant + interval;
@@ -268,6 +496,7 @@ impl Pacer {
             match input {
                 PacerInput::Cmd(cmd) => self.command(cmd),
                 PacerInput::Ready { pid, slot } => self.ready(pid, slot),
+                PacerInput::Seen { pid, seen } => self.seen(pid, seen),
                 PacerInput::Stop => return,
             }
         }
@@ -292,7 +521,7 @@ mod tests {
         let (gates, _fd) = Gates::create(4).unwrap();
         let gates = Arc::new(gates);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, paused);
+        let p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, paused, 0);
         (p, gates, rx)
     }
 
@@ -358,5 +587,113 @@ mod tests {
                 speed: None
             }
         );
+    }
+
+    /// A pacer over `n` gate slots, its processes 100.. spawned.
+    fn pacer_of(n: u32, paused: bool, speed: Speed, seed: u64) -> (Pacer, Arc<Gates>) {
+        let (gates, _fd) = Gates::create(n as usize).unwrap();
+        let gates = Arc::new(gates);
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), seed, speed, paused, n);
+        for slot in 0..n {
+            p.seen(100 + slot as Pid, Seen::Spawn);
+        }
+        (p, gates)
+    }
+
+    /// The slot that has just been granted a permit, given the counts before.
+    fn granted_since(gates: &Gates, before: &mut Vec<u32>) -> Vec<u32> {
+        let now: Vec<u32> = (0..before.len() as u32).map(|s| gates.granted(s)).collect();
+        let slots = (0..now.len())
+            .filter(|&s| now[s] > before[s])
+            .map(|s| s as u32)
+            .collect();
+        *before = now;
+        slots
+    }
+
+    #[test]
+    fn a_lock_holder_and_the_others_take_turns() {
+        // Fifty processes ask for the lock while slot 0 holds it and waits
+        // for its next action: it goes first, then every other step.
+        let (mut p, gates) = pacer_of(51, true, Speed::PerSecond(1.0), 1);
+        p.seen(100, Seen::LockAcquire("l".into()));
+        for slot in 0..51 {
+            p.ready(100 + slot as Pid, slot);
+        }
+        let mut before = vec![0; 51];
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            p.command(PacerCmd::Step);
+            order.extend(granted_since(&gates, &mut before));
+            if order.last() == Some(&0) {
+                p.ready(100, 0); // the holder is back at its gate at once
+            }
+        }
+        assert_eq!(order.len(), 4);
+        assert_eq!(order[0], 0, "the holder went first: {order:?}");
+        assert_ne!(order[1], 0);
+        assert_eq!(order[2], 0, "the holder's next turn: {order:?}");
+    }
+
+    #[test]
+    fn a_paced_grant_waits_until_the_last_action_is_done() {
+        let (mut p, gates) = pacer_of(2, false, Speed::PerSecond(1000.0), 1);
+        p.ready(100, 0);
+        // Slot 1 is still busy (started, not at its gate yet): no grant.
+        p.tick();
+        assert_eq!(total2(&gates), 0);
+        p.ready(101, 1);
+        p.tick();
+        assert_eq!(total2(&gates), 1);
+        // The one granted is busy again until its next gate; one that has
+        // been busy for longer than SETTLE is not waited for.
+        let busy = if gates.granted(0) == 1 { 100 } else { 101 };
+        p.next_grant = Instant::now();
+        p.tick();
+        assert_eq!(total2(&gates), 1);
+        p.actors.get_mut(&busy).unwrap().busy_until = Instant::now();
+        p.tick();
+        assert_eq!(total2(&gates), 2);
+    }
+
+    fn total2(gates: &Gates) -> u32 {
+        gates.granted(0) + gates.granted(1)
+    }
+
+    #[test]
+    fn a_lock_let_go_is_being_handed_over_until_a_waiter_takes_it() {
+        let (mut p, gates) = pacer_of(3, false, Speed::PerSecond(1000.0), 1);
+        p.seen(100, Seen::LockAcquire("l".into()));
+        p.seen(101, Seen::LockWait("l".into()));
+        p.ready(102, 2);
+        p.seen(100, Seen::LockRelease("l".into()));
+        p.seen(100, Seen::Exit);
+        p.tick();
+        assert_eq!(gates.granted(2), 0, "101 is being woken by the kernel");
+        p.seen(101, Seen::LockAcquire("l".into()));
+        p.ready(101, 1);
+        p.tick();
+        assert_eq!(gates.granted(1) + gates.granted(2), 1);
+    }
+
+    #[test]
+    fn the_same_seed_picks_the_same_whatever_order_they_arrived_in() {
+        let picks = |arrival: &[u32]| {
+            let (mut p, gates) = pacer_of(6, true, Speed::PerSecond(1.0), 9);
+            for &slot in arrival {
+                p.ready(100 + slot as Pid, slot);
+            }
+            let mut before = vec![0; 6];
+            (0..6)
+                .flat_map(|_| {
+                    p.command(PacerCmd::Step);
+                    granted_since(&gates, &mut before)
+                })
+                .collect::<Vec<u32>>()
+        };
+        let first = picks(&[0, 1, 2, 3, 4, 5]);
+        assert_eq!(first, picks(&[5, 3, 1, 0, 4, 2]));
+        assert_eq!(first, picks(&[2, 4, 0, 5, 1, 3]));
     }
 }

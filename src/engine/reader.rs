@@ -12,7 +12,7 @@ use crossbeam_channel::{select, Receiver, Sender};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid as NixPid;
 
-use super::pacer::PacerInput;
+use super::pacer::{self, PacerInput};
 use crate::ipc::RunClock;
 use crate::protocol::{Body, Event, Pid};
 
@@ -395,6 +395,11 @@ impl Reader {
 
     fn handle(&mut self, event: Event, slots: &HashMap<Pid, u32>) {
         let pid = event.pid;
+        if let Some(p) = pid.filter(|p| slots.contains_key(p)) {
+            if let Some(seen) = pacer::Seen::of(&event.body) {
+                let _ = self.pacer.send(PacerInput::Seen { pid: p, seen });
+            }
+        }
         match &event.body {
             Body::Ready { .. } => {
                 if let Some(slot) = pid.and_then(|p| slots.get(&p)) {
