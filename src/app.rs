@@ -118,6 +118,9 @@ fn list() {
     }
 }
 
+/// Lets `--json` start `--paused` (for tests: nothing would resume it).
+pub const PAUSED_JSON_VAR: &str = "MPVIZ_TEST_PAUSED_JSON";
+
 fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Front), String> {
     let front = if args.json {
         Front::Json
@@ -138,7 +141,9 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
         (None, Front::Dashboard) => Speed::PerSecond(spec.default_speed()),
         (None, _) => Speed::Max,
     };
-    if args.paused && front != Front::Dashboard {
+    // Tests watch a paused run's stream: `--json` then sits still until killed.
+    let paused_json = front == Front::Json && std::env::var_os(PAUSED_JSON_VAR).is_some();
+    if args.paused && front != Front::Dashboard && !paused_json {
         return Err("--paused needs the dashboard: a headless run has nobody to resume it".into());
     }
     Ok((

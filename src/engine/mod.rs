@@ -82,14 +82,17 @@ impl Run {
             .prepare(dir.path())
             .with_context(|| format!("could not prepare the run in {}", dir.path().display()))?;
 
+        // One gate for each paced child, and the last for the main process.
         let slots = scenario.gate_slots() as usize;
         let (gates, gates_fd) =
-            Gates::create(slots).context("could not create the shared gates")?;
+            Gates::create(slots + 1).context("could not create the shared gates")?;
+        let gates = Arc::new(gates);
+        let parent_slot = slots as u32;
         // The pacer puts the gates in the run's mode as it is made, before any
         // child can look: a child of a free run never waits at its first gate.
         let (tx, rx) = crossbeam_channel::unbounded();
         let pacer = Pacer::new(
-            Arc::new(gates),
+            gates.clone(),
             tx.clone(),
             clock,
             opts.seed,
@@ -180,7 +183,8 @@ impl Run {
                 let stopping = stopping.clone();
                 let gone = processes_gone.clone();
                 threads.push(spawn_thread("mpviz-main", move || {
-                    let parent = Parent::new(clock, report_tx, stopping, gone);
+                    let parent =
+                        Parent::new(clock, report_tx, stopping, gone).with_gate(gates, parent_slot);
                     run_parent_side(side, copy_rx, parent, done_tx)
                 })?);
                 (Some((copy_tx, wants)), Some((report_rx, done_rx)))
@@ -211,6 +215,7 @@ impl Run {
             processes_gone,
             to_parent,
             parent_pid: me,
+            parent_slot,
         };
         threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
         let sampler = sampler::Sampler {

@@ -44,6 +44,8 @@ pub(super) struct Reader {
     pub processes_gone: Arc<AtomicBool>,
     /// mpviz's own PID: the parent side reports as it.
     pub parent_pid: Pid,
+    /// The main process's gate (see [`crate::scenario::Parent::gate`]).
+    pub parent_slot: u32,
 }
 
 /// Reads the pipe on a thread of its own, so that the reader can also
@@ -395,6 +397,14 @@ impl Reader {
 
     fn handle(&mut self, event: Event, slots: &HashMap<Pid, u32>) {
         let pid = event.pid;
+        if let (Body::Ready { .. }, Some(p)) = (&event.body, pid) {
+            if p == self.parent_pid {
+                let slot = self.parent_slot;
+                let _ = self.pacer.send(PacerInput::Ready { pid: p, slot });
+                self.forward(event);
+                return;
+            }
+        }
         if let Some(p) = pid.filter(|p| slots.contains_key(p)) {
             if let Some(seen) = pacer::Seen::of(&event.body) {
                 let _ = self.pacer.send(PacerInput::Seen { pid: p, seen });

@@ -97,6 +97,43 @@ impl Gates {
     }
 }
 
+impl Gates {
+    /// Like [`Gates::wait`], but gives up after about `timeout`: false if the
+    /// permit has not come by then.
+    pub fn wait_within(&self, slot: u32, ticket: u32, timeout: std::time::Duration) -> bool {
+        let word = self.counter(slot);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let seen = word.load(Ordering::SeqCst);
+            if seen >= ticket {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            futex_wait_for(word, seen, left);
+        }
+    }
+}
+
+fn futex_wait_for(word: &AtomicU32, expected: u32, timeout: std::time::Duration) {
+    let spec = nix::libc::timespec {
+        tv_sec: timeout.as_secs() as nix::libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as nix::libc::c_long,
+    };
+    // SAFETY: as in futex_wait; the timeout is relative and lives across the call.
+    unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_futex,
+            word.as_ptr(),
+            nix::libc::FUTEX_WAIT,
+            expected,
+            &spec as *const nix::libc::timespec,
+        );
+    }
+}
+
 // The futex calls are not private (no FUTEX_PRIVATE_FLAG): the word is shared
 // between processes.
 fn futex_wait(word: &AtomicU32, expected: u32) {

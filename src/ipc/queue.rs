@@ -1,7 +1,12 @@
-//! A bounded queue between processes, built the way Python's
-//! `multiprocessing.Queue` is: a buffer guarded by a lock, a semaphore that
-//! counts free slots (a put on a full queue blocks on it) and one that counts
-//! items (a get on an empty queue blocks on it).
+//! A bounded queue between processes: a buffer guarded by a lock, a
+//! semaphore that counts free slots (a put on a full queue blocks on it) and
+//! one that counts items (a get on an empty queue blocks on it).
+//!
+//! Python's `multiprocessing.Queue` is built otherwise: a pipe fed by a
+//! feeder thread of the putting process, a bounded semaphore of `maxsize`
+//! (the free slots), a read lock and a write lock, and no item semaphore (a
+//! get blocks reading the pipe); its `qsize()` is `maxsize` minus the
+//! semaphore's value and its `empty()` polls the pipe. See the README.
 //!
 //! Here the buffer is a ring of item numbers in shared memory (a `memfd`, no
 //! name in the file system, gone with the last process that maps it) and the

@@ -105,6 +105,15 @@ pub struct Parent {
     stopping: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Set when every process of the run has exited.
     gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The main process's own gate: its slot, and the permits it has used.
+    gate: Option<ParentGate>,
+}
+
+#[derive(Clone)]
+struct ParentGate {
+    gates: std::sync::Arc<crate::ipc::Gates>,
+    slot: u32,
+    used: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Parent {
@@ -121,7 +130,44 @@ impl Parent {
             out,
             stopping,
             gone,
+            gate: None,
         }
+    }
+
+    /// Gives the main process a gate of its own (slot `slot`), so that it is
+    /// paced as the children are: paused, it does not move either.
+    pub fn with_gate(mut self, gates: std::sync::Arc<crate::ipc::Gates>, slot: u32) -> Parent {
+        self.gate = Some(ParentGate {
+            gates,
+            slot,
+            used: Default::default(),
+        });
+        self
+    }
+
+    /// Waits for the pacer's permit before the main process's next action,
+    /// as a child's [`Ctx::gate`] does (`ready`, then a permit). Returns
+    /// false, at once, if the run is stopping or its processes are gone.
+    /// One thread of the main process at a time may wait here.
+    pub fn gate(&self, action: impl std::fmt::Display) -> bool {
+        use std::sync::atomic::Ordering;
+        let Some(gate) = &self.gate else {
+            return !self.stopping();
+        };
+        if gate.gates.is_free() {
+            return !self.stopping();
+        }
+        let ticket = gate.used.fetch_add(1, Ordering::SeqCst) + 1;
+        self.emit(Body::Ready {
+            action: action.to_string(),
+        });
+        let step = std::time::Duration::from_millis(100);
+        while !gate.gates.wait_within(gate.slot, ticket, step) {
+            if self.stopping() {
+                return false;
+            }
+        }
+        !self.stopping()
     }
 
     pub fn emit(&self, body: Body) {

@@ -510,6 +510,10 @@ fn feed(p: &PoolParams, queue: &Queue, parent: &Parent, done: &Receiver<u32>) {
         Some(true)
     };
     for task in 0..p.tasks {
+        // Paced as a child is: paused, the main process submits nothing.
+        if !parent.gate(format_args!("submit task {task}")) {
+            return;
+        }
         // Reported before the put, like every write: the worker's start follows.
         parent.emit(Body::TaskSubmit { task });
         if !put_patiently(queue, u64::from(task), parent) {

@@ -347,6 +347,9 @@ impl Stopper {
         let queue = &self.queue;
         for c in 0..self.params.consumers {
             let item = u64::from(self.params.items) + u64::from(c);
+            if !parent.gate(format_args!("put stop signal {}", c + 1)) {
+                return;
+            }
             // The queue may be full while consumers are paused: wait in short
             // steps, so that stopping the run is never held up here.
             loop {
