@@ -85,17 +85,37 @@ fn without_the_lock_parts_of_lines_mix_but_no_byte_is_lost() {
 }
 
 #[test]
-fn each_writer_is_a_distinct_real_process_started_in_slot_order() {
-    let (events, s) = run_append(&["--writers", "12"]);
-    let pids: HashSet<i64> = events
+fn each_writer_is_a_distinct_real_process_and_lines_land_in_write_order_not_start_order() {
+    // Paced with a seed: the pacer, not the start order, decides who writes
+    // when, and the same seed repeats its picks.
+    let (events, s) = run_append(&["--writers", "12", "--speed", "3000", "--seed", "4"]);
+    let spawns: Vec<&Value> = events
         .iter()
         .filter(|e| e["kind"] == "spawn" && e["role"] == "writer")
-        .map(|e| e["pid"].as_i64().unwrap())
         .collect();
+    let pids: HashSet<i64> = spawns.iter().map(|e| e["pid"].as_i64().unwrap()).collect();
     assert_eq!(pids.len(), 12);
-    assert_eq!(
-        s["start_order"],
-        serde_json::json!((0..12).collect::<Vec<_>>())
+    let slot_of = |pid: &Value| {
+        spawns
+            .iter()
+            .find(|e| &e["pid"] == pid)
+            .map(|e| e["slot"].clone())
+            .unwrap()
+    };
+    let started: Vec<Value> = spawns.iter().map(|e| e["slot"].clone()).collect();
+    assert_eq!(s["start_order"], Value::Array(started.clone()));
+    // The file, as the parent read it last, holds the lines in the order the
+    // writes were reported (each just before it was made)...
+    let written: Vec<Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "write")
+        .map(|e| slot_of(&e["pid"]))
+        .collect();
+    assert_eq!(s["write_order"], Value::Array(written.clone()));
+    // ...which is not the order in which the writers were started.
+    assert_ne!(
+        written, started,
+        "the writers wrote in the order they started"
     );
     let exits = events
         .iter()
