@@ -401,6 +401,7 @@ impl Event {
                     | Body::Full { .. }
                     | Body::Empty { .. }
                     | Body::Qsize { .. }
+                    | Body::TaskSubmit { .. }
                     | Body::TaskStart { .. }
                     | Body::TaskDone { .. }
                     | Body::Request { .. }

@@ -331,8 +331,9 @@ impl Model {
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pid = ev.pid;
-        // The parent is not paced: only the children's actions count.
-        if ev.is_action() && pid != self.parent_pid {
+        // The main process's actions count too: where it acts it has a gate
+        // of its own (a submit, a stop signal), and a step may be its.
+        if ev.is_action() {
             self.actions += 1;
             if let Some(p) = self.proc_mut(pid) {
                 p.actions += 1;
