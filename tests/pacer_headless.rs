@@ -106,3 +106,29 @@ fn the_same_seed_repeats_the_picks_at_a_paced_speed() {
         assert_eq!(first, again, "{scenario:?}: the same seed, other picks");
     }
 }
+
+/// A scenario's default speed, from its file.
+fn default_speed(scenario: &str) -> f64 {
+    let path = format!("{}/scenarios/{scenario}.toml", env!("CARGO_MANIFEST_DIR"));
+    let spec: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let speed = &spec["defaults"]["speed"];
+    speed
+        .as_float()
+        .or_else(|| speed.as_integer().map(|i| i as f64))
+        .unwrap()
+}
+
+#[test]
+fn a_default_run_lasts_long_enough_for_a_class_to_follow() {
+    // Each permit is one `ready`; at the default speed the pacer grants one
+    // every 1/speed seconds, so a default run takes at least this long.
+    for scenario in ["ticket", "append", "pool", "queue", "manager", "race"] {
+        let run = support::run_json_of(scenario, &["--speed", "5000", "--seed", "1"]);
+        let permits = run.of_kind("ready").count() as f64;
+        let seconds = permits / default_speed(scenario);
+        assert!(
+            seconds >= 20.0,
+            "{scenario} at its default speed is over in {seconds:.1} s"
+        );
+    }
+}
