@@ -398,6 +398,7 @@ impl Event {
                     | Body::Sleep { .. }
                     | Body::Put { .. }
                     | Body::Get { .. }
+                    | Body::Blocked { .. }
                     | Body::Full { .. }
                     | Body::Empty { .. }
                     | Body::Qsize { .. }

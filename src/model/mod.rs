@@ -333,7 +333,16 @@ impl Model {
         let pid = ev.pid;
         // The main process's actions count too: where it acts it has a gate
         // of its own (a submit, a stop signal), and a step may be its.
-        if ev.is_action() {
+        // A get, put or task start that a block held up ends the action the
+        // block began (as a lock_acquire ends a lock_wait's): one permit, one
+        // action.
+        let ends_a_block = matches!(
+            ev.body,
+            Body::Get { .. } | Body::Put { .. } | Body::TaskStart { .. }
+        ) && pid
+            .and_then(|p| self.proc(p))
+            .is_some_and(|p| matches!(p.activity, Activity::Blocked(_)));
+        if ev.is_action() && !ends_a_block {
             self.actions += 1;
             if let Some(p) = self.proc_mut(pid) {
                 p.actions += 1;

@@ -369,3 +369,84 @@ fn leaving_the_middle_of_a_long_line_keeps_the_order_of_the_rest() {
     assert_eq!(&line[..5], &[0, 1, 2, 4, 5]);
     assert!(!line.contains(&500));
 }
+
+#[test]
+fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
+    let q = || "q".to_string();
+    let m = fold(&[
+        ev(
+            0,
+            None,
+            Body::Start {
+                scenario: "queue".into(),
+                seed: 1,
+                parent_pid: 99,
+                params: serde_json::Value::Null,
+            },
+        ),
+        spawn(10, 0),
+        // A step lets the consumer try: the queue is empty, it blocks.
+        ev(
+            2,
+            Some(10),
+            Body::Blocked {
+                queue: q(),
+                op: "get".into(),
+            },
+        ),
+    ]);
+    assert_eq!(m.actions, 1, "the step's action is the blocked get");
+    let m = fold(&[
+        ev(
+            0,
+            None,
+            Body::Start {
+                scenario: "queue".into(),
+                seed: 1,
+                parent_pid: 99,
+                params: serde_json::Value::Null,
+            },
+        ),
+        spawn(10, 0),
+        ev(
+            2,
+            Some(10),
+            Body::Blocked {
+                queue: q(),
+                op: "get".into(),
+            },
+        ),
+        // The main process's paced put, then the get the block held up.
+        ev(
+            3,
+            Some(99),
+            Body::Put {
+                queue: q(),
+                item: 0,
+                depth: 1,
+            },
+        ),
+        ev(
+            4,
+            Some(10),
+            Body::Get {
+                queue: q(),
+                item: 0,
+                depth: 0,
+            },
+        ),
+        ev(
+            5,
+            Some(10),
+            Body::Get {
+                queue: q(),
+                item: 1,
+                depth: 0,
+            },
+        ),
+    ]);
+    assert_eq!(
+        m.actions, 3,
+        "block+get is one; the put and the next get one each"
+    );
+}

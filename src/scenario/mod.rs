@@ -151,12 +151,12 @@ impl Parent {
     /// One thread of the main process at a time may wait here.
     pub fn gate(&self, action: impl std::fmt::Display) -> bool {
         use std::sync::atomic::Ordering;
-        let Some(gate) = &self.gate else {
-            return !self.stopping();
-        };
-        if gate.gates.is_free() {
-            return !self.stopping();
+        if self.stopping() {
+            return false;
         }
+        let Some(gate) = self.gate.as_ref().filter(|g| !g.gates.is_free()) else {
+            return true;
+        };
         let ticket = gate.used.fetch_add(1, Ordering::SeqCst) + 1;
         self.emit(Body::Ready {
             action: action.to_string(),
@@ -321,6 +321,54 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn gated_parent(
+        stopping: bool,
+    ) -> (
+        Parent,
+        std::sync::Arc<crate::ipc::Gates>,
+        crossbeam_channel::Receiver<Event>,
+    ) {
+        let (gates, _fd) = crate::ipc::Gates::create(2).unwrap();
+        let gates = std::sync::Arc::new(gates);
+        let (out, reports) = crossbeam_channel::unbounded();
+        let flag = |on: bool| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(on));
+        let parent = Parent::new(RunClock::start(), out, flag(stopping), flag(false))
+            .with_gate(gates.clone(), 1);
+        (parent, gates, reports)
+    }
+
+    #[test]
+    fn the_main_process_waits_at_its_gate_for_a_permit_as_a_child_does() {
+        let (parent, gates, reports) = gated_parent(false);
+        let (passed_tx, passed) = crossbeam_channel::unbounded();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let went = parent.gate("submit task 0");
+                passed_tx.send(went).unwrap();
+            });
+            let ready = reports
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap();
+            assert!(matches!(&ready.body, Body::Ready { action } if action == "submit task 0"));
+            assert_eq!(ready.pid, Some(parent.pid));
+            // No permit yet: it has not gone on.
+            assert!(passed
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err());
+            gates.grant(1);
+            assert_eq!(
+                passed.recv_timeout(std::time::Duration::from_secs(30)),
+                Ok(true)
+            );
+        });
+    }
+
+    #[test]
+    fn a_stopping_run_never_holds_the_main_process_at_its_gate() {
+        let (parent, _gates, _reports) = gated_parent(true);
+        assert!(!parent.gate("put stop signal 1"));
+    }
 
     #[test]
     fn every_scenario_file_parses_and_names_itself() {
