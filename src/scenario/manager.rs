@@ -514,7 +514,8 @@ impl ParentSide for MainProcess {
             }
             (Body::Exit { .. }, Some(pid)) if self.workers.contains(&pid) => {
                 self.exited += 1;
-                if self.exited == self.expected {
+                // Paced as a child is: paused, the main process asks nothing.
+                if self.exited == self.expected && parent.gate("ask the manager: print(d, l)") {
                     let asked = self.ask("read", parent);
                     Self::report(asked, parent);
                 }
