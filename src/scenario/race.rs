@@ -172,6 +172,9 @@ impl Scenario for Race {
             json!(last.map(|v| expected.saturating_sub(v))),
         );
         s.insert("overtaken_writes".into(), json!(model.lost_writes));
+        // What the screen showed last: equal to `lost_updates` once every
+        // worker has written back.
+        s.insert("lost_certain".into(), json!(model.landings.lost));
         s.insert(
             "distinct_pids".into(),
             json!(model.role(self.adder_role()).count()),
@@ -224,11 +227,10 @@ impl Scenario for Race {
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let counter = counter_of(model).unwrap_or(0);
-        let writes = model.writes_of(COUNTER);
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            ("lost", writes.saturating_sub(counter).to_string()),
+            ("lost", model.landings.lost.to_string()),
         ]
     }
 
@@ -237,6 +239,7 @@ impl Scenario for Race {
             value: counter_of(model),
             expected: self.expected(),
             writes: model.writes_of(COUNTER),
+            lost: model.landings.lost,
         })
     }
 
@@ -273,20 +276,26 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
         };
         ctx.gate("read the counter");
         let seen = counter.read();
-        // Both are reported just after they are made: the parent reads the
-        // memory itself at any moment, and every write it has been told of
-        // is then already there (so "lost" never shows a write in flight).
+        // Both are reported just after they are made, each with its place
+        // among the writes that landed (read in the same load, counted in
+        // the same atomic step): the parent reads the memory itself at any
+        // moment, every write it has been told of is then already there, and
+        // the fold knows exactly which writes each read came after.
         ctx.emit(Body::Read {
             file: COUNTER.into(),
-            value: Some(seen as i64),
-            text: seen.to_string(),
+            value: Some(seen.value.into()),
+            text: seen.value.to_string(),
+            landed: Some(seen.landed),
+            reset: None,
         });
-        ctx.gate(format_args!("write {}", seen + 1));
-        counter.write(seen + 1);
+        let new = seen.value.wrapping_add(1);
+        ctx.gate(format_args!("write {new}"));
+        let place = counter.write(new);
         ctx.emit(Body::Write {
             file: COUNTER.into(),
-            value: Some(seen as i64 + 1),
+            value: Some(new.into()),
             bytes: None,
+            landed: Some(place),
         });
         if let Some(held) = held {
             ctx.unlock(held)?;
@@ -300,12 +309,12 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
 /// report follows the last write).
 struct CounterWatch {
     counter: SharedCounter,
-    last: Option<u64>,
+    last: Option<u32>,
 }
 
 impl CounterWatch {
     fn measure(&mut self, parent: &Parent) {
-        let value = self.counter.read();
+        let value = self.counter.read().value;
         if self.last != Some(value) {
             self.last = Some(value);
             parent.emit(Body::File {

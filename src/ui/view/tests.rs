@@ -89,6 +89,8 @@ fn midway(buyers: u32) -> Model {
             file: "tickets.json".into(),
             value: Some(3),
             text: "{\"count\":3}".into(),
+            landed: None,
+            reset: None,
         },
     );
     push(
@@ -514,29 +516,35 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
     })
     .unwrap();
     let mut m = Model::new();
-    let counter = |value: i64, read: bool| {
+    // Each read and write with its place among the writes that landed.
+    let counter = |value: i64, read: bool, place: u64| {
         if read {
             Body::Read {
                 file: "counter".into(),
                 value: Some(value),
                 text: value.to_string(),
+                landed: Some(place),
+                reset: None,
             }
         } else {
             Body::Write {
                 file: "counter".into(),
                 value: Some(value),
                 bytes: None,
+                landed: Some(place),
             }
         }
     };
     m.apply(&spawned(10, 0, "worker-0", "worker"));
     m.apply(&spawned(11, 1, "worker-1", "worker"));
-    // Both read 0; worker-1 writes 1; worker-0 writes 1 over it.
+    // Both read 0; worker-1 writes 1 and ends; worker-0 writes 1 over it:
+    // nobody holds a read any more, the loss is certain.
     let steps = [
-        (10, counter(0, true)),
-        (11, counter(0, true)),
-        (11, counter(1, false)),
-        (10, counter(1, false)),
+        (10, counter(0, true, 0)),
+        (11, counter(0, true, 0)),
+        (11, counter(1, false, 1)),
+        (11, Body::Exit { exitcode: 0 }),
+        (10, counter(1, false, 2)),
         (
             1,
             Body::File {
