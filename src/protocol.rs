@@ -344,6 +344,9 @@ kinds! {
     };
     /// Every process of the run has exited and been reaped.
     End,
+    /// The thread `pid` (its kernel thread id) has ended: its process's
+    /// `join()` on it returned. A thread has no exit status.
+    Joined,
 }
 
 impl Event {
@@ -392,6 +395,7 @@ impl Event {
             Body::Deadlock { .. } => "deadlock",
             Body::Error { .. } => "error",
             Body::End => "end",
+            Body::Joined => "joined",
         }
     }
 
@@ -635,6 +639,7 @@ mod tests {
                 message: "fork failed".into(),
             },
             Body::End,
+            Body::Joined,
         ];
         bodies
             .into_iter()

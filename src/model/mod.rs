@@ -45,6 +45,8 @@ pub enum Activity {
     /// Set a key in its own plain dict, which now holds this many items.
     SetPlain(u32),
     Exited(i32),
+    /// A thread that ended: its process's join on it returned.
+    Joined,
 }
 
 /// What a process read back from a manager's server.
@@ -120,8 +122,9 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Neither reaped (a process) nor joined (a thread).
     pub fn alive(&self) -> bool {
-        self.exitcode.is_none()
+        self.exitcode.is_none() && self.exited_ns.is_none()
     }
 }
 
@@ -873,6 +876,16 @@ impl Model {
             }
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
+            Body::Joined => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.exited_ns = Some(ev.t_ns);
+                    p.at_gate = None;
+                    p.activity = Activity::Joined;
+                }
+                if let Some(pid) = pid {
+                    self.landings.exited(pid);
+                }
+            }
         }
         if !matches!(
             ev.body,

@@ -27,7 +27,7 @@ pub const LOCK_FILE: &str = "counter.lock";
 pub const LOCK_NAME: &str = "counter";
 pub const WORKER: &str = "worker";
 pub const PROCESS: &str = "process";
-pub const THREAD: &str = "thread";
+pub const THREAD: &str = crate::worker::THREAD_ROLE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RaceParams {
@@ -179,14 +179,21 @@ impl Scenario for Race {
             "distinct_pids".into(),
             json!(model.role(self.adder_role()).count()),
         );
-        s.insert(
-            "exit_codes".into(),
-            super::exit_codes_json(model, &[self.adder_role()]),
-        );
         if p.threads {
+            // A thread has no exit status: its join returns, that is all.
+            // The one exit code is its process's.
             s.insert(
-                "process_exit_codes".into(),
+                "threads_joined".into(),
+                json!(model.role(THREAD).filter(|t| !t.alive()).count()),
+            );
+            s.insert(
+                "exit_codes".into(),
                 super::exit_codes_json(model, &[PROCESS]),
+            );
+        } else {
+            s.insert(
+                "exit_codes".into(),
+                super::exit_codes_json(model, &[WORKER]),
             );
         }
         s
@@ -196,7 +203,7 @@ impl Scenario for Race {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}",
+            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}{}",
             get("workers"),
             if self.params.threads { "threads" } else { "processes" },
             get("increments"),
@@ -205,6 +212,11 @@ impl Scenario for Race {
             get("final"),
             get("lost_updates"),
             get("exit_codes"),
+            if self.params.threads {
+                format!(" (of the process; threads joined {})", get("threads_joined"))
+            } else {
+                String::new()
+            },
         )
     }
 
@@ -336,5 +348,50 @@ impl ParentSide for CounterWatch {
 
     fn tick(&mut self, parent: &Parent) {
         self.measure(parent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_named_by_its_tid_and_ends_by_a_join_without_an_exit_code() {
+        let race = Race::new(RaceParams {
+            workers: 1,
+            increments: 1,
+            lock: false,
+            threads: true,
+        })
+        .unwrap();
+        let mut model = Model::new();
+        let spawn = |pid, name: &str, role: &str, ppid| {
+            Event::new(
+                0,
+                Some(pid),
+                Body::Spawn {
+                    name: name.into(),
+                    role: role.into(),
+                    slot: 0,
+                    ppid,
+                },
+            )
+        };
+        model.apply(&spawn(40, "threads", PROCESS, 2));
+        let thread = spawn(41, "thread-0", THREAD, 40);
+        model.apply(&thread);
+        let said = race.spec().texts.explain(&thread, &model).unwrap();
+        assert!(said.contains("thread id (TID) 41"), "{said}");
+        assert!(said.contains("ps -p 41 finds nothing"), "{said}");
+        let joined = Event::new(1, Some(41), Body::Joined);
+        model.apply(&joined);
+        assert!(!model.proc(41).unwrap().alive());
+        assert_eq!(model.proc(41).unwrap().exitcode, None);
+        let said = race.spec().texts.explain(&joined, &model).unwrap();
+        assert!(said.contains("(TID 41)") && !said.contains("PID"), "{said}");
+        assert!(said.contains("join() on it returned"), "{said}");
+        let s = race.summary(&model);
+        assert_eq!(s["threads_joined"], 1);
+        assert_eq!(s["exit_codes"], json!({}));
     }
 }
