@@ -846,8 +846,11 @@ impl Model {
                 }
             }
             Body::PlainSet { len, .. } => {
+                let main = pid
+                    .and_then(|p| self.proc(p))
+                    .is_some_and(|p| p.role == crate::worker::MAIN_ROLE);
                 match pid {
-                    Some(_) if pid == self.parent_pid => self.manager.main_plain = Some(*len),
+                    Some(_) if main => self.manager.main_plain = Some(*len),
                     Some(p) => {
                         self.manager.plain.insert(p, *len);
                     }

@@ -14,6 +14,10 @@ use crate::protocol::{Body, Pid};
 /// thread id (TID), not a PID.
 pub const THREAD_ROLE: &str = "thread";
 
+/// The role of a child that plays a tutorial's main program and starts the
+/// other processes itself ([`Ctx::fork_child`]).
+pub const MAIN_ROLE: &str = "main";
+
 pub struct Ctx<'a> {
     pub pid: Pid,
     pub slot: u32,
