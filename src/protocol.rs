@@ -133,6 +133,14 @@ kinds! {
         file: String,
         value: Option<i64>,
         text: String,
+        /// A number in memory (the race's counter): how many writes had
+        /// landed in it when it was read, read with the value in one load.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        landed: Option<u64>,
+        /// The text did not parse and the process took this count instead
+        /// (the tutorial's bare `except:` in the ticket grab).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reset: Option<i64>,
     },
     /// The process opened `file` for writing, emptying it.
     Truncate {
@@ -146,6 +154,11 @@ kinds! {
         value: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bytes: Option<String>,
+        /// A number in memory (the race's counter): this write's place among
+        /// the writes that landed in it (1 for the first), stored with the
+        /// value in one atomic step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        landed: Option<u64>,
     },
     /// The process put `item` into `queue`; `depth` is the queue's real depth
     /// just after (the kernel's count of messages).
@@ -331,6 +344,9 @@ kinds! {
     };
     /// Every process of the run has exited and been reaped.
     End,
+    /// The thread `pid` (its kernel thread id) has ended: its process's
+    /// `join()` on it returned. A thread has no exit status.
+    Joined,
 }
 
 impl Event {
@@ -379,6 +395,7 @@ impl Event {
             Body::Deadlock { .. } => "deadlock",
             Body::Error { .. } => "error",
             Body::End => "end",
+            Body::Joined => "joined",
         }
     }
 
@@ -506,6 +523,15 @@ mod tests {
                 file: "t.json".into(),
                 value: None,
                 text: "{\"count\":".into(),
+                landed: None,
+                reset: Some(100),
+            },
+            Body::Read {
+                file: "counter".into(),
+                value: Some(7),
+                text: "7".into(),
+                landed: Some(9),
+                reset: None,
             },
             Body::Truncate {
                 file: "t.json".into(),
@@ -514,11 +540,13 @@ mod tests {
                 file: "t.json".into(),
                 value: Some(-3),
                 bytes: None,
+                landed: Some(u64::MAX),
             },
             Body::Write {
                 file: "out.txt".into(),
                 value: None,
                 bytes: Some("writer 7 — ✓\n".into()),
+                landed: None,
             },
             Body::Put {
                 queue: q(),
@@ -612,6 +640,7 @@ mod tests {
                 message: "fork failed".into(),
             },
             Body::End,
+            Body::Joined,
         ];
         bodies
             .into_iter()

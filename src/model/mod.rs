@@ -45,6 +45,8 @@ pub enum Activity {
     /// Set a key in its own plain dict, which now holds this many items.
     SetPlain(u32),
     Exited(i32),
+    /// A thread that ended: its process's join on it returned.
+    Joined,
 }
 
 /// What a process read back from a manager's server.
@@ -120,8 +122,9 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Neither reaped (a process) nor joined (a thread).
     pub fn alive(&self) -> bool {
-        self.exitcode.is_none()
+        self.exitcode.is_none() && self.exited_ns.is_none()
     }
 }
 
@@ -242,6 +245,158 @@ pub struct LostUpdate {
     pub over_wrote: i64,
 }
 
+/// A number in memory whose reads and writes carry their place among the
+/// writes that landed in it (the race's counter, [`crate::ipc::shared`]):
+/// from them, the updates lost for certain so far.
+///
+/// After `k` writes have landed, the value is `c_k`, and the writers that
+/// have read and not yet written back hold the values they read. No later
+/// write can bring the value above the highest of these plus one per write
+/// still to come, so `k - max(c_k, those reads)` updates are lost whatever
+/// happens next; that number never goes down, and once everyone has written
+/// back it is the final loss. It is known for write `k` only when every read
+/// made before it has been reported: then write `k` is *settled*. A process
+/// that has reported nothing yet may have read before any write that landed
+/// before its spawn was reported; one that starts others (the fork server, a
+/// process whose threads do the work) reads nothing itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Landings {
+    /// The value each reported write left, by its place (1 for the first).
+    stores: BTreeMap<u64, i64>,
+    /// Reported reads by (place, order reported): the value, and the place
+    /// of the write that followed it, once reported.
+    reads: BTreeMap<(u64, u64), (i64, Option<u64>)>,
+    reported: u64,
+    /// Each process's read not yet followed by its write.
+    open: HashMap<Pid, (u64, u64)>,
+    /// How far each process that may still read has reported: the place of
+    /// its last read or write. A read it has not reported yet comes after.
+    frontier: HashMap<Pid, u64>,
+    frontiers: BTreeMap<u64, u32>,
+    /// Processes that have reported a read or a write of the number.
+    readers: HashSet<Pid>,
+    /// Reads swept in so far (those made before `settled + 1`), and among
+    /// them those not yet written back at `settled`, by value and by the
+    /// place of their write.
+    swept: Option<(u64, u64)>,
+    held: BTreeMap<i64, u32>,
+    ends: BTreeMap<(u64, u64), i64>,
+    /// The newest settled write.
+    pub settled: u64,
+    /// Updates lost for certain (see above).
+    pub lost: u64,
+}
+
+impl Landings {
+    fn set_frontier(&mut self, pid: Pid, place: Option<u64>) {
+        if let Some(old) = self.frontier.remove(&pid) {
+            if let Some(n) = self.frontiers.get_mut(&old) {
+                *n -= 1;
+                if *n == 0 {
+                    self.frontiers.remove(&old);
+                }
+            }
+        }
+        if let Some(place) = place {
+            self.frontier.insert(pid, place);
+            *self.frontiers.entry(place).or_default() += 1;
+        }
+    }
+
+    fn spawned(&mut self, pid: Pid, ppid: Pid) {
+        let landed = self.stores.keys().next_back().copied().unwrap_or(0);
+        self.set_frontier(pid, Some(landed));
+        if !self.readers.contains(&ppid) {
+            // It starts others: it does not read the number itself.
+            self.set_frontier(ppid, None);
+        }
+        self.settle();
+    }
+
+    fn exited(&mut self, pid: Pid) {
+        self.set_frontier(pid, None);
+        self.settle();
+    }
+
+    fn read(&mut self, pid: Pid, place: u64, value: i64) {
+        self.readers.insert(pid);
+        self.reported += 1;
+        let key = (place, self.reported);
+        self.reads.insert(key, (value, None));
+        self.open.insert(pid, key);
+        self.set_frontier(pid, Some(place));
+        self.settle();
+    }
+
+    fn wrote(&mut self, pid: Pid, place: u64, value: i64) {
+        self.readers.insert(pid);
+        self.stores.insert(place, value);
+        if let Some(key) = self.open.remove(&pid) {
+            if let Some(read) = self.reads.get_mut(&key) {
+                read.1 = Some(place);
+            }
+        }
+        self.set_frontier(pid, Some(place));
+        self.settle();
+    }
+
+    /// Settles every write up to the lowest frontier.
+    fn settle(&mut self) {
+        let limit = self
+            .frontiers
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(u64::MAX)
+            .min(self.stores.keys().next_back().copied().unwrap_or(0));
+        while self.settled < limit {
+            let k = self.settled + 1;
+            let Some(&value) = self.stores.get(&k) else {
+                break;
+            };
+            // The reads made before write k: those not written back by it
+            // hold their value.
+            let from = self.swept.map_or(std::ops::Bound::Unbounded, |key| {
+                std::ops::Bound::Excluded(key)
+            });
+            let new: Vec<_> = self
+                .reads
+                .range((from, std::ops::Bound::Excluded((k, 0))))
+                .map(|(&key, &read)| (key, read))
+                .collect();
+            for (key, (read, end)) in new {
+                self.swept = Some(key);
+                // A read never written back (its process died) holds for good.
+                let end = end.unwrap_or(u64::MAX);
+                if end > k {
+                    *self.held.entry(read).or_default() += 1;
+                    self.ends.insert((end, key.1), read);
+                }
+            }
+            while let Some((&(end, order), &read)) = self.ends.iter().next() {
+                if end > k {
+                    break;
+                }
+                self.ends.remove(&(end, order));
+                if let Some(n) = self.held.get_mut(&read) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.held.remove(&read);
+                    }
+                }
+            }
+            let highest = self
+                .held
+                .keys()
+                .next_back()
+                .map_or(value, |&read| read.max(value));
+            let lost = i64::try_from(k).unwrap_or(i64::MAX).saturating_sub(highest);
+            self.lost = self.lost.max(u64::try_from(lost).unwrap_or(0));
+            self.settled = k;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pace {
     pub paused: bool,
@@ -279,12 +434,20 @@ pub struct Model {
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
+    /// The number in memory whose writes are counted where they land.
+    pub landings: Landings,
     pub manager: ManagerState,
     /// Calls on Process objects, in order: (caller, call, target, result).
     pub calls: Vec<(Pid, String, Option<Pid>, String)>,
     /// Deadlocks named in the stream.
     pub deadlocks: u32,
     pub outcomes: Outcomes,
+    /// Reads whose text did not parse (a file another process had emptied
+    /// or half written).
+    pub torn_reads: u32,
+    /// Reads the reader replaced by a count of its own (see
+    /// [`Body::Read`]'s `reset`): a notable moment, kept on its row.
+    pub resets: u32,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
     /// Notable events, newest last (no `ready` or `state` samples).
@@ -378,6 +541,7 @@ impl Model {
                         read_version: None,
                         overwrote: None,
                     });
+                    self.landings.spawned(pid, *ppid);
                 }
             }
             Body::Ready { action } => {
@@ -412,7 +576,22 @@ impl Model {
                 }
                 self.set_activity(pid, Activity::Released(lock.clone()));
             }
-            Body::Read { file, value, .. } => {
+            Body::Read {
+                file,
+                value,
+                landed,
+                reset,
+                ..
+            } => {
+                if let (Some(pid), Some(place), Some(value)) = (pid, landed, value) {
+                    self.landings.read(pid, *place, *value);
+                }
+                if value.is_none() {
+                    self.torn_reads += 1;
+                }
+                if reset.is_some() {
+                    self.resets += 1;
+                }
                 let version = self.writes.get(file).copied().unwrap_or(0);
                 if let Some(p) = self.proc_mut(pid) {
                     p.last_read = *value;
@@ -424,8 +603,12 @@ impl Model {
             Body::Write {
                 file,
                 value: Some(value),
+                landed,
                 ..
             } => {
+                if let (Some(pid), Some(place)) = (pid, landed) {
+                    self.landings.wrote(pid, *place, *value);
+                }
                 let (read, read_version) = pid
                     .and_then(|p| self.proc(p))
                     .map_or((None, None), |p| (p.last_read, p.read_version));
@@ -587,6 +770,9 @@ impl Model {
                 self.set_activity(pid, Activity::Finished(*result));
             }
             Body::Exit { exitcode } => {
+                if let Some(pid) = pid {
+                    self.landings.exited(pid);
+                }
                 if let Some(p) = self.proc_mut(pid) {
                     p.exitcode = Some(*exitcode);
                     p.exited_ns = Some(ev.t_ns);
@@ -661,8 +847,11 @@ impl Model {
                 }
             }
             Body::PlainSet { len, .. } => {
+                let main = pid
+                    .and_then(|p| self.proc(p))
+                    .is_some_and(|p| p.role == crate::worker::MAIN_ROLE);
                 match pid {
-                    Some(_) if pid == self.parent_pid => self.manager.main_plain = Some(*len),
+                    Some(_) if main => self.manager.main_plain = Some(*len),
                     Some(p) => {
                         self.manager.plain.insert(p, *len);
                     }
@@ -691,6 +880,16 @@ impl Model {
             }
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
+            Body::Joined => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.exited_ns = Some(ev.t_ns);
+                    p.at_gate = None;
+                    p.activity = Activity::Joined;
+                }
+                if let Some(pid) = pid {
+                    self.landings.exited(pid);
+                }
+            }
         }
         if !matches!(
             ev.body,

@@ -96,6 +96,8 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
     };
     let lock = lock_name.and_then(|l| model.locks.get(l));
     let who = |pid: crate::protocol::Pid| match model.proc(pid) {
+        // A thread's id is not a process's: `ps -p` does not find it.
+        Some(p) if p.role == crate::worker::THREAD_ROLE => format!("{} (TID {pid})", p.name),
         Some(p) => format!("{} (PID {pid})", p.name),
         None => format!("PID {pid}"),
     };

@@ -10,6 +10,14 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::ipc::{EventSink, Gates};
 use crate::protocol::{Body, Pid};
 
+/// The role of a thread started by [`Ctx::run_threads`]: its id is a
+/// thread id (TID), not a PID.
+pub const THREAD_ROLE: &str = "thread";
+
+/// The role of a child that plays a tutorial's main program and starts the
+/// other processes itself ([`Ctx::fork_child`]).
+pub const MAIN_ROLE: &str = "main";
+
 pub struct Ctx<'a> {
     pub pid: Pid,
     pub slot: u32,
@@ -121,8 +129,8 @@ impl Ctx<'_> {
     /// Each thread reports as itself: its kernel thread id (a real task,
     /// `/proc/PID/task/TID`) is its pid on screen, it has a gate of its own,
     /// it announces itself with a `spawn` (role `thread`), and when `join`
-    /// returns for it this process reports its `exit` with the code `body`
-    /// returned. Returns the codes in thread order.
+    /// returns for it this process reports it `joined` (a thread has no exit
+    /// status). Returns what `body` returned, in thread order.
     pub fn run_threads(
         &self,
         first_slot: u32,
@@ -152,7 +160,7 @@ impl Ctx<'_> {
                             ctx.batch = batch;
                             ctx.emit(Body::Spawn {
                                 name,
-                                role: "thread".into(),
+                                role: THREAD_ROLE.into(),
                                 slot,
                                 ppid: process,
                             });
@@ -166,11 +174,7 @@ impl Ctx<'_> {
                 .into_iter()
                 .map(|thread| match thread.map(|t| t.join()) {
                     Ok(Ok((tid, code))) => {
-                        if self
-                            .sink
-                            .emit(Some(tid), Body::Exit { exitcode: code })
-                            .is_err()
-                        {
+                        if self.sink.emit(Some(tid), Body::Joined).is_err() {
                             exit_now(3);
                         }
                         code

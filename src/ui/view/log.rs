@@ -110,6 +110,7 @@ pub fn describe(ev: &Event) -> String {
         }
         Body::Error { message } => format!("error: {message}"),
         Body::End => "every process has exited".into(),
+        Body::Joined => "ended: join() returned".into(),
     }
 }
 
