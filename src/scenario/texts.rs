@@ -41,6 +41,21 @@ impl Texts {
                 if lost { "write_lost" } else { "write" }.into()
             }
             Body::Outcome { result } => format!("outcome_{}", result.as_str()),
+            Body::LockAcquire { lock }
+                if model
+                    .locks
+                    .get(lock)
+                    .and_then(|l| l.taken_after_death)
+                    .is_some_and(|(_, by)| Some(by) == pid) =>
+            {
+                "lock_acquire_after_death".into()
+            }
+            Body::ProcessCall {
+                exitcode: Some(_), ..
+            } => "process_call_reaped".into(),
+            Body::ProcessCall {
+                alive: Some(true), ..
+            } => "process_call_still_running".into(),
             Body::Put { .. } if pid.is_some() && pid == model.parent_pid => "put_stop".into(),
             Body::Get { queue, item, .. }
                 if model
@@ -76,7 +91,12 @@ impl Texts {
             .then(|| ev.pid.and_then(|p| model.proc(p)))
             .flatten()
             .and_then(|p| self.get(&format!("{key}_{}", p.role)));
-        let template = by_role.or_else(|| self.get(&key)).or_else(|| {
+        // A call may have a text of its own ("call run()").
+        let by_call = match &ev.body {
+            Body::ProcessCall { call, .. } => self.get(&format!("call {call}")),
+            _ => None,
+        };
+        let template = by_role.or(by_call).or_else(|| self.get(&key)).or_else(|| {
             // A role without its own spawn text uses the general one.
             key.starts_with("spawn_")
                 .then(|| self.get("spawn"))
@@ -107,6 +127,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "holder" => lock?.holder.map_or_else(|| "nobody".into(), who),
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
+            Body::Deadlock { value, .. } => value.to_string(),
             Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
             Body::Qsize { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
@@ -168,7 +189,15 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "code" => match &ev.body {
-            Body::Exit { exitcode } => exitcode.to_string(),
+            Body::Exit { exitcode }
+            | Body::ProcessCall {
+                exitcode: Some(exitcode),
+                ..
+            } => exitcode.to_string(),
+            _ => return None,
+        },
+        "dead" => match &ev.body {
+            Body::LockAcquire { .. } => lock?.taken_after_death.map(|(dead, _)| who(dead))?,
             _ => return None,
         },
         "signal" => match &ev.body {
@@ -211,7 +240,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "result" => match &ev.body {
-            Body::ProcessCall { result, .. } => result.clone(),
+            Body::ProcessCall { result, .. } => result.to_string(),
             _ => return None,
         },
         "lock_kind" => match &ev.body {
@@ -228,6 +257,19 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
                 .map(|&w| who(w))
                 .collect::<Vec<_>>()
                 .join(" and "),
+            _ => return None,
+        },
+        "seen" => match &ev.body {
+            Body::Deadlock { seen, .. } => seen
+                .iter()
+                .map(|s| {
+                    format!(
+                        "PID {}: state {}, wchan {}, syscall {}",
+                        s.pid, s.state, s.wchan, s.syscall
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             _ => return None,
         },
         "state" => match &ev.body {

@@ -33,27 +33,32 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
         }
         match lock.holder {
-            Some(pid) if lock.holder_dead => {
+            Some(pid) if lock.holder_dead || lock.deadlocked() => {
                 let code = m.proc(pid).and_then(|p| p.exitcode);
+                // What was observed: its exit while it held the lock.
                 lines.push(Line::from(vec![
                     Span::styled("holder  ", t.label()),
                     Span::styled(
                         format!(
-                            "{} PID {pid}: DEAD{}",
+                            "{} PID {pid} died holding the lock{}",
                             name_of(pid),
                             code.map_or_else(String::new, |c| format!(" (exit {c})"))
                         ),
                         t.bad(),
                     ),
                 ]));
-                lines.push(Line::styled(
-                    if lock.deadlocked() {
-                        "  DEADLOCK: nobody will let it go"
-                    } else {
-                        "  still taken: nobody will let it go"
-                    },
-                    t.bad(),
-                ));
+                // A deadlock only once it was named on evidence.
+                match &lock.deadlock {
+                    Some(evidence) => lines.push(Line::styled(
+                        format!(
+                            "  DEADLOCK: value {}, {} seen asleep on it in the kernel",
+                            evidence.value,
+                            evidence.seen.len()
+                        ),
+                        t.bad(),
+                    )),
+                    None => lines.push(Line::styled("  not seen let go yet".to_string(), t.dim())),
+                }
             }
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
@@ -61,6 +66,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled("holder  ", t.label()),
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
                 ]));
+                if let Some((dead, _)) = lock.taken_after_death.filter(|&(_, by)| by == pid) {
+                    lines.push(Line::styled(
+                        format!("  taken after PID {dead} died holding it: let go"),
+                        t.good(),
+                    ));
+                }
                 lines.push(Line::styled(
                     format!("  held {held:.1}s, taken {}×", lock.acquisitions),
                     t.dim(),
