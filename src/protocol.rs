@@ -508,6 +508,8 @@ impl Event {
                     | Body::Served { .. }
                     | Body::PlainSet { .. }
                     | Body::ProcessCall { .. }
+                    | Body::LockMade { .. }
+                    | Body::Deadlock { .. }
             )
     }
 

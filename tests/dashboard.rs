@@ -643,7 +643,11 @@ fn lifecycle_with_an_flock_lets_the_waiters_go_on() {
         &["lifecycle", "--lock-kind", "flock", "--paused"],
         1,
         "main",
-        &["deadlock no", "(flock)", "waiter-2.join() → None (exit code 0)"],
+        &[
+            "deadlock no",
+            "(flock)",
+            "waiter-2.join() → None (exit code 0)",
+        ],
     );
     assert!(!screen.contains("DEADLOCK"), "{screen}");
 }

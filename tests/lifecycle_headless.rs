@@ -109,6 +109,8 @@ fn is_action(e: &Value) -> bool {
             | "served"
             | "plain_set"
             | "process_call"
+            | "lock_made"
+            | "deadlock"
     )
 }
 
