@@ -4,18 +4,21 @@
 //! with a function and with a type that has its own `run`, calls `run`
 //! directly (it runs in main's own PID) and `start` (a new PID), asks `name`,
 //! `pid`, `is_alive()` and `exitcode`, joins with a timeout that expires while
-//! the child still runs and then for good, sees exit codes 0, 1, -15 after
-//! `terminate()` and -9 after `kill()`, leaves a child unreaped long enough
-//! to be a zombie (state Z in /proc), lets a child's own child become an
-//! orphan (re-parented to the fork server, a subreaper as init would be),
-//! and terminates a process that holds a lock. With a semaphore lock (like
-//! Python's `Lock`) nobody lets go for the dead holder: the waiters would
-//! wait forever, main names the deadlock and ends them. With an `flock` the
-//! kernel lets go and the waiters go on. A daemon child, started first, is
-//! terminated when main ends, as Python does at exit.
+//! the child still runs and then for good, sees exit codes 0, 1 (a `run` that
+//! fails), -15 after `terminate()` and -9 after `kill()`, leaves a child
+//! unreaped long enough to be a zombie (state Z in /proc), starts a child
+//! that starts one of its own and waits for it at exit as Python's does,
+//! until main terminates it and its child is orphaned (re-parented to the
+//! fork server, a subreaper as init would be), and terminates a process that
+//! holds a lock. With a semaphore lock (like Python's `Lock`) nobody lets go
+//! for the dead holder: main names the deadlock once the system shows it
+//! (value 0, each waiter asleep on the semaphore) and ends the waiters. With
+//! an `flock` the kernel lets go and the waiters go on. A daemon child,
+//! started first, is terminated when main ends, as Python does at exit.
 //!
 //! Main is the real parent of its children: it forks them, reaps them with
-//! `waitpid` and reports their exit codes as the OS gave them.
+//! `waitpid` and reports their exit codes as the OS gave them. Every step of
+//! every process is one action behind a gate of its own.
 
 use std::collections::HashMap;
 use std::fs::File;
