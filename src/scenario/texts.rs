@@ -376,4 +376,104 @@ mod tests {
         assert!(text.contains("buyer-1"), "{text}");
         assert!(!text.contains('{'), "{text}");
     }
+
+    #[test]
+    fn lifecycle_texts_phrase_the_data_of_calls_deadlocks_and_a_lock_let_go() {
+        use crate::protocol::{PyValue, SeenBlocked};
+        let spec = crate::scenario::spec("lifecycle").unwrap();
+        let mut m = Model::new();
+        let lock = || "lock".to_string();
+        let say = |m: &mut Model, e: Event| {
+            m.apply(&e);
+            let text = spec.texts.explain(&e, m).unwrap();
+            assert!(!text.contains('{'), "{text}");
+            text
+        };
+        for (pid, name, role) in [
+            (40, "main", "main"),
+            (41, "holder", "holder"),
+            (42, "waiter-1", "waiter"),
+            (43, "o", "worker"),
+        ] {
+            let spawn = Body::Spawn {
+                name: name.into(),
+                role: role.into(),
+                slot: 0,
+                ppid: 1,
+            };
+            m.apply(&Event::new(0, Some(pid), spawn));
+        }
+        let joined = say(
+            &mut m,
+            Event::new(
+                1,
+                Some(40),
+                Body::ProcessCall {
+                    call: "h.join()".into(),
+                    target: Some(41),
+                    result: PyValue::None,
+                    timeout_ms: None,
+                    alive: Some(false),
+                    exitcode: Some(-15),
+                },
+            ),
+        );
+        assert!(joined.contains("h.join() → None"), "{joined}");
+        assert!(joined.contains("exit code -15"), "{joined}");
+        let returned = say(
+            &mut m,
+            Event::new(
+                1,
+                Some(43),
+                Body::ProcessCall {
+                    call: "run()".into(),
+                    target: None,
+                    result: PyValue::None,
+                    timeout_ms: None,
+                    alive: None,
+                    exitcode: None,
+                },
+            ),
+        );
+        assert!(
+            returned.contains("joins its non-daemon children"),
+            "{returned}"
+        );
+        m.apply(&Event::new(2, Some(41), Body::LockAcquire { lock: lock() }));
+        m.apply(&Event::new(2, Some(42), Body::LockWait { lock: lock() }));
+        m.apply(&Event::new(3, Some(41), Body::Exit { exitcode: -15 }));
+        let seen = SeenBlocked {
+            pid: 42,
+            state: 'S',
+            wchan: "futex_do_wait".into(),
+            syscall: "202 0x7f0000001000".into(),
+        };
+        let deadlock = Event::new(
+            4,
+            Some(40),
+            Body::Deadlock {
+                lock: lock(),
+                holder: 41,
+                waiters: vec![42],
+                value: 0,
+                seen: vec![seen],
+            },
+        );
+        let text = say(&mut m.clone(), deadlock);
+        assert!(text.contains("value is 0"), "{text}");
+        assert!(text.contains("holder (PID 41) is dead"), "{text}");
+        assert!(
+            text.contains("PID 42: state S, wchan futex_do_wait"),
+            "{text}"
+        );
+        // Not a deadlock but an flock: the next waiter takes it.
+        let taken = say(
+            &mut m,
+            Event::new(5, Some(42), Body::LockAcquire { lock: lock() }),
+        );
+        assert!(
+            taken.contains("let go of the flock when its holder holder (PID 41) died"),
+            "{taken}"
+        );
+    }
 }

@@ -708,3 +708,42 @@ fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
     );
     assert!(s.contains("deadlock yes"), "{s}");
 }
+
+#[test]
+fn a_dead_holders_flock_is_shown_let_go_only_when_the_next_waiter_takes_it() {
+    use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
+    let scenario = Lifecycle::new(LifecycleParams {
+        lock_kind: LockKind::Flock,
+        waiters: 1,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let lock = || "lock".to_string();
+    for e in [
+        spawned(40, 0, "main", "main"),
+        spawned(41, 1, "holder", "holder"),
+        spawned(42, 2, "waiter-1", "waiter"),
+        Event::new(
+            2,
+            Some(40),
+            Body::LockMade {
+                lock: lock(),
+                lock_kind: "flock".into(),
+            },
+        ),
+        Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
+        Event::new(4, Some(42), Body::LockWait { lock: lock() }),
+        Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
+    ] {
+        m.apply(&e);
+    }
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("died holding the lock (exit -15)"), "{s}");
+    assert!(s.contains("not seen let go yet"), "{s}");
+    assert!(!s.contains("nobody: the lock is free"), "{s}");
+    m.apply(&Event::new(7, Some(42), Body::LockAcquire { lock: lock() }));
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("holder  waiter-1 PID 42"), "{s}");
+    assert!(s.contains("the kernel let go for dead PID 41"), "{s}");
+    assert_eq!(m.locks["lock"].overlaps, 0);
+}
