@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpviz::engine::{forkserver, Run, RunOptions, Speed};
+use mpviz::engine::{forkserver, PacerCmd, Run, RunOptions, Speed};
 use mpviz::protocol::{Body, Event};
 use mpviz::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
 use serde_json::Value;
@@ -341,39 +341,55 @@ fn each_permit_lets_exactly_one_action_of_its_process_through() {
 /// first gate, and the parent's samples of /proc.
 const ALLOWED_WHILE_PAUSED: [&str; 5] = ["start", "pace", "spawn", "ready", "state"];
 
-#[test]
-fn paused_from_the_start_no_process_moves() {
-    // The engine in this process, as the dashboard runs it, paused.
+/// A lifecycle run through the engine in this process, as the dashboard
+/// runs it (the binary is its fork server), paused at first.
+fn paused_run(speed: f64) -> Run {
     std::env::set_var(forkserver::EXE_VAR, BIN);
     let scenario = Lifecycle::new(LifecycleParams {
         lock_kind: LockKind::Semaphore,
         waiters: 2,
     })
     .unwrap();
-    let mut run = Run::start(
+    Run::start(
         Arc::new(scenario),
         RunOptions {
             seed: 1,
-            speed: Speed::PerSecond(1000.0),
+            speed: Speed::PerSecond(speed),
             paused: true,
             sample_every: Duration::from_millis(20),
         },
     )
-    .unwrap();
-    let mut events: Vec<Event> = Vec::new();
-    // Until main is at its first gate, then a while longer.
+    .unwrap()
+}
+
+/// Reads the run's events until `pred` holds for one.
+fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
     let deadline = Instant::now() + PATIENCE;
-    while !events.iter().any(|e| e.kind() == "ready") {
+    while !events.iter().any(&pred) {
         let batch = run
             .events()
             .recv_deadline(deadline)
-            .expect("main never reached a gate");
+            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
         events.extend(batch);
     }
-    let quiet_until = Instant::now() + Duration::from_millis(1500);
-    while let Ok(batch) = run.events().recv_deadline(quiet_until) {
+}
+
+/// Reads the run's events for `time`: here the wait is the point, as
+/// nothing must happen in it.
+fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
+    let until = Instant::now() + time;
+    while let Ok(batch) = run.events().recv_deadline(until) {
         events.extend(batch);
     }
+}
+
+#[test]
+fn paused_from_the_start_no_process_moves() {
+    let mut run = paused_run(1000.0);
+    let mut events: Vec<Event> = Vec::new();
+    // Until main is at its first gate, then a while longer.
+    read_until(&run, &mut events, "main at a gate", |e| e.kind() == "ready");
+    read_for(&run, &mut events, Duration::from_millis(1500));
     run.stop();
     let main = events
         .iter()
@@ -396,4 +412,55 @@ fn paused_from_the_start_no_process_moves() {
     }
     let readies = events.iter().filter(|e| e.kind() == "ready").count();
     assert_eq!(readies, 1, "main asks once for its first step");
+}
+
+#[test]
+fn paused_while_a_child_sleeps_nothing_moves_but_what_was_granted() {
+    let mut run = paused_run(50.0);
+    run.pace(PacerCmd::Resume);
+    let mut events: Vec<Event> = Vec::new();
+    // hello has begun its 1.5 s sleep: pause now.
+    read_until(&run, &mut events, "hello's sleep", |e| {
+        matches!(e.body, Body::Sleep { ms: 1500 })
+    });
+    let slept_at = events.len();
+    run.pace(PacerCmd::Pause);
+    let paused = |e: &Event| matches!(e.body, Body::Pace { paused: true, .. });
+    let deadline = Instant::now() + PATIENCE;
+    while !events[slept_at..].iter().any(paused) {
+        assert!(Instant::now() < deadline, "the pause never came");
+        read_for(&run, &mut events, Duration::from_millis(100));
+    }
+    let paused_at = slept_at + events[slept_at..].iter().position(paused).unwrap();
+    // Longer than hello's sleep: when it wakes it goes to its next gate.
+    read_for(&run, &mut events, Duration::from_millis(2500));
+    // Every process alive at the pause still is, as the system says.
+    let mut living: HashSet<i32> = HashSet::new();
+    for e in &events[..paused_at] {
+        match e.body {
+            Body::Spawn { .. } => living.insert(e.pid.unwrap()),
+            Body::Exit { .. } => living.remove(&e.pid.unwrap()),
+            _ => false,
+        };
+    }
+    assert!(living.len() >= 4, "{living:?}");
+    for &pid in &living {
+        assert!(alive(pid.into()), "PID {pid} ended while paused");
+    }
+    run.stop();
+    // After the pause each process may finish the one action it had been
+    // granted, and then nothing: no second action, no process started or
+    // ended (hello's return waits for a permit, and so main's join).
+    let mut done: HashMap<i32, usize> = HashMap::new();
+    for e in &events[paused_at + 1..] {
+        assert!(
+            !matches!(e.body, Body::Exit { .. } | Body::Spawn { .. }),
+            "moved while paused: {e:?}"
+        );
+        if e.is_action() {
+            let n = done.entry(e.pid.unwrap()).or_default();
+            *n += 1;
+            assert_eq!(*n, 1, "a second action while paused: {e:?}");
+        }
+    }
 }
