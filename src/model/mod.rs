@@ -648,6 +648,10 @@ impl Model {
                 if let Some(p) = self.proc_mut(pid) {
                     if p.alive() {
                         p.state = Some(*state);
+                        // A zombie has ended: it waits for no permit.
+                        if *state == 'Z' {
+                            p.at_gate = None;
+                        }
                     }
                 }
             }

@@ -366,6 +366,25 @@ fn gates_are_shown_until_the_next_action() {
 }
 
 #[test]
+fn a_process_seen_a_zombie_after_its_last_permit_is_no_longer_at_a_gate() {
+    let m = fold(&[
+        spawn(10, 0),
+        ev(
+            2,
+            Some(10),
+            Body::Ready {
+                action: "f() returns".into(),
+            },
+        ),
+        ev(3, Some(10), Body::State { state: 'Z' }),
+    ]);
+    let p = m.proc(10).unwrap();
+    assert_eq!(p.at_gate, None);
+    assert_eq!(p.state, Some('Z'));
+    assert_eq!(m.waiting_at_gates(), 0);
+}
+
+#[test]
 fn samples_of_a_dead_process_do_not_bring_it_back() {
     let m = fold(&[
         spawn(10, 0),

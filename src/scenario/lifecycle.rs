@@ -625,7 +625,9 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
             .map(|&(_, w)| w)
             .filter(|w| !kids.reaped.contains_key(w))
             .collect();
-        if let Some((value, seen)) = deadlock_evidence(&lock.sem, &stuck) {
+        // The holder is dead: main reaped it above.
+        let holder_dead = kids.reaped.contains_key(&holder);
+        if let Some((value, seen)) = deadlock_evidence(&lock.sem, &stuck).filter(|_| holder_dead) {
             ctx.report_about(
                 me,
                 Body::Deadlock {
