@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 // Keys here are small numbers (PIDs, items): a fast hash, no DoS to fear.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::protocol::{Body, Event, Outcome, Pid};
+use crate::protocol::{Body, Event, Outcome, Pid, PyValue, SeenBlocked};
 
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
@@ -179,15 +179,44 @@ pub struct LockState {
     pub overlaps: u64,
     /// A lock nobody lets go for a dead holder (a semaphore, not an flock).
     pub kept_by_the_dead: bool,
-    /// The holder died holding it (only a semaphore stays held then).
+    /// The holder died holding it: its exit came while it held the lock.
+    /// Whether anything lets go for it is seen later (the next acquire), or
+    /// never (a deadlock, named on evidence).
     pub holder_dead: bool,
+    /// A process that took the lock after its holder had died holding it:
+    /// (the dead holder, the new one). The kernel let go for the dead.
+    pub taken_after_death: Option<(Pid, Pid)>,
+    /// A deadlock named in the stream, with the evidence it was named on.
+    pub deadlock: Option<DeadlockEvidence>,
+}
+
+/// What a deadlock was named on: the semaphore's value and each waiter as
+/// it was seen in `/proc`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeadlockEvidence {
+    pub value: i32,
+    pub waiters: Vec<Pid>,
+    pub seen: Vec<SeenBlocked>,
 }
 
 impl LockState {
-    /// Its holder is dead and others wait: they will wait forever.
+    /// A deadlock has been named on evidence: not merely a dead holder.
     pub fn deadlocked(&self) -> bool {
-        self.holder_dead && !self.waiters.is_empty()
+        self.deadlock.is_some()
     }
+}
+
+/// A call on a Process object, as its caller reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcCall {
+    pub caller: Pid,
+    pub call: String,
+    pub target: Option<Pid>,
+    pub result: PyValue,
+    /// A timed join: whether the target still ran after it.
+    pub alive: Option<bool>,
+    /// A join that reaped its target: the exit code `waitpid` gave.
+    pub exitcode: Option<i32>,
 }
 
 /// How many recent depths a queue keeps for its history.
@@ -437,8 +466,8 @@ pub struct Model {
     /// The number in memory whose writes are counted where they land.
     pub landings: Landings,
     pub manager: ManagerState,
-    /// Calls on Process objects, in order: (caller, call, target, result).
-    pub calls: Vec<(Pid, String, Option<Pid>, String)>,
+    /// Calls on Process objects, in order.
+    pub calls: Vec<ProcCall>,
     /// Deadlocks named in the stream.
     pub deadlocks: u32,
     pub outcomes: Outcomes,
@@ -558,9 +587,16 @@ impl Model {
             }
             Body::LockAcquire { lock } => {
                 let state = self.locks.entry(lock.clone()).or_default();
-                if state.holder.is_some() {
-                    state.overlaps += 1;
-                }
+                state.taken_after_death = match state.holder {
+                    // Taken after its holder died holding it: seen let go.
+                    Some(dead) if state.holder_dead => pid.map(|p| (dead, p)),
+                    Some(_) => {
+                        state.overlaps += 1;
+                        None
+                    }
+                    None => None,
+                };
+                state.holder_dead = false;
                 state.holder = pid;
                 state.held_since_ns = ev.t_ns;
                 state.acquisitions += 1;
@@ -780,15 +816,12 @@ impl Model {
                     p.activity = Activity::Exited(*exitcode);
                 }
                 // A process that dies holding a lock or waiting for one leaves
-                // the line. The kernel lets go of an flock on death; a
-                // semaphore stays taken, by the dead.
+                // the line. A dead holder stays the holder until something is
+                // seen: the next acquire (the kernel let go of an flock), or a
+                // deadlock named on evidence (nobody lets go of a semaphore).
                 for lock in self.locks.values_mut() {
                     if lock.holder == pid && pid.is_some() {
-                        if lock.kept_by_the_dead {
-                            lock.holder_dead = true;
-                        } else {
-                            lock.holder = None;
-                        }
+                        lock.holder_dead = true;
                     }
                     if let Some(pid) = pid {
                         lock.waiters.remove(pid);
@@ -802,6 +835,10 @@ impl Model {
                 if let Some(p) = self.proc_mut(pid) {
                     if p.alive() {
                         p.state = Some(*state);
+                        // A zombie has ended: it waits for no permit.
+                        if *state == 'Z' {
+                            p.at_gate = None;
+                        }
                     }
                 }
             }
@@ -868,14 +905,33 @@ impl Model {
                 call,
                 target,
                 result,
+                alive,
+                exitcode,
                 ..
             } => {
-                if let Some(p) = pid {
-                    self.calls.push((p, call.clone(), *target, result.clone()));
+                if let Some(caller) = pid {
+                    self.calls.push(ProcCall {
+                        caller,
+                        call: call.clone(),
+                        target: *target,
+                        result: result.clone(),
+                        alive: *alive,
+                        exitcode: *exitcode,
+                    });
                 }
             }
-            Body::Deadlock { lock, .. } => {
-                self.locks.entry(lock.clone()).or_default().holder_dead = true;
+            Body::Deadlock {
+                lock,
+                waiters,
+                value,
+                seen,
+                ..
+            } => {
+                self.locks.entry(lock.clone()).or_default().deadlock = Some(DeadlockEvidence {
+                    value: *value,
+                    waiters: waiters.clone(),
+                    seen: seen.clone(),
+                });
                 self.deadlocks += 1;
             }
             Body::Error { message } => self.errors.push(message.clone()),

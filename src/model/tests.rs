@@ -84,17 +84,90 @@ fn an_acquire_while_another_holds_is_counted_as_an_overlap() {
 }
 
 #[test]
-fn a_holder_that_dies_leaves_the_lock_free() {
-    let m = fold(&[
+fn a_holder_that_dies_is_shown_dead_until_the_next_acquire_shows_the_lock_let_go() {
+    let died = [
         spawn(10, 0),
+        spawn(11, 1),
         lock("acquire", 10),
+        lock("wait", 11),
         ev(3, Some(10), Body::Exit { exitcode: -9 }),
-    ]);
-    assert_eq!(m.locks["tickets"].holder, None);
+    ];
+    let m = fold(&died);
+    // Its death is seen; that anything let go of the lock is not, yet.
+    let l = &m.locks["tickets"];
+    assert_eq!(l.holder, Some(10));
+    assert!(l.holder_dead);
+    assert!(!l.deadlocked(), "a dead holder alone is no deadlock");
     let p = m.proc(10).unwrap();
     assert_eq!(p.exitcode, Some(-9));
     assert!(!p.alive());
     assert_eq!(m.exit_codes("buyer").get(&-9), Some(&1));
+    // The next waiter takes it: now it is seen let go, and no overlap.
+    let mut then = died.to_vec();
+    then.push(lock("acquire", 11));
+    let m = fold(&then);
+    let l = &m.locks["tickets"];
+    assert_eq!(l.holder, Some(11));
+    assert!(!l.holder_dead);
+    assert_eq!(l.taken_after_death, Some((10, 11)));
+    assert_eq!(l.overlaps, 0);
+}
+
+/// A semaphore lock taken by 10, 11 and 12 waiting, and 10 terminated.
+fn semaphore_holder_died() -> Vec<Event> {
+    let lock = || "lock".to_string();
+    vec![
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        ev(
+            2,
+            Some(1),
+            Body::LockMade {
+                lock: lock(),
+                lock_kind: "semaphore".into(),
+            },
+        ),
+        ev(2, Some(10), Body::LockAcquire { lock: lock() }),
+        ev(2, Some(11), Body::LockWait { lock: lock() }),
+        ev(2, Some(12), Body::LockWait { lock: lock() }),
+        ev(3, Some(10), Body::Exit { exitcode: -15 }),
+    ]
+}
+
+#[test]
+fn a_semaphore_holder_that_died_is_no_deadlock_until_the_evidence_comes() {
+    let mut events = semaphore_holder_died();
+    let m = fold(&events);
+    let l = &m.locks["lock"];
+    assert!(l.holder_dead);
+    assert_eq!(l.waiters.len(), 2);
+    assert!(!l.deadlocked(), "named before anything was checked");
+    assert_eq!(m.deadlocks, 0);
+    let seen = |pid| SeenBlocked {
+        pid,
+        state: 'S',
+        wchan: "futex_do_wait".into(),
+        syscall: "202 0x7f0000001000".into(),
+    };
+    events.push(ev(
+        4,
+        Some(1),
+        Body::Deadlock {
+            lock: "lock".into(),
+            holder: 10,
+            waiters: vec![11, 12],
+            value: 0,
+            seen: vec![seen(11), seen(12)],
+        },
+    ));
+    let m = fold(&events);
+    let l = &m.locks["lock"];
+    assert!(l.deadlocked());
+    let evidence = l.deadlock.as_ref().unwrap();
+    assert_eq!(evidence.value, 0);
+    assert_eq!(evidence.seen, vec![seen(11), seen(12)]);
+    assert_eq!(m.deadlocks, 1);
 }
 
 #[test]
@@ -295,6 +368,25 @@ fn gates_are_shown_until_the_next_action() {
         },
     ));
     assert_eq!(m.actions, 2);
+}
+
+#[test]
+fn a_process_seen_a_zombie_after_its_last_permit_is_no_longer_at_a_gate() {
+    let m = fold(&[
+        spawn(10, 0),
+        ev(
+            2,
+            Some(10),
+            Body::Ready {
+                action: "f() returns".into(),
+            },
+        ),
+        ev(3, Some(10), Body::State { state: 'Z' }),
+    ]);
+    let p = m.proc(10).unwrap();
+    assert_eq!(p.at_gate, None);
+    assert_eq!(p.state, Some('Z'));
+    assert_eq!(m.waiting_at_gates(), 0);
 }
 
 #[test]

@@ -306,6 +306,19 @@ impl<'a> Ctx<'a> {
     /// action: `lock_wait` before it may block, `lock_acquire` once the kernel
     /// has given it.
     pub fn lock(&mut self, file: &str, name: &str) -> std::io::Result<HeldLock> {
+        self.lock_then(file, name, || ())
+    }
+
+    /// [`Ctx::lock`], running `before_report` once the kernel has given the
+    /// lock and before the acquire is reported: a process that must not say
+    /// it holds the lock before the cause is in the stream (the death of the
+    /// holder the kernel took it from) waits there.
+    pub fn lock_then(
+        &mut self,
+        file: &str,
+        name: &str,
+        before_report: impl FnOnce(),
+    ) -> std::io::Result<HeldLock> {
         self.gate("take the lock");
         // Each process opens the lock file itself: flock belongs to an open
         // file, so a descriptor inherited from the parent would be shared.
@@ -314,6 +327,7 @@ impl<'a> Ctx<'a> {
         self.flush();
         let held =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        before_report();
         // Stamped after the lock is held, and shown at once.
         self.emit(Body::LockAcquire { lock: name.into() });
         self.flush();

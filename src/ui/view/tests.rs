@@ -631,7 +631,8 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
 }
 
 #[test]
-fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
+fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
+    use crate::protocol::{PyValue, SeenBlocked};
     use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
     let scenario = Lifecycle::new(LifecycleParams {
         lock_kind: LockKind::Semaphore,
@@ -660,24 +661,99 @@ fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
             Body::ProcessCall {
                 call: "h.terminate()".into(),
                 target: Some(41),
-                result: "sent SIGTERM".into(),
+                result: PyValue::None,
                 timeout_ms: None,
                 alive: None,
+                exitcode: None,
             },
         ),
+        Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
+        Event::new(
+            7,
+            Some(40),
+            Body::ProcessCall {
+                call: "h.join()".into(),
+                target: Some(41),
+                result: PyValue::None,
+                timeout_ms: None,
+                alive: Some(false),
+                exitcode: Some(-15),
+            },
+        ),
+    ] {
+        m.apply(&e);
+    }
+    // What was seen: the holder died holding it. Nothing was checked yet.
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
+    assert!(s.contains("holder  holder PID 41"), "{s}");
+    assert!(s.contains("died holding the lock (exit -15)"), "{s}");
+    assert!(s.contains("not seen let go yet"), "{s}");
+    assert!(!s.contains("DEADLOCK"), "{s}");
+    assert!(s.contains("deadlock no"), "{s}");
+    assert!(s.contains("1. waiter-1 PID 42"), "{s}");
+    assert!(s.contains("main: h.terminate() → None"), "{s}");
+    assert!(s.contains("main: h.join() → None (exit code -15)"), "{s}");
+    // The evidence: value 0, the waiter asleep on the semaphore.
+    m.apply(&Event::new(
+        8,
+        Some(40),
+        Body::Deadlock {
+            lock: lock(),
+            holder: 41,
+            waiters: vec![42],
+            value: 0,
+            seen: vec![SeenBlocked {
+                pid: 42,
+                state: 'S',
+                wchan: "futex_do_wait".into(),
+                syscall: "202 0x7f0000001000".into(),
+            }],
+        },
+    ));
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(
+        s.contains("DEADLOCK: value 0; 1 asleep on it (futex)"),
+        "{s}"
+    );
+    assert!(s.contains("deadlock yes"), "{s}");
+}
+
+#[test]
+fn a_dead_holders_flock_is_shown_let_go_only_when_the_next_waiter_takes_it() {
+    use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
+    let scenario = Lifecycle::new(LifecycleParams {
+        lock_kind: LockKind::Flock,
+        waiters: 1,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let lock = || "lock".to_string();
+    for e in [
+        spawned(40, 0, "main", "main"),
+        spawned(41, 1, "holder", "holder"),
+        spawned(42, 2, "waiter-1", "waiter"),
+        Event::new(
+            2,
+            Some(40),
+            Body::LockMade {
+                lock: lock(),
+                lock_kind: "flock".into(),
+            },
+        ),
+        Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
+        Event::new(4, Some(42), Body::LockWait { lock: lock() }),
         Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
     ] {
         m.apply(&e);
     }
-    assert!(
-        m.locks["lock"].deadlocked(),
-        "the dead still hold a semaphore"
-    );
     let s = text(&render(&m, &view(), &scenario, 120, 30, false));
-    assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
-    assert!(s.contains("holder PID 41: DEAD (exit -15)"), "{s}");
-    assert!(s.contains("DEADLOCK: nobody will let it go"), "{s}");
-    assert!(s.contains("1. waiter-1 PID 42"), "{s}");
-    assert!(s.contains("main: h.terminate() → sent SIGTERM"), "{s}");
-    assert!(s.contains("deadlock yes"), "{s}");
+    assert!(s.contains("died holding the lock (exit -15)"), "{s}");
+    assert!(s.contains("not seen let go yet"), "{s}");
+    assert!(!s.contains("nobody: the lock is free"), "{s}");
+    m.apply(&Event::new(7, Some(42), Body::LockAcquire { lock: lock() }));
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("holder  waiter-1 PID 42"), "{s}");
+    assert!(s.contains("the kernel let go for dead PID 41"), "{s}");
+    assert_eq!(m.locks["lock"].overlaps, 0);
 }
