@@ -1,7 +1,6 @@
 //! From the command line to a run: resolve defaults, refuse bad input, pick
 //! the front end (dashboard, `--headless`, `--json`).
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -222,13 +221,11 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
 
 fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     let spec = scenario::spec("manager").map_err(|e| e.to_string())?;
-    // The main process's plain dict, empty when it starts the workers:
-    // each gets a copy of it.
     let params = manager::ManagerParams {
         workers: or_default(args.workers, &spec, "workers"),
-        plain: BTreeMap::new(),
     };
-    let processes = params.workers.saturating_add(1);
+    // Main, the server and the workers.
+    let processes = params.workers.saturating_add(2);
     launch(
         "manager",
         &args.run,

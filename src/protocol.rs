@@ -41,6 +41,98 @@ impl Outcome {
     }
 }
 
+/// A value a Python call returned, as data: `None`, `True`/`False`, an
+/// integer or a string. JSON shows it as `null`, a boolean, a number or a
+/// string; the texts phrase it as Python prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyValue {
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+}
+
+/// The same enum with a tag, for the event pipe (a binary format cannot
+/// guess which kind a bare value is).
+#[derive(Serialize, Deserialize)]
+enum PyValueTagged {
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+}
+
+impl Serialize for PyValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            match self {
+                PyValue::None => s.serialize_none(),
+                PyValue::Bool(b) => s.serialize_bool(*b),
+                PyValue::Int(i) => s.serialize_i64(*i),
+                PyValue::Str(v) => s.serialize_str(v),
+            }
+        } else {
+            match self.clone() {
+                PyValue::None => PyValueTagged::None,
+                PyValue::Bool(b) => PyValueTagged::Bool(b),
+                PyValue::Int(i) => PyValueTagged::Int(i),
+                PyValue::Str(v) => PyValueTagged::Str(v),
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if d.is_human_readable() {
+            match serde_json::Value::deserialize(d)? {
+                serde_json::Value::Null => Ok(PyValue::None),
+                serde_json::Value::Bool(b) => Ok(PyValue::Bool(b)),
+                serde_json::Value::String(v) => Ok(PyValue::Str(v)),
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .map(PyValue::Int)
+                    .ok_or_else(|| D::Error::custom("not an integer")),
+                other => Err(D::Error::custom(format!("not a Python value: {other}"))),
+            }
+        } else {
+            Ok(match PyValueTagged::deserialize(d)? {
+                PyValueTagged::None => PyValue::None,
+                PyValueTagged::Bool(b) => PyValue::Bool(b),
+                PyValueTagged::Int(i) => PyValue::Int(i),
+                PyValueTagged::Str(v) => PyValue::Str(v),
+            })
+        }
+    }
+}
+
+impl std::fmt::Display for PyValue {
+    /// As Python's `repr` prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PyValue::None => f.write_str("None"),
+            PyValue::Bool(true) => f.write_str("True"),
+            PyValue::Bool(false) => f.write_str("False"),
+            PyValue::Int(i) => write!(f, "{i}"),
+            PyValue::Str(v) => write!(f, "'{v}'"),
+        }
+    }
+}
+
+/// A waiter as the reporter saw it in `/proc`: its state letter
+/// (`/proc/PID/stat`), its `wchan` (where in the kernel it sleeps) and the
+/// system call it is in (`/proc/PID/syscall`: number and first argument,
+/// the futex's address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenBlocked {
+    pub pid: Pid,
+    pub state: char,
+    pub wchan: String,
+    pub syscall: String,
+}
+
 /// Defines [`Body`], the kinds of event as `--json` prints them (a flat
 /// object with a `kind`), and its twins for the pipe between processes,
 /// which list the same kinds in the same order with the same fields.
@@ -133,6 +225,14 @@ kinds! {
         file: String,
         value: Option<i64>,
         text: String,
+        /// A number in memory (the race's counter): how many writes had
+        /// landed in it when it was read, read with the value in one load.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        landed: Option<u64>,
+        /// The text did not parse and the process took this count instead
+        /// (the tutorial's bare `except:` in the ticket grab).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reset: Option<i64>,
     },
     /// The process opened `file` for writing, emptying it.
     Truncate {
@@ -146,6 +246,11 @@ kinds! {
         value: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         bytes: Option<String>,
+        /// A number in memory (the race's counter): this write's place among
+        /// the writes that landed in it (1 for the first), stored with the
+        /// value in one atomic step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        landed: Option<u64>,
     },
     /// The process put `item` into `queue`; `depth` is the queue's real depth
     /// just after (the kernel's count of messages).
@@ -312,18 +417,27 @@ kinds! {
         call: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<Pid>,
-        result: String,
+        result: PyValue,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         alive: Option<bool>,
+        /// A join that saw its target end: the exit code from the `waitpid`
+        /// that reaped it (Python-style: minus the signal number).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exitcode: Option<i32>,
     },
     /// A lock's holder died holding it and nothing will let it go: the
-    /// `waiters` would wait forever.
+    /// `waiters` would wait forever. Named only on evidence read from the
+    /// system by the process that reports it: the semaphore's `value`
+    /// (`sem_getvalue`: 0, taken), its holder reaped, and each waiter `seen`
+    /// asleep in the kernel on the semaphore itself (not at mpviz's gate).
     Deadlock {
         lock: String,
         holder: Pid,
         waiters: Vec<Pid>,
+        value: i32,
+        seen: Vec<SeenBlocked>,
     },
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error {
@@ -331,6 +445,9 @@ kinds! {
     };
     /// Every process of the run has exited and been reaped.
     End,
+    /// The thread `pid` (its kernel thread id) has ended: its process's
+    /// `join()` on it returned. A thread has no exit status.
+    Joined,
 }
 
 impl Event {
@@ -379,6 +496,7 @@ impl Event {
             Body::Deadlock { .. } => "deadlock",
             Body::Error { .. } => "error",
             Body::End => "end",
+            Body::Joined => "joined",
         }
     }
 
@@ -409,6 +527,8 @@ impl Event {
                     | Body::Served { .. }
                     | Body::PlainSet { .. }
                     | Body::ProcessCall { .. }
+                    | Body::LockMade { .. }
+                    | Body::Deadlock { .. }
             )
     }
 
@@ -507,6 +627,15 @@ mod tests {
                 file: "t.json".into(),
                 value: None,
                 text: "{\"count\":".into(),
+                landed: None,
+                reset: Some(100),
+            },
+            Body::Read {
+                file: "counter".into(),
+                value: Some(7),
+                text: "7".into(),
+                landed: Some(9),
+                reset: None,
             },
             Body::Truncate {
                 file: "t.json".into(),
@@ -515,11 +644,13 @@ mod tests {
                 file: "t.json".into(),
                 value: Some(-3),
                 bytes: None,
+                landed: Some(u64::MAX),
             },
             Body::Write {
                 file: "out.txt".into(),
                 value: None,
                 bytes: Some("writer 7 — ✓\n".into()),
+                landed: None,
             },
             Body::Put {
                 queue: q(),
@@ -600,25 +731,81 @@ mod tests {
             Body::ProcessCall {
                 call: "p.join(timeout=0.2)".into(),
                 target: Some(8),
-                result: "None".into(),
+                result: PyValue::None,
                 timeout_ms: Some(200),
                 alive: Some(true),
+                exitcode: None,
+            },
+            Body::ProcessCall {
+                call: "p.join()".into(),
+                target: Some(8),
+                result: PyValue::None,
+                timeout_ms: None,
+                alive: Some(false),
+                exitcode: Some(-15),
+            },
+            Body::ProcessCall {
+                call: "p.is_alive()".into(),
+                target: Some(8),
+                result: PyValue::Bool(false),
+                timeout_ms: None,
+                alive: None,
+                exitcode: None,
+            },
+            Body::ProcessCall {
+                call: "os.getpid()".into(),
+                target: None,
+                result: PyValue::Int(-8),
+                timeout_ms: None,
+                alive: None,
+                exitcode: None,
+            },
+            Body::ProcessCall {
+                call: "p.name".into(),
+                target: Some(8),
+                result: PyValue::Str("hello".into()),
+                timeout_ms: None,
+                alive: None,
+                exitcode: None,
             },
             Body::Deadlock {
                 lock: "lock".into(),
                 holder: 8,
                 waiters: vec![9, 10],
+                value: 0,
+                seen: vec![SeenBlocked {
+                    pid: 9,
+                    state: 'S',
+                    wchan: "futex_do_wait".into(),
+                    syscall: "202 0x7f2ce881b000".into(),
+                }],
             },
             Body::Error {
                 message: "fork failed".into(),
             },
             Body::End,
+            Body::Joined,
         ];
         bodies
             .into_iter()
             .enumerate()
             .map(|(i, body)| Event::new(i as u64 * 1_000_003, (i % 3 != 0).then_some(4242), body))
             .collect()
+    }
+
+    #[test]
+    fn a_python_value_is_plain_json_and_the_same_value_again() {
+        for (value, json) in [
+            (PyValue::None, "null"),
+            (PyValue::Bool(true), "true"),
+            (PyValue::Int(-15), "-15"),
+            (PyValue::Str("hello".into()), "\"hello\""),
+        ] {
+            assert_eq!(serde_json::to_string(&value).unwrap(), json);
+            assert_eq!(serde_json::from_str::<PyValue>(json).unwrap(), value);
+        }
+        assert_eq!(PyValue::Str("hello".into()).to_string(), "'hello'");
+        assert_eq!(PyValue::Bool(false).to_string(), "False");
     }
 
     #[test]

@@ -600,13 +600,14 @@ fn race_with_threads_paces_each_thread_and_leaves_nothing() {
 #[test]
 fn manager_pauses_steps_finishes_and_quits_leaving_nothing() {
     let screen = pause_step_finish_quit(
-        // The server waits in accept(), not at a gate, until a request comes.
+        // Only main is at the gate at first: it forks the server and the
+        // workers, which inherit its plain dict.
         &["manager", "--workers", "3", "--paused"],
-        3,
-        "worker-",
+        1,
+        "main",
         &[
-            "managed dict 3 · list 3 · main's plain dict 0",
-            "3 × 1 item",
+            "managed dict 3 · list 3 · main's plain dict 1",
+            "3 × 2 items",
         ],
     );
     assert!(screen.contains("Managed dict and list"), "{screen}");
@@ -619,7 +620,7 @@ fn lifecycle_pauses_steps_finishes_and_quits_leaving_nothing() {
         &["lifecycle", "--paused"],
         1,
         "main",
-        &["deadlock yes", "DEAD (exit -15)"],
+        &["deadlock yes", "died holding the lock (exit -15)"],
     );
     assert!(screen.contains("Calls on Process objects"), "{screen}");
 }
@@ -643,7 +644,11 @@ fn lifecycle_with_an_flock_lets_the_waiters_go_on() {
         &["lifecycle", "--lock-kind", "flock", "--paused"],
         1,
         "main",
-        &["deadlock no", "(flock)", "w.join() → returned, exit code 0"],
+        &[
+            "deadlock no",
+            "(flock)",
+            "waiter-2.join() → None (exit code 0)",
+        ],
     );
     assert!(!screen.contains("DEADLOCK"), "{screen}");
 }

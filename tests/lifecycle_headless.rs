@@ -4,7 +4,12 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use mpviz::engine::{forkserver, PacerCmd, Run, RunOptions, Speed};
+use mpviz::protocol::{Body, Event};
+use mpviz::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
 use serde_json::Value;
 use support::*;
 
@@ -55,6 +60,58 @@ impl Life {
         let at = self.at(|e| e["kind"] == "process_call" && e["call"] == call);
         (at, &self.events[at])
     }
+
+    /// The exit code each join reported, checked against the exit event of
+    /// its target (the waitpid that reaped it): a join returns None in
+    /// Python, and what it saw is data beside it.
+    fn joins_report_the_real_wait(&self) {
+        let joins: Vec<&Value> = self
+            .events
+            .iter()
+            .filter(|e| {
+                e["kind"] == "process_call" && e["call"].as_str().unwrap().ends_with(".join()")
+            })
+            .collect();
+        assert!(joins.len() >= 8, "{joins:?}");
+        for join in joins {
+            assert_eq!(join["result"], Value::Null, "{join}");
+            assert_eq!(join["alive"], false, "{join}");
+            let target = join["target"].clone();
+            let exit = self
+                .events
+                .iter()
+                .find(|e| e["kind"] == "exit" && e["pid"] == target)
+                .unwrap_or_else(|| panic!("no exit of {target}"));
+            assert_eq!(join["exitcode"], exit["exitcode"], "{join}");
+        }
+    }
+}
+
+/// Whether the event is an instrumented action of a child (as
+/// `Event::is_action` says): each gate a child passes lets one through.
+fn is_action(e: &Value) -> bool {
+    matches!(
+        e["kind"].as_str().unwrap(),
+        "lock_wait"
+            | "lock_release"
+            | "read"
+            | "truncate"
+            | "write"
+            | "sleep"
+            | "put"
+            | "get"
+            | "full"
+            | "empty"
+            | "qsize"
+            | "task_start"
+            | "task_done"
+            | "request"
+            | "served"
+            | "plain_set"
+            | "process_call"
+            | "lock_made"
+            | "deadlock"
+    )
 }
 
 #[test]
@@ -63,7 +120,8 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
     // Distinct real processes, each with its own PID.
     let pids: HashSet<i64> = life.pid.values().copied().collect();
     assert_eq!(pids.len(), life.pid.len());
-    // 0 after a normal end, 1 after an error, -15 after terminate(), -9 after kill().
+    // 0 after a normal end, 1 after a failed run(), -15 after terminate(),
+    // -9 after kill().
     for (name, code) in [
         ("hello", 0),
         ("MyProcess", 1),
@@ -79,64 +137,36 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
     // itself says where it runs (os.getpid()).
     let main = life.pid["main"];
     let hello = life.pid["hello"];
-    let ran_in: Vec<(i64, String)> = life
+    let ran_in: Vec<(i64, i64)> = life
         .events
         .iter()
         .filter(|e| e["kind"] == "process_call" && e["call"] == "os.getpid() in hello")
-        .map(|e| {
-            (
-                e["pid"].as_i64().unwrap(),
-                e["result"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|e| (e["pid"].as_i64().unwrap(), e["result"].as_i64().unwrap()))
         .collect();
-    assert_eq!(
-        ran_in,
-        vec![(main, main.to_string()), (hello, hello.to_string())]
-    );
+    assert_eq!(ran_in, vec![(main, main), (hello, hello)]);
     assert!(life.call("os.getpid() in hello").0 < life.call("p.run()").0);
     assert_eq!(hello, life.call("p.start()").1["target"]);
     assert_ne!(hello, main);
+    // Values, as data: start() returns None, name is a string.
+    assert_eq!(life.call("p.start()").1["result"], Value::Null);
+    assert_eq!(life.call("p.name").1["result"], "hello");
+    assert_eq!(life.call("p.pid").1["result"], hello);
     // is_alive(), asked of the system while it runs.
-    assert_eq!(life.call("p.is_alive()").1["alive"], true);
+    assert_eq!(life.call("p.is_alive()").1["result"], true);
     // exitcode is None while running.
-    assert!(life.call("p.exitcode").1["result"]
-        .as_str()
-        .unwrap()
-        .starts_with("None"));
+    assert_eq!(life.call("p.exitcode").1["result"], Value::Null);
     // A join whose timeout expired while the child was alive; it ended later.
     let (join_at, join) = life.call("p.join(timeout=0.2)");
     assert_eq!(join["timeout_ms"], 200);
     assert_eq!(join["alive"], true, "{join}");
+    assert!(join.get("exitcode").is_none(), "{join}");
     assert!(life.exit_of("hello").0 > join_at);
+    life.joins_report_the_real_wait();
     // A zombie: state Z in /proc before its parent reaped it.
     let zombie = life.pid["zombie"];
     let z_at = life.at(|e| e["kind"] == "state" && e["pid"] == zombie && e["state"] == "Z");
     assert!(z_at < life.exit_of("zombie").0);
     assert_eq!(life.summary["zombie_seen"], true);
-    // An orphan, re-parented to the fork server when its parent ended.
-    let orphan = life.pid["orphan"];
-    let server = life.pid["fork server"];
-    let spawned = &life.events[life.at(|e| e["kind"] == "spawn" && e["pid"] == orphan)];
-    assert_eq!(spawned["ppid"], life.pid["orphans-parent"]);
-    let reparented = life
-        .events
-        .iter()
-        .rfind(|e| e["kind"] == "process_call" && e["pid"] == orphan)
-        .unwrap();
-    assert!(
-        reparented["result"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{server}:")),
-        "{reparented}"
-    );
-    // Before: its parent was the orphans-parent.
-    let first = life.at(|e| e["kind"] == "process_call" && e["pid"] == orphan);
-    assert_eq!(
-        life.events[first]["result"],
-        life.pid["orphans-parent"].to_string()
-    );
     // A daemon ends when its parent ends.
     assert_eq!(life.exit_of("daemon").1, -15);
     let daemon_end = life.exit_of("daemon").0;
@@ -148,15 +178,52 @@ fn every_exit_code_is_what_the_os_reported_and_each_stage_of_life_is_seen() {
 }
 
 #[test]
-fn a_semaphore_held_by_a_terminated_process_is_a_deadlock_named_and_ended() {
+fn a_child_waits_for_its_child_and_only_a_terminated_parent_leaves_an_orphan() {
     let life = live("semaphore");
+    let o = life.pid["orphans-parent"];
+    let orphan = life.pid["orphan"];
+    let server = life.pid["fork server"];
+    let spawned = &life.events[life.at(|e| e["kind"] == "spawn" && e["pid"] == orphan)];
+    assert_eq!(spawned["ppid"], o);
+    // o's run() returned, and o did not end: at exit a Python process joins
+    // its non-daemon children. It ended only when main terminated it.
+    let returned =
+        life.at(|e| e["kind"] == "process_call" && e["pid"] == o && e["call"] == "run()");
+    let (terminated, _) = life.call("o.terminate()");
+    let (o_exit, code) = life.exit_of("orphans-parent");
+    assert!(returned < terminated && terminated < o_exit);
+    assert_eq!(code, -15);
+    // g read its parent twice: o, then (o dead) the fork server, a subreaper.
+    let ppids: Vec<(usize, &Value)> = life
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e["kind"] == "process_call" && e["pid"] == orphan)
+        .map(|(i, e)| (i, &e["result"]))
+        .collect();
+    assert_eq!(ppids.len(), 2, "{ppids:?}");
+    assert_eq!(*ppids[0].1, o);
+    assert!(ppids[0].0 < terminated);
+    assert_eq!(*ppids[1].1, server);
+    assert!(ppids[1].0 > terminated);
+    // Nothing in this run raises an exception, and nothing says one did.
+    for e in &life.events {
+        assert!(!e.to_string().contains("ValueError"), "{e}");
+    }
+}
+
+#[test]
+fn a_semaphore_held_by_a_terminated_process_is_a_deadlock_named_on_evidence_and_ended() {
+    // Paced: a waiter may still be at its gate when the holder dies; it is
+    // named only once it is seen asleep on the semaphore in the kernel.
+    let life = live_with(&["--lock-kind", "semaphore", "--speed", "200"]);
     let holder = life.pid["holder"];
     let (holder_exit, code) = life.exit_of("holder");
     assert_eq!(code, -15);
     let at = life.at(|e| e["kind"] == "deadlock");
     let deadlock = &life.events[at];
     assert_eq!(deadlock["holder"], holder);
-    assert!(holder_exit < at, "named after the holder died");
+    assert!(holder_exit < at, "named after the holder was reaped");
     let waiters: HashSet<i64> = ["waiter-1", "waiter-2"].map(|w| life.pid[w]).into();
     let named: HashSet<i64> = deadlock["waiters"]
         .as_array()
@@ -165,6 +232,25 @@ fn a_semaphore_held_by_a_terminated_process_is_a_deadlock_named_and_ended() {
         .map(|w| w.as_i64().unwrap())
         .collect();
     assert_eq!(named, waiters);
+    // The evidence: the value, and each waiter as the system showed it,
+    // asleep (S) in the futex system call, all on one address.
+    assert_eq!(deadlock["value"], 0);
+    let seen = deadlock["seen"].as_array().unwrap();
+    let seen_pids: HashSet<i64> = seen.iter().map(|s| s["pid"].as_i64().unwrap()).collect();
+    assert_eq!(seen_pids, waiters);
+    let futex = nix::libc::SYS_futex.to_string();
+    let mut addresses = HashSet::new();
+    for s in seen {
+        assert_eq!(s["state"], "S", "{s}");
+        assert!(!s["wchan"].as_str().unwrap().is_empty(), "{s}");
+        let syscall: Vec<&str> = s["syscall"].as_str().unwrap().split(' ').collect();
+        assert_eq!(syscall[0], futex, "{s}");
+        addresses.insert(syscall[1].to_string());
+        // It had passed its gate and was inside the wait for the lock.
+        let pid = s["pid"].as_i64().unwrap();
+        assert!(life.at(|e| e["kind"] == "lock_wait" && e["pid"] == pid) < at);
+    }
+    assert_eq!(addresses.len(), 1, "one semaphore: {seen:?}");
     // Nobody ever got the lock after the holder: the waiters never acquired.
     assert!(!life
         .events
@@ -204,4 +290,177 @@ fn an_flock_held_by_a_terminated_process_is_let_go_by_the_kernel() {
         .events
         .iter()
         .any(|e| e["kind"] == "process_call" && e["timeout_ms"] == 1000));
+}
+
+#[test]
+fn the_killed_holders_exit_comes_before_a_waiter_takes_its_flock() {
+    // At full speed a waiter is woken by the kernel as the holder dies,
+    // before main can reap it: cause before effect, whatever the seed.
+    for seed in ["1", "2", "3"] {
+        let life = live_with(&["--lock-kind", "flock", "--seed", seed]);
+        let (holder_exit, _) = life.exit_of("holder");
+        let mut holders = 0;
+        for e in &life.events[..holder_exit] {
+            if e["kind"] == "lock_acquire" {
+                holders += 1;
+            }
+        }
+        assert_eq!(
+            holders, 1,
+            "seed {seed}: two holders before the holder's exit"
+        );
+    }
+}
+
+#[test]
+fn each_permit_lets_exactly_one_action_of_its_process_through() {
+    // Paced: every action of a child follows a ready of its own that no
+    // other action used. Timed joins, calls, sleeps and lock steps alike.
+    for kind in ["semaphore", "flock"] {
+        let life = live_with(&["--lock-kind", kind, "--speed", "500"]);
+        let parent = life.events[0]["parent_pid"].clone();
+        let mut unused: HashMap<i64, i64> = HashMap::new();
+        for e in &life.events {
+            if e["pid"] == parent || e["pid"].is_null() {
+                continue;
+            }
+            let pid = e["pid"].as_i64().unwrap();
+            if e["kind"] == "ready" {
+                *unused.entry(pid).or_default() += 1;
+            } else if is_action(e) {
+                let permits = unused.entry(pid).or_default();
+                assert!(*permits > 0, "{kind}: an action without a permit: {e}");
+                *permits -= 1;
+            }
+        }
+    }
+}
+
+/// The kinds of event a paused lifecycle may show: the run's start and
+/// pace, the fork server and main (started before any gate), main at its
+/// first gate, and the parent's samples of /proc.
+const ALLOWED_WHILE_PAUSED: [&str; 5] = ["start", "pace", "spawn", "ready", "state"];
+
+/// A lifecycle run through the engine in this process, as the dashboard
+/// runs it (the binary is its fork server), paused at first.
+fn paused_run(speed: f64) -> Run {
+    std::env::set_var(forkserver::EXE_VAR, BIN);
+    let scenario = Lifecycle::new(LifecycleParams {
+        lock_kind: LockKind::Semaphore,
+        waiters: 2,
+    })
+    .unwrap();
+    Run::start(
+        Arc::new(scenario),
+        RunOptions {
+            seed: 1,
+            speed: Speed::PerSecond(speed),
+            paused: true,
+            sample_every: Duration::from_millis(20),
+        },
+    )
+    .unwrap()
+}
+
+/// Reads the run's events until `pred` holds for one.
+fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !events.iter().any(&pred) {
+        let batch = run
+            .events()
+            .recv_deadline(deadline)
+            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
+        events.extend(batch);
+    }
+}
+
+/// Reads the run's events for `time`: here the wait is the point, as
+/// nothing must happen in it.
+fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
+    let until = Instant::now() + time;
+    while let Ok(batch) = run.events().recv_deadline(until) {
+        events.extend(batch);
+    }
+}
+
+#[test]
+fn paused_from_the_start_no_process_moves() {
+    let mut run = paused_run(1000.0);
+    let mut events: Vec<Event> = Vec::new();
+    // Until main is at its first gate, then a while longer.
+    read_until(&run, &mut events, "main at a gate", |e| e.kind() == "ready");
+    read_for(&run, &mut events, Duration::from_millis(1500));
+    run.stop();
+    let main = events
+        .iter()
+        .find(|e| matches!(&e.body, Body::Spawn { name, .. } if name == "main"))
+        .and_then(|e| e.pid)
+        .unwrap();
+    for e in &events {
+        assert!(
+            ALLOWED_WHILE_PAUSED.contains(&e.kind()),
+            "moved while paused: {e:?}"
+        );
+        match &e.body {
+            Body::Spawn { name, .. } => {
+                assert!(name == "main" || name == "fork server", "{e:?}")
+            }
+            Body::Ready { .. } => assert_eq!(e.pid, Some(main), "{e:?}"),
+            Body::Pace { paused, .. } => assert!(*paused, "{e:?}"),
+            _ => {}
+        }
+    }
+    let readies = events.iter().filter(|e| e.kind() == "ready").count();
+    assert_eq!(readies, 1, "main asks once for its first step");
+}
+
+#[test]
+fn paused_while_a_child_sleeps_nothing_moves_but_what_was_granted() {
+    let mut run = paused_run(50.0);
+    run.pace(PacerCmd::Resume);
+    let mut events: Vec<Event> = Vec::new();
+    // hello has begun its 1.5 s sleep: pause now.
+    read_until(&run, &mut events, "hello's sleep", |e| {
+        matches!(e.body, Body::Sleep { ms: 1500 })
+    });
+    let slept_at = events.len();
+    run.pace(PacerCmd::Pause);
+    let paused = |e: &Event| matches!(e.body, Body::Pace { paused: true, .. });
+    let deadline = Instant::now() + PATIENCE;
+    while !events[slept_at..].iter().any(paused) {
+        assert!(Instant::now() < deadline, "the pause never came");
+        read_for(&run, &mut events, Duration::from_millis(100));
+    }
+    let paused_at = slept_at + events[slept_at..].iter().position(paused).unwrap();
+    // Longer than hello's sleep: when it wakes it goes to its next gate.
+    read_for(&run, &mut events, Duration::from_millis(2500));
+    // Every process alive at the pause still is, as the system says.
+    let mut living: HashSet<i32> = HashSet::new();
+    for e in &events[..paused_at] {
+        match e.body {
+            Body::Spawn { .. } => living.insert(e.pid.unwrap()),
+            Body::Exit { .. } => living.remove(&e.pid.unwrap()),
+            _ => false,
+        };
+    }
+    assert!(living.len() >= 4, "{living:?}");
+    for &pid in &living {
+        assert!(alive(pid.into()), "PID {pid} ended while paused");
+    }
+    run.stop();
+    // After the pause each process may finish the one action it had been
+    // granted, and then nothing: no second action, no process started or
+    // ended (hello's return waits for a permit, and so main's join).
+    let mut done: HashMap<i32, usize> = HashMap::new();
+    for e in &events[paused_at + 1..] {
+        assert!(
+            !matches!(e.body, Body::Exit { .. } | Body::Spawn { .. }),
+            "moved while paused: {e:?}"
+        );
+        if e.is_action() {
+            let n = done.entry(e.pid.unwrap()).or_default();
+            *n += 1;
+            assert_eq!(*n, 1, "a second action while paused: {e:?}");
+        }
+    }
 }

@@ -164,12 +164,81 @@ fn threads_are_real_tasks_of_one_process_and_lose_updates_too() {
     assert!(last < 60, "threads lost no update: {s}");
     assert_eq!(s["lost_updates"], 60 - last);
     // Every thread's end was reported when its join returned, before the
-    // process exited (as waitpid reported).
-    assert_eq!(s["exit_codes"], json!({"0": 3}));
-    assert_eq!(s["process_exit_codes"], json!({"0": 1}));
+    // process exited (as waitpid reported). A thread has no exit status:
+    // the one exit code is the process's.
+    assert_eq!(s["exit_codes"], json!({"0": 1}));
+    assert_eq!(s["threads_joined"], 3);
     let position = |pred: &dyn Fn(&Value) -> bool| events.iter().position(pred).unwrap();
     let process_exit = position(&|e| e["kind"] == "exit" && e["pid"] == process.unwrap());
     for tid in tids {
-        assert!(position(&|e| e["kind"] == "exit" && e["pid"] == tid) < process_exit);
+        assert!(position(&|e| e["kind"] == "joined" && e["pid"] == tid) < process_exit);
+        let ends = events
+            .iter()
+            .filter(|e| e["pid"] == tid && e["kind"] == "exit");
+        assert_eq!(ends.count(), 0, "TID {tid} got an exit code");
+    }
+}
+
+/// Folds the run's stream one event at a time (every prefix, as the screen
+/// sees it) and returns the "lost" the header showed after each event,
+/// checking that the counter panel showed the same.
+fn lost_at_every_prefix(run: &JsonRun) -> Vec<u64> {
+    use mpviz::model::Model;
+    use mpviz::protocol::Event;
+    let start = &run.events[0];
+    assert_eq!(start["kind"], "start");
+    let race = mpviz::scenario::from_params("race", &start["params"]).unwrap();
+    let mut model = Model::new();
+    let mut shown = Vec::new();
+    for e in &run.events {
+        model.apply(&serde_json::from_value::<Event>(e.clone()).unwrap());
+        let headline = race.headline(&model);
+        let lost = headline
+            .iter()
+            .find(|(label, _)| *label == "lost")
+            .expect("the header shows the loss")
+            .1
+            .parse::<u64>()
+            .unwrap();
+        assert_eq!(race.counter(&model).unwrap().lost, lost, "after {e}");
+        shown.push(lost);
+    }
+    shown
+}
+
+#[test]
+fn a_loss_is_shown_only_once_it_is_certain() {
+    for speed in ["2000", "max"] {
+        for threads in [false, true] {
+            let mut args = vec!["--workers", "4", "--increments", "40", "--speed", speed];
+            if threads {
+                args.push("--threads");
+            }
+            // With the lock nothing is lost: the header never says otherwise,
+            // not even between a write and the parent's next look at memory.
+            let mut locked = args.clone();
+            locked.push("--lock");
+            let run = run_race(&locked);
+            assert_eq!(run.summary["lost_updates"], 0);
+            let shown = lost_at_every_prefix(&run);
+            assert!(
+                shown.iter().all(|&lost| lost == 0),
+                "{locked:?}: a loss shown with the lock, after event {}",
+                shown.iter().position(|&l| l > 0).unwrap()
+            );
+            // Without it, what is shown is never more than what is lost in
+            // the end, and at the end it is exactly that.
+            let run = run_race(&args);
+            let shown = lost_at_every_prefix(&run);
+            let last = run.summary["lost_updates"].as_u64().unwrap();
+            assert_eq!(*shown.last().unwrap(), last, "{args:?}");
+            assert_eq!(run.summary["lost_certain"], last);
+            if let Some(at) = shown.iter().position(|&lost| lost > last) {
+                panic!(
+                    "{args:?}: {} shown after event {at}, {last} lost in the end",
+                    shown[at]
+                );
+            }
+        }
     }
 }

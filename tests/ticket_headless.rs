@@ -3,9 +3,9 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::*;
 
 fn count_in(content: &str) -> Option<i64> {
@@ -149,38 +149,32 @@ fn without_the_lock_lost_updates_oversold_and_torn_reads_are_counted_from_the_re
         "5",
     ]);
     let s = &run.summary;
-    let sold = run
-        .of_kind("outcome")
-        .filter(|e| e["result"] == "success")
-        .count() as i64;
-    let torn = run
-        .of_kind("outcome")
-        .filter(|e| e["result"] == "torn_read")
-        .count() as i64;
-    let failed = run
-        .of_kind("outcome")
-        .filter(|e| e["result"] == "fail")
-        .count() as i64;
+    let count = |result: &str| {
+        run.of_kind("outcome")
+            .filter(|e| e["result"] == result)
+            .count() as i64
+    };
+    let (sold, failed) = (count("success"), count("fail"));
+    let resets = run.of_kind("read").filter(|e| e["reset"] == 100).count() as i64;
     assert_eq!(s["sold"], sold);
-    assert_eq!(s["torn_reads"], torn);
     assert_eq!(s["failed"], failed);
-    assert_eq!(sold + torn + failed, 150, "every buyer ended one way");
+    assert_eq!(s["resets"], resets);
+    assert_eq!(sold + failed, 150, "every buyer ended one way");
     assert_eq!(s["oversold"], (sold - 40).max(0));
     // `remaining` is what the parent last read from the real file. Two
     // writes that overlap can leave it torn for good: then nobody knows.
+    // A reset puts 100 back: then the count says nothing of the sales.
     let last_file = run
         .of_kind("file")
         .last()
         .expect("the parent read the file");
-    match count_in(last_file["content"].as_str().unwrap()) {
-        Some(remaining) => {
-            assert_eq!(s["remaining"], remaining);
+    let remaining = count_in(last_file["content"].as_str().unwrap());
+    assert_eq!(s["remaining"], serde_json::to_value(remaining).unwrap());
+    match remaining {
+        Some(remaining) if resets == 0 => {
             assert_eq!(s["lost_updates"], sold - (40 - remaining));
         }
-        None => {
-            assert_eq!(s["remaining"], Value::Null);
-            assert_eq!(s["lost_updates"], Value::Null);
-        }
+        _ => assert_eq!(s["lost_updates"], Value::Null),
     }
     // 150 buyers reading, sleeping and writing with no lock: updates are
     // lost, as two buyers that read the same count both sell.
@@ -193,35 +187,66 @@ fn without_the_lock_lost_updates_oversold_and_torn_reads_are_counted_from_the_re
     let sold_twice = run
         .of_kind("read")
         .filter(|e| sellers.contains(&e["pid"].as_i64().unwrap()))
-        .filter(|e| !read_by_sellers.insert(e["value"].as_i64().unwrap()))
+        .filter_map(|e| e["value"].as_i64())
+        .filter(|&value| !read_by_sellers.insert(value))
         .count();
     assert!(sold_twice > 0, "no lost update in {s}");
+    // Every buyer exits with 0, as Python's do, whatever it read.
+    assert_eq!(s["exit_codes"], json!({"0": 150}));
+    assert!(run.of_kind("exit").all(|e| e["exitcode"] == 0));
+}
 
-    // A torn read ends its buyer with exit code 1, as the OS reported it.
-    let outcome_of: HashMap<i64, String> = run
-        .of_kind("outcome")
-        .map(|e| {
-            (
-                e["pid"].as_i64().unwrap(),
-                e["result"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let mut codes: BTreeMap<String, i64> = BTreeMap::new();
-    for e in run.of_kind("exit") {
+#[test]
+fn a_torn_read_is_reset_to_100_by_the_bare_except_and_the_buyer_sells_from_it() {
+    // Paced at random, a buyer often reads the file between another's
+    // truncate and its write (the four steps of a sale are four permits).
+    let run = run_json(&[
+        "--no-lock",
+        "--buyers",
+        "30",
+        "--tickets",
+        "10",
+        "--delay-ms",
+        "0",
+        "--speed",
+        "3000",
+    ]);
+    let s = &run.summary;
+    let mut reset_buyers = HashSet::new();
+    for e in run.of_kind("read") {
         let pid = e["pid"].as_i64().unwrap();
-        let Some(outcome) = outcome_of.get(&pid) else {
-            continue;
-        };
-        let code = e["exitcode"].as_i64().unwrap();
-        assert_eq!(
-            code,
-            if outcome == "torn_read" { 1 } else { 0 },
-            "PID {pid} ({outcome})"
-        );
-        *codes.entry(code.to_string()).or_default() += 1;
+        match count_in(e["text"].as_str().unwrap()) {
+            // A whole file: its count, no reset.
+            Some(n) => {
+                assert_eq!(e["value"], n, "{e}");
+                assert!(e.get("reset").is_none(), "{e}");
+            }
+            // A torn one: json.loads fails, the except: takes 100.
+            None => {
+                assert_eq!(e["value"], Value::Null, "{e}");
+                assert_eq!(e["reset"], 100, "{e}");
+                reset_buyers.insert(pid);
+            }
+        }
     }
-    assert_eq!(s["exit_codes"], serde_json::to_value(codes).unwrap());
+    assert!(!reset_buyers.is_empty(), "no torn read in 30 buyers: {s}");
+    assert_eq!(s["resets"], reset_buyers.len());
+    assert_eq!(s["torn_reads"], reset_buyers.len());
+    // Each of them "sells" from 100: it writes 99 and succeeds.
+    for &pid in &reset_buyers {
+        let of = |kind: &'static str| {
+            run.of_kind(kind)
+                .filter(|e| e["pid"] == pid)
+                .collect::<Vec<&Value>>()
+        };
+        let writes = of("write");
+        assert_eq!(writes.len(), 1, "PID {pid}");
+        assert_eq!(writes[0]["value"], 99, "PID {pid}");
+        assert_eq!(of("outcome")[0]["result"], "success", "PID {pid}");
+        assert_eq!(of("exit")[0]["exitcode"], 0, "PID {pid}");
+    }
+    assert_eq!(s["lost_updates"], Value::Null);
+    assert_eq!(s["exit_codes"], json!({"0": 30}));
 }
 
 #[test]

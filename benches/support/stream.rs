@@ -96,6 +96,8 @@ impl Stream {
                 file: FILE.into(),
                 value: Some(left),
                 text: format!("{{\"count\":{left}}}"),
+                landed: None,
+                reset: None,
             },
         );
         let left = if left > 0 {
@@ -112,6 +114,7 @@ impl Stream {
                     file: FILE.into(),
                     value: Some(left - 1),
                     bytes: None,
+                    landed: None,
                 },
             );
             if self.parent_reads {

@@ -29,6 +29,9 @@ use crate::worker::{exit_now, fork_announced, Ctx, Forked};
 pub const ARG: &str = "__forkserver";
 /// The environment variable that carries the [`Plan`].
 pub const PLAN_VAR: &str = "MPVIZ_FORKSERVER_PLAN";
+/// For tests only: the binary to start as the fork server, for a test that
+/// runs the engine in its own process (which is not the mpviz binary).
+pub const EXE_VAR: &str = "MPVIZ_TEST_FORKSERVER_EXE";
 /// For tests only: the fork of this slot fails with EAGAIN, as it would when
 /// the system runs out of processes (which a test cannot arrange as root).
 pub const FAIL_FORK_VAR: &str = "MPVIZ_TEST_FAIL_FORK_AT";

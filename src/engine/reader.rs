@@ -419,7 +419,7 @@ impl Reader {
                     });
                 }
             }
-            Body::Exit { .. } => {
+            Body::Exit { .. } | Body::Joined => {
                 if let (Some(p), Ok(mut live)) = (pid, self.live.lock()) {
                     live.retain(|&l| l != p);
                 }

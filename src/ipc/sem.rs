@@ -119,6 +119,14 @@ impl SharedSemaphore {
         give(self.cell())
     }
 
+    /// Where the semaphore lies in this process's memory (and in every
+    /// process forked after it was mapped): a process asleep in the kernel
+    /// on it waits on a futex in this range (`/proc/PID/syscall`).
+    pub fn address_range(&self) -> std::ops::Range<usize> {
+        let start = self.get() as usize;
+        start..start + BYTES
+    }
+
     /// The semaphore's value now (0: taken).
     pub fn value(&self) -> i32 {
         let mut value = 0;

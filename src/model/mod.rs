@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 // Keys here are small numbers (PIDs, items): a fast hash, no DoS to fear.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::protocol::{Body, Event, Outcome, Pid};
+use crate::protocol::{Body, Event, Outcome, Pid, PyValue, SeenBlocked};
 
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
@@ -45,6 +45,8 @@ pub enum Activity {
     /// Set a key in its own plain dict, which now holds this many items.
     SetPlain(u32),
     Exited(i32),
+    /// A thread that ended: its process's join on it returned.
+    Joined,
 }
 
 /// What a process read back from a manager's server.
@@ -120,8 +122,9 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Neither reaped (a process) nor joined (a thread).
     pub fn alive(&self) -> bool {
-        self.exitcode.is_none()
+        self.exitcode.is_none() && self.exited_ns.is_none()
     }
 }
 
@@ -176,15 +179,44 @@ pub struct LockState {
     pub overlaps: u64,
     /// A lock nobody lets go for a dead holder (a semaphore, not an flock).
     pub kept_by_the_dead: bool,
-    /// The holder died holding it (only a semaphore stays held then).
+    /// The holder died holding it: its exit came while it held the lock.
+    /// Whether anything lets go for it is seen later (the next acquire), or
+    /// never (a deadlock, named on evidence).
     pub holder_dead: bool,
+    /// A process that took the lock after its holder had died holding it:
+    /// (the dead holder, the new one). The kernel let go for the dead.
+    pub taken_after_death: Option<(Pid, Pid)>,
+    /// A deadlock named in the stream, with the evidence it was named on.
+    pub deadlock: Option<DeadlockEvidence>,
+}
+
+/// What a deadlock was named on: the semaphore's value and each waiter as
+/// it was seen in `/proc`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeadlockEvidence {
+    pub value: i32,
+    pub waiters: Vec<Pid>,
+    pub seen: Vec<SeenBlocked>,
 }
 
 impl LockState {
-    /// Its holder is dead and others wait: they will wait forever.
+    /// A deadlock has been named on evidence: not merely a dead holder.
     pub fn deadlocked(&self) -> bool {
-        self.holder_dead && !self.waiters.is_empty()
+        self.deadlock.is_some()
     }
+}
+
+/// A call on a Process object, as its caller reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcCall {
+    pub caller: Pid,
+    pub call: String,
+    pub target: Option<Pid>,
+    pub result: PyValue,
+    /// A timed join: whether the target still ran after it.
+    pub alive: Option<bool>,
+    /// A join that reaped its target: the exit code `waitpid` gave.
+    pub exitcode: Option<i32>,
 }
 
 /// How many recent depths a queue keeps for its history.
@@ -242,6 +274,158 @@ pub struct LostUpdate {
     pub over_wrote: i64,
 }
 
+/// A number in memory whose reads and writes carry their place among the
+/// writes that landed in it (the race's counter, [`crate::ipc::shared`]):
+/// from them, the updates lost for certain so far.
+///
+/// After `k` writes have landed, the value is `c_k`, and the writers that
+/// have read and not yet written back hold the values they read. No later
+/// write can bring the value above the highest of these plus one per write
+/// still to come, so `k - max(c_k, those reads)` updates are lost whatever
+/// happens next; that number never goes down, and once everyone has written
+/// back it is the final loss. It is known for write `k` only when every read
+/// made before it has been reported: then write `k` is *settled*. A process
+/// that has reported nothing yet may have read before any write that landed
+/// before its spawn was reported; one that starts others (the fork server, a
+/// process whose threads do the work) reads nothing itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Landings {
+    /// The value each reported write left, by its place (1 for the first).
+    stores: BTreeMap<u64, i64>,
+    /// Reported reads by (place, order reported): the value, and the place
+    /// of the write that followed it, once reported.
+    reads: BTreeMap<(u64, u64), (i64, Option<u64>)>,
+    reported: u64,
+    /// Each process's read not yet followed by its write.
+    open: HashMap<Pid, (u64, u64)>,
+    /// How far each process that may still read has reported: the place of
+    /// its last read or write. A read it has not reported yet comes after.
+    frontier: HashMap<Pid, u64>,
+    frontiers: BTreeMap<u64, u32>,
+    /// Processes that have reported a read or a write of the number.
+    readers: HashSet<Pid>,
+    /// Reads swept in so far (those made before `settled + 1`), and among
+    /// them those not yet written back at `settled`, by value and by the
+    /// place of their write.
+    swept: Option<(u64, u64)>,
+    held: BTreeMap<i64, u32>,
+    ends: BTreeMap<(u64, u64), i64>,
+    /// The newest settled write.
+    pub settled: u64,
+    /// Updates lost for certain (see above).
+    pub lost: u64,
+}
+
+impl Landings {
+    fn set_frontier(&mut self, pid: Pid, place: Option<u64>) {
+        if let Some(old) = self.frontier.remove(&pid) {
+            if let Some(n) = self.frontiers.get_mut(&old) {
+                *n -= 1;
+                if *n == 0 {
+                    self.frontiers.remove(&old);
+                }
+            }
+        }
+        if let Some(place) = place {
+            self.frontier.insert(pid, place);
+            *self.frontiers.entry(place).or_default() += 1;
+        }
+    }
+
+    fn spawned(&mut self, pid: Pid, ppid: Pid) {
+        let landed = self.stores.keys().next_back().copied().unwrap_or(0);
+        self.set_frontier(pid, Some(landed));
+        if !self.readers.contains(&ppid) {
+            // It starts others: it does not read the number itself.
+            self.set_frontier(ppid, None);
+        }
+        self.settle();
+    }
+
+    fn exited(&mut self, pid: Pid) {
+        self.set_frontier(pid, None);
+        self.settle();
+    }
+
+    fn read(&mut self, pid: Pid, place: u64, value: i64) {
+        self.readers.insert(pid);
+        self.reported += 1;
+        let key = (place, self.reported);
+        self.reads.insert(key, (value, None));
+        self.open.insert(pid, key);
+        self.set_frontier(pid, Some(place));
+        self.settle();
+    }
+
+    fn wrote(&mut self, pid: Pid, place: u64, value: i64) {
+        self.readers.insert(pid);
+        self.stores.insert(place, value);
+        if let Some(key) = self.open.remove(&pid) {
+            if let Some(read) = self.reads.get_mut(&key) {
+                read.1 = Some(place);
+            }
+        }
+        self.set_frontier(pid, Some(place));
+        self.settle();
+    }
+
+    /// Settles every write up to the lowest frontier.
+    fn settle(&mut self) {
+        let limit = self
+            .frontiers
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(u64::MAX)
+            .min(self.stores.keys().next_back().copied().unwrap_or(0));
+        while self.settled < limit {
+            let k = self.settled + 1;
+            let Some(&value) = self.stores.get(&k) else {
+                break;
+            };
+            // The reads made before write k: those not written back by it
+            // hold their value.
+            let from = self.swept.map_or(std::ops::Bound::Unbounded, |key| {
+                std::ops::Bound::Excluded(key)
+            });
+            let new: Vec<_> = self
+                .reads
+                .range((from, std::ops::Bound::Excluded((k, 0))))
+                .map(|(&key, &read)| (key, read))
+                .collect();
+            for (key, (read, end)) in new {
+                self.swept = Some(key);
+                // A read never written back (its process died) holds for good.
+                let end = end.unwrap_or(u64::MAX);
+                if end > k {
+                    *self.held.entry(read).or_default() += 1;
+                    self.ends.insert((end, key.1), read);
+                }
+            }
+            while let Some((&(end, order), &read)) = self.ends.iter().next() {
+                if end > k {
+                    break;
+                }
+                self.ends.remove(&(end, order));
+                if let Some(n) = self.held.get_mut(&read) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.held.remove(&read);
+                    }
+                }
+            }
+            let highest = self
+                .held
+                .keys()
+                .next_back()
+                .map_or(value, |&read| read.max(value));
+            let lost = i64::try_from(k).unwrap_or(i64::MAX).saturating_sub(highest);
+            self.lost = self.lost.max(u64::try_from(lost).unwrap_or(0));
+            self.settled = k;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Pace {
     pub paused: bool,
@@ -279,12 +463,20 @@ pub struct Model {
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
+    /// The number in memory whose writes are counted where they land.
+    pub landings: Landings,
     pub manager: ManagerState,
-    /// Calls on Process objects, in order: (caller, call, target, result).
-    pub calls: Vec<(Pid, String, Option<Pid>, String)>,
+    /// Calls on Process objects, in order.
+    pub calls: Vec<ProcCall>,
     /// Deadlocks named in the stream.
     pub deadlocks: u32,
     pub outcomes: Outcomes,
+    /// Reads whose text did not parse (a file another process had emptied
+    /// or half written).
+    pub torn_reads: u32,
+    /// Reads the reader replaced by a count of its own (see
+    /// [`Body::Read`]'s `reset`): a notable moment, kept on its row.
+    pub resets: u32,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
     /// Notable events, newest last (no `ready` or `state` samples).
@@ -387,6 +579,7 @@ impl Model {
                         read_version: None,
                         overwrote: None,
                     });
+                    self.landings.spawned(pid, *ppid);
                 }
             }
             Body::Ready { action } => {
@@ -403,9 +596,16 @@ impl Model {
             }
             Body::LockAcquire { lock } => {
                 let state = self.locks.entry(lock.clone()).or_default();
-                if state.holder.is_some() {
-                    state.overlaps += 1;
-                }
+                state.taken_after_death = match state.holder {
+                    // Taken after its holder died holding it: seen let go.
+                    Some(dead) if state.holder_dead => pid.map(|p| (dead, p)),
+                    Some(_) => {
+                        state.overlaps += 1;
+                        None
+                    }
+                    None => None,
+                };
+                state.holder_dead = false;
                 state.holder = pid;
                 state.held_since_ns = ev.t_ns;
                 state.acquisitions += 1;
@@ -421,7 +621,22 @@ impl Model {
                 }
                 self.set_activity(pid, Activity::Released(lock.clone()));
             }
-            Body::Read { file, value, .. } => {
+            Body::Read {
+                file,
+                value,
+                landed,
+                reset,
+                ..
+            } => {
+                if let (Some(pid), Some(place), Some(value)) = (pid, landed, value) {
+                    self.landings.read(pid, *place, *value);
+                }
+                if value.is_none() {
+                    self.torn_reads += 1;
+                }
+                if reset.is_some() {
+                    self.resets += 1;
+                }
                 let version = self.writes.get(file).copied().unwrap_or(0);
                 if let Some(p) = self.proc_mut(pid) {
                     p.last_read = *value;
@@ -433,8 +648,12 @@ impl Model {
             Body::Write {
                 file,
                 value: Some(value),
+                landed,
                 ..
             } => {
+                if let (Some(pid), Some(place)) = (pid, landed) {
+                    self.landings.wrote(pid, *place, *value);
+                }
                 let (read, read_version) = pid
                     .and_then(|p| self.proc(p))
                     .map_or((None, None), |p| (p.last_read, p.read_version));
@@ -596,6 +815,9 @@ impl Model {
                 self.set_activity(pid, Activity::Finished(*result));
             }
             Body::Exit { exitcode } => {
+                if let Some(pid) = pid {
+                    self.landings.exited(pid);
+                }
                 if let Some(p) = self.proc_mut(pid) {
                     p.exitcode = Some(*exitcode);
                     p.exited_ns = Some(ev.t_ns);
@@ -603,15 +825,12 @@ impl Model {
                     p.activity = Activity::Exited(*exitcode);
                 }
                 // A process that dies holding a lock or waiting for one leaves
-                // the line. The kernel lets go of an flock on death; a
-                // semaphore stays taken, by the dead.
+                // the line. A dead holder stays the holder until something is
+                // seen: the next acquire (the kernel let go of an flock), or a
+                // deadlock named on evidence (nobody lets go of a semaphore).
                 for lock in self.locks.values_mut() {
                     if lock.holder == pid && pid.is_some() {
-                        if lock.kept_by_the_dead {
-                            lock.holder_dead = true;
-                        } else {
-                            lock.holder = None;
-                        }
+                        lock.holder_dead = true;
                     }
                     if let Some(pid) = pid {
                         lock.waiters.remove(pid);
@@ -625,6 +844,10 @@ impl Model {
                 if let Some(p) = self.proc_mut(pid) {
                     if p.alive() {
                         p.state = Some(*state);
+                        // A zombie has ended: it waits for no permit.
+                        if *state == 'Z' {
+                            p.at_gate = None;
+                        }
                     }
                 }
             }
@@ -670,8 +893,11 @@ impl Model {
                 }
             }
             Body::PlainSet { len, .. } => {
+                let main = pid
+                    .and_then(|p| self.proc(p))
+                    .is_some_and(|p| p.role == crate::worker::MAIN_ROLE);
                 match pid {
-                    Some(_) if pid == self.parent_pid => self.manager.main_plain = Some(*len),
+                    Some(_) if main => self.manager.main_plain = Some(*len),
                     Some(p) => {
                         self.manager.plain.insert(p, *len);
                     }
@@ -688,18 +914,47 @@ impl Model {
                 call,
                 target,
                 result,
+                alive,
+                exitcode,
                 ..
             } => {
-                if let Some(p) = pid {
-                    self.calls.push((p, call.clone(), *target, result.clone()));
+                if let Some(caller) = pid {
+                    self.calls.push(ProcCall {
+                        caller,
+                        call: call.clone(),
+                        target: *target,
+                        result: result.clone(),
+                        alive: *alive,
+                        exitcode: *exitcode,
+                    });
                 }
             }
-            Body::Deadlock { lock, .. } => {
-                self.locks.entry(lock.clone()).or_default().holder_dead = true;
+            Body::Deadlock {
+                lock,
+                waiters,
+                value,
+                seen,
+                ..
+            } => {
+                self.locks.entry(lock.clone()).or_default().deadlock = Some(DeadlockEvidence {
+                    value: *value,
+                    waiters: waiters.clone(),
+                    seen: seen.clone(),
+                });
                 self.deadlocks += 1;
             }
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => self.ended = true,
+            Body::Joined => {
+                if let Some(p) = self.proc_mut(pid) {
+                    p.exited_ns = Some(ev.t_ns);
+                    p.at_gate = None;
+                    p.activity = Activity::Joined;
+                }
+                if let Some(pid) = pid {
+                    self.landings.exited(pid);
+                }
+            }
         }
         if !matches!(
             ev.body,

@@ -229,6 +229,7 @@ fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
             file: FILE.into(),
             value: None,
             bytes: Some(part.to_string()),
+            landed: None,
         });
         file.write_all(part.as_bytes())?;
     }

@@ -4,21 +4,25 @@
 //! with a function and with a type that has its own `run`, calls `run`
 //! directly (it runs in main's own PID) and `start` (a new PID), asks `name`,
 //! `pid`, `is_alive()` and `exitcode`, joins with a timeout that expires while
-//! the child still runs and then for good, sees exit codes 0, 1, -15 after
-//! `terminate()` and -9 after `kill()`, leaves a child unreaped long enough
-//! to be a zombie (state Z in /proc), lets a child's own child become an
-//! orphan (re-parented to the fork server, a subreaper as init would be),
-//! and terminates a process that holds a lock. With a semaphore lock (like
-//! Python's `Lock`) nobody lets go for the dead holder: the waiters would
-//! wait forever, main names the deadlock and ends them. With an `flock` the
-//! kernel lets go and the waiters go on. A daemon child, started first, is
-//! terminated when main ends, as Python does at exit.
+//! the child still runs and then for good, sees exit codes 0, 1 (a `run` that
+//! fails), -15 after `terminate()` and -9 after `kill()`, leaves a child
+//! unreaped long enough to be a zombie (state Z in /proc), starts a child
+//! that starts one of its own and waits for it at exit as Python's does,
+//! until main terminates it and its child is orphaned (re-parented to the
+//! fork server, a subreaper as init would be), and terminates a process that
+//! holds a lock. With a semaphore lock (like Python's `Lock`) nobody lets go
+//! for the dead holder: main names the deadlock once the system shows it
+//! (value 0, each waiter asleep on the semaphore) and ends the waiters. With
+//! an `flock` the kernel lets go and the waiters go on. A daemon child,
+//! started first, is terminated when main ends, as Python does at exit.
 //!
 //! Main is the real parent of its children: it forks them, reaps them with
-//! `waitpid` and reports their exit codes as the OS gave them.
+//! `waitpid` and reports their exit codes as the OS gave them. Every step of
+//! every process is one action behind a gate of its own.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,7 +34,7 @@ use serde_json::{json, Map, Value};
 use super::{Scenario, Spec};
 use crate::ipc::sem::SharedSemaphore;
 use crate::model::Model;
-use crate::protocol::{Body, Pid};
+use crate::protocol::{Body, Pid, PyValue, SeenBlocked};
 use crate::worker::Ctx;
 
 pub const LOCK: &str = "lock";
@@ -218,7 +222,8 @@ impl Scenario for Lifecycle {
             ("ended", ended.to_string()),
             (
                 "deadlock",
-                if model.locks.values().any(|l| l.deadlocked()) || model.deadlocks > 0 {
+                // Only once named on evidence, not when a holder died.
+                if model.deadlocks > 0 {
                     "yes".into()
                 } else {
                     "no".into()
@@ -243,14 +248,19 @@ struct Lock {
 }
 
 impl Lock {
-    /// Takes it for good (the holder never lets go).
-    fn take(&self, ctx: &mut Ctx) -> std::io::Result<Option<crate::worker::HeldLock>> {
+    /// Takes it; with an flock, `before_report` runs once the kernel has
+    /// given it, before the acquire is reported.
+    fn take(
+        &self,
+        ctx: &mut Ctx,
+        before_report: impl FnOnce(),
+    ) -> std::io::Result<Option<crate::worker::HeldLock>> {
         match self.kind {
             LockKind::Semaphore => {
                 ctx.lock_semaphore(&self.sem, LOCK)?;
                 Ok(None)
             }
-            LockKind::Flock => Ok(Some(ctx.lock(LOCK_FILE, LOCK)?)),
+            LockKind::Flock => Ok(Some(ctx.lock_then(LOCK_FILE, LOCK, before_report)?)),
         }
     }
 
@@ -262,27 +272,101 @@ impl Lock {
     }
 }
 
-/// A call on a Process object, reported by the caller.
-fn call(ctx: &Ctx, call: &str, target: Option<Pid>, result: impl Into<String>) {
+/// A call on a Process object (or of `os`), reported by the caller with the
+/// value it returned.
+fn call(ctx: &Ctx, call: &str, target: Option<Pid>, result: PyValue) {
     ctx.emit(Body::ProcessCall {
         call: call.into(),
         target,
-        result: result.into(),
+        result,
         timeout_ms: None,
         alive: None,
+        exitcode: None,
     });
+}
+
+/// The processes main has started, and the exit code of each it has reaped:
+/// as Python's `Popen` keeps its `returncode`, a child is waited for by the
+/// system only until it has been reaped once.
+#[derive(Default)]
+struct Children {
+    reaped: HashMap<Pid, i32>,
+}
+
+impl Children {
+    /// `waitpid` for `pid`, at most `timeout` (`None`: until it ends); its
+    /// exit code, or `None` while it runs.
+    fn poll(&mut self, ctx: &Ctx, pid: Pid, timeout: Option<Duration>) -> Option<i32> {
+        if let Some(&code) = self.reaped.get(&pid) {
+            return Some(code);
+        }
+        let code = ctx.wait_child(pid, timeout)?;
+        self.reaped.insert(pid, code);
+        Some(code)
+    }
+
+    /// `join()` (or `join(timeout)`): returns None, as Python's does; the
+    /// report carries what the wait saw (still running, or the exit code).
+    fn join(&mut self, ctx: &Ctx, call: &str, pid: Pid, timeout: Option<Duration>) {
+        let code = self.poll(ctx, pid, timeout);
+        ctx.emit(Body::ProcessCall {
+            call: call.into(),
+            target: Some(pid),
+            result: PyValue::None,
+            timeout_ms: timeout.map(|t| t.as_millis() as u64),
+            alive: Some(code.is_none()),
+            exitcode: code,
+        });
+    }
+}
+
+fn py_code(code: Option<i32>) -> PyValue {
+    code.map_or(PyValue::None, |c| PyValue::Int(c.into()))
 }
 
 /// The body of the function `hello`: it says which process runs it.
 fn hello_body(ctx: &Ctx) {
     let pid = nix::unistd::getpid().as_raw();
-    call(ctx, "os.getpid() in hello", Some(pid), pid.to_string());
+    call(
+        ctx,
+        "os.getpid() in hello",
+        Some(pid),
+        PyValue::Int(pid.into()),
+    );
 }
 
 /// The state letter of `pid` in /proc, if it exists.
 fn proc_state(pid: Pid) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// `pid` as the system shows it, if it is asleep in the kernel on a futex
+/// inside `futex` (addresses in its memory): state S in /proc/PID/stat, in
+/// the `futex` system call on that address (/proc/PID/syscall: its number,
+/// then its first argument), and where it sleeps (/proc/PID/wchan).
+/// `Ok(None)`: not (yet) so; an error: the system does not show it.
+fn asleep_on(pid: Pid, futex: &std::ops::Range<usize>) -> std::io::Result<Option<SeenBlocked>> {
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))?;
+    let mut fields = syscall.split_whitespace();
+    let (Some(number), Some(address)) = (fields.next(), fields.next()) else {
+        // "running": in no system call now.
+        return Ok(None);
+    };
+    let on_it = number.parse::<i64>().ok() == Some(nix::libc::SYS_futex)
+        && usize::from_str_radix(address.trim_start_matches("0x"), 16)
+            .is_ok_and(|a| futex.contains(&a));
+    let state = proc_state(pid);
+    if !on_it || state != Some('S') {
+        return Ok(None);
+    }
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan"))?;
+    Ok(Some(SeenBlocked {
+        pid,
+        state: 'S',
+        wchan: wchan.trim().to_string(),
+        syscall: format!("{number} {address}"),
+    }))
 }
 
 fn pause_a_little() {
@@ -301,9 +385,25 @@ fn signal(pid: Pid, signal: Signal) -> std::io::Result<()> {
     Ok(kill(NixPid::from_raw(pid), signal)?)
 }
 
-/// The main program.
+/// Reads `pipe` until end of file: until every process that had its other
+/// end has closed it (or ended).
+fn wait_for_eof(pipe: BorrowedFd) {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(pipe, &mut byte) {
+            Err(nix::errno::Errno::EINTR) | Ok(1..) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// The main program. Every step it or its children take is one instrumented
+/// action behind a gate of its own: paused, no process moves (what is
+/// already asleep in the kernel, a join or a lock, may still be woken).
 fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let me = ctx.pid;
+    let mut kids = Children::default();
+    ctx.gate("lock = Lock()");
     ctx.emit(Body::LockMade {
         lock: LOCK.into(),
         lock_kind: lock.kind.as_str().into(),
@@ -314,87 +414,63 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let daemon = ctx.fork_child(DAEMON.0, DAEMON.1, "daemon", |c| {
         work_forever(c, "work (a daemon)")
     })?;
-    call(
-        ctx,
-        "d.start()",
-        Some(daemon),
-        format!("a new process, PID {daemon}, daemon=True"),
-    );
+    call(ctx, "d.start()", Some(daemon), PyValue::None);
 
     // A function as the target: run() calls it in this very process,
     // start() in a new one.
     ctx.gate("p = Process(target=hello); p.run()");
     hello_body(ctx);
-    call(ctx, "p.run()", None, "returned: hello ran in this process");
+    ctx.gate("p.run() returns");
+    call(ctx, "p.run()", None, PyValue::None);
     ctx.gate("p.start()");
     let hello = ctx.fork_child(HELLO.0, HELLO.1, "function", |c| {
         c.gate("run hello()");
         hello_body(c);
+        c.gate("time.sleep(1.5)");
         c.sleep(1500);
+        c.gate("hello() returns");
         0
     })?;
-    call(
-        ctx,
-        "p.start()",
-        Some(hello),
-        format!("hello runs in a new process, PID {hello}"),
-    );
-    ctx.gate("ask p.name, p.pid, p.is_alive(), p.exitcode");
-    call(ctx, "p.name", Some(hello), "'hello'");
-    call(ctx, "p.pid", Some(hello), hello.to_string());
+    call(ctx, "p.start()", Some(hello), PyValue::None);
+    ctx.gate("p.name");
+    call(ctx, "p.name", Some(hello), PyValue::Str(HELLO.1.into()));
+    ctx.gate("p.pid");
+    call(ctx, "p.pid", Some(hello), PyValue::Int(hello.into()));
     // is_alive() and exitcode poll the child as Python does: waitpid without
     // waiting, which reaps it if it has ended.
-    let mut ended = ctx.wait_child(hello, Some(Duration::ZERO));
-    ctx.emit(Body::ProcessCall {
-        call: "p.is_alive()".into(),
-        target: Some(hello),
-        result: if ended.is_none() { "True" } else { "False" }.into(),
-        timeout_ms: None,
-        alive: Some(ended.is_none()),
-    });
-    call(ctx, "p.exitcode", Some(hello), opt_code(ended));
-    if ended.is_none() {
-        ctx.gate("p.join(timeout=0.2)");
-        ended = ctx.wait_child(hello, Some(Duration::from_millis(200)));
-        ctx.emit(Body::ProcessCall {
-            call: "p.join(timeout=0.2)".into(),
-            target: Some(hello),
-            result: match ended {
-                None => "returned after 0.2 s; p still runs".into(),
-                Some(code) => format!("returned: p ended, exit code {code}"),
-            },
-            timeout_ms: Some(200),
-            alive: Some(ended.is_none()),
-        });
-    }
-    if ended.is_none() {
-        ctx.gate("p.join()");
-        ended = ctx.wait_child(hello, None);
-        call(ctx, "p.join()", Some(hello), "returned: p has ended");
-    }
-    call(ctx, "p.exitcode", Some(hello), opt_code(ended));
-
-    // A type with its own run(), which raises.
-    ctx.gate("q = MyProcess(); q.start()");
-    let mine = ctx.fork_child(MY_PROCESS.0, MY_PROCESS.1, "class", |c| {
-        c.gate("run(): raise ValueError");
-        call(
-            c,
-            "run()",
-            Some(c.pid),
-            "raised ValueError: the exit code will be 1",
-        );
-        1
-    })?;
+    ctx.gate("p.is_alive()");
+    let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
     call(
         ctx,
-        "q.start()",
-        Some(mine),
-        format!("MyProcess.run runs in PID {mine}"),
+        "p.is_alive()",
+        Some(hello),
+        PyValue::Bool(ended.is_none()),
     );
+    ctx.gate("p.exitcode");
+    let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
+    call(ctx, "p.exitcode", Some(hello), py_code(ended));
+    ctx.gate("p.join(timeout=0.2)");
+    kids.join(
+        ctx,
+        "p.join(timeout=0.2)",
+        hello,
+        Some(Duration::from_millis(200)),
+    );
+    ctx.gate("p.join()");
+    kids.join(ctx, "p.join()", hello, None);
+    ctx.gate("p.exitcode");
+    let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
+    call(ctx, "p.exitcode", Some(hello), py_code(ended));
+
+    // A type with its own run(), which fails: the process exits with 1.
+    ctx.gate("q = MyProcess(); q.start()");
+    let mine = ctx.fork_child(MY_PROCESS.0, MY_PROCESS.1, "class", |c| {
+        c.gate("run() fails");
+        1
+    })?;
+    call(ctx, "q.start()", Some(mine), PyValue::None);
     ctx.gate("q.join()");
-    let code = ctx.wait_child(mine, None);
-    call(ctx, "q.exitcode", Some(mine), opt_code(code));
+    kids.join(ctx, "q.join()", mine, None);
 
     // terminate() and kill().
     for ((slot, name), sig, how) in [
@@ -403,108 +479,81 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     ] {
         ctx.gate(format_args!("{name} = Process(); {name}.start()"));
         let pid = ctx.fork_child(slot, name, "worker", |c| work_forever(c, "work"))?;
-        call(
-            ctx,
-            &format!("{name}.start()"),
-            Some(pid),
-            format!("PID {pid}"),
-        );
+        call(ctx, &format!("{name}.start()"), Some(pid), PyValue::None);
         ctx.gate(format_args!("{name}.{how}()"));
         signal(pid, sig)?;
-        call(
-            ctx,
-            &format!("{name}.{how}()"),
-            Some(pid),
-            format!("sent {sig}"),
-        );
-        let code = ctx.wait_child(pid, None);
-        call(ctx, &format!("{name}.exitcode"), Some(pid), opt_code(code));
+        call(ctx, &format!("{name}.{how}()"), Some(pid), PyValue::None);
+        ctx.gate(format_args!("{name}.join()"));
+        kids.join(ctx, &format!("{name}.join()"), pid, None);
     }
 
     // A zombie: ended, not yet reaped.
     ctx.gate("z.start(), and do not join it yet");
-    let zombie = ctx.fork_child(ZOMBIE.0, ZOMBIE.1, "worker", |_| 0)?;
-    call(
-        ctx,
-        "z.start()",
-        Some(zombie),
-        format!("PID {zombie}; it ends at once"),
-    );
+    let zombie = ctx.fork_child(ZOMBIE.0, ZOMBIE.1, "worker", |c| {
+        c.gate("f() returns");
+        0
+    })?;
+    call(ctx, "z.start()", Some(zombie), PyValue::None);
+    ctx.gate("look at z in /proc");
+    // Only its parent can reap it, and main has not: once it has ended, it
+    // is a zombie.
     while proc_state(zombie).is_some_and(|s| s != 'Z') {
         pause_a_little();
     }
-    // Only its parent can reap it, and main has not: it must be a zombie now.
     if proc_state(zombie) == Some('Z') {
         ctx.report_about(zombie, Body::State { state: 'Z' });
-        call(
-            ctx,
-            "(no join yet)",
-            Some(zombie),
-            "state Z in /proc: ended, but its parent has not reaped it",
-        );
     }
     ctx.gate("z.join(): reap the zombie");
-    let code = ctx.wait_child(zombie, None);
-    call(
-        ctx,
-        "z.join()",
-        Some(zombie),
-        format!("reaped, exit code {}", opt_code(code)),
-    );
+    kids.join(ctx, "z.join()", zombie, None);
 
-    // An orphan: a child's own child outlives its parent.
-    ctx.gate("o.start(): o starts a child of its own");
+    // An orphan: o starts g and returns, but a Python process joins its
+    // non-daemon children at exit, so o waits for g; only when o is
+    // terminated is g orphaned (re-parented to the fork server, a subreaper).
+    ctx.gate("o = Process(); o.start()");
+    // g closes its end of this pipe once it has read its first parent's PID:
+    // main terminates o only after that.
+    let (seen_rx, seen_tx) = nix::unistd::pipe()?;
+    let (rx, tx) = (seen_rx.as_raw_fd(), seen_tx.as_raw_fd());
     let orphans_parent = ctx.fork_child(ORPHANS_PARENT.0, ORPHANS_PARENT.1, "worker", |c| {
-        c.gate("start a child of its own");
+        let _ = nix::unistd::close(rx);
         let parent = c.pid;
-        // The child says when it has seen its parent, so that the parent
-        // does not end before that.
-        let Ok((seen_rx, seen_tx)) = nix::unistd::pipe() else {
-            return 1;
-        };
-        let (rx, tx) = (seen_rx.as_raw_fd(), seen_tx.as_raw_fd());
+        c.gate("g = Process(); g.start()");
         let orphan = c.fork_child(ORPHAN.0, ORPHAN.1, "orphan", |g| {
-            // The child's copies of the pipe: it only writes, then closes.
-            let _ = nix::unistd::close(rx);
-            g.gate("read os.getppid()");
+            g.gate("os.getppid()");
             let first = nix::unistd::getppid().as_raw();
-            call(g, "os.getppid()", Some(g.pid), first.to_string());
+            call(g, "os.getppid()", None, PyValue::Int(first.into()));
             let _ = nix::unistd::close(tx);
+            // Re-parented once its parent has died.
             while nix::unistd::getppid().as_raw() == parent {
                 pause_a_little();
             }
+            g.gate("os.getppid()");
             let now = nix::unistd::getppid().as_raw();
-            call(
-                g,
-                "os.getppid()",
-                Some(g.pid),
-                format!("{now}: its parent {parent} has ended, it was re-parented"),
-            );
+            call(g, "os.getppid()", None, PyValue::Int(now.into()));
+            g.gate("g's function returns");
             0
         });
+        let _ = nix::unistd::close(tx);
         let Ok(orphan) = orphan else { return 1 };
-        drop(seen_tx);
-        let mut byte = [0u8; 1];
-        // End of file: the child has read its parent's PID.
-        while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&seen_rx, &mut byte) {}
-        c.gate("exit without joining its child");
-        call(
-            c,
-            "exit without join",
-            Some(orphan),
-            format!("its child {orphan} lives on"),
-        );
-        0
+        call(c, "g.start()", Some(orphan), PyValue::None);
+        c.gate("run() returns");
+        call(c, "run()", None, PyValue::None);
+        // At exit, as multiprocessing's `_exit_function` does: join every
+        // non-daemon child. o is terminated while it waits here.
+        match c.wait_child(orphan, None) {
+            Some(_) => 0,
+            None => 1,
+        }
     })?;
-    call(
-        ctx,
-        "o.start()",
-        Some(orphans_parent),
-        format!("PID {orphans_parent}"),
-    );
+    drop(seen_tx);
+    call(ctx, "o.start()", Some(orphans_parent), PyValue::None);
+    wait_for_eof(seen_rx.as_fd());
+    drop(seen_rx);
+    ctx.gate("o.terminate()");
+    signal(orphans_parent, Signal::SIGTERM)?;
+    call(ctx, "o.terminate()", Some(orphans_parent), PyValue::None);
     ctx.gate("o.join()");
-    let code = ctx.wait_child(orphans_parent, None);
-    call(ctx, "o.exitcode", Some(orphans_parent), opt_code(code));
+    kids.join(ctx, "o.join()", orphans_parent, None);
 
     // A holder terminated while it holds the lock.
     ctx.gate("h.start(): h takes the lock and works");
@@ -514,117 +563,142 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let (rx, tx) = (has_it_rx.as_raw_fd(), has_it_tx.as_raw_fd());
     let holder = ctx.fork_child(HOLDER.0, HOLDER.1, "holder", |c| {
         let _ = nix::unistd::close(rx);
-        let Ok(_held) = lock.take(c) else { return 1 };
+        let Ok(_held) = lock.take(c, || ()) else {
+            return 1;
+        };
         let _ = nix::unistd::close(tx);
         work_forever(c, "work, holding the lock")
     })?;
     drop(has_it_tx);
-    call(ctx, "h.start()", Some(holder), format!("PID {holder}"));
-    let mut byte = [0u8; 1];
+    call(ctx, "h.start()", Some(holder), PyValue::None);
     // End of file: the holder has the lock (or has ended).
-    while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&has_it_rx, &mut byte) {}
+    wait_for_eof(has_it_rx.as_fd());
     drop(has_it_rx);
+    // The kernel lets go of a dead holder's flock as the holder dies, before
+    // its parent can reap it: a waiter may hold the lock before main has
+    // seen the death. A waiter that got the lock reports it only once main
+    // has reported the holder's exit (main closes this pipe then), so that
+    // the cause comes before the effect in the stream.
+    let (reaped_rx, reaped_tx) = nix::unistd::pipe()?;
+    let (rx, tx) = (reaped_rx.as_raw_fd(), reaped_tx.as_raw_fd());
     let mut waiting = Vec::new();
     for w in 0..waiters {
-        ctx.gate(format_args!("start waiter-{}", w + 1));
         let name = format!("waiter-{}", w + 1);
+        ctx.gate(format_args!("{name}.start()"));
         let pid = ctx.fork_child(FIRST_WAITER + w, &name, "waiter", |c| {
-            match lock.take(c).and_then(|held| lock.give(c, held)) {
+            let _ = nix::unistd::close(tx);
+            // SAFETY: the pipe's read end stays open in this process.
+            let after_the_death = || wait_for_eof(unsafe { BorrowedFd::borrow_raw(rx) });
+            match lock
+                .take(c, after_the_death)
+                .and_then(|held| lock.give(c, held))
+            {
                 Ok(()) => 0,
                 Err(_) => 1,
             }
         })?;
-        call(
-            ctx,
-            &format!("{name}.start()"),
-            Some(pid),
-            format!("PID {pid}"),
-        );
-        waiting.push(pid);
+        call(ctx, &format!("{name}.start()"), Some(pid), PyValue::None);
+        waiting.push((name, pid));
     }
+    drop(reaped_rx);
     ctx.gate("h.terminate() while it holds the lock");
     signal(holder, Signal::SIGTERM)?;
-    call(
-        ctx,
-        "h.terminate()",
-        Some(holder),
-        "sent SIGTERM: no cleanup, the lock is not let go by h",
-    );
-    let code = ctx.wait_child(holder, None);
-    call(ctx, "h.exitcode", Some(holder), opt_code(code));
-    let mut stuck = Vec::new();
-    match lock.kind {
-        // The kernel has let go of the dead holder's flock: the waiters go
-        // on, at whatever pace the teacher sets.
-        LockKind::Flock => {
-            ctx.gate("join the waiters");
-            for &w in &waiting {
-                let code = ctx.wait_child(w, None);
-                call(
-                    ctx,
-                    "w.join()",
-                    Some(w),
-                    format!("returned, exit code {}", opt_code(code)),
-                );
-            }
+    call(ctx, "h.terminate()", Some(holder), PyValue::None);
+    ctx.gate("h.join()");
+    kids.join(ctx, "h.join()", holder, None);
+    drop(reaped_tx);
+    if lock.kind == LockKind::Semaphore {
+        // Nobody will ever give the semaphore back. A join with a timeout
+        // returns while the waiter still waits; Python's join() would hang.
+        for (name, w) in &waiting {
+            ctx.gate(format_args!("{name}.join(timeout=1)"));
+            kids.join(
+                ctx,
+                &format!("{name}.join(timeout=1)"),
+                *w,
+                Some(Duration::from_secs(1)),
+            );
         }
-        // Nobody will ever give the semaphore back: whoever has not got it
-        // waits forever. A join with a timeout shows it; Python would hang.
-        LockKind::Semaphore => {
-            ctx.gate("join the waiters (timeout 1 s each)");
-            for &w in &waiting {
-                let joined = ctx.wait_child(w, Some(Duration::from_secs(1)));
-                ctx.emit(Body::ProcessCall {
-                    call: "w.join(timeout=1)".into(),
-                    target: Some(w),
-                    result: match joined {
-                        Some(code) => format!("returned, exit code {code}"),
-                        None => "returned after 1 s; the waiter never gets the lock".into(),
-                    },
-                    timeout_ms: Some(1000),
-                    alive: Some(joined.is_none()),
-                });
-                if joined.is_none() {
-                    stuck.push(w);
-                }
-            }
+        ctx.gate("look at the lock and its waiters in /proc");
+        let stuck: Vec<Pid> = waiting
+            .iter()
+            .map(|&(_, w)| w)
+            .filter(|w| !kids.reaped.contains_key(w))
+            .collect();
+        // The holder is dead: main reaped it above.
+        let holder_dead = kids.reaped.contains_key(&holder);
+        if let Some((value, seen)) = deadlock_evidence(&lock.sem, &stuck).filter(|_| holder_dead) {
+            ctx.report_about(
+                me,
+                Body::Deadlock {
+                    lock: LOCK.into(),
+                    holder,
+                    waiters: stuck.clone(),
+                    value,
+                    seen,
+                },
+            );
+        }
+        // Whether or not the system showed it, they would wait forever: main
+        // ends them.
+        for (name, w) in waiting.iter().filter(|(_, w)| stuck.contains(w)) {
+            ctx.gate(format_args!("{name}.terminate()"));
+            signal(*w, Signal::SIGTERM)?;
+            call(ctx, &format!("{name}.terminate()"), Some(*w), PyValue::None);
+            ctx.gate(format_args!("{name}.join()"));
+            kids.join(ctx, &format!("{name}.join()"), *w, None);
         }
     }
-    if !stuck.is_empty() && lock.sem.value() == 0 {
-        ctx.report_about(
-            me,
-            Body::Deadlock {
-                lock: LOCK.into(),
-                holder,
-                waiters: stuck.clone(),
-            },
-        );
-        ctx.gate("end the stuck waiters: terminate them");
-        for &w in &stuck {
-            signal(w, Signal::SIGTERM)?;
-            let code = ctx.wait_child(w, None);
-            call(
-                ctx,
-                "w.terminate()",
-                Some(w),
-                format!("ended, exit code {}", opt_code(code)),
-            );
+    // With an flock the kernel lets go for the dead holder, and the waiters
+    // go on, at whatever pace the teacher sets; with a semaphore they were
+    // ended above, and these joins only read what was reaped.
+    if lock.kind == LockKind::Flock {
+        for (name, w) in &waiting {
+            ctx.gate(format_args!("{name}.join()"));
+            kids.join(ctx, &format!("{name}.join()"), *w, None);
         }
     }
 
-    // Main ends: as Python does at exit, its daemonic children are terminated.
-    ctx.gate("main ends: terminate its daemonic children");
+    // Main ends: as Python does at exit, its daemonic children are
+    // terminated, then joined.
+    ctx.gate("main ends: at exit, d.terminate()");
     signal(daemon, Signal::SIGTERM)?;
-    let code = ctx.wait_child(daemon, None);
-    call(
-        ctx,
-        "(at exit) d.terminate()",
-        Some(daemon),
-        format!("the daemon ended with main, exit code {}", opt_code(code)),
-    );
+    call(ctx, "(at exit) d.terminate()", Some(daemon), PyValue::None);
+    ctx.gate("at exit, d.join()");
+    kids.join(ctx, "(at exit) d.join()", daemon, None);
     Ok(())
 }
 
-fn opt_code(code: Option<i32>) -> String {
-    code.map_or_else(|| "None".into(), |c| c.to_string())
+/// The evidence of a deadlock on `sem`, read from the system: its value is
+/// 0 (`sem_getvalue`) and each of `waiters` is asleep in the kernel on it.
+/// Waits while a waiter has not got there yet (it may still be at its
+/// gate); `None` if the value is not 0, a waiter has ended, or the system
+/// does not show where they sleep.
+fn deadlock_evidence(sem: &SharedSemaphore, waiters: &[Pid]) -> Option<(i32, Vec<SeenBlocked>)> {
+    if waiters.is_empty() {
+        return None;
+    }
+    let on = sem.address_range();
+    loop {
+        let value = sem.value();
+        if value != 0 {
+            return None;
+        }
+        let mut seen = Vec::new();
+        for &w in waiters {
+            match proc_state(w) {
+                None | Some('Z') => return None,
+                Some(_) => {}
+            }
+            match asleep_on(w, &on) {
+                Ok(Some(blocked)) => seen.push(blocked),
+                Ok(None) => break,
+                Err(_) => return None,
+            }
+        }
+        if seen.len() == waiters.len() {
+            return Some((value, seen));
+        }
+        pause_a_little();
+    }
 }

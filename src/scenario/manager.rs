@@ -1,41 +1,48 @@
 //! Shared state through a server process (tutorial section 2.6.2).
 //!
-//! A Manager is a server process that holds the shared objects; other
-//! processes hold only a connection to it. Here the server (slot 0) holds a
-//! dict and a list; `N` workers each ask it, over a Unix socket, to set
-//! `d[pid] = pid` and to append their PID to the list, and each also sets the
-//! same key in its copy of the main process's plain dict (every process
-//! has its own memory). The server knows who asks from the kernel (`SO_PEERCRED`). When
-//! every worker has exited, the main process (mpviz) reads the shared dict
-//! and list back through the server, as the tutorial's `print(d)` does, reads
-//! its own plain dict (still empty), and shuts the server down.
+//! One child, `main`, plays the tutorial's main program. It puts its own
+//! key in a plain dict, in its own memory; starts the Manager, a server
+//! process (its child) that holds a dict and a list; and forks `N` workers.
+//! Each worker asks the server, over a Unix socket, to set `d[pid] = pid` and
+//! to append its PID to the list, and sets the same key in its plain dict:
+//! its own copy of main's memory, made by the fork (copy on write). The
+//! server knows who asks from the kernel (`SO_PEERCRED`). Once every worker
+//! has exited, main reads the shared dict and list back through the server,
+//! as the tutorial's `print(d)` does, looks at its own plain dict (its key
+//! only: the workers changed their copies), and shuts the server down.
+//!
+//! Main is the real parent of the server and the workers: it forks them,
+//! reaps them with `waitpid` and reports their exit codes as the OS gave
+//! them. Only the server holds the listening socket (main binds it, as
+//! Python's Manager has the server bind its address, and lets go once the
+//! server has it): if the server dies, a worker's request fails at once
+//! instead of waiting in the socket's backlog for an answer that never comes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
-use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::Path;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Scenario, Spec};
 use crate::model::Model;
-use crate::protocol::{Body, Event, Pid};
-use crate::worker::Ctx;
+use crate::protocol::{Body, Pid};
+use crate::worker::{Ctx, MAIN_ROLE};
 
 pub const SERVER: &str = "manager";
 pub const WORKER: &str = "worker";
 
+/// The gates: main's (slot 0, forked by the fork server), the server's, then
+/// the workers'.
+const SERVER_SLOT: u32 = 1;
+const FIRST_WORKER: u32 = 2;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ManagerParams {
     pub workers: u32,
-    /// The main process's plain dict as it was when the workers started:
-    /// each worker gets a copy of it with its parameters (as a forked child
-    /// gets a copy of its parent's memory).
-    pub plain: BTreeMap<i64, i64>,
 }
 
 pub struct Manager {
@@ -66,14 +73,16 @@ impl Scenario for Manager {
     }
 
     fn processes(&self) -> u32 {
-        self.params.workers.saturating_add(1)
+        // Main; it starts every other process itself.
+        1
     }
 
-    fn process_name(&self, slot: u32) -> (String, &'static str) {
-        match slot {
-            0 => ("manager".into(), SERVER),
-            n => (format!("worker-{}", n - 1), WORKER),
-        }
+    fn gate_slots(&self) -> u32 {
+        self.params.workers.saturating_add(FIRST_WORKER)
+    }
+
+    fn process_name(&self, _slot: u32) -> (String, &'static str) {
+        ("main".into(), MAIN_ROLE)
     }
 
     fn batches_events(&self) -> bool {
@@ -89,62 +98,20 @@ impl Scenario for Manager {
         Vec::new()
     }
 
-    fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
-        // An abstract socket: no file, gone with its last descriptor.
-        let name = format!("mpviz-manager-{}-{}", std::process::id(), fastrand::u64(..));
-        let listener = UnixListener::bind_addr(&SocketAddr::from_abstract_name(name)?)?;
-        Ok(vec![OwnedFd::from(listener)])
-    }
-
-    fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
-        let listener = UnixListener::from(
-            ipc.first()
-                .ok_or_else(|| anyhow::anyhow!("the manager's socket was not opened"))?
-                .try_clone()?,
-        );
-        Ok(Some(Box::new(MainProcess {
-            address: listener.local_addr()?,
-            workers: HashSet::new(),
-            exited: 0,
-            expected: self.params.workers,
-            plain: self.params.plain.clone(),
-            connection: None,
-        })))
-    }
-
     fn run_child(&self, ctx: &mut Ctx) -> i32 {
-        let Some(&fd) = ctx.ipc.first() else {
-            return 2;
-        };
-        // SAFETY: the run's descriptors stay open for the child's whole life;
-        // only a duplicate is wrapped (and closed).
-        let listener = match unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned() {
-            Ok(fd) => UnixListener::from(fd),
-            Err(_) => return 2,
-        };
-        let result = if ctx.slot == 0 {
-            serve(ctx, &listener)
-        } else {
-            work(ctx, &listener, self.params.plain.clone())
-        };
-        match result {
-            Ok(()) => 0,
-            Err(e) => {
-                ctx.emit(Body::Error {
-                    message: format!("{}: {e}", self.process_name(ctx.slot).0),
-                });
-                1
-            }
-        }
+        let result = main(ctx, self.params.workers);
+        exit_code(ctx, "main", result)
     }
 
     fn summary(&self, model: &Model) -> Map<String, Value> {
         let m = &model.manager;
         let back = m.reply.as_ref();
+        let main = model.role(MAIN_ROLE).next().map(|p| p.pid);
         let mut s = Map::new();
         s.insert("scenario".into(), json!("manager"));
         s.insert("workers".into(), json!(self.params.workers));
         s.insert("seed".into(), json!(model.seed));
+        s.insert("main_pid".into(), json!(main));
         s.insert("server_pid".into(), json!(m.server));
         s.insert("requests".into(), json!(m.requests));
         s.insert("managed_dict".into(), json!(back.map(|b| b.dict.clone())));
@@ -154,11 +121,14 @@ impl Scenario for Manager {
         s.insert("plain_dict_len".into(), json!(m.main_plain));
         s.insert(
             "worker_plain_lens".into(),
-            json!(m.plain.values().collect::<Vec<_>>()),
+            json!(model
+                .role(WORKER)
+                .filter_map(|w| m.plain.get(&w.pid))
+                .collect::<Vec<_>>()),
         );
         s.insert(
             "exit_codes".into(),
-            super::exit_codes_json(model, &[SERVER, WORKER]),
+            super::exit_codes_json(model, &[MAIN_ROLE, SERVER, WORKER]),
         );
         s
     }
@@ -167,7 +137,8 @@ impl Scenario for Manager {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "manager: server PID {}, {} workers: the managed dict holds {}, the list {}; the main process's plain dict {}; exit codes {}",
+            "manager: main PID {}, server PID {}, {} workers: the managed dict holds {}, the list {}; the main process's plain dict {}; exit codes {}",
+            get("main_pid"),
             get("server_pid"),
             get("workers"),
             get("managed_dict_len"),
@@ -196,6 +167,104 @@ impl Scenario for Manager {
     fn intro(&self) -> String {
         self.spec.texts.get("intro").unwrap_or_default().to_string()
     }
+}
+
+/// A process's exit code: 0, or 1 after reporting what failed (as Python
+/// exits after an uncaught exception).
+fn exit_code(ctx: &Ctx, name: &str, result: std::io::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            ctx.emit(Body::Error {
+                message: format!("{name}: {e}"),
+            });
+            1
+        }
+    }
+}
+
+/// The tutorial's main program, with a plain dict beside the managed ones.
+fn main(ctx: &mut Ctx, workers: u32) -> std::io::Result<()> {
+    // A plain dict in this process's memory, with a key of its own: a
+    // worker's copy starts with it, so a copy cannot pass for a new, empty
+    // dict.
+    let mut plain: BTreeMap<i64, i64> = BTreeMap::new();
+    let me = i64::from(ctx.pid);
+    ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
+    plain.insert(me, me);
+    ctx.emit(Body::PlainSet {
+        key: me,
+        value: me,
+        len: plain.len() as u32,
+    });
+
+    // m = Manager(): the server process, with the listening socket.
+    let name = format!("mpviz-manager-{}-{}", ctx.pid, fastrand::u64(..));
+    let address = SocketAddr::from_abstract_name(name)?;
+    let listener = UnixListener::bind_addr(&address)?;
+    let server = ctx.fork_child(SERVER_SLOT, "manager", SERVER, |c| {
+        let served = serve(c, &listener);
+        exit_code(c, "manager", served)
+    })?;
+    drop(listener);
+
+    // for i in range(N): Process(target=worker, args=(d, l)).start()
+    let mut started = Vec::new();
+    let mut failed = None;
+    for i in 0..workers {
+        let forked = ctx.fork_child(FIRST_WORKER + i, &format!("worker-{i}"), WORKER, |c| {
+            let worked = work(c, &address, &mut plain);
+            exit_code(c, &format!("worker-{i}"), worked)
+        });
+        match forked {
+            Ok(pid) => started.push(pid),
+            Err(e) => {
+                failed = Some(std::io::Error::from(e));
+                break;
+            }
+        }
+    }
+    // for p in p_l: p.join()
+    for pid in started {
+        ctx.wait_child(pid, None);
+    }
+    // print(d); print(l) — and main's own plain dict.
+    let read = failed.map_or_else(|| read_back(ctx, &address, &plain), Err);
+    // The manager shuts down when main is done with it; if it cannot be
+    // asked, it is ended, as Python's Manager is when its owner goes.
+    let asked = read.as_ref().ok().map(|connection| connection.is_some());
+    if asked != Some(true) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    ctx.wait_child(server, None);
+    read.map(|_| ())
+}
+
+/// Reads the managed dict and list back through the server, looks at main's
+/// own plain dict, and asks the server to shut down. `Some` once the
+/// shutdown was asked.
+fn read_back(
+    ctx: &mut Ctx,
+    address: &SocketAddr,
+    plain: &BTreeMap<i64, i64>,
+) -> std::io::Result<Option<()>> {
+    let mut server = Connection::open(address)?;
+    let reply = server.ask(ctx, "read", None, None)?;
+    let contents: Contents = serde_json::from_str(reply.trim())
+        .map_err(|e| std::io::Error::other(format!("an unreadable answer: {e}")))?;
+    ctx.emit(Body::Reply {
+        dict: contents.dict,
+        list: contents.list,
+    });
+    ctx.gate("look at its own plain dict");
+    ctx.emit(Body::PlainRead {
+        len: plain.len() as u32,
+    });
+    server.ask(ctx, "shutdown", None, None)?;
+    Ok(Some(()))
 }
 
 /// A request to the manager as Python would write it.
@@ -374,35 +443,62 @@ impl Shared {
     }
 }
 
-/// A worker: two requests to the server, then its own copy of the plain dict.
-fn work(
-    ctx: &mut Ctx,
-    listener: &UnixListener,
-    mut plain: BTreeMap<i64, i64>,
-) -> std::io::Result<()> {
-    let stream = UnixStream::connect_addr(&listener.local_addr()?)?;
-    let mut replies = BufReader::new(stream.try_clone()?);
-    let me = i64::from(ctx.pid);
-    let mut ask = |ctx: &mut Ctx, op: &str, key: Option<i64>, value: Option<i64>| {
+/// A connection to the server.
+struct Connection {
+    stream: UnixStream,
+    replies: BufReader<UnixStream>,
+}
+
+impl Connection {
+    fn open(address: &SocketAddr) -> std::io::Result<Connection> {
+        let stream = UnixStream::connect_addr(address)?;
+        let replies = BufReader::new(stream.try_clone()?);
+        Ok(Connection { stream, replies })
+    }
+
+    /// Sends one request, as one instrumented action, and returns the
+    /// server's answer. A server that has gone is an error, not a wait.
+    fn ask(
+        &mut self,
+        ctx: &mut Ctx,
+        op: &str,
+        key: Option<i64>,
+        value: Option<i64>,
+    ) -> std::io::Result<String> {
         ctx.gate(format_args!("ask the manager: {}", request(op, key, value)));
         ctx.emit(Body::Request {
             op: op.into(),
             key,
             value,
         });
-        (&stream).write_all(line_of(op, key, value).as_bytes())?;
+        (&self.stream).write_all(line_of(op, key, value).as_bytes())?;
         let mut reply = String::new();
-        replies.read_line(&mut reply)?;
-        if reply.trim() == "ok" {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!("the manager said {reply:?}")))
+        if self.replies.read_line(&mut reply)? == 0 {
+            return Err(std::io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "the manager closed the connection",
+            ));
         }
-    };
-    ask(ctx, "dict_set", Some(me), Some(me))?;
-    ask(ctx, "list_append", None, Some(me))?;
-    // The same in the plain dict: this process's own copy of the main
-    // process's.
+        Ok(reply)
+    }
+}
+
+/// A worker: two requests to the server, then a key in its own copy of main's
+/// plain dict.
+fn work(
+    ctx: &mut Ctx,
+    address: &SocketAddr,
+    plain: &mut BTreeMap<i64, i64>,
+) -> std::io::Result<()> {
+    let mut server = Connection::open(address)?;
+    let me = i64::from(ctx.pid);
+    for (op, key) in [("dict_set", Some(me)), ("list_append", None)] {
+        let reply = server.ask(ctx, op, key, Some(me))?;
+        if reply.trim() != "ok" {
+            return Err(std::io::Error::other(format!("the manager said {reply:?}")));
+        }
+    }
+    // The same in the plain dict: this process's copy of main's memory.
     ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
@@ -411,124 +507,6 @@ fn work(
         len: plain.len() as u32,
     });
     Ok(())
-}
-
-/// The main process's part: once every worker has exited, read the shared
-/// dict and list back through the server, look at its own plain dict, and
-/// shut the server down. Each step waits until the server's answer to the
-/// last one is in the stream, so that the stream tells it in order.
-struct MainProcess {
-    address: SocketAddr,
-    workers: HashSet<Pid>,
-    exited: u32,
-    expected: u32,
-    /// The main process's plain dict: the workers set keys in their copies.
-    plain: BTreeMap<i64, i64>,
-    /// The connection to the server, once the main process has asked.
-    connection: Option<(UnixStream, BufReader<UnixStream>)>,
-}
-
-impl MainProcess {
-    fn ask(&mut self, op: &str, parent: &Parent) -> std::io::Result<()> {
-        if self.connection.is_none() {
-            let stream = UnixStream::connect_addr(&self.address)?;
-            // The server may be paused: wait in short steps, so that
-            // stopping the run is never held up here.
-            stream.set_read_timeout(Some(Duration::from_millis(100)))?;
-            let replies = BufReader::new(stream.try_clone()?);
-            self.connection = Some((stream, replies));
-        }
-        let Some((stream, _)) = &self.connection else {
-            return Ok(());
-        };
-        parent.emit(Body::Request {
-            op: op.into(),
-            key: None,
-            value: None,
-        });
-        (&*stream).write_all(line_of(op, None, None).as_bytes())
-    }
-
-    /// The server's answer to the last request; `None` if the run stops first.
-    fn answer(&mut self, parent: &Parent) -> std::io::Result<Option<String>> {
-        let Some((_, replies)) = &mut self.connection else {
-            return Ok(None);
-        };
-        let mut reply = String::new();
-        loop {
-            match replies.read_line(&mut reply) {
-                Ok(_) => return Ok(Some(reply)),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    if parent.stopping() {
-                        return Ok(None);
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The server has served the read: print what came back, look at the
-    /// plain dict, and shut the server down.
-    fn read_back(&mut self, parent: &Parent) -> std::io::Result<()> {
-        let Some(reply) = self.answer(parent)? else {
-            return Ok(());
-        };
-        let contents: Contents = serde_json::from_str(reply.trim())
-            .map_err(|e| std::io::Error::other(format!("an unreadable answer: {e}")))?;
-        parent.emit(Body::Reply {
-            dict: contents.dict,
-            list: contents.list,
-        });
-        parent.emit(Body::PlainRead {
-            len: self.plain.len() as u32,
-        });
-        self.ask("shutdown", parent)
-    }
-
-    fn report(result: std::io::Result<()>, parent: &Parent) {
-        if let Err(e) = result {
-            if !parent.stopping() {
-                parent.emit(Body::Error {
-                    message: format!("the main process could not reach the manager: {e}"),
-                });
-            }
-        }
-    }
-}
-
-impl ParentSide for MainProcess {
-    fn wants(&self) -> super::EventFilter {
-        |event| {
-            matches!(
-                event.body,
-                Body::Spawn { .. } | Body::Exit { .. } | Body::Served { .. }
-            )
-        }
-    }
-
-    fn on_event(&mut self, event: &Event, parent: &Parent) {
-        match (&event.body, event.pid) {
-            (Body::Spawn { role, .. }, Some(pid)) if role == WORKER => {
-                self.workers.insert(pid);
-            }
-            (Body::Exit { .. }, Some(pid)) if self.workers.contains(&pid) => {
-                self.exited += 1;
-                // Paced as a child is: paused, the main process asks nothing.
-                if self.exited == self.expected && parent.gate("ask the manager: print(d, l)") {
-                    let asked = self.ask("read", parent);
-                    Self::report(asked, parent);
-                }
-            }
-            (Body::Served { client, op, .. }, _) if *client == parent.pid && op == "read" => {
-                let read = self.read_back(parent);
-                Self::report(read, parent);
-            }
-            _ => {}
-        }
-    }
-
-    fn tick(&mut self, _parent: &Parent) {}
 }
 
 #[cfg(test)]

@@ -198,6 +198,8 @@ pub struct CounterView {
     pub expected: u64,
     /// How many increments were written to it.
     pub writes: u64,
+    /// Increments lost for certain so far (see [`crate::model::Landings`]).
+    pub lost: u64,
 }
 
 /// One line of a watched file, as a scenario understands it.

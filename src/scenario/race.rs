@@ -27,7 +27,7 @@ pub const LOCK_FILE: &str = "counter.lock";
 pub const LOCK_NAME: &str = "counter";
 pub const WORKER: &str = "worker";
 pub const PROCESS: &str = "process";
-pub const THREAD: &str = "thread";
+pub const THREAD: &str = crate::worker::THREAD_ROLE;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RaceParams {
@@ -172,18 +172,28 @@ impl Scenario for Race {
             json!(last.map(|v| expected.saturating_sub(v))),
         );
         s.insert("overtaken_writes".into(), json!(model.lost_writes));
+        // What the screen showed last: equal to `lost_updates` once every
+        // worker has written back.
+        s.insert("lost_certain".into(), json!(model.landings.lost));
         s.insert(
             "distinct_pids".into(),
             json!(model.role(self.adder_role()).count()),
         );
-        s.insert(
-            "exit_codes".into(),
-            super::exit_codes_json(model, &[self.adder_role()]),
-        );
         if p.threads {
+            // A thread has no exit status: its join returns, that is all.
+            // The one exit code is its process's.
             s.insert(
-                "process_exit_codes".into(),
+                "threads_joined".into(),
+                json!(model.role(THREAD).filter(|t| !t.alive()).count()),
+            );
+            s.insert(
+                "exit_codes".into(),
                 super::exit_codes_json(model, &[PROCESS]),
+            );
+        } else {
+            s.insert(
+                "exit_codes".into(),
+                super::exit_codes_json(model, &[WORKER]),
             );
         }
         s
@@ -193,7 +203,7 @@ impl Scenario for Race {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}",
+            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}{}",
             get("workers"),
             if self.params.threads { "threads" } else { "processes" },
             get("increments"),
@@ -202,6 +212,11 @@ impl Scenario for Race {
             get("final"),
             get("lost_updates"),
             get("exit_codes"),
+            if self.params.threads {
+                format!(" (of the process; threads joined {})", get("threads_joined"))
+            } else {
+                String::new()
+            },
         )
     }
 
@@ -224,11 +239,10 @@ impl Scenario for Race {
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let counter = counter_of(model).unwrap_or(0);
-        let writes = model.writes_of(COUNTER);
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            ("lost", writes.saturating_sub(counter).to_string()),
+            ("lost", model.landings.lost.to_string()),
         ]
     }
 
@@ -237,6 +251,7 @@ impl Scenario for Race {
             value: counter_of(model),
             expected: self.expected(),
             writes: model.writes_of(COUNTER),
+            lost: model.landings.lost,
         })
     }
 
@@ -273,20 +288,26 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
         };
         ctx.gate("read the counter");
         let seen = counter.read();
-        // Both are reported just after they are made: the parent reads the
-        // memory itself at any moment, and every write it has been told of
-        // is then already there (so "lost" never shows a write in flight).
+        // Both are reported just after they are made, each with its place
+        // among the writes that landed (read in the same load, counted in
+        // the same atomic step): the parent reads the memory itself at any
+        // moment, every write it has been told of is then already there, and
+        // the fold knows exactly which writes each read came after.
         ctx.emit(Body::Read {
             file: COUNTER.into(),
-            value: Some(seen as i64),
-            text: seen.to_string(),
+            value: Some(seen.value.into()),
+            text: seen.value.to_string(),
+            landed: Some(seen.landed),
+            reset: None,
         });
-        ctx.gate(format_args!("write {}", seen + 1));
-        counter.write(seen + 1);
+        let new = seen.value.wrapping_add(1);
+        ctx.gate(format_args!("write {new}"));
+        let place = counter.write(new);
         ctx.emit(Body::Write {
             file: COUNTER.into(),
-            value: Some(seen as i64 + 1),
+            value: Some(new.into()),
             bytes: None,
+            landed: Some(place),
         });
         if let Some(held) = held {
             ctx.unlock(held)?;
@@ -300,12 +321,12 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
 /// report follows the last write).
 struct CounterWatch {
     counter: SharedCounter,
-    last: Option<u64>,
+    last: Option<u32>,
 }
 
 impl CounterWatch {
     fn measure(&mut self, parent: &Parent) {
-        let value = self.counter.read();
+        let value = self.counter.read().value;
         if self.last != Some(value) {
             self.last = Some(value);
             parent.emit(Body::File {
@@ -327,5 +348,50 @@ impl ParentSide for CounterWatch {
 
     fn tick(&mut self, parent: &Parent) {
         self.measure(parent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_named_by_its_tid_and_ends_by_a_join_without_an_exit_code() {
+        let race = Race::new(RaceParams {
+            workers: 1,
+            increments: 1,
+            lock: false,
+            threads: true,
+        })
+        .unwrap();
+        let mut model = Model::new();
+        let spawn = |pid, name: &str, role: &str, ppid| {
+            Event::new(
+                0,
+                Some(pid),
+                Body::Spawn {
+                    name: name.into(),
+                    role: role.into(),
+                    slot: 0,
+                    ppid,
+                },
+            )
+        };
+        model.apply(&spawn(40, "threads", PROCESS, 2));
+        let thread = spawn(41, "thread-0", THREAD, 40);
+        model.apply(&thread);
+        let said = race.spec().texts.explain(&thread, &model).unwrap();
+        assert!(said.contains("thread id (TID) 41"), "{said}");
+        assert!(said.contains("ps -p 41 finds nothing"), "{said}");
+        let joined = Event::new(1, Some(41), Body::Joined);
+        model.apply(&joined);
+        assert!(!model.proc(41).unwrap().alive());
+        assert_eq!(model.proc(41).unwrap().exitcode, None);
+        let said = race.spec().texts.explain(&joined, &model).unwrap();
+        assert!(said.contains("(TID 41)") && !said.contains("PID"), "{said}");
+        assert!(said.contains("join() on it returned"), "{said}");
+        let s = race.summary(&model);
+        assert_eq!(s["threads_joined"], 1);
+        assert_eq!(s["exit_codes"], json!({}));
     }
 }

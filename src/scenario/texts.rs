@@ -41,6 +41,21 @@ impl Texts {
                 if lost { "write_lost" } else { "write" }.into()
             }
             Body::Outcome { result } => format!("outcome_{}", result.as_str()),
+            Body::LockAcquire { lock }
+                if model
+                    .locks
+                    .get(lock)
+                    .and_then(|l| l.taken_after_death)
+                    .is_some_and(|(_, by)| Some(by) == pid) =>
+            {
+                "lock_acquire_after_death".into()
+            }
+            Body::ProcessCall {
+                exitcode: Some(_), ..
+            } => "process_call_reaped".into(),
+            Body::ProcessCall {
+                alive: Some(true), ..
+            } => "process_call_still_running".into(),
             Body::Put { .. } if pid.is_some() && pid == model.parent_pid => "put_stop".into(),
             Body::Get { queue, item, .. }
                 if model
@@ -76,7 +91,12 @@ impl Texts {
             .then(|| ev.pid.and_then(|p| model.proc(p)))
             .flatten()
             .and_then(|p| self.get(&format!("{key}_{}", p.role)));
-        let template = by_role.or_else(|| self.get(&key)).or_else(|| {
+        // A call may have a text of its own ("call run()").
+        let by_call = match &ev.body {
+            Body::ProcessCall { call, .. } => self.get(&format!("call {call}")),
+            _ => None,
+        };
+        let template = by_role.or(by_call).or_else(|| self.get(&key)).or_else(|| {
             // A role without its own spawn text uses the general one.
             key.starts_with("spawn_")
                 .then(|| self.get("spawn"))
@@ -96,6 +116,8 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
     };
     let lock = lock_name.and_then(|l| model.locks.get(l));
     let who = |pid: crate::protocol::Pid| match model.proc(pid) {
+        // A thread's id is not a process's: `ps -p` does not find it.
+        Some(p) if p.role == crate::worker::THREAD_ROLE => format!("{} (TID {pid})", p.name),
         Some(p) => format!("{} (PID {pid})", p.name),
         None => format!("PID {pid}"),
     };
@@ -107,6 +129,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "holder" => lock?.holder.map_or_else(|| "nobody".into(), who),
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
+            Body::Deadlock { value, .. } => value.to_string(),
             Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
             Body::Qsize { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
@@ -168,7 +191,15 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "code" => match &ev.body {
-            Body::Exit { exitcode } => exitcode.to_string(),
+            Body::Exit { exitcode }
+            | Body::ProcessCall {
+                exitcode: Some(exitcode),
+                ..
+            } => exitcode.to_string(),
+            _ => return None,
+        },
+        "dead" => match &ev.body {
+            Body::LockAcquire { .. } => lock?.taken_after_death.map(|(dead, _)| who(dead))?,
             _ => return None,
         },
         "signal" => match &ev.body {
@@ -211,7 +242,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "result" => match &ev.body {
-            Body::ProcessCall { result, .. } => result.clone(),
+            Body::ProcessCall { result, .. } => result.to_string(),
             _ => return None,
         },
         "lock_kind" => match &ev.body {
@@ -228,6 +259,19 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
                 .map(|&w| who(w))
                 .collect::<Vec<_>>()
                 .join(" and "),
+            _ => return None,
+        },
+        "seen" => match &ev.body {
+            Body::Deadlock { seen, .. } => seen
+                .iter()
+                .map(|s| {
+                    format!(
+                        "PID {}: state {}, wchan {}, syscall {}",
+                        s.pid, s.state, s.wchan, s.syscall
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             _ => return None,
         },
         "state" => match &ev.body {
@@ -333,5 +377,105 @@ mod tests {
         assert!(text.contains("buyer-0 (PID 10)"), "{text}");
         assert!(text.contains("buyer-1"), "{text}");
         assert!(!text.contains('{'), "{text}");
+    }
+
+    #[test]
+    fn lifecycle_texts_phrase_the_data_of_calls_deadlocks_and_a_lock_let_go() {
+        use crate::protocol::{PyValue, SeenBlocked};
+        let spec = crate::scenario::spec("lifecycle").unwrap();
+        let mut m = Model::new();
+        let lock = || "lock".to_string();
+        let say = |m: &mut Model, e: Event| {
+            m.apply(&e);
+            let text = spec.texts.explain(&e, m).unwrap();
+            assert!(!text.contains('{'), "{text}");
+            text
+        };
+        for (pid, name, role) in [
+            (40, "main", "main"),
+            (41, "holder", "holder"),
+            (42, "waiter-1", "waiter"),
+            (43, "o", "worker"),
+        ] {
+            let spawn = Body::Spawn {
+                name: name.into(),
+                role: role.into(),
+                slot: 0,
+                ppid: 1,
+            };
+            m.apply(&Event::new(0, Some(pid), spawn));
+        }
+        let joined = say(
+            &mut m,
+            Event::new(
+                1,
+                Some(40),
+                Body::ProcessCall {
+                    call: "h.join()".into(),
+                    target: Some(41),
+                    result: PyValue::None,
+                    timeout_ms: None,
+                    alive: Some(false),
+                    exitcode: Some(-15),
+                },
+            ),
+        );
+        assert!(joined.contains("h.join() → None"), "{joined}");
+        assert!(joined.contains("exit code -15"), "{joined}");
+        let returned = say(
+            &mut m,
+            Event::new(
+                1,
+                Some(43),
+                Body::ProcessCall {
+                    call: "run()".into(),
+                    target: None,
+                    result: PyValue::None,
+                    timeout_ms: None,
+                    alive: None,
+                    exitcode: None,
+                },
+            ),
+        );
+        assert!(
+            returned.contains("joins its non-daemon children"),
+            "{returned}"
+        );
+        m.apply(&Event::new(2, Some(41), Body::LockAcquire { lock: lock() }));
+        m.apply(&Event::new(2, Some(42), Body::LockWait { lock: lock() }));
+        m.apply(&Event::new(3, Some(41), Body::Exit { exitcode: -15 }));
+        let seen = SeenBlocked {
+            pid: 42,
+            state: 'S',
+            wchan: "futex_do_wait".into(),
+            syscall: "202 0x7f0000001000".into(),
+        };
+        let deadlock = Event::new(
+            4,
+            Some(40),
+            Body::Deadlock {
+                lock: lock(),
+                holder: 41,
+                waiters: vec![42],
+                value: 0,
+                seen: vec![seen],
+            },
+        );
+        let text = say(&mut m.clone(), deadlock);
+        assert!(text.contains("value is 0"), "{text}");
+        assert!(text.contains("holder (PID 41) is dead"), "{text}");
+        assert!(
+            text.contains("PID 42: state S, wchan futex_do_wait"),
+            "{text}"
+        );
+        // Not a deadlock but an flock: the next waiter takes it.
+        let taken = say(
+            &mut m,
+            Event::new(5, Some(42), Body::LockAcquire { lock: lock() }),
+        );
+        assert!(
+            taken.contains("let go of the flock when its holder holder (PID 41) died"),
+            "{taken}"
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! `flock` lock: reads the count, and if a ticket is left, waits a "network
 //! delay", empties the file and writes the count minus one, then lets the
 //! lock go. Without the lock the same steps race: lost updates, oversold
-//! tickets, and torn reads of a file another buyer has just emptied.
+//! tickets, and torn reads of a file another buyer has just emptied, which
+//! the tutorial's bare `except:` turns into a count of 100.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -22,6 +23,10 @@ pub const TICKET_FILE: &str = "tickets.json";
 pub const LOCK_FILE: &str = "tickets.lock";
 pub const LOCK_NAME: &str = "tickets";
 pub const ROLE: &str = "buyer";
+/// The count the tutorial's `gettickles` takes when the file does not parse
+/// (`except: dic = {'count': 100}`): a constant of its code, whatever the
+/// file held at the start (`--tickets`).
+pub const EXCEPT_COUNT: i64 = 100;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TicketParams {
@@ -47,6 +52,18 @@ impl Ticket {
     pub fn params_ref(&self) -> &TicketParams {
         &self.params
     }
+
+    /// Sales the file's count does not show: sold minus how far the count
+    /// went down from `--tickets`. Unknown while the file is torn, and once
+    /// a buyer has reset the count to 100: from then on the count says
+    /// nothing of the sales before.
+    fn lost_updates(&self, model: &Model) -> Option<i64> {
+        if model.resets > 0 {
+            return None;
+        }
+        let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t))?;
+        Some(i64::from(model.outcomes.success) - (i64::from(self.params.tickets) - remaining))
+    }
 }
 
 /// The count in the ticket file, if the text is a whole ticket file.
@@ -55,8 +72,9 @@ pub fn parse_count(text: &str) -> Option<i64> {
     value.get("count")?.as_i64()
 }
 
+/// The file as Python's `json.dumps({'count': count})` writes it.
 fn ticket_text(count: i64) -> String {
-    json!({ "count": count }).to_string()
+    format!("{{\"count\": {count}}}")
 }
 
 impl Scenario for Ticket {
@@ -123,13 +141,11 @@ impl Scenario for Ticket {
         s.insert("seed".into(), json!(model.seed));
         s.insert("sold".into(), json!(sold));
         s.insert("failed".into(), json!(model.outcomes.fail));
-        s.insert("torn_reads".into(), json!(model.outcomes.torn_read));
+        s.insert("torn_reads".into(), json!(model.torn_reads));
+        s.insert("resets".into(), json!(model.resets));
         s.insert("remaining".into(), json!(remaining));
         s.insert("oversold".into(), json!((sold - tickets).max(0)));
-        s.insert(
-            "lost_updates".into(),
-            json!(remaining.map(|r| sold - (tickets - r))),
-        );
+        s.insert("lost_updates".into(), json!(self.lost_updates(model)));
         s.insert("distinct_pids".into(), json!(pids.len()));
         s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
@@ -162,16 +178,12 @@ impl Scenario for Ticket {
             ("failed", model.outcomes.fail.to_string()),
         ];
         if !self.params.lock {
-            line.push(("torn reads", model.outcomes.torn_read.to_string()));
+            line.push(("resets to 100", model.resets.to_string()));
             // The summary's definition, on what has happened so far.
-            let lost = model
-                .files
-                .get(TICKET_FILE)
-                .and_then(|t| parse_count(t))
-                .map(|r| i64::from(model.outcomes.success) - (i64::from(self.params.tickets) - r));
             line.push((
                 "lost updates",
-                lost.map_or_else(|| "?".into(), |l| l.max(0).to_string()),
+                self.lost_updates(model)
+                    .map_or_else(|| "?".into(), |l| l.max(0).to_string()),
             ));
         }
         line
@@ -190,13 +202,14 @@ impl Scenario for Ticket {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "ticket: {} buyers, {} tickets, {}: sold {}, failed {}, torn reads {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
+            "ticket: {} buyers, {} tickets, {}: sold {}, failed {}, torn reads {}, resets to 100 {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
             get("buyers"),
             get("tickets"),
             if self.params.lock { "with the lock" } else { "without a lock" },
             get("sold"),
             get("failed"),
             get("torn_reads"),
+            get("resets"),
             get("remaining"),
             get("oversold"),
             get("lost_updates"),
@@ -205,8 +218,9 @@ impl Scenario for Ticket {
     }
 }
 
-/// One buyer's life. Returns its exit code: 1 after a torn read, as Python
-/// exits after an uncaught exception.
+/// One buyer's life: the tutorial's `gettickles`, line for line, the lock
+/// taken only with `--lock`. Returns its exit code: 0, as Python's, whatever
+/// it read.
 fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     let path = ctx.path(TICKET_FILE);
     let delay_ms = if p.delay_ms == 0 {
@@ -221,55 +235,55 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     };
 
     ctx.gate("read the file");
+    // try: dic = json.loads(f.read())
+    // except: dic = {'count': 100}
+    // A bare except: a file another buyer has just emptied (or half
+    // written) does not end the buyer; it goes on as if 100 were left.
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let count = parse_count(&text);
+    let read = parse_count(&text);
+    let reset = read.is_none().then_some(EXCEPT_COUNT);
     ctx.emit(Body::Read {
         file: TICKET_FILE.into(),
-        value: count,
+        value: read,
         text: text.chars().take(200).collect(),
+        landed: None,
+        reset,
     });
-    let code = match count {
-        None => {
-            ctx.emit(Body::Outcome {
-                result: Outcome::TornRead,
-            });
-            1
-        }
-        Some(count) if count > 0 => {
-            ctx.gate("wait for the network");
-            ctx.sleep(delay_ms);
-            // Writes are reported just before they are made, reads just after:
-            // whoever sees the effect of a write reads its event first.
-            ctx.gate("open the file for writing");
-            ctx.emit(Body::Truncate {
-                file: TICKET_FILE.into(),
-            });
-            let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
-            ctx.gate("write the new count");
-            ctx.emit(Body::Write {
-                file: TICKET_FILE.into(),
-                value: Some(count - 1),
-                bytes: None,
-            });
-            file.write_all(ticket_text(count - 1).as_bytes())?;
-            drop(file);
-            ctx.emit(Body::Outcome {
-                result: Outcome::Success,
-            });
-            0
-        }
-        Some(_) => {
-            ctx.emit(Body::Outcome {
-                result: Outcome::Fail,
-            });
-            0
-        }
-    };
+    let count = read.or(reset).unwrap_or(EXCEPT_COUNT);
+    if count > 0 {
+        // dic['count'] -= 1; time.sleep(random.random())
+        ctx.gate("wait for the network");
+        ctx.sleep(delay_ms);
+        // with open(filename, 'w') as f: f.write(json.dumps(dic))
+        // Writes are reported just before they are made, reads just after:
+        // whoever sees the effect of a write reads its event first.
+        ctx.gate("open the file for writing");
+        ctx.emit(Body::Truncate {
+            file: TICKET_FILE.into(),
+        });
+        let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
+        ctx.gate("write the new count");
+        ctx.emit(Body::Write {
+            file: TICKET_FILE.into(),
+            value: Some(count - 1),
+            bytes: None,
+            landed: None,
+        });
+        file.write_all(ticket_text(count - 1).as_bytes())?;
+        drop(file);
+        ctx.emit(Body::Outcome {
+            result: Outcome::Success,
+        });
+    } else {
+        ctx.emit(Body::Outcome {
+            result: Outcome::Fail,
+        });
+    }
 
     if let Some(held) = held {
         ctx.unlock(held)?;
     }
-    Ok(code)
+    Ok(0)
 }
 
 #[cfg(test)]

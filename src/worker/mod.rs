@@ -10,6 +10,14 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::ipc::{EventSink, Gates};
 use crate::protocol::{Body, Pid};
 
+/// The role of a thread started by [`Ctx::run_threads`]: its id is a
+/// thread id (TID), not a PID.
+pub const THREAD_ROLE: &str = "thread";
+
+/// The role of a child that plays a tutorial's main program and starts the
+/// other processes itself ([`Ctx::fork_child`]).
+pub const MAIN_ROLE: &str = "main";
+
 pub struct Ctx<'a> {
     pub pid: Pid,
     pub slot: u32,
@@ -121,8 +129,8 @@ impl Ctx<'_> {
     /// Each thread reports as itself: its kernel thread id (a real task,
     /// `/proc/PID/task/TID`) is its pid on screen, it has a gate of its own,
     /// it announces itself with a `spawn` (role `thread`), and when `join`
-    /// returns for it this process reports its `exit` with the code `body`
-    /// returned. Returns the codes in thread order.
+    /// returns for it this process reports it `joined` (a thread has no exit
+    /// status). Returns what `body` returned, in thread order.
     pub fn run_threads(
         &self,
         first_slot: u32,
@@ -152,7 +160,7 @@ impl Ctx<'_> {
                             ctx.batch = batch;
                             ctx.emit(Body::Spawn {
                                 name,
-                                role: "thread".into(),
+                                role: THREAD_ROLE.into(),
                                 slot,
                                 ppid: process,
                             });
@@ -166,11 +174,7 @@ impl Ctx<'_> {
                 .into_iter()
                 .map(|thread| match thread.map(|t| t.join()) {
                     Ok(Ok((tid, code))) => {
-                        if self
-                            .sink
-                            .emit(Some(tid), Body::Exit { exitcode: code })
-                            .is_err()
-                        {
+                        if self.sink.emit(Some(tid), Body::Joined).is_err() {
                             exit_now(3);
                         }
                         code
@@ -302,6 +306,19 @@ impl<'a> Ctx<'a> {
     /// action: `lock_wait` before it may block, `lock_acquire` once the kernel
     /// has given it.
     pub fn lock(&mut self, file: &str, name: &str) -> std::io::Result<HeldLock> {
+        self.lock_then(file, name, || ())
+    }
+
+    /// [`Ctx::lock`], running `before_report` once the kernel has given the
+    /// lock and before the acquire is reported: a process that must not say
+    /// it holds the lock before the cause is in the stream (the death of the
+    /// holder the kernel took it from) waits there.
+    pub fn lock_then(
+        &mut self,
+        file: &str,
+        name: &str,
+        before_report: impl FnOnce(),
+    ) -> std::io::Result<HeldLock> {
         self.gate("take the lock");
         // Each process opens the lock file itself: flock belongs to an open
         // file, so a descriptor inherited from the parent would be shared.
@@ -310,6 +327,7 @@ impl<'a> Ctx<'a> {
         self.flush();
         let held =
             Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+        before_report();
         // Stamped after the lock is held, and shown at once.
         self.emit(Body::LockAcquire { lock: name.into() });
         self.flush();

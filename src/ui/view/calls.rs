@@ -15,14 +15,24 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let start = m.calls.len().saturating_sub(rows);
     let lines: Vec<Line> = m.calls[start..]
         .iter()
-        .map(|(caller, call, _, result)| {
-            let who = m.proc(*caller).map_or("?", |p| p.name.as_str());
-            Line::from(vec![
+        .map(|c| {
+            let who = m.proc(c.caller).map_or("?", |p| p.name.as_str());
+            let mut spans = vec![
                 Span::styled(format!("{who}: "), t.label()),
-                Span::styled(call.clone(), t.value()),
+                Span::styled(c.call.clone(), t.value()),
                 Span::styled(" → ", t.dim()),
-                Span::raw(result.clone()),
-            ])
+                Span::raw(c.result.to_string()),
+            ];
+            // What the call did beyond its value: the process it made, the
+            // exit code its join reaped, a join that returned on its timeout.
+            let note = match (c.exitcode, c.alive, c.target) {
+                (Some(code), _, _) => format!(" (exit code {code})"),
+                (None, Some(true), _) => " (still running)".into(),
+                (None, _, Some(pid)) if c.call.ends_with(".start()") => format!(" (PID {pid})"),
+                _ => String::new(),
+            };
+            spans.push(Span::styled(note, t.dim()));
+            Line::from(spans)
         })
         .collect();
     let block = Block::bordered().title(Span::styled(

@@ -20,8 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
         m.proc(pid)
             .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
     };
-    let value = c.value.unwrap_or(0);
-    let lost = c.writes.saturating_sub(value);
+    let lost = c.lost;
     let row = |label: &str, value: String, style| {
         Line::from(vec![
             Span::styled(format!("{label:<16}"), t.label()),

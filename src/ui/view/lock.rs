@@ -14,7 +14,9 @@ pub fn height(model: &Model, available: u16) -> u16 {
     let wanted = if model.locks.is_empty() {
         3
     } else {
-        2 + 3 * model.locks.len() as u16 + waiters.min(8) as u16
+        // Holder, a line under it (two when it died holding it), waiting.
+        let dead = model.locks.values().filter(|l| l.holder_dead).count();
+        2 + 3 * model.locks.len() as u16 + dead as u16 + waiters.min(8) as u16
     };
     wanted.clamp(3, (available / 2).max(3))
 }
@@ -33,27 +35,32 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
         }
         match lock.holder {
-            Some(pid) if lock.holder_dead => {
+            Some(pid) if lock.holder_dead || lock.deadlocked() => {
                 let code = m.proc(pid).and_then(|p| p.exitcode);
+                // What was observed: its exit while it held the lock.
                 lines.push(Line::from(vec![
                     Span::styled("holder  ", t.label()),
-                    Span::styled(
+                    Span::styled(format!("{} PID {pid}", name_of(pid)), t.bad()),
+                ]));
+                lines.push(Line::styled(
+                    format!(
+                        "  died holding the lock{}",
+                        code.map_or_else(String::new, |c| format!(" (exit {c})"))
+                    ),
+                    t.bad(),
+                ));
+                // A deadlock only once it was named on evidence.
+                lines.push(match &lock.deadlock {
+                    Some(evidence) => Line::styled(
                         format!(
-                            "{} PID {pid}: DEAD{}",
-                            name_of(pid),
-                            code.map_or_else(String::new, |c| format!(" (exit {c})"))
+                            "  DEADLOCK: value {}; {} asleep on it (futex)",
+                            evidence.value,
+                            evidence.seen.len()
                         ),
                         t.bad(),
                     ),
-                ]));
-                lines.push(Line::styled(
-                    if lock.deadlocked() {
-                        "  DEADLOCK: nobody will let it go"
-                    } else {
-                        "  still taken: nobody will let it go"
-                    },
-                    t.bad(),
-                ));
+                    None => Line::styled("  not seen let go yet", t.dim()),
+                });
             }
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
@@ -61,6 +68,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled("holder  ", t.label()),
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
                 ]));
+                if let Some((dead, _)) = lock.taken_after_death.filter(|&(_, by)| by == pid) {
+                    lines.push(Line::styled(
+                        format!("  the kernel let go for dead PID {dead}"),
+                        t.good(),
+                    ));
+                }
                 lines.push(Line::styled(
                     format!("  held {held:.1}s, taken {}×", lock.acquisitions),
                     t.dim(),

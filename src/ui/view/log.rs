@@ -104,12 +104,26 @@ pub fn describe(ev: &Event) -> String {
         }
         Body::PlainRead { len } => format!("own plain dict has {len} items"),
         Body::LockMade { lock, lock_kind } => format!("made lock {lock} ({lock_kind})"),
-        Body::ProcessCall { call, result, .. } => format!("{call} → {result}"),
-        Body::Deadlock { lock, holder, .. } => {
-            format!("DEADLOCK: {lock} held by dead {holder}")
+        Body::ProcessCall {
+            call,
+            result,
+            exitcode,
+            ..
+        } => match exitcode {
+            Some(code) => format!("{call} → {result} (exit code {code})"),
+            None => format!("{call} → {result}"),
+        },
+        Body::Deadlock {
+            lock,
+            holder,
+            value,
+            ..
+        } => {
+            format!("DEADLOCK: {lock} = {value}, held by dead {holder}")
         }
         Body::Error { message } => format!("error: {message}"),
         Body::End => "every process has exited".into(),
+        Body::Joined => "ended: join() returned".into(),
     }
 }
 

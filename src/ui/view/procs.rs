@@ -100,6 +100,7 @@ pub fn doing(p: &Proc) -> String {
         Activity::SetPlain(n) => format!("own plain dict: {n} item"),
         Activity::Finished(o) => outcome_word(*o).into(),
         Activity::Released(_) => "let go of the lock".into(),
+        Activity::Joined => "ended: join() returned".into(),
         Activity::Exited(_) => match p.outcome {
             Some(o) => format!("done: {}", outcome_word(o)),
             None => "done".into(),

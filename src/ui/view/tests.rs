@@ -1,6 +1,5 @@
 //! Views drawn into ratatui's `TestBackend` from models folded from events.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ratatui::backend::TestBackend;
@@ -89,6 +88,8 @@ fn midway(buyers: u32) -> Model {
             file: "tickets.json".into(),
             value: Some(3),
             text: "{\"count\":3}".into(),
+            landed: None,
+            reset: None,
         },
     );
     push(
@@ -514,29 +515,35 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
     })
     .unwrap();
     let mut m = Model::new();
-    let counter = |value: i64, read: bool| {
+    // Each read and write with its place among the writes that landed.
+    let counter = |value: i64, read: bool, place: u64| {
         if read {
             Body::Read {
                 file: "counter".into(),
                 value: Some(value),
                 text: value.to_string(),
+                landed: Some(place),
+                reset: None,
             }
         } else {
             Body::Write {
                 file: "counter".into(),
                 value: Some(value),
                 bytes: None,
+                landed: Some(place),
             }
         }
     };
     m.apply(&spawned(10, 0, "worker-0", "worker"));
     m.apply(&spawned(11, 1, "worker-1", "worker"));
-    // Both read 0; worker-1 writes 1; worker-0 writes 1 over it.
+    // Both read 0; worker-1 writes 1 and ends; worker-0 writes 1 over it:
+    // nobody holds a read any more, the loss is certain.
     let steps = [
-        (10, counter(0, true)),
-        (11, counter(0, true)),
-        (11, counter(1, false)),
-        (10, counter(1, false)),
+        (10, counter(0, true, 0)),
+        (11, counter(0, true, 0)),
+        (11, counter(1, false, 1)),
+        (11, Body::Exit { exitcode: 0 }),
+        (10, counter(1, false, 2)),
         (
             1,
             Body::File {
@@ -566,11 +573,7 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
 #[test]
 fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     use crate::scenario::manager::{Manager, ManagerParams};
-    let scenario = Manager::new(ManagerParams {
-        workers: 2,
-        plain: BTreeMap::new(),
-    })
-    .unwrap();
+    let scenario = Manager::new(ManagerParams { workers: 2 }).unwrap();
     let mut m = Model::new();
     let served = |client: Pid, op: &str, key: Option<i64>, dict_len, list_len| {
         Event::new(
@@ -586,23 +589,30 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
             },
         )
     };
+    // Main puts its own key in its plain dict, then forks the server and
+    // the workers: a worker's copy holds main's key and its own.
+    let plain_set = |pid: Pid, len| {
+        Event::new(
+            3,
+            Some(pid),
+            Body::PlainSet {
+                key: i64::from(pid),
+                value: i64::from(pid),
+                len,
+            },
+        )
+    };
     for e in [
-        spawned(30, 0, "manager", "manager"),
+        spawned(29, 0, "main", "main"),
+        plain_set(29, 1),
+        spawned(30, 1, "manager", "manager"),
         spawned(31, 1, "worker-0", "worker"),
         spawned(32, 2, "worker-1", "worker"),
         served(31, "dict_set", Some(31), 1, 0),
         served(32, "dict_set", Some(32), 2, 0),
         served(32, "list_append", None, 2, 1),
-        Event::new(
-            3,
-            Some(32),
-            Body::PlainSet {
-                key: 32,
-                value: 32,
-                len: 1,
-            },
-        ),
-        Event::new(4, Some(1), Body::PlainRead { len: 0 }),
+        plain_set(32, 2),
+        Event::new(4, Some(29), Body::PlainRead { len: 1 }),
     ] {
         m.apply(&e);
     }
@@ -612,8 +622,8 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     assert!(s.contains("l = [32]"), "{s}");
     assert!(s.contains(" d[31] = 31"), "{s}");
     assert!(s.contains(" d[32] = 32"), "{s}");
-    assert!(s.contains("in the main process: 0 items"), "{s}");
-    assert!(s.contains("workers' own copies: 1 × 1 item"), "{s}");
+    assert!(s.contains("in the main process: 1 item "), "{s}");
+    assert!(s.contains("workers' own copies: 1 × 2 items"), "{s}");
     assert!(
         s.contains("served for 32") || s.contains("l.append(32)"),
         "{s}"
@@ -621,7 +631,8 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
 }
 
 #[test]
-fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
+fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
+    use crate::protocol::{PyValue, SeenBlocked};
     use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
     let scenario = Lifecycle::new(LifecycleParams {
         lock_kind: LockKind::Semaphore,
@@ -650,24 +661,99 @@ fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
             Body::ProcessCall {
                 call: "h.terminate()".into(),
                 target: Some(41),
-                result: "sent SIGTERM".into(),
+                result: PyValue::None,
                 timeout_ms: None,
                 alive: None,
+                exitcode: None,
             },
         ),
+        Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
+        Event::new(
+            7,
+            Some(40),
+            Body::ProcessCall {
+                call: "h.join()".into(),
+                target: Some(41),
+                result: PyValue::None,
+                timeout_ms: None,
+                alive: Some(false),
+                exitcode: Some(-15),
+            },
+        ),
+    ] {
+        m.apply(&e);
+    }
+    // What was seen: the holder died holding it. Nothing was checked yet.
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
+    assert!(s.contains("holder  holder PID 41"), "{s}");
+    assert!(s.contains("died holding the lock (exit -15)"), "{s}");
+    assert!(s.contains("not seen let go yet"), "{s}");
+    assert!(!s.contains("DEADLOCK"), "{s}");
+    assert!(s.contains("deadlock no"), "{s}");
+    assert!(s.contains("1. waiter-1 PID 42"), "{s}");
+    assert!(s.contains("main: h.terminate() → None"), "{s}");
+    assert!(s.contains("main: h.join() → None (exit code -15)"), "{s}");
+    // The evidence: value 0, the waiter asleep on the semaphore.
+    m.apply(&Event::new(
+        8,
+        Some(40),
+        Body::Deadlock {
+            lock: lock(),
+            holder: 41,
+            waiters: vec![42],
+            value: 0,
+            seen: vec![SeenBlocked {
+                pid: 42,
+                state: 'S',
+                wchan: "futex_do_wait".into(),
+                syscall: "202 0x7f0000001000".into(),
+            }],
+        },
+    ));
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(
+        s.contains("DEADLOCK: value 0; 1 asleep on it (futex)"),
+        "{s}"
+    );
+    assert!(s.contains("deadlock yes"), "{s}");
+}
+
+#[test]
+fn a_dead_holders_flock_is_shown_let_go_only_when_the_next_waiter_takes_it() {
+    use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
+    let scenario = Lifecycle::new(LifecycleParams {
+        lock_kind: LockKind::Flock,
+        waiters: 1,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    let lock = || "lock".to_string();
+    for e in [
+        spawned(40, 0, "main", "main"),
+        spawned(41, 1, "holder", "holder"),
+        spawned(42, 2, "waiter-1", "waiter"),
+        Event::new(
+            2,
+            Some(40),
+            Body::LockMade {
+                lock: lock(),
+                lock_kind: "flock".into(),
+            },
+        ),
+        Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
+        Event::new(4, Some(42), Body::LockWait { lock: lock() }),
         Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
     ] {
         m.apply(&e);
     }
-    assert!(
-        m.locks["lock"].deadlocked(),
-        "the dead still hold a semaphore"
-    );
     let s = text(&render(&m, &view(), &scenario, 120, 30, false));
-    assert!(s.contains("Lock \"lock\" (semaphore)"), "{s}");
-    assert!(s.contains("holder PID 41: DEAD (exit -15)"), "{s}");
-    assert!(s.contains("DEADLOCK: nobody will let it go"), "{s}");
-    assert!(s.contains("1. waiter-1 PID 42"), "{s}");
-    assert!(s.contains("main: h.terminate() → sent SIGTERM"), "{s}");
-    assert!(s.contains("deadlock yes"), "{s}");
+    assert!(s.contains("died holding the lock (exit -15)"), "{s}");
+    assert!(s.contains("not seen let go yet"), "{s}");
+    assert!(!s.contains("nobody: the lock is free"), "{s}");
+    m.apply(&Event::new(7, Some(42), Body::LockAcquire { lock: lock() }));
+    let s = text(&render(&m, &view(), &scenario, 120, 30, false));
+    assert!(s.contains("holder  waiter-1 PID 42"), "{s}");
+    assert!(s.contains("the kernel let go for dead PID 41"), "{s}");
+    assert_eq!(m.locks["lock"].overlaps, 0);
 }
