@@ -129,13 +129,39 @@ impl Reader {
         // after its submit.
         let mut submitted: HashSet<u32> = HashSet::default();
         let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::default();
+        // The main process learns a result from the pool's result pipe, not
+        // from this stream: its callback (or its get, or a wait that saw the
+        // result) can overtake the worker's report of the task. Keep such a
+        // report after the task's `task_done`, and the main process's later
+        // reports after it, in their order.
+        let mut finished: HashSet<u32> = HashSet::default();
+        let mut parent_held: std::collections::VecDeque<Event> = Default::default();
+        let before_its_task = |event: &Event, finished: &HashSet<u32>| match &event.body {
+            Body::Callback { task, .. }
+            | Body::ResultGet { task, .. }
+            | Body::ResultWait {
+                task,
+                expired: false,
+                ..
+            } => !finished.contains(task),
+            _ => false,
+        };
         let mut contents: HashMap<String, String> = HashMap::default();
         let Some(pipe) = self.pipe.take() else {
             return;
         };
         let mut lines = match spawn_pipe_reader(pipe, self.clock) {
             Ok(lines) => lines,
-            Err(_) => return,
+            Err(e) => {
+                // Nobody can read the pipe: end the run as a failed fork
+                // does (the error stops the group) and see the pipe closed.
+                let message = format!("could not start the mpviz-pipe thread: {e}");
+                self.handle(
+                    Event::new(self.clock.now(), None, Body::Error { message }),
+                    &slots,
+                );
+                crossbeam_channel::bounded(0).1
+            }
         };
         let mut parent = self
             .from_parent
@@ -199,7 +225,12 @@ impl Reader {
             // Handled in order; an event released from hold goes next.
             let mut ready: Vec<Event> = batch;
             ready.reverse();
+            // How many of the main process's held reports, released, are
+            // on `ready`: they go through, ahead of those still held.
+            let mut passing = 0usize;
             while let Some(event) = ready.pop() {
+                let released = passing > 0 && event.pid == Some(self.parent_pid);
+                passing -= usize::from(released);
                 let known = |pid: Pid| {
                     slots.contains_key(&pid) || pid == server_pid || pid == self.parent_pid
                 };
@@ -236,6 +267,27 @@ impl Reader {
                         if !submitted.contains(task) =>
                     {
                         early_tasks.entry(*task).or_default().push(event);
+                    }
+                    (_, Some(pid))
+                        if pid == self.parent_pid
+                            && !released
+                            && (!parent_held.is_empty() || before_its_task(&event, &finished)) =>
+                    {
+                        parent_held.push_back(event);
+                    }
+                    (Body::TaskDone { task, .. }, _) => {
+                        finished.insert(*task);
+                        self.handle(event, &slots);
+                        let mut held = Vec::new();
+                        while parent_held
+                            .front()
+                            .is_some_and(|e| !before_its_task(e, &finished))
+                        {
+                            held.extend(parent_held.pop_front());
+                        }
+                        passing += held.len();
+                        held.reverse();
+                        ready.extend(held);
                     }
                     (Body::TaskSubmit { task }, _) => {
                         let task = *task;
