@@ -901,7 +901,7 @@ fn run_callback(task: u32, value: &Result<Returned, Raised>, thread: &str, paren
 }
 
 /// The main process's program, on its own thread (Python's main thread):
-/// submit every task, wait for the slow one for a moment, close, join.
+/// submit every task (waiting for the slow one for a moment), close, join.
 fn call(
     p: &PoolParams,
     shared: &Shared,
@@ -928,25 +928,9 @@ fn call(
             };
             parent.emit(got(task, &value));
         }
-    }
-    if p.tasks > 0 && p.slow(SLOW_TASK) {
-        // Once the slow task is seen running, `wait(0.05)` on it: it sleeps
-        // for longer, so the wait expires while it still runs.
-        let started = |s: &PoolState| s.slow_started || ready(SLOW_TASK)(s);
-        if !shared.wait_until(parent, None, started) {
+        if p.slow(task) && !wait_for_the_slow_task(shared, parent) {
             return;
         }
-        let until = Instant::now() + Duration::from_millis(WAIT_MS);
-        shared.wait_until(parent, Some(until), ready(SLOW_TASK));
-        if parent.stop_requested() {
-            return;
-        }
-        let expired = !shared.lock().ready.contains_key(&SLOW_TASK);
-        parent.emit(Body::ResultWait {
-            task: SLOW_TASK,
-            timeout_ms: WAIT_MS,
-            expired,
-        });
     }
     parent.emit(Body::PoolCall {
         call: "close".into(),
@@ -964,6 +948,28 @@ fn call(
         let workers = shared.lock().workers.iter().copied().collect();
         parent.emit(Body::PoolJoined { workers });
     }
+}
+
+/// As the tutorial's loop does after `apply_async`: once the slow task is
+/// seen running, `wait(0.05)` on it. It sleeps for longer, so the wait
+/// expires while it still runs. False if the run is being stopped.
+fn wait_for_the_slow_task(shared: &Shared, parent: &Parent) -> bool {
+    let ready = |s: &PoolState| s.ready.contains_key(&SLOW_TASK) || s.handler_done;
+    if !shared.wait_until(parent, None, |s| s.slow_started || ready(s)) {
+        return false;
+    }
+    let until = Instant::now() + Duration::from_millis(WAIT_MS);
+    shared.wait_until(parent, Some(until), ready);
+    if parent.stop_requested() {
+        return false;
+    }
+    let expired = !shared.lock().ready.contains_key(&SLOW_TASK);
+    parent.emit(Body::ResultWait {
+        task: SLOW_TASK,
+        timeout_ms: WAIT_MS,
+        expired,
+    });
+    true
 }
 
 /// What the caller's `get()` returned, or raised.
