@@ -313,16 +313,47 @@ kinds! {
         /// With `--crawl`: the page the worker fetched (its start, at most 1000 bytes).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         page: Option<String>,
+        /// The type of the error the task failed with (`error` is its message).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
     },
     /// The parent ran the callback (`ok`) or the error callback of `task`,
     /// on its thread `thread`; `parsed` is what the callback found in a
-    /// crawled page.
+    /// crawled page. The event's PID and `tid` are what the thread's own
+    /// `getpid()` and `gettid()` returned as the callback ran; `result`, or
+    /// `error_type` and `error`, what it was handed from the result channel.
     Callback {
         task: u32,
         thread: String,
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parsed: Option<String>,
+        #[serde(default)]
+        tid: Pid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The parent's `get()` of `task`'s AsyncResult returned (`Pool.apply`
+    /// with `--sync`): the value it got (`result`), or the error it raised
+    /// (`error_type`, `error`).
+    ResultGet {
+        task: u32,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The pool's `join()` returned: the workers whose exits (reported by
+    /// their reaper) it waited for.
+    PoolJoined {
+        workers: Vec<Pid>,
     },
     /// The parent waited for `task`'s result for at most `timeout_ms`;
     /// `expired` when it was not ready in time.
@@ -480,7 +511,9 @@ impl Event {
             Body::TaskDone { .. } => "task_done",
             Body::Callback { .. } => "callback",
             Body::ResultWait { .. } => "result_wait",
+            Body::ResultGet { .. } => "result_get",
             Body::PoolCall { .. } => "pool_call",
+            Body::PoolJoined { .. } => "pool_joined",
             Body::Outcome { .. } => "outcome",
             Body::Exit { .. } => "exit",
             Body::State { .. } => "state",
@@ -686,8 +719,9 @@ mod tests {
                 task: 5,
                 ok: false,
                 result: None,
-                error: Some("ValueError".into()),
+                error: Some("division by zero".into()),
                 page: None,
+                error_type: Some("ZeroDivisionError".into()),
             },
             Body::TaskDone {
                 task: 6,
@@ -695,12 +729,27 @@ mod tests {
                 result: Some(36),
                 error: None,
                 page: Some("<h1>6</h1>".into()),
+                error_type: None,
             },
             Body::Callback {
                 task: 6,
-                thread: "mpviz-main".into(),
+                thread: "mpviz-result-handler".into(),
                 ok: true,
                 parsed: Some("6".into()),
+                tid: 12,
+                result: Some(36),
+                error_type: None,
+                error: None,
+            },
+            Body::ResultGet {
+                task: 5,
+                ok: false,
+                result: None,
+                error_type: Some("ZeroDivisionError".into()),
+                error: Some("division by zero".into()),
+            },
+            Body::PoolJoined {
+                workers: vec![10, 11],
             },
             Body::ResultWait {
                 task: 6,

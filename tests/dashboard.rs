@@ -552,10 +552,10 @@ fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
         ],
         2,
         "worker-",
-        &["ok 3, errors 1", "failed ✗ in worker-"],
+        &["ok 3, errors 1", "✗ in worker-"],
     );
     assert!(screen.contains("ok 3, errors 1"), "{screen}");
-    assert!(screen.contains("failed ✗ in worker-"), "{screen}");
+    assert!(screen.contains("✗ in worker-"), "{screen}");
 }
 
 #[test]

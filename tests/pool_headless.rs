@@ -54,10 +54,28 @@ fn exactly_w_workers_run_every_task_once_and_every_callback_runs_in_the_main_pro
     // took several.
     let per_worker: HashSet<i64> = of(events, "task_start").map(pid).collect();
     assert_eq!(per_worker, workers, "every worker took tasks");
-    // Every callback ran in the main process, not in a worker.
+    // Every callback ran in the main process, not in a worker: the PID and
+    // thread id are what the callback's own thread read with getpid() and
+    // gettid() as it ran; it is the pool's result-handler thread, not the
+    // main thread (whose id is the PID), and it was handed the value the
+    // worker computed, over the result pipe.
+    let results: HashMap<u64, &Value> = of(events, "task_done")
+        .map(|e| (e["task"].as_u64().unwrap(), &e["result"]))
+        .collect();
     assert_eq!(of(events, "callback").count(), 200);
-    assert!(of(events, "callback").all(|e| pid(e) == main));
+    for e in of(events, "callback") {
+        assert_eq!(pid(e), main, "{e}");
+        assert!(!workers.contains(&pid(e)), "{e}");
+        let tid = e["tid"].as_i64().unwrap();
+        assert!(tid > 0 && tid != main && !workers.contains(&tid), "{e}");
+        assert_eq!(e["thread"], "mpviz-result-handler");
+        assert_eq!(&e["result"], results[&e["task"].as_u64().unwrap()], "{e}");
+    }
     assert_eq!(s["callback_pids"], serde_json::json!([main]));
+    assert_eq!(
+        s["callback_threads"],
+        serde_json::json!(["mpviz-result-handler"])
+    );
     assert_eq!(s["ok"], 200);
     assert_eq!(s["errors"], 0);
     assert_eq!(s["exit_codes"], serde_json::json!({"0": 4}));
@@ -94,42 +112,134 @@ fn failing_tasks_get_the_error_callback_and_their_worker_lives_on() {
             "task {task}: the callback, or the error callback"
         );
     }
+    // The task's code really failed (a division by zero), and the error
+    // callback was handed that error, type and message, over the result pipe.
+    for e in of(events, "task_done").filter(|e| e["ok"] == false) {
+        assert_eq!(e["error_type"], "ZeroDivisionError", "{e}");
+        assert_eq!(e["error"], "division by zero", "{e}");
+    }
+    for e in of(events, "callback").filter(|e| e["ok"] == false) {
+        assert_eq!(e["error_type"], "ZeroDivisionError", "{e}");
+        assert_eq!(e["error"], "division by zero", "{e}");
+        assert!(e.get("result").is_none(), "{e}");
+    }
     // The workers that raised ran later tasks too, and exited normally.
     assert_eq!(s["exit_codes"], serde_json::json!({"0": 2}));
 }
 
 #[test]
-fn with_sync_each_task_is_done_before_the_next_is_submitted() {
-    let run = run_json_of("pool", &["--workers", "3", "--tasks", "8", "--sync"]);
+fn with_sync_the_caller_gets_each_value_before_it_submits_the_next_and_no_callback_runs() {
+    let run = run_json_of(
+        "pool",
+        &["--workers", "3", "--tasks", "8", "--sync", "--fail", "2"],
+    );
     let events = &run.events;
-    let mut last_done = None;
+    let main = events[0]["parent_pid"].as_i64().unwrap();
+    let mut last_got = None;
+    let mut done: HashMap<u64, &Value> = HashMap::new();
     for e in events {
         match e["kind"].as_str().unwrap() {
             "task_submit" => {
                 let task = e["task"].as_u64().unwrap();
                 assert_eq!(
-                    last_done,
+                    last_got,
                     task.checked_sub(1),
-                    "task {task} submitted before the previous was done"
+                    "task {task} submitted before apply returned the previous"
                 );
             }
-            "task_done" => last_done = e["task"].as_u64(),
+            "task_done" => {
+                done.insert(e["task"].as_u64().unwrap(), e);
+            }
+            "result_get" => {
+                // What apply returned in the main process: the worker's
+                // value, or the error it raised, after the worker reported it.
+                assert_eq!(pid(e), main);
+                let task = e["task"].as_u64().unwrap();
+                let worker = done[&task];
+                assert_eq!(e["ok"], worker["ok"], "{e}");
+                assert_eq!(e["result"], worker["result"], "{e}");
+                assert_eq!(e["error_type"], worker["error_type"], "{e}");
+                last_got = Some(task);
+            }
             _ => {}
         }
     }
-    assert_eq!(run.summary["ok"], 8);
+    assert_eq!(last_got, Some(7));
+    assert_eq!(of(events, "result_get").count(), 8);
+    assert_eq!(of(events, "callback").count(), 0, "apply has no callback");
+    assert_eq!(run.summary["ok"], 6);
+    assert_eq!(run.summary["errors"], 2);
+}
+
+/// The position in the stream of the first event of `kind` about `task`.
+fn position(events: &[Value], kind: &str, task: u64) -> usize {
+    events
+        .iter()
+        .position(|e| e["kind"] == kind && e["task"] == task)
+        .unwrap_or_else(|| panic!("no {kind} of task {task}"))
 }
 
 #[test]
-fn a_timed_wait_for_a_result_is_reported_with_whether_it_expired() {
-    // Paced slowly enough that the last task cannot be ready 50 ms after
-    // close: it needs grants at 10/s, and its worker is busy with an earlier
-    // task unless the main process stalled for most of a second between puts.
-    let run = run_json_of("pool", &["--workers", "2", "--tasks", "4", "--speed", "10"]);
-    let waits: Vec<&Value> = of(&run.events, "result_wait").collect();
-    assert_eq!(waits.len(), 1);
-    assert_eq!(waits[0]["expired"], true);
-    assert_eq!(waits[0]["task"], 3);
+fn the_timed_wait_expires_while_the_slow_task_still_runs_paced_or_not() {
+    for speed in ["max", "20"] {
+        let run = run_json_of(
+            "pool",
+            &["--workers", "2", "--tasks", "6", "--speed", speed],
+        );
+        let events = &run.events;
+        let waits: Vec<&Value> = of(events, "result_wait").collect();
+        assert_eq!(waits.len(), 1);
+        let wait = waits[0];
+        assert_eq!(wait["task"], 0);
+        assert_eq!(wait["expired"], true, "at speed {speed}");
+        // The task had started, and finished only after the wait gave up.
+        assert!(position(events, "task_start", 0) < position(events, "result_wait", 0));
+        let done = &events[position(events, "task_done", 0)];
+        assert!(position(events, "result_wait", 0) < position(events, "task_done", 0));
+        assert!(
+            wait["t_ns"].as_u64() < done["t_ns"].as_u64(),
+            "{wait} {done}"
+        );
+    }
+}
+
+#[test]
+fn close_comes_before_join_and_join_returns_once_every_worker_was_reaped() {
+    let run = run_json_of("pool", &["--workers", "3", "--tasks", "30"]);
+    let events = &run.events;
+    let at = |kind: &str, call: Option<&str>| {
+        events
+            .iter()
+            .position(|e| e["kind"] == kind && call.is_none_or(|c| e["call"] == c))
+            .unwrap_or_else(|| panic!("no {kind} {call:?}"))
+    };
+    let (close, join, joined) = (
+        at("pool_call", Some("close")),
+        at("pool_call", Some("join")),
+        at("pool_joined", None),
+    );
+    assert!(close < join && join < joined);
+    // Every callback ran before join returned (join waits for the result handler).
+    assert!(events
+        .iter()
+        .enumerate()
+        .all(|(i, e)| e["kind"] != "callback" || i < joined));
+    // join() returned after the fork server's waitpid reported every worker's exit.
+    let workers: HashSet<i64> = run.pids("worker").into_iter().collect();
+    let exits: HashSet<i64> = events[..joined]
+        .iter()
+        .filter(|e| e["kind"] == "exit")
+        .map(pid)
+        .collect();
+    assert!(workers.is_subset(&exits), "{workers:?} {exits:?}");
+    let named: HashSet<i64> = events[joined]["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert_eq!(named, workers);
+    assert_eq!(run.summary["joined"], true);
 }
 
 #[test]
@@ -154,10 +264,117 @@ fn crawl_fetches_real_pages_and_the_callbacks_parse_them_in_the_main_process() {
     for e in of(events, "callback") {
         let task = e["task"].as_u64().unwrap();
         assert_eq!(pid(e), main, "the callback runs in the main process");
+        assert_eq!(e["thread"], "mpviz-result-handler");
         let parsed = e["parsed"].as_str().unwrap();
         assert!(
             parsed.starts_with(&format!("Page {task}: {} links", task % 5)),
             "{parsed}"
         );
     }
+}
+
+#[test]
+fn the_callbacks_thread_is_a_thread_of_mpviz_in_proc_while_the_run_goes_on() {
+    // One worker paced at 2 actions a second: after the first callback the
+    // worker still needs at least four permits (two more tasks, taken and
+    // run) before its last result reaches the result handler, which lives
+    // until then: two seconds in which to look at it.
+    let mut run = LiveRun::start(&[
+        "pool",
+        "--json",
+        "--workers",
+        "1",
+        "--tasks",
+        "3",
+        "--speed",
+        "2",
+    ]);
+    let seen = run.read_until(|e| e["kind"] == "callback");
+    let main = seen[0]["parent_pid"].as_i64().unwrap();
+    let callback = seen.last().unwrap();
+    assert_eq!(pid(callback), main);
+    let tid = callback["tid"].as_i64().unwrap();
+    assert_ne!(tid, main, "not the main thread");
+    let comm = std::fs::read_to_string(format!("/proc/{main}/task/{tid}/comm"))
+        .unwrap_or_else(|e| panic!("thread {tid} is not a thread of mpviz ({main}): {e}"));
+    // The kernel keeps the first 15 bytes of a thread's name.
+    assert_eq!(comm.trim_end(), &"mpviz-result-handler"[..15]);
+    assert_eq!(callback["thread"], "mpviz-result-handler");
+}
+
+/// Runs `mpviz pool` under `ulimit -v kb` (a real limit on its address
+/// space, set in the test's child), in a fresh temporary directory: its exit
+/// code, what it said on stderr, and whether it left anything behind. Fails
+/// the test if the run does not end.
+fn pool_limited_to(kb: u64) -> (Option<i32>, String, bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v \"$1\" && exec \"$0\" pool --json --workers 2 --tasks 4",
+            BIN,
+            &kb.to_string(),
+        ])
+        .env("TMPDIR", tmp.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watchdog = Watchdog::new(child.id());
+    let output = child.wait_with_output().unwrap();
+    assert!(!watchdog.fired(), "mpviz hung under ulimit -v {kb}");
+    let left = std::fs::read_dir(tmp.path()).unwrap().next().is_some();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        left,
+    )
+}
+
+#[test]
+fn a_thread_that_cannot_start_ends_the_run_with_one_line_and_exit_1() {
+    const POOL_THREADS: [&str; 3] = ["mpviz-caller", "mpviz-task-handler", "mpviz-result-handler"];
+    // The largest limit under which the run fails (to the nearest 256 KiB).
+    let (mut fails, mut works) = (4 * 1024, 4 * 1024 * 1024);
+    assert_eq!(pool_limited_to(works).0, Some(0));
+    while works - fails > 256 {
+        let mid = (fails + works) / 2;
+        match pool_limited_to(mid).0 {
+            Some(0) => works = mid,
+            _ => fails = mid,
+        }
+    }
+    // From there down, limits that leave less and less room: the pool's own
+    // threads start last, so they fail first, then the engine's. Each such
+    // failure is one line and exit 1, with nothing left; none hangs. (An
+    // allocation that fails aborts the run instead: not what this tests.)
+    let mut pool_failures = Vec::new();
+    let mut kb = works + 1024;
+    loop {
+        let (code, stderr, left) = pool_limited_to(kb);
+        let thread = stderr
+            .strip_prefix("mpviz: error: could not start the ")
+            .and_then(|rest| rest.split_once(" thread"))
+            .map(|(thread, _)| thread.to_string());
+        match (code, thread) {
+            (Some(0), _) => {}
+            (_, Some(thread)) => {
+                assert_eq!(code, Some(1), "ulimit -v {kb}: {stderr}");
+                assert_eq!(stderr.lines().count(), 1, "ulimit -v {kb}: {stderr}");
+                assert!(!left, "ulimit -v {kb} left its directory");
+                if !POOL_THREADS.contains(&thread.as_str()) {
+                    break;
+                }
+                pool_failures.push(thread);
+            }
+            _ if stderr.contains("memory allocation of") => {}
+            _ => panic!("ulimit -v {kb}: exit {code:?}: {stderr}"),
+        }
+        kb = kb.checked_sub(512).expect("no thread failed to start");
+    }
+    assert!(
+        !pool_failures.is_empty(),
+        "no limit made a pool thread fail to start"
+    );
 }

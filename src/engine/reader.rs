@@ -122,7 +122,12 @@ fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
 /// - a `get` follows the `put` of its item (the put returns after the
 ///   consumer has woken);
 /// - a task's events follow its `task_submit` (a pool worker can report a
-///   task before the main process's submit of it has crossed from its thread).
+///   task before the main process's submit of it has crossed from its thread);
+/// - the main process's reports about a task's result (its callback, its
+///   `get`, a wait that saw the result) follow the worker's `task_done`: the
+///   main process learns the result from the pool's result pipe, not from
+///   this stream, so its report can overtake the worker's. Its later reports
+///   stay behind a held one, in their order.
 ///
 /// When the run ends, whatever is still held is let out in the order it
 /// arrived ([`Holding::flush`]): the stream loses nothing.
@@ -136,25 +141,48 @@ pub(super) struct Holding {
     early_gets: HashMap<(String, u64), Vec<(u64, Event)>>,
     submitted: HashSet<u32>,
     early_tasks: HashMap<u32, Vec<(u64, Event)>>,
+    /// The main process (mpviz), whose reports may wait for a `task_done`.
+    parent: Option<Pid>,
+    finished: HashSet<u32>,
+    parent_held: std::collections::VecDeque<(u64, Event)>,
     /// How many events have arrived: each held one keeps its number.
     arrived: u64,
 }
 
 impl Holding {
-    /// Ordering for a run whose own processes (the fork server, mpviz) are `own`.
-    pub(super) fn new(own: &[Pid]) -> Holding {
+    /// Ordering for a run whose own processes are the fork server and the
+    /// main process, mpviz (`parent`).
+    pub(super) fn new(server: Pid, parent: Pid) -> Holding {
         Holding {
-            known: own.iter().copied().collect(),
+            known: [server, parent].into_iter().collect(),
+            parent: Some(parent),
             ..Holding::default()
+        }
+    }
+
+    /// A report of the main process about a task whose `task_done` has not
+    /// passed yet.
+    fn before_its_task(&self, event: &Event) -> bool {
+        match &event.body {
+            Body::Callback { task, .. }
+            | Body::ResultGet { task, .. }
+            | Body::ResultWait {
+                task,
+                expired: false,
+                ..
+            } => !self.finished.contains(task),
+            _ => false,
         }
     }
 
     /// Takes one arriving event; appends to `out` what may pass now, in order:
     /// the event itself (unless held) and what it releases.
     pub(super) fn take(&mut self, event: Event, out: &mut Vec<Event>) {
-        let mut ready = vec![(self.arrived, event)];
+        // Each with whether it was released from the main process's line,
+        // which it then leaves for good.
+        let mut ready = vec![(self.arrived, event, false)];
         self.arrived += 1;
-        while let Some((seq, event)) = ready.pop() {
+        while let Some((seq, event, from_parent_line)) = ready.pop() {
             let released = match (&event.body, event.pid) {
                 (Body::Spawn { ppid, .. }, _) if !self.known.contains(ppid) => {
                     self.early.entry(*ppid).or_default().push((seq, event));
@@ -189,6 +217,27 @@ impl Holding {
                         .push((seq, event));
                     continue;
                 }
+                (_, Some(pid))
+                    if Some(pid) == self.parent
+                        && !from_parent_line
+                        && (!self.parent_held.is_empty() || self.before_its_task(&event)) =>
+                {
+                    self.parent_held.push_back((seq, event));
+                    continue;
+                }
+                (Body::TaskDone { task, .. }, _) => {
+                    self.finished.insert(*task);
+                    out.push(event);
+                    let mut line = Vec::new();
+                    while let Some(front) = self.parent_held.front() {
+                        if self.before_its_task(&front.1) {
+                            break;
+                        }
+                        line.extend(self.parent_held.pop_front());
+                    }
+                    ready.extend(line.into_iter().rev().map(|(seq, e)| (seq, e, true)));
+                    continue;
+                }
                 (Body::TaskSubmit { task }, _) => {
                     self.submitted.insert(*task);
                     self.early_tasks.remove(task)
@@ -212,9 +261,8 @@ impl Holding {
                 _ => None,
             };
             out.push(event);
-            if let Some(mut held) = released {
-                held.reverse();
-                ready.extend(held);
+            if let Some(held) = released {
+                ready.extend(held.into_iter().rev().map(|(seq, e)| (seq, e, false)));
             }
         }
     }
@@ -228,6 +276,7 @@ impl Holding {
             .flat_map(|(_, v)| v)
             .chain(self.early_gets.drain().flat_map(|(_, v)| v))
             .chain(self.early_tasks.drain().flat_map(|(_, v)| v))
+            .chain(self.parent_held.drain(..))
             .collect();
         held.sort_by_key(|(seq, _)| *seq);
         held.into_iter().map(|(_, event)| event).collect()
@@ -238,7 +287,7 @@ impl Reader {
     pub(super) fn run(mut self) {
         let server_pid = self.server.id() as Pid;
         let mut slots: HashMap<Pid, u32> = HashMap::default();
-        let mut holding = Holding::new(&[server_pid, self.parent_pid]);
+        let mut holding = Holding::new(server_pid, self.parent_pid);
         let mut passing: Vec<Event> = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::default();
         let Some(pipe) = self.pipe.take() else {
@@ -246,7 +295,16 @@ impl Reader {
         };
         let mut lines = match spawn_pipe_reader(pipe, self.clock) {
             Ok(lines) => lines,
-            Err(_) => return,
+            Err(e) => {
+                // Nobody can read the pipe: end the run as a failed fork
+                // does (the error stops the group) and see the pipe closed.
+                let message = format!("could not start the mpviz-pipe thread: {e}");
+                self.handle(
+                    Event::new(self.clock.now(), None, Body::Error { message }),
+                    &slots,
+                );
+                crossbeam_channel::bounded(0).1
+            }
         };
         let mut parent = self
             .from_parent
@@ -521,7 +579,7 @@ mod tests {
 
     #[test]
     fn an_early_event_is_held_until_what_it_follows_has_passed() {
-        let mut h = Holding::new(&[1, 2]);
+        let mut h = Holding::new(1, 2);
         let mut out = Vec::new();
         h.take(spawn(10, 1), &mut out);
         h.take(spawn(11, 1), &mut out);
@@ -550,9 +608,80 @@ mod tests {
         assert!(h.flush().is_empty());
     }
 
+    fn callback(task: u32) -> Event {
+        ev(
+            2,
+            Body::Callback {
+                task,
+                thread: "mpviz-result-handler".into(),
+                ok: true,
+                parsed: None,
+                tid: 3,
+                result: Some(1),
+                error_type: None,
+                error: None,
+            },
+        )
+    }
+
+    fn task_done(task: u32) -> Event {
+        ev(
+            10,
+            Body::TaskDone {
+                task,
+                ok: true,
+                result: Some(1),
+                error: None,
+                error_type: None,
+                page: None,
+            },
+        )
+    }
+
+    #[test]
+    fn the_main_processs_callback_waits_for_its_tasks_done_and_its_later_reports_stay_behind() {
+        let mut h = Holding::new(1, 2);
+        let mut out = Vec::new();
+        h.take(spawn(10, 1), &mut out);
+        for task in [0, 1] {
+            h.take(ev(2, Body::TaskSubmit { task }), &mut out);
+        }
+        // The result pipe was faster than the worker's report.
+        h.take(callback(1), &mut out);
+        h.take(
+            ev(
+                2,
+                Body::PoolCall {
+                    call: "close".into(),
+                },
+            ),
+            &mut out,
+        );
+        h.take(callback(0), &mut out);
+        assert_eq!(out.len(), 3, "{out:?}");
+        h.take(task_done(0), &mut out);
+        // Task 0 is done, but its callback is behind task 1's in the line.
+        assert_eq!(kinds(&out[3..]), [(10, "task_done")]);
+        h.take(task_done(1), &mut out);
+        assert_eq!(
+            kinds(&out[4..]),
+            [
+                (10, "task_done"),
+                (2, "callback"),
+                (2, "pool_call"),
+                (2, "callback")
+            ]
+        );
+        assert!(matches!(out[5].body, Body::Callback { task: 1, .. }));
+        // A report about a finished task passes at once.
+        h.take(callback(1), &mut out);
+        assert_eq!(out.len(), 9);
+        assert!(h.flush().is_empty());
+    }
+
     #[test]
     fn what_is_still_held_when_the_run_ends_comes_out_in_arrival_order() {
-        let mut h = Holding::new(&[1, 2]);
+        let mut h = Holding::new(1, 2);
         let mut out = Vec::new();
         h.take(spawn(10, 1), &mut out);
         // Held, each for something that never comes.

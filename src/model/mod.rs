@@ -92,6 +92,17 @@ pub struct TaskView {
     pub error: Option<String>,
     /// What the callback found in a crawled page.
     pub parsed: Option<String>,
+    /// What the main process's `get()` returned (`--sync`): the value, or
+    /// the error it raised as "Type: message".
+    pub got: Option<Result<Option<i64>, String>>,
+}
+
+/// The newest page a pool worker fetched (`--crawl`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedPage {
+    pub task: u32,
+    pub worker: Pid,
+    pub page: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -455,6 +466,12 @@ pub struct Model {
     /// The pool's last `close`/`join`, and the last timed wait for a result.
     pub pool_calls: Vec<String>,
     pub last_wait: Option<(u32, u64, bool)>,
+    /// The workers whose exits the pool's `join()` waited for, once it returned.
+    pub pool_joined: Option<Vec<Pid>>,
+    /// The newest page fetched by a worker (`--crawl`).
+    pub last_page: Option<FetchedPage>,
+    /// The newest thing a callback parsed from a page: the task, and what.
+    pub last_parsed: Option<(u32, String)>,
     /// Each file's content as the parent last read it.
     pub files: BTreeMap<String, String>,
     /// The last write to each file: who, what, and what they had read.
@@ -708,6 +725,7 @@ impl Model {
                         result: None,
                         error: None,
                         parsed: None,
+                        got: None,
                     },
                 );
             }
@@ -722,12 +740,20 @@ impl Model {
                 ok,
                 result,
                 error,
+                page,
                 ..
             } => {
                 if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
                     t.state = TaskState::Ready { ok: *ok, worker: p };
                     t.result = *result;
                     t.error = error.clone();
+                }
+                if let (Some(page), Some(worker)) = (page, pid) {
+                    self.last_page = Some(FetchedPage {
+                        task: *task,
+                        worker,
+                        page: page.clone(),
+                    });
                 }
                 self.set_activity(pid, Activity::FinishedTask(*task, *ok));
             }
@@ -736,10 +762,14 @@ impl Model {
                 thread,
                 ok,
                 parsed,
+                ..
             } => {
                 if let (Some(t), Some(p)) = (self.tasks.get_mut(task), pid) {
                     t.callback = Some((p, thread.clone(), *ok));
                     t.parsed = parsed.clone();
+                }
+                if let Some(parsed) = parsed {
+                    self.last_parsed = Some((*task, parsed.clone()));
                 }
             }
             Body::ResultWait {
@@ -748,6 +778,26 @@ impl Model {
                 expired,
             } => self.last_wait = Some((*task, *timeout_ms, *expired)),
             Body::PoolCall { call } => self.pool_calls.push(call.clone()),
+            Body::ResultGet {
+                task,
+                ok,
+                result,
+                error_type,
+                error,
+            } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.got = Some(if *ok {
+                        Ok(*result)
+                    } else {
+                        Err(format!(
+                            "{}: {}",
+                            error_type.as_deref().unwrap_or_default(),
+                            error.as_deref().unwrap_or_default()
+                        ))
+                    });
+                }
+            }
+            Body::PoolJoined { workers } => self.pool_joined = Some(workers.clone()),
             Body::Put { queue, item, depth } => {
                 let by_parent = pid.is_some() && pid == self.parent_pid;
                 let q = self.queue_mut(queue);

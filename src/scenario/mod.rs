@@ -176,6 +176,13 @@ impl Parent {
             .send(Event::new(self.clock.now(), Some(self.pid), body));
     }
 
+    /// Reports `body` as done by `pid` (what a thread's own `getpid()` said),
+    /// or, with `None`, by the run as a whole: an `error` so reported ends
+    /// the run, as a failed fork does.
+    pub fn emit_as(&self, pid: Option<Pid>, body: Body) {
+        let _ = self.out.send(Event::new(self.clock.now(), pid, body));
+    }
+
     /// The run is being stopped (quit, a signal, an error): not merely ended.
     pub fn stop_requested(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)

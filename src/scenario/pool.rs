@@ -1,37 +1,61 @@
-//! A process pool (tutorial section 2.5).
+//! A process pool (tutorial section 2.5), built as CPython's
+//! `multiprocessing.Pool` is.
 //!
 //! `W` worker processes are started once and take tasks from one task queue
-//! (a queue in shared memory, [`crate::ipc::queue`]) until they get a stop signal. The main process
-//! (mpviz itself, as the scenario's parent side) submits the tasks with
-//! `apply_async` from a feeder thread, or with blocking `apply` (`--sync`),
-//! and runs each task's callback, or its error callback, when the result
-//! comes back. `--fail K` makes K tasks raise an error; the worker survives.
+//! (a ring in shared memory, [`crate::ipc::queue`]) until they get a stop
+//! signal. Each worker sends every result, or the error its task failed with,
+//! back over the pool's result pipe (Python's `outqueue`). The main process
+//! is mpviz itself (the scenario's parent side), with Python's threads:
+//! `mpviz-caller` plays the program's main thread (`apply_async`, or `apply`
+//! with `--sync`, then `wait`, `close`, `join`) and puts each task into an
+//! unbounded in-process queue (Python's `_taskqueue`); `mpviz-task-handler`
+//! moves the tasks into the shared ring (Python's `_handle_tasks` into the
+//! `inqueue` pipe); `mpviz-result-handler` reads the result pipe, runs each
+//! task's callback or error callback and then sets its AsyncResult (Python's
+//! `_handle_results`). `--fail K` gives K tasks an argument their code fails
+//! with (a division by zero; with `--crawl`, a page that is not there); the
+//! worker survives.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
+use crate::ipc::sink::PIPE_BUF;
 use crate::model::{Model, TaskState};
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
 
 pub const ROLE: &str = "worker";
 pub const TASK_QUEUE: &str = "tasks";
-/// How long the main process waits for the last task's result before it
+/// How long the main process waits for the slow task's result before it
 /// gives up once (`AsyncResult.wait(timeout)`).
 pub const WAIT_MS: u64 = 50;
+/// The task the main process waits for: the first, which is slow.
+pub const SLOW_TASK: u32 = 0;
+/// How long the slow task sleeps (the tutorial's network delay): twice the
+/// wait, which begins once the main process has seen the task start, so the
+/// wait expires while the task still sleeps.
+pub const SLOW_MS: u64 = 2 * WAIT_MS;
 /// The work of one task: the tutorial's `calc`, a count to this number.
 const WORK: u64 = 1_000;
+/// The stop signal in the task queue (Python puts `None`).
+const STOP: u64 = u64::MAX;
+/// The threads of the main process, named for the roles of Python's.
+pub const CALLER_THREAD: &str = "mpviz-caller";
+pub const TASK_HANDLER_THREAD: &str = "mpviz-task-handler";
+pub const RESULT_HANDLER_THREAD: &str = "mpviz-result-handler";
+const WEB_THREAD: &str = "mpviz-web";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PoolParams {
@@ -39,8 +63,8 @@ pub struct PoolParams {
     pub tasks: u32,
     pub fail: u32,
     pub sync: bool,
-    /// How many tasks the task queue holds (at most ten: the feeder runs a
-    /// little ahead of the workers).
+    /// How many tasks the shared ring between the task handler and the
+    /// workers holds (the queue `apply_async` puts into is unbounded).
     pub queue_size: u32,
     /// Tasks fetch pages from a web server the main process runs on 127.0.0.1.
     #[serde(default)]
@@ -54,6 +78,103 @@ impl PoolParams {
             && (0..self.fail).any(|i| {
                 (u64::from(i) * u64::from(self.tasks) / u64::from(self.fail)) as u32 == task
             })
+    }
+
+    /// Whether `task` is the slow one the main process waits for (only
+    /// `apply_async` returns at once and leaves something to wait for).
+    pub fn slow(&self, task: u32) -> bool {
+        !self.sync && task == SLOW_TASK
+    }
+
+    /// What goes into the task queue for `task`: its number and its
+    /// argument, the divisor its code divides by (0 for a failing task).
+    fn item(&self, task: u32) -> u64 {
+        let divisor = u64::from(!self.fails(task));
+        u64::from(task) | divisor << 32
+    }
+}
+
+/// What a task returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Returned {
+    Number(i64),
+    /// A fetched page (`--crawl`), as the tutorial's `geturl` returns it.
+    Page(String),
+}
+
+/// The error a task failed with: its type and its message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Raised {
+    pub kind: String,
+    pub message: String,
+}
+
+impl Raised {
+    fn new(kind: &str, message: impl Into<String>) -> Raised {
+        Raised {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One message of the result pipe: a task's result, or the task handler's
+/// sentinel (Python's `None`) that tells the result handler no more tasks
+/// come.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    Result {
+        task: u32,
+        value: Result<Returned, Raised>,
+    },
+    Sentinel,
+}
+
+impl Message {
+    /// The message as one frame: its length (two bytes, little-endian), then
+    /// the message in `postcard`'s form. A frame is at most `PIPE_BUF` bytes,
+    /// so one write puts it whole into the pipe, never interleaved with
+    /// another worker's (Python's `SimpleQueue` takes a lock around each
+    /// send instead, as a pickled result may be longer); a longer result is
+    /// replaced by the error Python would send for it.
+    pub fn frame(&self) -> Vec<u8> {
+        let body = postcard::to_stdvec(self).unwrap_or_default();
+        if body.len() + 2 > PIPE_BUF {
+            if let Message::Result { task, .. } = self {
+                return Message::Result {
+                    task: *task,
+                    value: Err(Raised::new(
+                        "MaybeEncodingError",
+                        format!("the result ({} bytes) is too long to send", body.len()),
+                    )),
+                }
+                .frame();
+            }
+        }
+        let mut out = Vec::with_capacity(body.len() + 2);
+        out.extend_from_slice(&(body.len() as u16).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The first frame of `bytes`: the message (`None` if unreadable) and the
+    /// frame's length, or `None` if the frame is not all there yet.
+    pub fn unframe(bytes: &[u8]) -> Option<(Option<Message>, usize)> {
+        let len = usize::from(u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]));
+        let frame = bytes.get(2..2 + len)?;
+        Some((postcard::from_bytes(frame).ok(), 2 + len))
+    }
+
+    /// Sends the message in one write.
+    fn send(&self, fd: BorrowedFd) -> nix::Result<()> {
+        let frame = self.frame();
+        loop {
+            match nix::unistd::write(fd, &frame) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -101,7 +222,10 @@ impl Scenario for Pool {
     }
 
     fn open_ipc(&self) -> anyhow::Result<Vec<OwnedFd>> {
-        let mut ipc = vec![queue::create(self.params.queue_size)?];
+        // The task queue, then the result pipe's write end (every worker's)
+        // and read end (the main process's), then the web server's socket.
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let mut ipc = vec![queue::create(self.params.queue_size)?, write, read];
         if self.params.crawl {
             // Bound before any worker starts: a worker learns the port from
             // the descriptor it inherits. Loopback only: no outside network.
@@ -112,44 +236,49 @@ impl Scenario for Pool {
     }
 
     fn parent_side(&self, ipc: &[OwnedFd]) -> anyhow::Result<Option<Box<dyn ParentSide>>> {
-        let queue = Queue::open(
-            ipc.first()
-                .ok_or_else(|| anyhow::anyhow!("the task queue was not opened"))?,
-        )?;
-        let server = match ipc.get(1) {
+        let [queue, write, read, ..] = ipc else {
+            anyhow::bail!("the pool's task queue and result pipe were not opened");
+        };
+        let server = match ipc.get(3) {
             Some(fd) => Some(TcpListener::from(fd.try_clone()?)),
             None => None,
         };
-        let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Ok(Some(Box::new(MainProcess {
             server,
             params: self.params.clone(),
-            queue: Arc::new(queue),
-            done_tx,
-            done_rx: Some(done_rx),
-            results: 0,
+            queue: Arc::new(Queue::open(queue)?),
+            results: Some((read.try_clone()?, write.try_clone()?)),
+            shared: Arc::new(Shared::default()),
+            caller: None,
+            started: false,
             last_depth: None,
         })))
     }
 
     fn run_child(&self, ctx: &mut Ctx) -> i32 {
-        let Some(&fd) = ctx.ipc.first() else {
+        let (Some(&queue), Some(&results)) = (ctx.ipc.first(), ctx.ipc.get(1)) else {
             return 2;
         };
         // With --crawl, the main process's listening socket is inherited:
         // its address says where to fetch pages.
-        let port = ctx.ipc.get(1).and_then(|&fd| {
+        let port = ctx.ipc.get(3).and_then(|&fd| {
             // SAFETY: the inherited socket stays open for the child's life;
             // only a duplicate is wrapped (and closed).
-            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let socket = unsafe { BorrowedFd::borrow_raw(fd) };
             let listener = TcpListener::from(socket.try_clone_to_owned().ok()?);
             listener.local_addr().ok().map(|a| a.port())
         });
         // SAFETY: the run's descriptors stay open for the child's whole life.
-        let Ok(queue) = Queue::open(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }) else {
+        let (queue, results) = unsafe {
+            (
+                BorrowedFd::borrow_raw(queue),
+                BorrowedFd::borrow_raw(results),
+            )
+        };
+        let Ok(queue) = Queue::open(queue) else {
             return 2;
         };
-        match work(ctx, &queue, &self.params, port) {
+        match work(ctx, &queue, results, &self.params, port) {
             Ok(()) => 0,
             Err(e) => {
                 ctx.emit(Body::Error {
@@ -186,6 +315,13 @@ impl Scenario for Pool {
         s.insert("ok".into(), json!(ready(true)));
         s.insert("errors".into(), json!(ready(false)));
         s.insert("callback_pids".into(), json!(callbacks));
+        let threads: BTreeSet<&str> = model
+            .tasks
+            .values()
+            .filter_map(|t| t.callback.as_ref().map(|c| c.1.as_str()))
+            .collect();
+        s.insert("callback_threads".into(), json!(threads));
+        s.insert("joined".into(), json!(model.pool_joined.is_some()));
         s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
     }
@@ -264,88 +400,110 @@ fn calc(n: u64) -> i64 {
     sum
 }
 
-/// A worker's life: take tasks until the stop signal.
-fn work(ctx: &mut Ctx, queue: &Queue, p: &PoolParams, port: Option<u16>) -> nix::Result<()> {
+/// A worker's life: take tasks until the stop signal, and send each result
+/// back to the main process (Python's `worker()`).
+fn work(
+    ctx: &mut Ctx,
+    queue: &Queue,
+    results: BorrowedFd,
+    p: &PoolParams,
+    port: Option<u16>,
+) -> nix::Result<()> {
     loop {
         ctx.gate("take a task");
-        let task = match queue.get_within(None)? {
-            Timed::Done((task, _)) => task,
+        let item = match queue.get_within(None)? {
+            Timed::Done((item, _)) => item,
             Timed::TimedOut => {
                 ctx.emit(Body::Blocked {
                     queue: TASK_QUEUE.into(),
                     op: "get".into(),
                 });
                 match queue.get_patiently(None, || ctx.flush())? {
-                    Timed::Done((task, _)) => task,
+                    Timed::Done((item, _)) => item,
                     Timed::TimedOut => continue,
                 }
             }
         };
-        if task >= u64::from(p.tasks) {
+        if item == STOP {
             return Ok(());
         }
-        let task = task as u32;
+        let (task, divisor) = (item as u32, (item >> 32) as i64);
         ctx.emit(Body::TaskStart { task });
-        let page = match port {
+        if p.slow(task) {
+            ctx.gate(format_args!("sleep {SLOW_MS} ms"));
+            ctx.sleep(SLOW_MS);
+        }
+        let value = match port {
             Some(port) => {
-                ctx.gate(format_args!("fetch /page/{task}"));
-                Some(fetch(port, task))
+                // A failing task's argument is a page that is not there.
+                let path = match divisor {
+                    0 => format!("/missing/{task}"),
+                    _ => format!("/page/{task}"),
+                };
+                ctx.gate(format_args!("fetch {path}"));
+                fetch(port, &path).map(Returned::Page)
             }
             None => {
                 ctx.gate(format_args!("run task {task}"));
-                None
+                calc(WORK)
+                    .checked_div(divisor)
+                    .map(Returned::Number)
+                    .ok_or_else(|| Raised::new("ZeroDivisionError", "division by zero"))
             }
         };
-        let done = match page {
-            _ if p.fails(task) => Body::TaskDone {
+        ctx.emit(match &value {
+            Ok(Returned::Number(n)) => Body::TaskDone {
                 task,
-                ok: false,
-                result: None,
-                error: Some(format!("ValueError: task {task} fails on purpose (--fail)")),
+                ok: true,
+                result: Some(*n),
+                error: None,
                 page: None,
+                error_type: None,
             },
-            Some(Err(e)) => Body::TaskDone {
-                task,
-                ok: false,
-                result: None,
-                error: Some(format!("ConnectionError: {e}")),
-                page: None,
-            },
-            Some(Ok(page)) => Body::TaskDone {
+            Ok(Returned::Page(page)) => Body::TaskDone {
                 task,
                 ok: true,
                 result: Some(page.len() as i64),
                 error: None,
                 page: Some(page.chars().take(1000).collect()),
+                error_type: None,
             },
-            None => Body::TaskDone {
+            Err(raised) => Body::TaskDone {
                 task,
-                ok: true,
-                result: Some(calc(WORK)),
-                error: None,
+                ok: false,
+                result: None,
+                error: Some(raised.message.clone()),
                 page: None,
+                error_type: Some(raised.kind.clone()),
             },
-        };
-        ctx.emit(done);
+        });
+        // The report goes before the result, which the main process acts on
+        // (and a write to a full pipe may wait).
+        ctx.flush();
+        Message::Result { task, value }.send(results)?;
     }
 }
 
-/// A worker's request: `GET /page/N` from the main process's server.
-fn fetch(port: u16, task: u32) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+/// A worker's request: `GET path` from the main process's server.
+fn fetch(port: u16, path: &str) -> Result<String, Raised> {
+    let connection = |e: std::io::Error| Raised::new("ConnectionError", e.to_string());
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(connection)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(connection)?;
     // One write: `write!` would send the pieces of a formatted request as
     // separate writes, and a server may read just the first.
-    let request = format!("GET /page/{task} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    stream.write_all(request.as_bytes())?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(connection)?;
     let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    stream.read_to_string(&mut response).map_err(connection)?;
     match response.split_once("\r\n\r\n") {
         Some((head, body)) if head.starts_with("HTTP/1.0 200") => Ok(body.to_string()),
-        _ => Err(std::io::Error::other(format!(
-            "unexpected response: {}",
-            response.lines().next().unwrap_or_default()
-        ))),
+        _ => {
+            let status = response.lines().next().unwrap_or_default();
+            let status = status.strip_prefix("HTTP/1.0 ").unwrap_or(status);
+            Err(Raised::new("HTTPError", format!("{status} for {path}")))
+        }
     }
 }
 
@@ -423,17 +581,106 @@ fn serve(listener: TcpListener, parent: Parent) {
     }
 }
 
-/// The main process's part: a feeder thread submits the tasks (Python's task
-/// handler); this side, fed the stream, runs the callbacks when results come
-/// back (Python's result handler), then closes and joins the pool.
+/// The main process's pool as its threads share it: Python's result cache
+/// (the AsyncResults not yet ready) and what the main process has seen.
+#[derive(Default)]
+struct PoolState {
+    /// The AsyncResults that are ready: what each task returned or raised.
+    ready: HashMap<u32, Result<Returned, Raised>>,
+    /// Submitted and not yet ready.
+    outstanding: u32,
+    /// The result handler has had the task handler's sentinel: no more
+    /// tasks come.
+    sentinel: bool,
+    /// The result handler has returned: no more results will be set.
+    handler_done: bool,
+    /// The slow task has reported its start (seen in the stream).
+    slow_started: bool,
+    /// The pool's workers, from their spawns, and those whose exit their
+    /// reaper (the fork server's `waitpid`) has reported.
+    workers: BTreeSet<Pid>,
+    exited: BTreeSet<Pid>,
+    /// The caller waits in `join()` for the workers' exits.
+    joining: bool,
+}
+
+impl PoolState {
+    fn all_exited(&self, workers: u32) -> bool {
+        self.workers.len() == workers as usize && self.workers.is_subset(&self.exited)
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<PoolState>,
+    /// Notified whenever the state changes (Python's `threading.Event` of
+    /// each AsyncResult, one condition for all).
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut PoolState)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    /// Waits until `done` holds (true), `deadline` passes (false), or the
+    /// run is being stopped (false).
+    fn wait_until(
+        &self,
+        parent: &Parent,
+        deadline: Option<Instant>,
+        done: impl Fn(&PoolState) -> bool,
+    ) -> bool {
+        let mut state = self.lock();
+        loop {
+            if done(&state) {
+                return true;
+            }
+            let step = Duration::from_millis(100);
+            let step = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(step),
+                    _ => return false,
+                },
+                None => step,
+            };
+            if parent.stop_requested() {
+                return false;
+            }
+            state = match self.changed.wait_timeout(state, step) {
+                Ok((state, _)) => state,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+}
+
+/// The main process's part: it starts the pool's threads, and tells them
+/// what it sees in the stream (the workers' spawns and exits, the slow
+/// task's start).
 struct MainProcess {
     server: Option<TcpListener>,
     params: PoolParams,
     queue: Arc<Queue>,
-    done_tx: Sender<u32>,
-    done_rx: Option<Receiver<u32>>,
-    results: u32,
+    /// The result pipe's read end (the result handler's) and a write end
+    /// (the task handler's, for its sentinel).
+    results: Option<(OwnedFd, OwnedFd)>,
+    shared: Arc<Shared>,
+    caller: Option<JoinHandle<()>>,
+    started: bool,
     last_depth: Option<u32>,
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, String> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| format!("could not start the {name} thread: {e}"))
 }
 
 impl MainProcess {
@@ -449,31 +696,74 @@ impl MainProcess {
         }
     }
 
-    fn start_feeder(&mut self, parent: &Parent) {
-        let Some(done) = self.done_rx.take() else {
-            return;
+    /// Starts the pool's threads. A thread that cannot be started ends the
+    /// run: the error, reported by the run as a whole, stops every process.
+    fn start(&mut self, parent: &Parent) {
+        self.started = true;
+        if let Err(message) = self.start_threads(parent) {
+            parent.emit_as(None, Body::Error { message });
+        }
+    }
+
+    fn start_threads(&mut self, parent: &Parent) -> Result<(), String> {
+        let Some((read, write)) = self.results.take() else {
+            return Ok(());
         };
         if let Some(listener) = self.server.take() {
             let parent = parent.clone();
-            let _ = std::thread::Builder::new()
-                .name("mpviz-web".into())
-                .spawn(move || serve(listener, parent));
+            spawn(WEB_THREAD, move || serve(listener, parent))?;
         }
-        let (params, queue, parent) = (self.params.clone(), self.queue.clone(), parent.clone());
-        let _ = std::thread::Builder::new()
-            .name("mpviz-task-handler".into())
-            .spawn(move || feed(&params, &queue, &parent, &done));
+        let (tasks_tx, tasks_rx) = crossbeam_channel::unbounded();
+        let task_handler = {
+            let (queue, parent, workers) =
+                (self.queue.clone(), parent.clone(), self.params.workers);
+            spawn(TASK_HANDLER_THREAD, move || {
+                hand_tasks(&tasks_rx, &queue, workers, write.as_fd(), &parent)
+            })?
+        };
+        let result_handler = {
+            let (shared, parent, sync) = (self.shared.clone(), parent.clone(), self.params.sync);
+            spawn(RESULT_HANDLER_THREAD, move || {
+                handle_results(read, &shared, sync, &parent)
+            })?
+        };
+        let (params, shared, parent) = (self.params.clone(), self.shared.clone(), parent.clone());
+        self.caller = Some(spawn(CALLER_THREAD, move || {
+            call(
+                &params,
+                &shared,
+                &parent,
+                tasks_tx,
+                [task_handler, result_handler],
+            )
+        })?);
+        Ok(())
     }
 
-    fn close_and_join(&self, parent: &Parent) {
-        parent.emit(Body::PoolCall {
-            call: "join".into(),
-        });
-        let queue = &self.queue;
-        for w in 0..self.params.workers {
-            if !put_patiently(queue, u64::from(self.params.tasks) + u64::from(w), parent) {
+    /// Once the run's processes are gone (or it is stopped), waits for the
+    /// caller to finish, so that what it still reports (join's return)
+    /// enters the stream, unless it waits for a worker's exit that is not
+    /// yet handed to this side (then events must flow first).
+    fn finish(&mut self, parent: &Parent) {
+        let Some(caller) = self.caller.take() else {
+            return;
+        };
+        loop {
+            if caller.is_finished() {
+                let _ = caller.join();
                 return;
             }
+            let state = self.shared.lock();
+            if parent.stop_requested() || (state.joining && !state.all_exited(self.params.workers))
+            {
+                drop(state);
+                self.caller = Some(caller);
+                return;
+            }
+            let _ = self
+                .shared
+                .changed
+                .wait_timeout(state, Duration::from_millis(10));
         }
     }
 }
@@ -489,26 +779,137 @@ fn put_patiently(queue: &Queue, item: u64, parent: &Parent) -> bool {
     }
 }
 
-fn feed(p: &PoolParams, queue: &Queue, parent: &Parent, done: &Receiver<u32>) {
-    let mut finished = HashSet::new();
-    // Waits until `task` is done, or until `until`; false if the run stops.
-    let mut wait_for = |task: u32, until: Option<Instant>| -> Option<bool> {
-        while !finished.contains(&task) {
-            let step = Duration::from_millis(100);
-            let step = until.map_or(step, |u| {
-                u.saturating_duration_since(Instant::now()).min(step)
-            });
-            match done.recv_timeout(step) {
-                Ok(t) => {
-                    finished.insert(t);
+/// The task handler (Python's `_handle_tasks`): moves each task from the
+/// unbounded in-process queue into the shared ring, blocking while the ring
+/// is full; once the pool is closed, tells the result handler (the sentinel)
+/// and each worker (a stop signal) that no more tasks come.
+fn hand_tasks(
+    tasks: &Receiver<u64>,
+    queue: &Queue,
+    workers: u32,
+    results: BorrowedFd,
+    parent: &Parent,
+) {
+    loop {
+        match tasks.recv_timeout(Duration::from_millis(100)) {
+            Ok(item) => {
+                if !put_patiently(queue, item, parent) {
+                    return;
                 }
-                Err(_) if parent.stopping() => return None,
-                Err(_) if until.is_some_and(|u| Instant::now() >= u) => return Some(false),
-                Err(_) => {}
+            }
+            Err(RecvTimeoutError::Timeout) if parent.stop_requested() => return,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = Message::Sentinel.send(results);
+    for _ in 0..workers {
+        if !put_patiently(queue, STOP, parent) {
+            return;
+        }
+    }
+}
+
+/// The result handler (Python's `_handle_results`): reads each result from
+/// the result pipe, runs the task's callback or error callback (none for
+/// `apply`), then sets its AsyncResult. Returns once the sentinel has come
+/// and no result is outstanding, or when no result can come any more.
+fn handle_results(read: OwnedFd, shared: &Shared, sync: bool, parent: &Parent) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or_default()
+        .to_string();
+    let mut pipe = std::fs::File::from(read);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut partial: Vec<u8> = Vec::new();
+    loop {
+        {
+            let state = shared.lock();
+            if state.sentinel && state.outstanding == 0 {
+                break;
             }
         }
-        Some(true)
+        if parent.stop_requested() {
+            break;
+        }
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            // Nothing came: once every process of the run is gone, nothing will.
+            Ok(0) if parent.stopping() => break,
+            Ok(0) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) => {}
+        }
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        partial.extend_from_slice(&buf[..n]);
+        let mut used = 0;
+        while let Some((message, len)) = Message::unframe(&partial[used..]) {
+            used += len;
+            match message {
+                Some(Message::Result { task, value }) => {
+                    if !sync {
+                        run_callback(task, &value, &thread, parent);
+                    }
+                    shared.update(|s| {
+                        s.ready.insert(task, value);
+                        s.outstanding = s.outstanding.saturating_sub(1);
+                    });
+                }
+                Some(Message::Sentinel) => shared.update(|s| s.sentinel = true),
+                None => parent.emit(Body::Error {
+                    message: "the result pipe carried an unreadable message".into(),
+                }),
+            }
+        }
+        partial.drain(..used);
+    }
+    shared.update(|s| s.handler_done = true);
+}
+
+/// Runs `task`'s callback, or its error callback, on this thread: with
+/// `--crawl` the callback parses the page, as the tutorial's `urlparser`
+/// does. Reported as this thread sees itself as it runs: the PID from
+/// `getpid()`, the thread's id from `gettid()`.
+fn run_callback(task: u32, value: &Result<Returned, Raised>, thread: &str, parent: &Parent) {
+    let (ok, result, parsed, raised) = match value {
+        Ok(Returned::Number(n)) => (true, Some(*n), None, None),
+        Ok(Returned::Page(page)) => (true, None, Some(parse(page)), None),
+        Err(raised) => (false, None, None, Some(raised)),
     };
+    let pid = nix::unistd::getpid().as_raw();
+    let tid = nix::unistd::gettid().as_raw();
+    parent.emit_as(
+        Some(pid),
+        Body::Callback {
+            task,
+            thread: thread.to_string(),
+            ok,
+            parsed,
+            tid,
+            result,
+            error_type: raised.map(|r| r.kind.clone()),
+            error: raised.map(|r| r.message.clone()),
+        },
+    );
+}
+
+/// The main process's program, on its own thread (Python's main thread):
+/// submit every task (waiting for the slow one for a moment), close, join.
+fn call(
+    p: &PoolParams,
+    shared: &Shared,
+    parent: &Parent,
+    tasks: Sender<u64>,
+    handlers: [JoinHandle<()>; 2],
+) {
+    let ready = |task: u32| move |s: &PoolState| s.ready.contains_key(&task) || s.handler_done;
     for task in 0..p.tasks {
         // Paced as a child is: paused, the main process submits nothing.
         if !parent.gate(format_args!("submit task {task}")) {
@@ -516,59 +917,120 @@ fn feed(p: &PoolParams, queue: &Queue, parent: &Parent, done: &Receiver<u32>) {
         }
         // Reported before the put, like every write: the worker's start follows.
         parent.emit(Body::TaskSubmit { task });
-        if !put_patiently(queue, u64::from(task), parent) {
+        shared.lock().outstanding += 1;
+        if tasks.send(p.item(task)).is_err() {
             return;
         }
-        if p.sync && wait_for(task, None).is_none() {
+        if p.sync {
+            // `apply` is `apply_async(...).get()`: the caller gets the value,
+            // or the error is raised in it.
+            if !shared.wait_until(parent, None, ready(task)) {
+                return;
+            }
+            let Some(value) = shared.lock().ready.get(&task).cloned() else {
+                return;
+            };
+            parent.emit(got(task, &value));
+        }
+        if p.slow(task) && !wait_for_the_slow_task(shared, parent) {
             return;
         }
     }
     parent.emit(Body::PoolCall {
         call: "close".into(),
     });
-    if !p.sync {
-        let last = p.tasks - 1;
-        let until = Instant::now() + Duration::from_millis(WAIT_MS);
-        if let Some(ready) = wait_for(last, Some(until)) {
-            parent.emit(Body::ResultWait {
-                task: last,
-                timeout_ms: WAIT_MS,
-                expired: !ready,
-            });
-        }
+    drop(tasks);
+    parent.emit(Body::PoolCall {
+        call: "join".into(),
+    });
+    // Python's join: the handler threads, then each worker process.
+    for handler in handlers {
+        let _ = handler.join();
+    }
+    shared.update(|s| s.joining = true);
+    if shared.wait_until(parent, None, |s| s.all_exited(p.workers)) {
+        let workers = shared.lock().workers.iter().copied().collect();
+        parent.emit(Body::PoolJoined { workers });
+    }
+}
+
+/// As the tutorial's loop does after `apply_async`: once the slow task is
+/// seen running, `wait(0.05)` on it. It sleeps for longer, so the wait
+/// expires while it still runs. False if the run is being stopped.
+fn wait_for_the_slow_task(shared: &Shared, parent: &Parent) -> bool {
+    let ready = |s: &PoolState| s.ready.contains_key(&SLOW_TASK) || s.handler_done;
+    if !shared.wait_until(parent, None, |s| s.slow_started || ready(s)) {
+        return false;
+    }
+    let until = Instant::now() + Duration::from_millis(WAIT_MS);
+    shared.wait_until(parent, Some(until), ready);
+    if parent.stop_requested() {
+        return false;
+    }
+    let expired = !shared.lock().ready.contains_key(&SLOW_TASK);
+    parent.emit(Body::ResultWait {
+        task: SLOW_TASK,
+        timeout_ms: WAIT_MS,
+        expired,
+    });
+    true
+}
+
+/// What the caller's `get()` returned, or raised.
+fn got(task: u32, value: &Result<Returned, Raised>) -> Body {
+    let (result, raised) = match value {
+        Ok(Returned::Number(n)) => (Some(*n), None),
+        Ok(Returned::Page(page)) => (Some(page.len() as i64), None),
+        Err(raised) => (None, Some(raised)),
+    };
+    Body::ResultGet {
+        task,
+        ok: raised.is_none(),
+        result,
+        error_type: raised.map(|r| r.kind.clone()),
+        error: raised.map(|r| r.message.clone()),
     }
 }
 
 impl ParentSide for MainProcess {
     fn wants(&self) -> super::EventFilter {
-        |event| matches!(event.body, Body::Spawn { .. } | Body::TaskDone { .. })
+        |event| {
+            matches!(
+                event.body,
+                Body::Spawn { .. } | Body::Exit { .. } | Body::TaskStart { task: SLOW_TASK }
+            )
+        }
     }
 
     fn on_event(&mut self, event: &Event, parent: &Parent) {
-        if self.last_depth.is_none() {
+        if !self.started {
             self.measure(parent);
-            self.start_feeder(parent);
+            self.start(parent);
         }
-        if let Body::TaskDone { task, ok, page, .. } = &event.body {
-            // The callback really runs here, in the main process: with
-            // --crawl it parses the page, as the tutorial's urlparser does.
-            let parsed = page.as_deref().map(parse);
-            parent.emit(Body::Callback {
-                task: *task,
-                thread: parent.thread.clone(),
-                ok: *ok,
-                parsed,
-            });
-            let _ = self.done_tx.send(*task);
-            self.results += 1;
-            if self.results == self.params.tasks {
-                self.close_and_join(parent);
+        let Some(pid) = event.pid else {
+            return;
+        };
+        match &event.body {
+            Body::Spawn { role, .. } if role == ROLE => {
+                self.shared.update(|s| {
+                    s.workers.insert(pid);
+                });
             }
+            Body::Exit { .. } => self.shared.update(|s| {
+                if s.workers.contains(&pid) {
+                    s.exited.insert(pid);
+                }
+            }),
+            Body::TaskStart { .. } => self.shared.update(|s| s.slow_started = true),
+            _ => {}
         }
     }
 
     fn tick(&mut self, parent: &Parent) {
         self.measure(parent);
+        if parent.stopping() {
+            self.finish(parent);
+        }
     }
 }
 

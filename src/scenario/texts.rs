@@ -70,6 +70,7 @@ impl Texts {
             Body::Callback { ok: true, .. } => "callback_ok".into(),
             Body::Callback { .. } => "callback_error".into(),
             Body::ResultWait { expired: true, .. } => "result_wait_expired".into(),
+            Body::ResultGet { ok: false, .. } => "result_get_error".into(),
             Body::Exit { exitcode } => match exitcode {
                 0 => "exit_ok",
                 c if *c > 0 => "exit_error",
@@ -159,7 +160,38 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             | Body::TaskStart { task }
             | Body::TaskDone { task, .. }
             | Body::Callback { task, .. }
+            | Body::ResultGet { task, .. }
             | Body::ResultWait { task, .. } => task.to_string(),
+            _ => return None,
+        },
+        "tid" => match &ev.body {
+            Body::Callback { tid, .. } => tid.to_string(),
+            _ => return None,
+        },
+        "returned" => match &ev.body {
+            Body::TaskDone { result, .. }
+            | Body::Callback { result, .. }
+            | Body::ResultGet { result, .. } => (*result)?.to_string(),
+            _ => return None,
+        },
+        "error_type" => match &ev.body {
+            Body::TaskDone { error_type, .. }
+            | Body::Callback { error_type, .. }
+            | Body::ResultGet { error_type, .. } => error_type.clone()?,
+            _ => return None,
+        },
+        "error" => match &ev.body {
+            Body::TaskDone { error, .. }
+            | Body::Callback { error, .. }
+            | Body::ResultGet { error, .. } => error.clone()?,
+            _ => return None,
+        },
+        "parsed" => match &ev.body {
+            Body::Callback { parsed, .. } => parsed.clone()?,
+            _ => return None,
+        },
+        "workers" => match &ev.body {
+            Body::PoolJoined { workers } => workers.len().to_string(),
             _ => return None,
         },
         "thread" => match &ev.body {

@@ -45,10 +45,16 @@ pub fn describe(ev: &Event) -> String {
                 result.map_or_else(String::new, |r| r.to_string())
             )
         }
-        Body::TaskDone { task, error, .. } => {
+        Body::TaskDone {
+            task,
+            error,
+            error_type,
+            ..
+        } => {
             format!(
-                "task {task} raised {}",
-                error.as_deref().unwrap_or("an error")
+                "task {task} raised {}: {}",
+                error_type.as_deref().unwrap_or("an error"),
+                error.as_deref().unwrap_or_default()
             )
         }
         Body::Callback {
@@ -67,6 +73,24 @@ pub fn describe(ev: &Event) -> String {
         }
         Body::ResultWait { task, .. } => format!("wait for task {task}: ready"),
         Body::PoolCall { call } => format!("pool.{call}()"),
+        Body::ResultGet {
+            task,
+            ok: true,
+            result,
+            ..
+        } => format!(
+            "apply(task {task}) returned {}",
+            result.map_or_else(String::new, |r| r.to_string())
+        ),
+        Body::ResultGet {
+            task, error_type, ..
+        } => format!(
+            "apply(task {task}) raised {}",
+            error_type.as_deref().unwrap_or("an error")
+        ),
+        Body::PoolJoined { workers } => {
+            format!("pool.join() returned: {} workers exited", workers.len())
+        }
         Body::Put { item, depth, .. } => format!("put item {item} (depth {depth})"),
         Body::Get { item, depth, .. } => format!("got item {item} (depth {depth})"),
         Body::Blocked { op, .. } if op == "put" => "blocked: queue full".into(),

@@ -468,8 +468,9 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
             task: 0,
             ok: false,
             result: None,
-            error: Some("ValueError".into()),
+            error: Some("division by zero".into()),
             page: None,
+            error_type: Some("ZeroDivisionError".into()),
         },
     ));
     m.apply(&Event::new(
@@ -477,19 +478,84 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
         Some(100),
         Body::Callback {
             task: 0,
-            thread: "mpviz-main".into(),
+            thread: "mpviz-result-handler".into(),
             ok: false,
             parsed: None,
+            tid: 104,
+            result: None,
+            error_type: Some("ZeroDivisionError".into()),
+            error: Some("division by zero".into()),
         },
     ));
     m.apply(&Event::new(6, Some(10), Body::TaskStart { task: 1 }));
     let s = text(&render(&m, &view(), &scenario, 140, 30, false));
     assert!(
-        s.contains("task 0   failed ✗ in worker-0 · error cb in PID 100 (mpviz-main)"),
+        s.contains("task 0   ✗ in worker-0 · error cb PID 100 (mpviz-result-handler)"),
         "{s}"
     );
-    assert!(s.contains("task 1   running on worker-0"), "{s}");
+    assert!(s.contains("task 1   runs on worker-0"), "{s}");
     assert!(s.contains("task 2   pending"), "{s}");
+}
+
+#[test]
+fn a_crawl_shows_the_page_fetched_and_what_the_callback_parsed_at_80x24() {
+    use crate::scenario::pool::{page, parse, Pool, PoolParams};
+    let scenario = Pool::new(PoolParams {
+        workers: 1,
+        tasks: 4,
+        fail: 0,
+        sync: false,
+        queue_size: 4,
+        crawl: true,
+    })
+    .unwrap();
+    let mut m = Model::new();
+    m.apply(&Event::new(
+        0,
+        None,
+        Body::Start {
+            scenario: "pool".into(),
+            seed: 1,
+            parent_pid: 100,
+            params: serde_json::json!({}),
+        },
+    ));
+    m.apply(&spawned(10, 0, "worker-0", "worker"));
+    m.apply(&Event::new(2, Some(100), Body::TaskSubmit { task: 3 }));
+    m.apply(&Event::new(3, Some(10), Body::TaskStart { task: 3 }));
+    m.apply(&Event::new(
+        4,
+        Some(10),
+        Body::TaskDone {
+            task: 3,
+            ok: true,
+            result: Some(page(3).len() as i64),
+            error: None,
+            page: Some(page(3)),
+            error_type: None,
+        },
+    ));
+    m.apply(&Event::new(
+        5,
+        Some(100),
+        Body::Callback {
+            task: 3,
+            thread: "mpviz-result-handler".into(),
+            ok: true,
+            parsed: Some(parse(&page(3))),
+            tid: 104,
+            result: None,
+            error_type: None,
+            error: None,
+        },
+    ));
+    let s = text(&render(&m, &view(), &scenario, 80, 24, false));
+    assert!(s.contains("fetched page 3 (worker-0)"), "{s}");
+    assert!(s.contains("<title>Page 3</title>"), "the page itself: {s}");
+    assert!(
+        s.contains("callback parsed 3: Page 3: 3 links"),
+        "what the callback parsed: {s}"
+    );
 }
 
 #[test]
