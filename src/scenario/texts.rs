@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::model::Model;
+use crate::model::{LogEntry, Model};
 use crate::protocol::{Body, Event, Outcome};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,10 +61,25 @@ impl Texts {
                 _ => "exit_signal",
             }
             .into(),
+            Body::File { content, .. } if content.trim().is_empty() => "file_empty".into(),
             Body::Pace { paused: true, .. } => "pace_paused".into(),
             Body::Pace { speed: None, .. } => "pace_max".into(),
             Body::Pace { .. } => "pace_running".into(),
             _ => ev.kind().into(),
+        }
+    }
+
+    /// The sentence for a log entry: a moment has its own text where the
+    /// scenario gives one (`outcome_success_oversold`), else the event's.
+    pub fn explain_entry(&self, entry: &LogEntry, model: &Model) -> Option<String> {
+        let ev = &entry.event;
+        let moment = entry
+            .moment
+            .map(|m| format!("{}_{}", Self::key_for(ev, model), m.as_str()))
+            .and_then(|key| self.get(&key));
+        match moment {
+            Some(template) => Some(fill(template, |hole| hole_value(hole, ev, model))),
+            None => self.explain(ev, model),
         }
     }
 
@@ -77,10 +92,12 @@ impl Texts {
             .flatten()
             .and_then(|p| self.get(&format!("{key}_{}", p.role)));
         let template = by_role.or_else(|| self.get(&key)).or_else(|| {
-            // A role without its own spawn text uses the general one.
+            // A role without its own spawn text uses the general one, and a
+            // case without its own text (`file_empty`) its kind's.
             key.starts_with("spawn_")
                 .then(|| self.get("spawn"))
                 .flatten()
+                .or_else(|| self.get(ev.kind()))
         })?;
         Some(fill(template, |hole| hole_value(hole, ev, model)))
     }
@@ -237,6 +254,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "role" => proc?.role.clone(),
         "ppid" => proc?.ppid.to_string(),
         "sold" => model.outcomes.success.to_string(),
+        "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })
 }

@@ -196,11 +196,11 @@ fn draw_explanation(frame: &mut Frame, area: Rect, screen: &Screen) {
         _ if !model.errors.is_empty() => format!("The run stopped: {}", model.errors[0]),
         // The summary stays on screen until the teacher quits or runs again.
         _ if model.ended => format!("Finished. {}", screen.scenario.report(model)),
-        Some(ev) if model.log.len() > 1 => screen
+        Some(entry) if model.log.len() > 1 => screen
             .scenario
             .spec()
             .texts
-            .explain(ev, model)
+            .explain_entry(entry, model)
             .unwrap_or_default(),
         _ => screen.scenario.intro(),
     };
