@@ -142,7 +142,12 @@ pub(super) fn salience(ev: &Event, model: &Model, pace_changed: bool) -> Salienc
 }
 
 /// Whether `next` takes the narration from `current`: a new step (an
-/// action of a child) always does; otherwise only what matters as much.
+/// action of a child) always does; otherwise only what matters as much
+/// (between two moments, the graver: the lost update that caused an
+/// oversell tells more than the oversell).
 pub(super) fn replaces(current: Option<&LogEntry>, next: &LogEntry, new_step: bool) -> bool {
-    new_step || current.map_or(true, |c| next.salience >= c.salience)
+    new_step
+        || current.map_or(true, |c| {
+            (next.salience, next.moment) >= (c.salience, c.moment)
+        })
 }

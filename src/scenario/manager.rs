@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 use super::{Parent, ParentSide, Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::{Body, Event, Pid};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const SERVER: &str = "manager";
@@ -178,7 +179,8 @@ impl Scenario for Manager {
     }
 
     fn variant(&self) -> String {
-        format!("{} workers, one server", self.params.workers)
+        let workers = counted(self.params.workers, "worker", "workers");
+        format!("{workers}, one server")
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -23,6 +23,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, TaskState};
 use crate::protocol::{Body, Event, Pid};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const ROLE: &str = "worker";
@@ -214,7 +215,9 @@ impl Scenario for Pool {
         } else {
             String::new()
         };
-        format!("{} workers, {} tasks, {call}{fail}", p.workers, p.tasks)
+        let workers = counted(p.workers, "worker", "workers");
+        let tasks = counted(p.tasks, "task", "tasks");
+        format!("{workers}, {tasks}, {call}{fail}")
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -273,8 +273,36 @@ pub fn signal_name(signal: i32) -> String {
         .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
+/// `n` and the word for `n` things: "1 ticket", "2 tickets".
+pub fn counted(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let word = if n.trim_start_matches('-') == "1" {
+        one
+    } else {
+        many
+    };
+    format!("{n} {word}")
+}
+
 /// Replaces each `{hole}` with its value; unknown holes stay as they are.
+/// `{name|one|many}` is the word for the number `name` holds: `one` for 1
+/// (or -1), `many` otherwise ("{sold} {sold|ticket was|tickets were} sold").
 fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String {
+    let mut value = |hole: &str| match hole.split_once('|') {
+        Some((name, words)) => {
+            let (one, many) = words.split_once('|')?;
+            let n = value(name)?;
+            Some(
+                if n.trim_start_matches('-') == "1" {
+                    one
+                } else {
+                    many
+                }
+                .to_string(),
+            )
+        }
+        None => value(hole),
+    };
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -315,6 +343,22 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_says_its_word_in_the_singular_for_one() {
+        let value = |h: &str| match h {
+            "one" => Some("1".to_string()),
+            "two" => Some("2".to_string()),
+            _ => None,
+        };
+        let s = fill(
+            "{one} {one|ticket|tickets}, {two} {two|ticket|tickets}",
+            value,
+        );
+        assert_eq!(s, "1 ticket, 2 tickets");
+        assert_eq!(counted(1, "chunk", "chunks"), "1 chunk");
+        assert_eq!(counted("3", "consumer", "consumers"), "3 consumers");
+    }
 
     #[test]
     fn holes_are_filled_and_unknown_ones_kept() {

@@ -16,12 +16,12 @@ use crossterm::event::{
 
 use crate::app::Launch;
 use crate::engine::{PacerCmd, Run, Speed};
-use crate::model::Model;
-use crate::protocol::Event;
+use crate::model::{Activity, Model, Proc};
+use crate::protocol::{Event, Pid};
 use crate::{cleanup, signals};
 use keys::Action;
 use theme::Theme;
-use view::{row_order, Screen, ViewState};
+use view::{row_order, Focus, Screen, ViewState};
 
 /// At most this many frames a second, however fast events come.
 const FRAME: Duration = Duration::from_millis(33);
@@ -43,6 +43,19 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     cleanup::restore_terminal();
     result
+}
+
+/// Whether `p` is blocked in the kernel: waiting for a lock it asked for,
+/// or on a queue. No permit moves it; the kernel wakes it.
+fn blocked(p: &Proc) -> bool {
+    matches!(
+        p.activity,
+        Activity::WaitingForLock(_) | Activity::Blocked(_)
+    )
+}
+
+fn inside(area: ratatui::layout::Rect, column: u16, row: u16) -> bool {
+    column >= area.x && column < area.x + area.width && row >= area.y && row < area.y + area.height
 }
 
 fn read_input() -> anyhow::Result<Receiver<TermEvent>> {
@@ -174,7 +187,20 @@ impl App {
                 }
                 let action = keys::action_for(key);
                 if self.view.help {
-                    // Any key closes the help; q still quits.
+                    // The arrows and pages scroll the help; any other key
+                    // closes it; q still quits.
+                    let by = match action {
+                        Some(Action::Up) => -1,
+                        Some(Action::Down) => 1,
+                        Some(Action::PageUp) => -10,
+                        Some(Action::PageDown) => 10,
+                        _ => 0,
+                    };
+                    if by != 0 {
+                        let at = i32::from(self.view.help_scroll) + by;
+                        self.view.help_scroll = at.clamp(0, i32::from(u16::MAX)) as u16;
+                        return Ok(Next::Continue);
+                    }
                     self.view.help = false;
                     if action != Some(Action::Quit) {
                         return Ok(Next::Continue);
@@ -186,8 +212,19 @@ impl App {
                 }
             }
             TermEvent::Mouse(mouse) => match mouse.kind {
-                MouseEventKind::ScrollDown => self.move_selection(3),
-                MouseEventKind::ScrollUp => self.move_selection(-3),
+                // The wheel scrolls the panel under the pointer.
+                MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                    let by = if mouse.kind == MouseEventKind::ScrollDown {
+                        3
+                    } else {
+                        -3
+                    };
+                    if inside(self.view.log_rows.get(), mouse.column, mouse.row) {
+                        self.scroll_log(by);
+                    } else {
+                        self.move_selection(by);
+                    }
+                }
                 MouseEventKind::Down(MouseButton::Left) => self.click(mouse.column, mouse.row),
                 _ => {}
             },
@@ -197,12 +234,37 @@ impl App {
     }
 
     fn act(&mut self, action: Action) -> anyhow::Result<Next> {
+        if self.view.focus == Focus::Events {
+            let page = self.view.log_rows.get().height.saturating_sub(3).max(1) as isize;
+            let by = match action {
+                Action::Up => Some(-1),
+                Action::Down => Some(1),
+                Action::PageUp => Some(-page),
+                Action::PageDown => Some(page),
+                Action::Top => Some(isize::MIN / 2),
+                Action::Bottom => Some(isize::MAX / 2),
+                _ => None,
+            };
+            if let Some(by) = by {
+                self.scroll_log(by);
+                return Ok(Next::Continue);
+            }
+        }
         let page = self.view.table_rows.get().height.max(1) as isize;
         match action {
             Action::Quit => return Ok(Next::Quit(ExitCode::SUCCESS)),
-            Action::Help => self.view.help = true,
+            Action::Help => {
+                self.view.help = true;
+                self.view.help_scroll = 0;
+            }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
-            Action::Step => self.run.pace(PacerCmd::Step),
+            Action::Step => self.step(),
+            Action::Focus => {
+                self.view.focus = match self.view.focus {
+                    Focus::Table => Focus::Events,
+                    Focus::Events => Focus::Table,
+                }
+            }
             Action::StepSelected => self.step_selected(),
             Action::Faster => self.run.pace(PacerCmd::Faster),
             Action::Slower => self.run.pace(PacerCmd::Slower),
@@ -218,6 +280,37 @@ impl App {
         Ok(Next::Continue)
     }
 
+    /// Scrolls the events panel `by` lines; at the bottom it follows the
+    /// newest again, like `tail -f`.
+    fn scroll_log(&mut self, by: isize) {
+        let rows = self.view.log_rows.get().height.saturating_sub(2) as usize;
+        let log = &self.model.log;
+        let newest_page = log.len().saturating_sub(rows);
+        let start = view::log_first_row(&self.model, self.view.log_top, rows);
+        let to = (start as isize)
+            .saturating_add(by)
+            .clamp(0, newest_page as isize) as usize;
+        self.view.log_top = (to < newest_page).then(|| log[to].seq);
+    }
+
+    /// One step for any process at the gate; if none is there now, says
+    /// why nothing moves yet.
+    fn step(&mut self) {
+        let m = &self.model;
+        if m.ended {
+            self.view.status = Some("The run has ended: no step is left. r runs it again.".into());
+            return;
+        }
+        if m.waiting_at_gates() == 0 {
+            let blocked = m.procs.iter().filter(|p| p.alive() && blocked(p)).count();
+            self.view.status = Some(format!(
+                "No process waits at the gate now ({blocked} blocked in the kernel, the rest busy): \
+                 the step goes to the first one that gets there."
+            ));
+        }
+        self.run.pace(PacerCmd::Step);
+    }
+
     fn step_selected(&mut self) {
         let Some(p) = self.view.selected.and_then(|pid| self.model.proc(pid)) else {
             self.view.status =
@@ -227,6 +320,29 @@ impl App {
         if !p.alive() {
             self.view.status = Some(format!(
                 "{} (PID {}) has exited: it has no step left.",
+                p.name, p.pid
+            ));
+            return;
+        }
+        if p.at_gate.is_none() && blocked(p) {
+            let who = |pid: Option<Pid>| match pid.and_then(|pid| self.model.proc(pid)) {
+                Some(h) if h.alive() => format!("{} (PID {}) holds", h.name, h.pid),
+                Some(h) => format!("{} (PID {}), dead, still holds", h.name, h.pid),
+                None => "nobody holds".into(),
+            };
+            let why = match &p.activity {
+                Activity::WaitingForLock(lock) => format!(
+                    "waits in the kernel for the lock {lock}, which {} now: the kernel wakes it \
+                     when the lock is free",
+                    who(self.model.locks.get(lock).and_then(|l| l.holder))
+                ),
+                Activity::Blocked(op) if op == "put" => {
+                    "is blocked in the kernel putting on a full queue: a get wakes it".into()
+                }
+                _ => "is blocked in the kernel getting from an empty queue: a put wakes it".into(),
+            };
+            self.view.status = Some(format!(
+                "{} (PID {}) {why}; no permit can move it.",
                 p.name, p.pid
             ));
             return;
@@ -262,13 +378,13 @@ impl App {
 
     fn click(&mut self, column: u16, row: u16) {
         let rows = self.view.table_rows.get();
-        if column < rows.x
-            || column >= rows.x + rows.width
-            || row < rows.y
-            || row >= rows.y + rows.height
-        {
+        if !inside(rows, column, row) {
+            if inside(self.view.log_rows.get(), column, row) {
+                self.view.focus = Focus::Events;
+            }
             return;
         }
+        self.view.focus = Focus::Table;
         let order = row_order(&self.model, self.view.sort);
         let index = self.view.offset.get() + (row - rows.y) as usize;
         if let Some(&i) = order.get(index) {
@@ -290,6 +406,7 @@ impl App {
         self.model = Model::new();
         self.view.selected = None;
         self.view.offset.set(0);
+        self.view.log_top = None;
         self.started = Instant::now();
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Screen;
@@ -14,7 +14,8 @@ pub fn height(model: &Model, available: u16) -> u16 {
     let wanted = if model.locks.is_empty() {
         3
     } else {
-        2 + 3 * model.locks.len() as u16 + waiters.min(8) as u16
+        // Two more for what kind of lock it is.
+        4 + 3 * model.locks.len() as u16 + waiters.min(8) as u16
     };
     wanted.clamp(3, (available / 2).max(3))
 }
@@ -28,6 +29,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         lines.push(Line::styled("No lock taken in this run.", t.dim()));
     }
     let rows = area.height.saturating_sub(2) as usize;
+    // What kind of lock it is, and how it differs from Python's.
+    let texts = &screen.scenario.spec().texts;
+    let about = match m.locks.values().next() {
+        Some(lock) if m.locks.len() == 1 && lock.kept_by_the_dead => {
+            texts.get("lock_about_semaphore")
+        }
+        Some(_) if m.locks.len() == 1 => texts.get("lock_about_flock"),
+        _ => None,
+    };
     for (name, lock) in &m.locks {
         if m.locks.len() > 1 {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
@@ -75,7 +85,14 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             Span::styled("waiting ", t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
         ]));
-        let room = rows.saturating_sub(lines.len());
+        let mut about_rows = 0;
+        if let Some(about) = about {
+            let line = Line::styled(about.to_string(), t.dim());
+            about_rows = super::wrapped_height(&line, area.width.saturating_sub(2)) as usize;
+            lines.push(line);
+        }
+        // (The line about the kind may wrap.)
+        let room = rows.saturating_sub(lines.len() + about_rows.saturating_sub(1));
         let shown = if lock.waiters.len() > room {
             room.saturating_sub(1)
         } else {
@@ -106,5 +123,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         _ => " Locks ".to_string(),
     };
     let block = Block::bordered().title(Span::styled(title, t.title()));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
