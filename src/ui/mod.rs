@@ -2,6 +2,7 @@
 //! turns keys into pacer commands, and redraws when something changed.
 
 pub mod keys;
+pub mod step;
 pub mod theme;
 pub mod view;
 
@@ -16,8 +17,8 @@ use crossterm::event::{
 
 use crate::app::Launch;
 use crate::engine::{PacerCmd, Run, Speed};
-use crate::model::{Activity, Model, Proc};
-use crate::protocol::{Event, Pid};
+use crate::model::Model;
+use crate::protocol::Event;
 use crate::{cleanup, signals};
 use keys::Action;
 use theme::Theme;
@@ -43,15 +44,6 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     cleanup::restore_terminal();
     result
-}
-
-/// Whether `p` is blocked in the kernel: waiting for a lock it asked for,
-/// or on a queue. No permit moves it; the kernel wakes it.
-fn blocked(p: &Proc) -> bool {
-    matches!(
-        p.activity,
-        Activity::WaitingForLock(_) | Activity::Blocked(_)
-    )
 }
 
 fn inside(area: ratatui::layout::Rect, column: u16, row: u16) -> bool {
@@ -258,14 +250,18 @@ impl App {
                 self.view.help_scroll = 0;
             }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
-            Action::Step => self.step(),
+            Action::Step => self.step(step::any(&self.model), PacerCmd::Step),
             Action::Focus => {
                 self.view.focus = match self.view.focus {
                     Focus::Table => Focus::Events,
                     Focus::Events => Focus::Table,
                 }
             }
-            Action::StepSelected => self.step_selected(),
+            Action::StepSelected => {
+                let plan = step::selected(&self.model, self.view.selected);
+                let pid = self.view.selected.unwrap_or_default();
+                self.step(plan, PacerCmd::StepPid(pid));
+            }
             Action::Faster => self.run.pace(PacerCmd::Faster),
             Action::Slower => self.run.pace(PacerCmd::Slower),
             Action::Up => self.move_selection(-1),
@@ -293,69 +289,16 @@ impl App {
         self.view.log_top = (to < newest_page).then(|| log[to].seq);
     }
 
-    /// One step for any process at the gate; if none is there now, says
-    /// why nothing moves yet.
-    fn step(&mut self) {
-        let m = &self.model;
-        if m.ended {
-            self.view.status = Some("The run has ended: no step is left. r runs it again.".into());
-            return;
+    /// One step for any process at the gate; if none is there now, or the
+    /// selected one cannot move, says why.
+    fn step(&mut self, plan: step::Plan, cmd: PacerCmd) {
+        match plan {
+            step::Plan::Refuse(why) => self.view.status = Some(why),
+            step::Plan::Go(note) => {
+                self.view.status = note;
+                self.run.pace(cmd);
+            }
         }
-        if m.waiting_at_gates() == 0 {
-            let blocked = m.procs.iter().filter(|p| p.alive() && blocked(p)).count();
-            self.view.status = Some(format!(
-                "No process waits at the gate now ({blocked} blocked in the kernel, the rest busy): \
-                 the step goes to the first one that gets there."
-            ));
-        }
-        self.run.pace(PacerCmd::Step);
-    }
-
-    fn step_selected(&mut self) {
-        let Some(p) = self.view.selected.and_then(|pid| self.model.proc(pid)) else {
-            self.view.status =
-                Some("Select a process first (↑ ↓ or a click), then press Enter.".into());
-            return;
-        };
-        if !p.alive() {
-            self.view.status = Some(format!(
-                "{} (PID {}) has exited: it has no step left.",
-                p.name, p.pid
-            ));
-            return;
-        }
-        if p.at_gate.is_none() && blocked(p) {
-            let who = |pid: Option<Pid>| match pid.and_then(|pid| self.model.proc(pid)) {
-                Some(h) if h.alive() => format!("{} (PID {}) holds", h.name, h.pid),
-                Some(h) => format!("{} (PID {}), dead, still holds", h.name, h.pid),
-                None => "nobody holds".into(),
-            };
-            let why = match &p.activity {
-                Activity::WaitingForLock(lock) => format!(
-                    "waits in the kernel for the lock {lock}, which {} now: the kernel wakes it \
-                     when the lock is free",
-                    who(self.model.locks.get(lock).and_then(|l| l.holder))
-                ),
-                Activity::Blocked(op) if op == "put" => {
-                    "is blocked in the kernel putting on a full queue: a get wakes it".into()
-                }
-                _ => "is blocked in the kernel getting from an empty queue: a put wakes it".into(),
-            };
-            self.view.status = Some(format!(
-                "{} (PID {}) {why}; no permit can move it.",
-                p.name, p.pid
-            ));
-            return;
-        }
-        if p.at_gate.is_none() {
-            self.view.status = Some(format!(
-                "{} (PID {}) is not at the gate now ({}); it takes one step when it gets there.",
-                p.name,
-                p.pid,
-                view::procs_doing(p)
-            ));
-        }
-        self.run.pace(PacerCmd::StepPid(p.pid));
     }
 
     fn move_selection(&mut self, by: isize) {
