@@ -203,10 +203,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ];
     if view.log_top.is_some() && start + rows < m.log.len() {
         let below = m.log.len() - start - rows;
-        title.push(Span::styled(
-            format!("· {below} newer below, End follows "),
-            t.warn(),
-        ));
+        title.push(Span::styled(format!("· {below} newer ↓ End "), t.warn()));
     } else if focused {
         title.push(Span::styled("· following ", t.dim()));
     }

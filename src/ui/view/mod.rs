@@ -122,7 +122,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
         return;
     }
     let header = header::lines(screen, area.width);
-    let explanation = explanation(screen);
+    let explanation = explanation(screen, area.width);
     // The narration gets the lines it needs (the summary at the end more),
     // as long as the body keeps room for a few rows.
     let explain_height = wrapped_height(&explanation, area.width).clamp(
@@ -307,9 +307,22 @@ pub(super) fn wrapped_height(line: &Line, width: u16) -> u16 {
 
 /// The narration line: the run's error, the summary once it ended, else
 /// the most important thing the newest step did.
-fn explanation<'a>(screen: &Screen) -> Line<'a> {
+fn explanation<'a>(screen: &Screen, width: u16) -> Line<'a> {
     let t = screen.theme;
     let model = screen.model;
+    // An answer to the teacher's last key (why a step cannot happen), too
+    // long for the footer, comes first, until the next key.
+    if let Some(status) = screen
+        .view
+        .status
+        .as_ref()
+        .filter(|s| !fits_footer(s, width))
+    {
+        return Line::from(vec![
+            Span::styled("! ", t.warn()),
+            Span::styled(status.clone(), t.warn()),
+        ]);
+    }
     let text = match model.last_notable() {
         // An error that stopped the run stays in view until the teacher acts.
         _ if !model.errors.is_empty() => format!("The run stopped: {}", model.errors[0]),
@@ -337,7 +350,12 @@ fn explanation<'a>(screen: &Screen) -> Line<'a> {
 
 fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
-    if let Some(status) = &screen.view.status {
+    if let Some(status) = screen
+        .view
+        .status
+        .as_ref()
+        .filter(|s| fits_footer(s, area.width))
+    {
         frame.render_widget(Paragraph::new(Line::styled(status.clone(), t.warn())), area);
         return;
     }
@@ -365,6 +383,11 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
         spans.push(Span::styled(format!("{does} "), t.label()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Whether a status message fits the footer's one line.
+fn fits_footer(status: &str, width: u16) -> bool {
+    status.width() <= usize::from(width)
 }
 
 /// `m:ss.s` from nanoseconds.

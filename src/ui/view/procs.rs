@@ -98,7 +98,7 @@ pub fn doing(p: &Proc) -> String {
         Activity::RunningTask(t) => format!("runs task {t}"),
         Activity::FinishedTask(t, true) => format!("finished task {t}"),
         Activity::FinishedTask(t, false) => format!("task {t} raised an error"),
-        Activity::Requested(op) => format!("asked the manager: {op}"),
+        Activity::Requested(op) => format!("asked {op}"),
         Activity::Served(op, client) => format!("served {op} for {client}"),
         Activity::SetPlain(n) => format!("own plain dict: {}", counted(n, "item", "items")),
         Activity::Finished(o) => outcome_word(*o).into(),

@@ -868,7 +868,7 @@ fn the_events_panel_follows_at_the_bottom_and_stays_where_it_was_scrolled() {
             .nth(1)
             .unwrap();
         assert!(panel_top.contains(&log::describe(&top.event)), "{s}");
-        assert!(s.contains("newer below, End follows"), "{s}");
+        assert!(s.contains("newer ↓ End"), "{s}");
     }
     // The first row a scrolled panel shows is the one it was scrolled to,
     // and following shows the newest page.
@@ -988,4 +988,17 @@ fn an_empty_ticket_file_is_said_to_be_empty() {
         narration.contains("tickets.json from disk: it is empty"),
         "{narration}"
     );
+}
+
+#[test]
+fn why_a_step_cannot_happen_is_shown_whole_at_80x24() {
+    let m = midway(6);
+    let mut v = view();
+    let why = match crate::ui::step::selected(&m, Some(1001)) {
+        crate::ui::step::Plan::Refuse(why) => why,
+        other => panic!("{other:?}"),
+    };
+    v.status = Some(why.clone());
+    let s = text(&render(&m, &v, &ticket(6, true), 80, 24, false));
+    assert!(flat(&s).contains(&flat(&why)), "{why}\n{s}");
 }
