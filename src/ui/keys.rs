@@ -163,6 +163,8 @@ mod tests {
         assert_eq!(action_for(key(KeyCode::Right)), Some(Action::Step));
         assert_eq!(action_for(key(KeyCode::Char('?'))), Some(Action::Help));
         assert_eq!(action_for(key(KeyCode::Char('x'))), None);
+        // Tab moves the arrows between the table and the events panel.
+        assert_eq!(action_for(key(KeyCode::Tab)), Some(Action::Focus));
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn describe(ev: &Event) -> String {
         Body::Outcome { result } => format!("outcome: {}", result.as_str()),
         Body::Exit { exitcode } => format!("exit {exitcode}"),
         Body::State { state } => format!("state {state}"),
+        Body::File { file, content } if content.trim().is_empty() => format!("{file} is empty"),
         Body::File { file, content } => format!("{file} = {content}"),
         Body::Pace { paused: true, .. } => "paused".into(),
         Body::Pace { speed, .. } => format!(

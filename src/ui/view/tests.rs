@@ -841,6 +841,15 @@ fn a_lost_update_stays_in_the_narration_and_is_marked_where_it_happened() {
         );
         assert!(f.contains("✗ lost updates 1"), "{s}");
     }
+    // With colours, the marks are red too.
+    let coloured = render(&m, &view(), &*scenario, 80, 24, true);
+    let marks: Vec<_> = coloured
+        .content
+        .iter()
+        .filter(|c| c.symbol() == MARK)
+        .collect();
+    assert!(marks.len() >= 4, "row, log line, header, narration");
+    assert!(marks.iter().all(|c| c.fg == Color::Red), "{marks:?}");
     insta::assert_snapshot!(text(&render(&m, &view(), &*scenario, 80, 24, false)));
     insta::assert_snapshot!(text(&render(&m, &view(), &*scenario, 120, 40, false)));
 }
