@@ -4,6 +4,7 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::ui::keys::BINDINGS;
@@ -14,7 +15,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let mut lines = Vec::new();
     for b in BINDINGS.iter().filter(|b| !b.keys.is_empty()) {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:>15}  ", b.keys), t.key()),
+            // Right-aligned by display width.
+            Span::styled(
+                format!(
+                    "{}{}  ",
+                    " ".repeat(15usize.saturating_sub(b.keys.width())),
+                    b.keys
+                ),
+                t.key(),
+            ),
             Span::raw(b.does),
         ]));
     }

@@ -2,7 +2,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::Screen;
@@ -85,14 +85,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             Span::styled("waiting ", t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
         ]));
-        let mut about_rows = 0;
         if let Some(about) = about {
-            let line = Line::styled(about.to_string(), t.dim());
-            about_rows = super::wrapped_height(&line, area.width.saturating_sub(2)) as usize;
-            lines.push(line);
+            let width = usize::from(area.width.saturating_sub(2));
+            for line in super::wrap_words(about, width) {
+                lines.push(Line::styled(line, t.dim()));
+            }
         }
-        // (The line about the kind may wrap.)
-        let room = rows.saturating_sub(lines.len() + about_rows.saturating_sub(1));
+        let room = rows.saturating_sub(lines.len());
         let shown = if lock.waiters.len() > room {
             room.saturating_sub(1)
         } else {
@@ -123,10 +122,5 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         _ => " Locks ".to_string(),
     };
     let block = Block::bordered().title(Span::styled(title, t.title()));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

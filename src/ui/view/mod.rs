@@ -92,6 +92,26 @@ pub fn cut(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` in lines of at most `width` columns, broken between words (a
+/// word wider than a line is cut).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().map(|l| cut(&l, width)).collect()
+}
+
 /// `text` cut to `width` columns and padded with spaces to exactly `width`.
 pub fn pad(text: &str, width: usize) -> String {
     let text = cut(text, width);
@@ -212,8 +232,17 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     if screen.scenario.name() == "lifecycle" {
         let lock_height = lock::height(screen.model, right.height);
-        let [lock_area, calls_area, log_area] =
-            Layout::vertical([Constraint::Length(lock_height), part(55), log_part]).areas(right);
+        // Beside the table, the events keep a few lines under the calls.
+        let log_part = match under {
+            Some(_) => log_part,
+            None => Constraint::Length((right.height / 3).max(3)),
+        };
+        let [lock_area, calls_area, log_area] = Layout::vertical([
+            Constraint::Length(lock_height),
+            Constraint::Fill(1),
+            log_part,
+        ])
+        .areas(right);
         lock::draw(frame, lock_area, screen);
         calls::draw(frame, calls_area, screen);
         draw_log(frame, log_area);
