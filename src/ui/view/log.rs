@@ -122,9 +122,12 @@ pub fn describe(ev: &Event) -> String {
 
 /// Who did it: the PID, and the name where the panel is wide enough.
 fn who(ev: &Event, model: &Model, wide: bool, pid_width: usize) -> String {
-    let name = match ev.pid {
-        Some(pid) => model.proc(pid).map_or("", |p| p.name.as_str()),
-        None => "mpviz",
+    // The parent (mpviz's main process, which plays Python's main process
+    // where a scenario has it act) reports with its PID or none.
+    let name = match ev.pid.and_then(|pid| model.proc(pid)) {
+        Some(p) => p.name.as_str(),
+        None if ev.pid.is_none() || ev.pid == model.parent_pid => "mpviz",
+        None => "",
     };
     let pid = ev.pid.map_or_else(String::new, |p| p.to_string());
     if wide {

@@ -9,6 +9,7 @@ use ratatui::style::Color;
 use ratatui::Terminal;
 
 use super::*;
+use crate::model::Moment;
 use crate::protocol::{Body, Event, Outcome};
 use crate::scenario::ticket::{Ticket, TicketParams};
 use crate::ui::theme::MARK;
@@ -1010,4 +1011,29 @@ fn why_a_step_cannot_happen_is_shown_whole_at_80x24() {
     v.status = Some(why.clone());
     let s = text(&render(&m, &v, &ticket(6, true), 80, 24, false));
     assert!(flat(&s).contains(&flat(&why)), "{why}\n{s}");
+}
+
+#[test]
+fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() {
+    let events = recorded("ticket");
+    let scenario = scenario_of(&events);
+    let m = fold(&events);
+    let tickets = 3;
+    assert!(m.outcomes.success > tickets, "the recorded run oversold");
+    let s = text(&render(&m, &view(), &*scenario, 120, 40, false));
+    assert!(
+        s.contains(&format!("✗ sold {}/{tickets}", m.outcomes.success)),
+        "{s}"
+    );
+    // Every buyer whose sale came after the last ticket is marked.
+    let oversold: Vec<_> = m
+        .log
+        .iter()
+        .filter(|e| e.moment == Some(Moment::Oversold))
+        .filter_map(|e| e.pid)
+        .collect();
+    assert_eq!(oversold.len() as u32, m.outcomes.success - tickets);
+    for pid in oversold {
+        assert!(m.marked.contains_key(&pid), "{pid}");
+    }
 }
