@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::protocol::{Body, Event, Outcome, Pid};
 
 mod narration;
-pub use narration::{LogEntry, Moment, Salience};
+pub use narration::{LogEntry, Moment, Salience, Told};
 
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
@@ -297,7 +297,7 @@ pub struct Model {
     pub logged: u64,
     /// What the narration line tells: the most salient entry of the newest
     /// step (see [`narration`]).
-    pub narration: Option<LogEntry>,
+    pub narration: Option<Told>,
     /// How many times each [`Moment`] happened.
     pub moments: BTreeMap<Moment, u32>,
     /// The processes a moment happened to, and the gravest of their moments:
@@ -745,7 +745,11 @@ impl Model {
         self.logged += 1;
         let new_step = ev.is_action() && ev.pid != self.parent_pid;
         if narration::replaces(self.narration.as_ref(), &entry, new_step) {
-            self.narration = Some(entry.clone());
+            self.narration = Some(Told {
+                seq: entry.seq,
+                salience: entry.salience,
+                moment: entry.moment,
+            });
         }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
@@ -788,7 +792,9 @@ impl Model {
 
     /// The event the narration line tells (see [`narration`]), if any.
     pub fn last_notable(&self) -> Option<&LogEntry> {
-        self.narration.as_ref()
+        let seq = self.narration?.seq;
+        let at = self.log.partition_point(|e| e.seq < seq);
+        self.log.get(at).filter(|e| e.seq == seq)
     }
 }
 

@@ -75,6 +75,15 @@ impl Deref for LogEntry {
     }
 }
 
+/// The entry the narration tells (by [`LogEntry::seq`]), and how much it
+/// matters, for the next entry to compare with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Told {
+    pub seq: u64,
+    pub salience: Salience,
+    pub moment: Option<Moment>,
+}
+
 /// The moment `ev` is, judged on the model it was just folded into, and
 /// the processes it marks.
 pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
@@ -145,7 +154,7 @@ pub(super) fn salience(ev: &Event, model: &Model, pace_changed: bool) -> Salienc
 /// action of a child) always does; otherwise only what matters as much
 /// (between two moments, the graver: the lost update that caused an
 /// oversell tells more than the oversell).
-pub(super) fn replaces(current: Option<&LogEntry>, next: &LogEntry, new_step: bool) -> bool {
+pub(super) fn replaces(current: Option<&Told>, next: &LogEntry, new_step: bool) -> bool {
     new_step
         || current.map_or(true, |c| {
             (next.salience, next.moment) >= (c.salience, c.moment)
