@@ -674,9 +674,24 @@ fn a_semaphore_held_by_the_dead_is_named_a_deadlock_and_the_calls_are_listed() {
     assert!(s.contains("deadlock yes"), "{s}");
 }
 
-/// Streams of real runs, recorded with `mpviz NAME ... --seed 3 --json`
-/// (small runs, paced at 500/s where a race needs interleaving; the summary
-/// line dropped): every scenario, drawn from what it really reported.
+/// Streams of real runs: every scenario, drawn from what it really
+/// reported. Recorded (the summary line dropped) with
+/// `mpviz ARGS --seed 3 --json | grep -v '"kind":"summary"' > fixtures/FILE`:
+///
+/// | FILE | ARGS |
+/// | --- | --- |
+/// | ticket.jsonl | `ticket --no-lock --buyers 6 --tickets 3 --delay-ms 50` |
+/// | ticket_lock.jsonl | `ticket --buyers 5 --tickets 3 --delay-ms 20 --speed 500` |
+/// | race.jsonl | `race --workers 3 --increments 4 --speed 500` |
+/// | append.jsonl | `append --writers 4 --chunks 3 --speed 500` |
+/// | lifecycle.jsonl | `lifecycle --speed max` |
+/// | pool.jsonl | `pool --speed 500` |
+/// | queue.jsonl | `queue --producers 2 --consumers 2 --items 10 --speed 500` |
+/// | manager.jsonl | `manager --workers 4 --speed 500` |
+///
+/// Record them again when the protocol changes; the tests assert what any
+/// such run shows (the ticket run must lose an update and oversell), and
+/// the two snapshots of the ticket run show its PIDs: review them again.
 const RECORDED: &[(&str, &str)] = &[
     ("ticket", include_str!("fixtures/ticket.jsonl")),
     ("ticket_lock", include_str!("fixtures/ticket_lock.jsonl")),
