@@ -22,15 +22,14 @@ fn moment_of(label: &str) -> Option<Moment> {
 }
 
 /// Whether a counter of `moment` showing `value` should light up: the fold
-/// saw the moment, or the scenario's own count of it (a torn line of a file,
-/// a counter short of its writes) is above zero.
+/// saw the moment, or (for torn lines of a file, which the fold does not
+/// judge) the scenario's own count of it is above zero.
 fn lit(model: &Model, moment: Moment, value: &str) -> bool {
     let counted = || {
         let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
         digits.parse::<u64>().is_ok_and(|n| n > 0)
     };
-    model.moment_count(moment) > 0
-        || matches!(moment, Moment::LostUpdate | Moment::TornRead) && counted()
+    model.moment_count(moment) > 0 || moment == Moment::TornRead && counted()
 }
 
 /// The header's lines at `width` columns.

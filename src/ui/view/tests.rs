@@ -1052,3 +1052,15 @@ fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() 
         assert!(m.marked.contains_key(&pid), "{pid}");
     }
 }
+
+#[test]
+fn torn_lines_light_the_append_counter_and_a_clean_run_lights_nothing() {
+    let events = recorded("append");
+    let scenario = scenario_of(&events);
+    let s = text(&render(&fold(&events), &view(), &*scenario, 120, 40, false));
+    assert!(s.contains("✗ torn 4"), "{s}");
+    let events = recorded("ticket_lock");
+    let scenario = scenario_of(&events);
+    let s = text(&render(&fold(&events), &view(), &*scenario, 120, 40, false));
+    assert!(!s.contains(MARK), "nothing went wrong with the lock: {s}");
+}
