@@ -329,7 +329,22 @@ impl App {
         }
         self.view.focus = Focus::Table;
         let order = row_order(&self.model, self.view.sort);
-        let index = self.view.offset.get() + (row - rows.y) as usize;
+        // Rows that wrap take two lines: count them down to the click.
+        let mut below = row - rows.y;
+        let mut skipped = 0;
+        for &h in self.view.row_heights.borrow().iter() {
+            if below < h {
+                break;
+            }
+            below -= h;
+            skipped += 1;
+        }
+        let skipped = if self.view.row_heights.borrow().is_empty() {
+            (row - rows.y) as usize
+        } else {
+            skipped
+        };
+        let index = self.view.offset.get() + skipped;
         if let Some(&i) = order.get(index) {
             self.view.selected = Some(self.model.procs[i].pid);
         }

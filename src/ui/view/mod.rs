@@ -14,7 +14,7 @@ mod pool;
 mod procs;
 mod queue;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -49,6 +49,9 @@ pub struct ViewState {
     pub offset: Cell<usize>,
     /// Where the table's rows were drawn, for mouse clicks.
     pub table_rows: Cell<Rect>,
+    /// The height of each row on screen where some wrap onto two lines
+    /// (empty: one line each).
+    pub row_heights: RefCell<Vec<u16>>,
     /// Which panel the arrow keys move: the table or the events.
     pub focus: Focus,
     /// The events panel's first line on screen, by [`LogEntry::seq`]

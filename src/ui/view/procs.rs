@@ -2,13 +2,13 @@
 //! from only the rows that fit (a thousand processes cost one screenful).
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table};
 use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{cut, Screen};
+use super::{cut, wrap_words, Screen};
 use crate::model::{Activity, Model, Proc};
 use crate::scenario::texts::{counted, outcome_word};
 use crate::ui::theme::MARK;
@@ -156,6 +156,20 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .clamp(4, 16);
     let fixed = pid_width + name_width + 1 + 4 + 4;
     let doing_width = usize::from(area.width.saturating_sub(2)).saturating_sub(fixed + 1);
+    let doing_of = |p: &Proc| match m.marked.get(&p.pid) {
+        Some(_) => format!("{MARK} {}", doing(p)),
+        None => doing(p),
+    };
+    // Where every row fits even with each cut one on two lines, they wrap
+    // (a few processes, a narrow terminal); else each is cut with "…".
+    let wrap = order.len() <= visible && {
+        let long = order
+            .iter()
+            .filter(|&&i| doing_of(&m.procs[i]).width() > doing_width)
+            .count();
+        order.len() + long <= visible
+    };
+    let mut heights = Vec::new();
     let rows = order
         .iter()
         .enumerate()
@@ -174,10 +188,18 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 (_, Some(o)) => t.outcome(o),
                 _ => Default::default(),
             };
-            let doing = match mark {
-                Some(_) => format!("{MARK} {}", doing(p)),
-                None => doing(p),
+            let doing = doing_of(p);
+            let doing_lines: Vec<Line> = if wrap && doing.width() > doing_width {
+                let words = wrap_words(&doing, doing_width);
+                let rest = words[1..].join(" ");
+                vec![
+                    Line::raw(words[0].clone()),
+                    Line::raw(cut(&rest, doing_width)),
+                ]
+            } else {
+                vec![Line::raw(cut(&doing, doing_width))]
             };
+            heights.push(doing_lines.len() as u16);
             let exit = match p.exitcode {
                 Some(code) => Span::styled(code.to_string(), t.exitcode(code)),
                 None => Span::styled("", t.dim()),
@@ -189,9 +211,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     if p.alive() { state } else { "-".into() },
                     state_style,
                 )),
-                Cell::from(Span::styled(cut(&doing, doing_width), doing_style)),
+                Cell::from(Text::from(doing_lines).style(doing_style)),
                 Cell::from(exit),
-            ]);
+            ])
+            .height(*heights.last().unwrap_or(&1));
             if Some(pos) == selected {
                 row.style(t.selected())
             } else if mark.is_some() {
@@ -202,6 +225,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 row
             }
         });
+    let rows: Vec<Row> = rows.collect();
+    view.row_heights
+        .replace(if wrap { heights } else { Vec::new() });
     let header = Row::new(vec!["PID", "NAME", "S", "DOING", "EXIT"]).style(t.label());
     // Counted as the header counts: the scenario's processes; the fork
     // server (mpviz's) is named apart.

@@ -1064,3 +1064,42 @@ fn torn_lines_light_the_append_counter_and_a_clean_run_lights_nothing() {
     let s = text(&render(&fold(&events), &view(), &*scenario, 120, 40, false));
     assert!(!s.contains(MARK), "nothing went wrong with the lock: {s}");
 }
+
+#[test]
+fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
+    let action = "open the file for writing and write the count it computed";
+    let mut m = midway(3);
+    m.apply(&Event::new(
+        m.now_ns + 1,
+        Some(1002),
+        Body::Ready {
+            action: action.into(),
+        },
+    ));
+    let v = view();
+    let s = text(&render(&m, &v, &ticket(3, true), 80, 24, false));
+    // The table's column, inside its borders.
+    let rows = s
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.chars().skip(1).take(48).collect::<String>());
+    let table: String = rows.collect::<Vec<_>>().join(" ");
+    let words = flat(&table);
+    assert!(words.contains("⏸ open the file for writing and"), "{s}");
+    assert_eq!(
+        v.row_heights.borrow().iter().filter(|&&h| h == 2).count(),
+        1
+    );
+    // With a thousand rows there is no room: each is one line, cut.
+    let mut many = midway(1000);
+    many.apply(&Event::new(
+        many.now_ns + 1,
+        Some(1002),
+        Body::Ready {
+            action: action.into(),
+        },
+    ));
+    let s = text(&render(&many, &v, &ticket(1000, true), 80, 24, false));
+    assert!(v.row_heights.borrow().is_empty());
+    assert!(s.contains("⏸ open the file for wr…"), "{s}");
+}
