@@ -329,22 +329,7 @@ impl App {
         }
         self.view.focus = Focus::Table;
         let order = row_order(&self.model, self.view.sort);
-        // Rows that wrap take two lines: count them down to the click.
-        let mut below = row - rows.y;
-        let mut skipped = 0;
-        for &h in self.view.row_heights.borrow().iter() {
-            if below < h {
-                break;
-            }
-            below -= h;
-            skipped += 1;
-        }
-        let skipped = if self.view.row_heights.borrow().is_empty() {
-            (row - rows.y) as usize
-        } else {
-            skipped
-        };
-        let index = self.view.offset.get() + skipped;
+        let index = view::row_at(&self.view, row - rows.y);
         if let Some(&i) = order.get(index) {
             self.view.selected = Some(self.model.procs[i].pid);
         }

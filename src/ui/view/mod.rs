@@ -29,7 +29,7 @@ use crate::scenario::Scenario;
 use crate::ui::theme::{Theme, MARK};
 
 pub use log::first_row as log_first_row;
-pub use procs::{doing as procs_doing, row_order, SortKey};
+pub use procs::{doing as procs_doing, row_at, row_order, SortKey};
 
 /// What the screen remembers that is not the run's state.
 #[derive(Debug, Clone, Default)]

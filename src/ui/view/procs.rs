@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{cut, wrap_words, Screen};
+use super::{cut, wrap_words, Screen, ViewState};
 use crate::model::{Activity, Model, Proc};
 use crate::scenario::texts::{counted, outcome_word};
 use crate::ui::theme::MARK;
@@ -108,6 +108,27 @@ pub fn doing(p: &Proc) -> String {
             None => "done".into(),
         },
     }
+}
+
+/// The table's row (an index into [`row_order`]) drawn `y` lines below
+/// the first row on screen, as the last frame drew them (rows that wrap
+/// take two lines).
+pub fn row_at(view: &ViewState, y: u16) -> usize {
+    let heights = view.row_heights.borrow();
+    let skipped = if heights.is_empty() {
+        usize::from(y)
+    } else {
+        let mut below = y;
+        heights
+            .iter()
+            .take_while(|&&h| {
+                let past = below >= h;
+                below = below.saturating_sub(h);
+                past
+            })
+            .count()
+    };
+    view.offset.get() + skipped
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {

@@ -1090,6 +1090,12 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
         v.row_heights.borrow().iter().filter(|&&h| h == 2).count(),
         1
     );
+    // A click finds the row under it, two-line rows counted: buyer-2's
+    // two lines are rows 3 and 4 (fork server, buyer-0, buyer-1 above).
+    let order = row_order(&m, v.sort);
+    let name = |y| &m.procs[order[row_at(&v, y)]].name;
+    assert_eq!((name(3).as_str(), name(4).as_str()), ("buyer-2", "buyer-2"));
+    assert_eq!(name(2), "buyer-1");
     // With a thousand rows there is no room: each is one line, cut.
     let mut many = midway(1000);
     many.apply(&Event::new(
