@@ -11,6 +11,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::protocol::{Body, Event, Outcome, Pid, PyValue, SeenBlocked};
 
+mod narration;
+pub use narration::{LogEntry, Moment, Salience, Told};
+
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
 
@@ -496,8 +499,19 @@ pub struct Model {
     pub resets: u32,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
-    /// Notable events, newest last (no `ready` or `state` samples).
-    pub log: VecDeque<Event>,
+    /// Notable events, newest last (no `ready` or `state` samples, no
+    /// pacer event that changed nothing), each with how much it matters.
+    pub log: VecDeque<LogEntry>,
+    /// Entries logged since the run began (numbers [`LogEntry::seq`]).
+    pub logged: u64,
+    /// What the narration line tells: the most salient entry of the newest
+    /// step (see [`narration`]).
+    pub narration: Option<Told>,
+    /// How many times each [`Moment`] happened.
+    pub moments: BTreeMap<Moment, u32>,
+    /// The processes a moment happened to, and the gravest of their moments:
+    /// their rows stay marked.
+    pub marked: HashMap<Pid, Moment>,
     pub events: u64,
     /// Instrumented actions the children have done (see [`Event::is_action`]).
     pub actions: u64,
@@ -540,6 +554,12 @@ impl Model {
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pid = ev.pid;
+        let pace_changed = match &ev.body {
+            Body::Pace { paused, speed } => {
+                self.pace.paused != *paused || self.pace.speed != *speed
+            }
+            _ => false,
+        };
         // The main process's actions count too: where it acts it has a gate
         // of its own (a submit, a stop signal), and a step may be its.
         if ev.is_action() {
@@ -997,15 +1017,55 @@ impl Model {
                 }
             }
         }
-        if !matches!(
+        let sample = matches!(
             ev.body,
             Body::Ready { .. } | Body::State { .. } | Body::QueueDepth { .. }
-        ) {
-            if self.log.len() == LOG_CAPACITY {
-                self.log.pop_front();
-            }
-            self.log.push_back(ev.clone());
+        );
+        // A step re-announces the pace it left unchanged: nothing to log.
+        let unchanged_pace = matches!(ev.body, Body::Pace { .. }) && !pace_changed;
+        if !sample && !unchanged_pace {
+            self.log_entry(ev, pace_changed);
         }
+    }
+
+    /// Logs `ev` with its salience, marks its moment, and lets it take the
+    /// narration if it matters enough.
+    fn log_entry(&mut self, ev: &Event, pace_changed: bool) {
+        let moment = narration::moment(ev, self);
+        if let Some((moment, pids)) = &moment {
+            *self.moments.entry(*moment).or_default() += 1;
+            for pid in pids {
+                let mark = self.marked.entry(*pid).or_insert(*moment);
+                *mark = (*mark).max(*moment);
+            }
+        }
+        let entry = LogEntry {
+            seq: self.logged,
+            event: ev.clone(),
+            salience: match moment {
+                Some(_) => Salience::Alarm,
+                None => narration::salience(ev, self, pace_changed),
+            },
+            moment: moment.map(|(m, _)| m),
+        };
+        self.logged += 1;
+        let new_step = ev.is_action() && ev.pid != self.parent_pid;
+        if narration::replaces(self.narration.as_ref(), &entry, new_step) {
+            self.narration = Some(Told {
+                seq: entry.seq,
+                salience: entry.salience,
+                moment: entry.moment,
+            });
+        }
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
+    }
+
+    /// How many times `moment` happened in the run.
+    pub fn moment_count(&self, moment: Moment) -> u32 {
+        self.moments.get(&moment).copied().unwrap_or(0)
     }
 
     /// How many values have been written to `file` (see [`LostUpdate`]).
@@ -1036,10 +1096,11 @@ impl Model {
         codes
     }
 
-    /// The newest event a person would want explained (not a sample, not a
-    /// gate), if any.
-    pub fn last_notable(&self) -> Option<&Event> {
-        self.log.back()
+    /// The event the narration line tells (see [`narration`]), if any.
+    pub fn last_notable(&self) -> Option<&LogEntry> {
+        let seq = self.narration?.seq;
+        let at = self.log.partition_point(|e| e.seq < seq);
+        self.log.get(at).filter(|e| e.seq == seq)
     }
 }
 

@@ -19,6 +19,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::shared::SharedCounter;
 use crate::model::Model;
 use crate::protocol::{Body, Event};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 /// The counter's name on screen (the model keeps it with the files).
@@ -231,10 +232,11 @@ impl Scenario for Race {
         } else {
             "no lock"
         };
-        format!(
-            "{} {who}, +1 x {}, {lock}",
-            self.params.workers, self.params.increments
-        )
+        let who = match who {
+            "threads" => counted(self.params.workers, "thread", who),
+            _ => counted(self.params.workers, "process", who),
+        };
+        format!("{who}, +1 x {}, {lock}", self.params.increments)
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
