@@ -600,13 +600,14 @@ fn race_with_threads_paces_each_thread_and_leaves_nothing() {
 #[test]
 fn manager_pauses_steps_finishes_and_quits_leaving_nothing() {
     let screen = pause_step_finish_quit(
-        // The server waits in accept(), not at a gate, until a request comes.
+        // Only main is at the gate at first: it starts the server and the
+        // workers itself.
         &["manager", "--workers", "3", "--paused"],
-        3,
-        "worker-",
+        1,
+        "main",
         &[
-            "managed dict 3 · list 3 · main's plain dict 0",
-            "3 × 1 item",
+            "managed dict 3 · list 3 · main's plain dict 1",
+            "3 × 2 items",
         ],
     );
     assert!(screen.contains("Managed dict and list"), "{screen}");
