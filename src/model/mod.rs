@@ -587,7 +587,9 @@ impl Model {
                 if reset.is_some() {
                     self.resets += 1;
                 }
-                let version = self.writes.get(file).copied().unwrap_or(0);
+                // Where the memory itself counts its writes, that count;
+                // else the writes reported so far.
+                let version = landed.unwrap_or_else(|| self.writes.get(file).copied().unwrap_or(0));
                 if let Some(p) = self.proc_mut(pid) {
                     p.last_read = *value;
                     p.read_version = value.map(|_| version);
@@ -608,7 +610,11 @@ impl Model {
                     .and_then(|p| self.proc(p))
                     .map_or((None, None), |p| (p.last_read, p.read_version));
                 let version = self.writes.entry(file.clone()).or_default();
-                let overtaken = read_version.is_some_and(|v| v != *version);
+                // Another write landed between this process's read and its
+                // write: by the memory's own count where it keeps one (the
+                // stream may carry two writes' reports in either order).
+                let before = landed.map_or(*version, |place| place.saturating_sub(1));
+                let overtaken = read_version.is_some_and(|v| v != before);
                 *version += 1;
                 let previous =
                     pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value, read)));
