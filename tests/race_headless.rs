@@ -248,3 +248,27 @@ fn a_loss_is_shown_only_once_it_is_certain() {
         }
     }
 }
+
+#[test]
+fn more_increments_than_the_32_bit_counter_holds_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(
+        tmp.path(),
+        &[
+            "race",
+            "--json",
+            "--workers",
+            "2",
+            "--increments",
+            "4294967295",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("4294967295"), "{stderr}");
+    assert_dir_empty(tmp.path());
+}
