@@ -71,7 +71,9 @@ pub struct ManagerState {
     pub reply: Option<ReadBack>,
     /// Each worker's copy of the plain dict: its size, as it reported it.
     pub plain: BTreeMap<Pid, u32>,
-    /// The main process's plain dict, read at the end.
+    /// The main process's own plain dict (the process of role
+    /// [`crate::worker::MAIN_ROLE`]): its size when main set its key, then as
+    /// main read it at the end.
     pub main_plain: Option<u32>,
 }
 
