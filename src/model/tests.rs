@@ -679,3 +679,23 @@ fn a_routine_line_tells_what_happened_when_nothing_matters_more() {
         ("lock_wait", Salience::Notable)
     );
 }
+
+#[test]
+fn a_write_that_landed_first_is_not_taken_for_one_over_a_later_one_reported_first() {
+    // 10 and 11 read 0; 10's write lands first, 11's over it; but 11's
+    // report reaches the stream first. The memory's count says who wrote
+    // over whom: 10's write was not overtaken.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        counted(10, false, 0, 0),
+        counted(11, false, 0, 0),
+        counted(11, true, 2, 1),
+        counted(10, true, 1, 1),
+    ]);
+    assert_eq!(m.proc(10).unwrap().overwrote, None);
+    assert_eq!(
+        m.lost_writes, 0,
+        "nothing is claimed the stream cannot tell"
+    );
+}

@@ -45,6 +45,15 @@ pub struct Race {
 
 impl Race {
     pub fn new(params: RaceParams) -> anyhow::Result<Race> {
+        // The counter is 32 bits, as a C int is, and so is its count of the
+        // writes that landed (see crate::ipc::shared).
+        let total = u64::from(params.workers) * u64::from(params.increments);
+        if total > u64::from(u32::MAX) {
+            anyhow::bail!(
+                "--workers x --increments is {total}, more than the counter's {} increments",
+                u32::MAX
+            );
+        }
         Ok(Race {
             params,
             spec: super::spec("race")?,

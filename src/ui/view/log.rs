@@ -25,6 +25,12 @@ pub fn describe(ev: &Event) -> String {
         Body::LockRelease { lock } => format!("released lock {lock}"),
         Body::Read { value: Some(v), .. } => format!("read {v}"),
         Body::Read {
+            value: None,
+            text,
+            reset: Some(reset),
+            ..
+        } => format!("torn read → count {reset}: {text:?}"),
+        Body::Read {
             value: None, text, ..
         } => format!("read {text:?}: torn"),
         Body::Truncate { file } => format!("emptied {file}"),

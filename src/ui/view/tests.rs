@@ -316,6 +316,27 @@ fn an_emptied_file_is_shown_as_such_and_no_lock_runs_say_so() {
 }
 
 #[test]
+fn a_torn_read_reset_to_100_is_counted_logged_and_explained() {
+    let mut m = Model::new();
+    m.apply(&spawned(50, 0, "buyer-0", "buyer"));
+    m.apply(&Event::new(
+        1,
+        Some(50),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: None,
+            text: String::new(),
+            landed: None,
+            reset: Some(100),
+        },
+    ));
+    let s = text(&render(&m, &view(), &ticket(6, false), 120, 30, false));
+    assert!(s.contains("resets to 100 1"), "the header counts it: {s}");
+    assert!(s.contains("torn read → count 100"), "the log says it: {s}");
+    assert!(s.contains("bare except: sets the count to 100"), "{s}");
+}
+
+#[test]
 fn the_explanation_line_explains_the_last_event_in_words() {
     let m = midway(6);
     let s = text(&render(&m, &view(), &ticket(6, true), 100, 30, false));
