@@ -31,11 +31,15 @@ impl Dashboard {
     }
 
     fn start_with(args: &[&str], env: &[(&str, &str)]) -> Dashboard {
+        Dashboard::start_sized(args, env, 30, 100)
+    }
+
+    fn start_sized(args: &[&str], env: &[(&str, &str)], rows: u16, cols: u16) -> Dashboard {
         let tmp = tempfile::tempdir().unwrap();
         let pty = native_pty_system()
             .openpty(PtySize {
-                rows: 30,
-                cols: 100,
+                rows,
+                cols,
                 pixel_width: 0,
                 pixel_height: 0,
             })
@@ -53,7 +57,7 @@ impl Dashboard {
         }
         let child = pty.slave.spawn_command(cmd).unwrap();
         drop(pty.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let mut reader = pty.master.try_clone_reader().unwrap();
         let (p, r) = (parser.clone(), raw.clone());
@@ -170,15 +174,22 @@ fn rows(screen: &str, prefix: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The header's lines (it flows onto more lines on a narrow terminal).
+fn header(screen: &str) -> impl Iterator<Item = &str> {
+    screen.lines().take_while(|l| !l.starts_with('┌'))
+}
+
 /// The seed in the header.
 fn seed(screen: &str) -> Option<u64> {
-    let after = screen.lines().next()?.split("seed ").nth(1)?;
+    let after = header(screen).find_map(|l| l.split("seed ").nth(1))?;
     after.split_whitespace().next()?.parse().ok()
 }
 
 /// The header's count of instrumented actions.
 fn actions(screen: &str) -> u64 {
-    let line = screen.lines().nth(1).unwrap_or_default();
+    let line = header(screen)
+        .find(|l| l.contains(" actions"))
+        .unwrap_or_default();
     let before = line.split(" actions").next().unwrap_or_default();
     before
         .rsplit(' ')
@@ -258,7 +269,7 @@ fn enter_steps_only_the_selected_process() {
     // have not moved.
     let holder = format!("holder  buyer-0 PID {chosen}");
     let screen = d.wait_for("the chosen buyer at its next gate", |s| {
-        row_of(s, chosen).contains("⏸ next: read the file")
+        row_of(s, chosen).contains("⏸ read the file")
             && actions(s) == 1
             && s.contains(&holder)
             && pids[2..]
@@ -272,7 +283,7 @@ fn enter_steps_only_the_selected_process() {
     );
     for &other in &pids[2..] {
         assert!(
-            row_of(&screen, other).contains("⏸ next: take the lock"),
+            row_of(&screen, other).contains("⏸ take the lock"),
             "{other} moved:\n{screen}"
         );
     }
@@ -420,7 +431,7 @@ fn a_mouse_click_selects_a_process_for_enter_to_step() {
     d.press(&format!("\x1b[<0;5;{row}M\x1b[<0;5;{row}m"));
     d.press(ENTER);
     let screen = d.wait_for("buyer-2 stepped", |s| {
-        row_of(s, pid).contains("⏸ next: read the file") && actions(s) == 1
+        row_of(s, pid).contains("⏸ read the file") && actions(s) == 1
     });
     assert_eq!(actions(&screen), 1);
     d.press("q");
@@ -651,4 +662,63 @@ fn lifecycle_with_an_flock_lets_the_waiters_go_on() {
         ],
     );
     assert!(!screen.contains("DEADLOCK"), "{screen}");
+}
+
+#[test]
+fn ticket_without_the_lock_keeps_a_lost_update_on_screen_at_80x24() {
+    // Six buyers stepped one action at a time: two of them read the same
+    // count and both write it back. The step that loses an update also
+    // reports the outcome and the exit, and the pacer re-announces the
+    // pause: the narration must still tell the loss, and the row and the
+    // header mark it.
+    let mut d = Dashboard::start_sized(
+        &[
+            "--no-lock",
+            "--buyers",
+            "6",
+            "--tickets",
+            "10",
+            "--delay-ms",
+            "1",
+            "--paused",
+            "--seed",
+            "4",
+        ],
+        &[],
+        24,
+        80,
+    );
+    d.wait_for("six buyers at the gate", |s| {
+        s.contains("⏸ PAUSED") && s.contains("6 at the gate")
+    });
+    let lost = |s: &str| s.contains("✗ lost updates");
+    let mut steps = 0;
+    while !lost(&d.screen()) {
+        assert!(
+            steps < 200,
+            "no update was lost in 200 steps:\n{}",
+            d.screen()
+        );
+        let before = d.current_actions();
+        d.press("n");
+        // The step's action, or the end (a step between actions of one
+        // buyer counts none: wait for the screen to change then).
+        d.wait_for("the step", |s| {
+            actions(s) > before || lost(s) || s.contains("finished")
+        });
+        steps += 1;
+    }
+    // The writer's exit arrives in the same step: once its row says it is
+    // done, the narration still says what the step did.
+    let screen = d.wait_for("the writer's exit", |s| s.contains("✗ done"));
+    let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("An update is lost."), "{screen}");
+    // (Only the narration starts a line with the mark: rows start with a
+    // border, the header with a space.)
+    assert!(
+        screen.lines().any(|l| l.starts_with("✗ ")),
+        "the narration is marked:\n{screen}"
+    );
+    d.press("q");
+    assert!(d.wait_exit().success());
 }

@@ -119,12 +119,15 @@ fn every_request_is_served_for_the_process_the_kernel_names_and_after_it() {
 #[test]
 fn a_server_out_of_descriptors_ends_the_run_with_one_line_and_exit_1() {
     // The machine's limit, set in the test's own child: the server dies of
-    // "Too many open files" while workers still wait to be served.
+    // "Too many open files" while workers still wait to be served. Paced,
+    // so that every worker connects (which needs no permit) long before it
+    // is done: the server then has fifty connections at once, whatever the
+    // machine's load.
     let tmp = tempfile::tempdir().unwrap();
     let child = std::process::Command::new("sh")
         .args([
             "-c",
-            &format!("ulimit -n 16; exec {BIN} manager --json --workers 50"),
+            &format!("ulimit -n 16; exec {BIN} manager --json --workers 50 --speed 500"),
         ])
         .env("TMPDIR", tmp.path())
         .stdin(std::process::Stdio::null())

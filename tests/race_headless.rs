@@ -75,7 +75,13 @@ fn with_the_lock_the_counter_is_exact_and_every_read_sees_the_last_write() {
         let writes: Vec<i64> = values(&run.events, "write").iter().map(|w| w.1).collect();
         assert_eq!(reads, (0..120).collect::<Vec<_>>());
         assert_eq!(writes, (1..=120).collect::<Vec<_>>());
-        assert_eq!(s["exit_codes"], json!({"0": 4}));
+        if threads {
+            // The one exit code is the process's; threads are joined.
+            assert_eq!(s["exit_codes"], json!({"0": 1}));
+            assert_eq!(s["threads_joined"], 4);
+        } else {
+            assert_eq!(s["exit_codes"], json!({"0": 4}));
+        }
     }
 }
 
@@ -241,4 +247,28 @@ fn a_loss_is_shown_only_once_it_is_certain() {
             }
         }
     }
+}
+
+#[test]
+fn more_increments_than_the_32_bit_counter_holds_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(
+        tmp.path(),
+        &[
+            "race",
+            "--json",
+            "--workers",
+            "2",
+            "--increments",
+            "4294967295",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("4294967295"), "{stderr}");
+    assert_dir_empty(tmp.path());
 }

@@ -11,6 +11,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::protocol::{Body, Event, Outcome, Pid, PyValue, SeenBlocked};
 
+mod narration;
+pub use narration::{LogEntry, Moment, Salience, Told};
+
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
 
@@ -71,7 +74,9 @@ pub struct ManagerState {
     pub reply: Option<ReadBack>,
     /// Each worker's copy of the plain dict: its size, as it reported it.
     pub plain: BTreeMap<Pid, u32>,
-    /// The main process's plain dict, read at the end.
+    /// The main process's own plain dict (the process of role
+    /// [`crate::worker::MAIN_ROLE`]): its size when main set its key, then as
+    /// main read it at the end.
     pub main_plain: Option<u32>,
 }
 
@@ -301,10 +306,12 @@ pub struct LostUpdate {
 /// process whose threads do the work) reads nothing itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Landings {
-    /// The value each reported write left, by its place (1 for the first).
+    /// The value each reported write not yet settled left, by its place (1
+    /// for the first), and the highest place reported.
     stores: BTreeMap<u64, i64>,
-    /// Reported reads by (place, order reported): the value, and the place
-    /// of the write that followed it, once reported.
+    landed: u64,
+    /// Reported reads not yet settled, by (place, order reported): the value,
+    /// and the place of the write that followed it, once reported.
     reads: BTreeMap<(u64, u64), (i64, Option<u64>)>,
     reported: u64,
     /// Each process's read not yet followed by its write.
@@ -315,10 +322,8 @@ pub struct Landings {
     frontiers: BTreeMap<u64, u32>,
     /// Processes that have reported a read or a write of the number.
     readers: HashSet<Pid>,
-    /// Reads swept in so far (those made before `settled + 1`), and among
-    /// them those not yet written back at `settled`, by value and by the
-    /// place of their write.
-    swept: Option<(u64, u64)>,
+    /// Reads made before `settled` not yet written back then, by value and
+    /// by the place of their write.
     held: BTreeMap<i64, u32>,
     ends: BTreeMap<(u64, u64), i64>,
     /// The newest settled write.
@@ -344,8 +349,7 @@ impl Landings {
     }
 
     fn spawned(&mut self, pid: Pid, ppid: Pid) {
-        let landed = self.stores.keys().next_back().copied().unwrap_or(0);
-        self.set_frontier(pid, Some(landed));
+        self.set_frontier(pid, Some(self.landed));
         if !self.readers.contains(&ppid) {
             // It starts others: it does not read the number itself.
             self.set_frontier(ppid, None);
@@ -371,6 +375,7 @@ impl Landings {
     fn wrote(&mut self, pid: Pid, place: u64, value: i64) {
         self.readers.insert(pid);
         self.stores.insert(place, value);
+        self.landed = self.landed.max(place);
         if let Some(key) = self.open.remove(&pid) {
             if let Some(read) = self.reads.get_mut(&key) {
                 read.1 = Some(place);
@@ -388,25 +393,21 @@ impl Landings {
             .next()
             .copied()
             .unwrap_or(u64::MAX)
-            .min(self.stores.keys().next_back().copied().unwrap_or(0));
+            .min(self.landed);
         while self.settled < limit {
             let k = self.settled + 1;
-            let Some(&value) = self.stores.get(&k) else {
+            let Some(value) = self.stores.remove(&k) else {
                 break;
             };
             // The reads made before write k: those not written back by it
-            // hold their value.
-            let from = self.swept.map_or(std::ops::Bound::Unbounded, |key| {
-                std::ops::Bound::Excluded(key)
-            });
-            let new: Vec<_> = self
-                .reads
-                .range((from, std::ops::Bound::Excluded((k, 0))))
-                .map(|(&key, &read)| (key, read))
-                .collect();
-            for (key, (read, end)) in new {
-                self.swept = Some(key);
-                // A read never written back (its process died) holds for good.
+            // hold their value. Each is reported by now, and so is its
+            // write (its process has reported past k), unless it died.
+            while let Some(entry) = self.reads.first_entry() {
+                if entry.key().0 >= k {
+                    break;
+                }
+                let (key, (read, end)) = entry.remove_entry();
+                // A read never written back holds for good.
                 let end = end.unwrap_or(u64::MAX);
                 if end > k {
                     *self.held.entry(read).or_default() += 1;
@@ -496,8 +497,19 @@ pub struct Model {
     pub resets: u32,
     /// Writes based on a stale read (see [`Proc::overwrote`]).
     pub lost_writes: u32,
-    /// Notable events, newest last (no `ready` or `state` samples).
-    pub log: VecDeque<Event>,
+    /// Notable events, newest last (no `ready` or `state` samples, no
+    /// pacer event that changed nothing), each with how much it matters.
+    pub log: VecDeque<LogEntry>,
+    /// Entries logged since the run began (numbers [`LogEntry::seq`]).
+    pub logged: u64,
+    /// What the narration line tells: the most salient entry of the newest
+    /// step (see [`narration`]).
+    pub narration: Option<Told>,
+    /// How many times each [`Moment`] happened.
+    pub moments: BTreeMap<Moment, u32>,
+    /// The processes a moment happened to, and the gravest of their moments:
+    /// their rows stay marked.
+    pub marked: HashMap<Pid, Moment>,
     pub events: u64,
     /// Instrumented actions the children have done (see [`Event::is_action`]).
     pub actions: u64,
@@ -540,6 +552,12 @@ impl Model {
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pid = ev.pid;
+        let pace_changed = match &ev.body {
+            Body::Pace { paused, speed } => {
+                self.pace.paused != *paused || self.pace.speed != *speed
+            }
+            _ => false,
+        };
         // The main process's actions count too: where it acts it has a gate
         // of its own (a submit, a stop signal), and a step may be its.
         // A get, put or task start that a block held up ends the action the
@@ -654,7 +672,9 @@ impl Model {
                 if reset.is_some() {
                     self.resets += 1;
                 }
-                let version = self.writes.get(file).copied().unwrap_or(0);
+                // Where the memory itself counts its writes, that count;
+                // else the writes reported so far.
+                let version = landed.unwrap_or_else(|| self.writes.get(file).copied().unwrap_or(0));
                 if let Some(p) = self.proc_mut(pid) {
                     p.last_read = *value;
                     p.read_version = value.map(|_| version);
@@ -675,7 +695,11 @@ impl Model {
                     .and_then(|p| self.proc(p))
                     .map_or((None, None), |p| (p.last_read, p.read_version));
                 let version = self.writes.entry(file.clone()).or_default();
-                let overtaken = read_version.is_some_and(|v| v != *version);
+                // Another write landed between this process's read and its
+                // write: by the memory's own count where it keeps one (the
+                // stream may carry two writes' reports in either order).
+                let before = landed.map_or(*version, |place| place.saturating_sub(1));
+                let overtaken = read_version.is_some_and(|v| v != before);
                 *version += 1;
                 let previous =
                     pid.and_then(|p| self.last_write.insert(file.clone(), (p, *value, read)));
@@ -1006,15 +1030,55 @@ impl Model {
                 }
             }
         }
-        if !matches!(
+        let sample = matches!(
             ev.body,
             Body::Ready { .. } | Body::State { .. } | Body::QueueDepth { .. }
-        ) {
-            if self.log.len() == LOG_CAPACITY {
-                self.log.pop_front();
-            }
-            self.log.push_back(ev.clone());
+        );
+        // A step re-announces the pace it left unchanged: nothing to log.
+        let unchanged_pace = matches!(ev.body, Body::Pace { .. }) && !pace_changed;
+        if !sample && !unchanged_pace {
+            self.log_entry(ev, pace_changed);
         }
+    }
+
+    /// Logs `ev` with its salience, marks its moment, and lets it take the
+    /// narration if it matters enough.
+    fn log_entry(&mut self, ev: &Event, pace_changed: bool) {
+        let moment = narration::moment(ev, self);
+        if let Some((moment, pids)) = &moment {
+            *self.moments.entry(*moment).or_default() += 1;
+            for pid in pids {
+                let mark = self.marked.entry(*pid).or_insert(*moment);
+                *mark = (*mark).max(*moment);
+            }
+        }
+        let entry = LogEntry {
+            seq: self.logged,
+            event: ev.clone(),
+            salience: match moment {
+                Some(_) => Salience::Alarm,
+                None => narration::salience(ev, self, pace_changed),
+            },
+            moment: moment.map(|(m, _)| m),
+        };
+        self.logged += 1;
+        let new_step = ev.is_action() && ev.pid != self.parent_pid;
+        if narration::replaces(self.narration.as_ref(), &entry, new_step) {
+            self.narration = Some(Told {
+                seq: entry.seq,
+                salience: entry.salience,
+                moment: entry.moment,
+            });
+        }
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(entry);
+    }
+
+    /// How many times `moment` happened in the run.
+    pub fn moment_count(&self, moment: Moment) -> u32 {
+        self.moments.get(&moment).copied().unwrap_or(0)
     }
 
     /// How many values have been written to `file` (see [`LostUpdate`]).
@@ -1045,10 +1109,11 @@ impl Model {
         codes
     }
 
-    /// The newest event a person would want explained (not a sample, not a
-    /// gate), if any.
-    pub fn last_notable(&self) -> Option<&Event> {
-        self.log.back()
+    /// The event the narration line tells (see [`narration`]), if any.
+    pub fn last_notable(&self) -> Option<&LogEntry> {
+        let seq = self.narration?.seq;
+        let at = self.log.partition_point(|e| e.seq < seq);
+        self.log.get(at).filter(|e| e.seq == seq)
     }
 }
 

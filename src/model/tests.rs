@@ -623,3 +623,160 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     let m = fold(&events[..stale]);
     assert_eq!(m.landings.settled, 1);
 }
+
+/// Two buyers of a ticket run without the lock, as a paced step reports it:
+/// both read 3, buyer-0 writes 2, then buyer-1 writes 2 over it (its read
+/// predates that write), gets its ticket and exits; the pacer re-announces
+/// the pause.
+fn a_lost_update_then_routine() -> Vec<Event> {
+    let file = || "tickets.json".to_string();
+    let read = |t, pid| {
+        ev(
+            t,
+            Some(pid),
+            Body::Read {
+                file: file(),
+                value: Some(3),
+                text: "{\"count\": 3}".into(),
+                landed: None,
+                reset: None,
+            },
+        )
+    };
+    let write = |t, pid| {
+        ev(
+            t,
+            Some(pid),
+            Body::Write {
+                file: file(),
+                value: Some(2),
+                bytes: None,
+                landed: None,
+            },
+        )
+    };
+    let pause = |t| {
+        ev(
+            t,
+            None,
+            Body::Pace {
+                paused: true,
+                speed: Some(10.0),
+            },
+        )
+    };
+    vec![
+        ev(
+            0,
+            None,
+            Body::Start {
+                scenario: "ticket".into(),
+                seed: 7,
+                parent_pid: 99,
+                params: serde_json::json!({"buyers": 2, "tickets": 3, "lock": false}),
+            },
+        ),
+        pause(1),
+        spawn(10, 0),
+        spawn(11, 1),
+        read(2, 10),
+        read(3, 11),
+        write(4, 10),
+        ev(
+            5,
+            Some(10),
+            Body::Outcome {
+                result: Outcome::Success,
+            },
+        ),
+        ev(6, Some(10), Body::Exit { exitcode: 0 }),
+        write(7, 11),
+        ev(
+            8,
+            None,
+            Body::File {
+                file: file(),
+                content: "{\"count\": 2}".into(),
+            },
+        ),
+        ev(
+            9,
+            Some(11),
+            Body::Outcome {
+                result: Outcome::Success,
+            },
+        ),
+        ev(10, Some(11), Body::Exit { exitcode: 0 }),
+        pause(11),
+    ]
+}
+
+#[test]
+fn the_narration_keeps_a_lost_update_over_the_exit_and_the_pause_after_it() {
+    let m = fold(&a_lost_update_then_routine());
+    let told = m.last_notable().expect("a narration");
+    assert_eq!(told.kind(), "write");
+    assert_eq!(told.pid, Some(11));
+    assert_eq!(told.moment, Some(Moment::LostUpdate));
+    // The loss is marked where it happened, and stays marked.
+    assert_eq!(m.marked.get(&11), Some(&Moment::LostUpdate));
+    assert_eq!(m.marked.get(&10), None);
+    assert_eq!(m.moment_count(Moment::LostUpdate), 1);
+    let lost_line = m.log.iter().find(|e| e.moment.is_some()).unwrap();
+    assert_eq!((lost_line.kind(), lost_line.pid), ("write", Some(11)));
+    // The pause that changed nothing is not logged: the log ends with the exit.
+    assert_eq!(m.log.back().unwrap().kind(), "exit");
+}
+
+#[test]
+fn the_next_action_takes_the_narration_from_a_notable_moment() {
+    let mut events = a_lost_update_then_routine();
+    events.insert(2, spawn(12, 2));
+    events.push(ev(12, Some(12), Body::Sleep { ms: 5 }));
+    let m = fold(&events);
+    let told = m.last_notable().unwrap();
+    assert_eq!((told.kind(), told.pid), ("sleep", Some(12)));
+    // The row stays marked after the narration moved on.
+    assert_eq!(m.marked.get(&11), Some(&Moment::LostUpdate));
+}
+
+#[test]
+fn a_routine_line_tells_what_happened_when_nothing_matters_more() {
+    let mut m = fold(&[spawn(10, 0)]);
+    m.apply(&ev(2, Some(10), Body::Sleep { ms: 5 }));
+    m.apply(&ev(3, Some(10), Body::Exit { exitcode: 0 }));
+    assert_eq!(m.last_notable().unwrap().kind(), "sleep");
+    // A blocked wait for a held lock outranks the holder's next routine line.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        lock("acquire", 10),
+        lock("wait", 11),
+        ev(3, Some(10), Body::Exit { exitcode: 0 }),
+    ]);
+    let told = m.last_notable().unwrap();
+    assert_eq!(
+        (told.kind(), told.salience),
+        ("lock_wait", Salience::Notable)
+    );
+}
+
+#[test]
+fn a_write_that_landed_first_is_not_taken_for_one_over_a_later_one_reported_first() {
+    // 10 and 11 read 0; 10's write lands first, 11's over it; but 11's
+    // report reaches the stream first. The memory's count says who wrote
+    // over whom: 10's write was not overtaken.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        counted(10, false, 0, 0),
+        counted(11, false, 0, 0),
+        counted(11, true, 2, 1),
+        counted(10, true, 1, 1),
+    ]);
+    assert_eq!(m.proc(10).unwrap().overwrote, None);
+    assert_eq!(
+        m.lost_writes, 0,
+        "nothing is claimed the stream cannot tell"
+    );
+}

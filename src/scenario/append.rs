@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use super::{FileLine, Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::Body;
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const FILE: &str = "a.txt";
@@ -159,10 +160,14 @@ impl Scenario for Append {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "append: {} writers, {} chunks, {}: {} lines, {} torn; start order {}, write order {}; exit codes {}",
-            get("writers"),
-            get("chunks"),
-            if self.params.lock { "with the lock" } else { "without a lock" },
+            "append: {}, {}, {}: {} lines, {} torn; start order {}, write order {}; exit codes {}",
+            counted(get("writers"), "writer", "writers"),
+            counted(get("chunks"), "chunk", "chunks"),
+            if self.params.lock {
+                "with the lock"
+            } else {
+                "without a lock"
+            },
             get("lines"),
             get("torn_lines"),
             get("start_order"),
@@ -181,7 +186,8 @@ impl Scenario for Append {
             1 => "one write a line".to_string(),
             k => format!("{k} writes a line"),
         };
-        format!("{} writers, {chunks}, {lock}", self.params.writers)
+        let writers = counted(self.params.writers, "writer", "writers");
+        format!("{writers}, {chunks}, {lock}")
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

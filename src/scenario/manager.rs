@@ -30,6 +30,7 @@ use serde_json::{json, Map, Value};
 use super::{Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::{Body, Pid};
+use crate::scenario::texts::counted;
 use crate::worker::{Ctx, MAIN_ROLE};
 
 pub const SERVER: &str = "manager";
@@ -149,7 +150,8 @@ impl Scenario for Manager {
     }
 
     fn variant(&self) -> String {
-        format!("{} workers, one server", self.params.workers)
+        let workers = counted(self.params.workers, "worker", "workers");
+        format!("{workers}, one server")
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -34,6 +34,7 @@ use crate::ipc::queue::{self, Queue, Timed};
 use crate::ipc::sink::PIPE_BUF;
 use crate::model::{Model, TaskState};
 use crate::protocol::{Body, Event, Pid};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const ROLE: &str = "worker";
@@ -350,7 +351,9 @@ impl Scenario for Pool {
         } else {
             String::new()
         };
-        format!("{} workers, {} tasks, {call}{fail}", p.workers, p.tasks)
+        let workers = counted(p.workers, "worker", "workers");
+        let tasks = counted(p.tasks, "task", "tasks");
+        format!("{workers}, {tasks}, {call}{fail}")
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

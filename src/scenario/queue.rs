@@ -20,6 +20,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, QueueState};
 use crate::protocol::{Body, Event, Pid};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const QUEUE: &str = "queue";
@@ -187,9 +188,9 @@ impl Scenario for QueueScenario {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "queue: {} producers, {} consumers, maxsize {}: produced {}, consumed {}, max depth {}, Full {}, Empty {}, lost {}, duplicated {}; exit codes {}",
-            get("producers"),
-            get("consumers"),
+            "queue: {}, {}, maxsize {}: produced {}, consumed {}, max depth {}, Full {}, Empty {}, lost {}, duplicated {}; exit codes {}",
+            counted(get("producers"), "producer", "producers"),
+            counted(get("consumers"), "consumer", "consumers"),
             get("maxsize"),
             get("produced"),
             get("consumed"),
@@ -208,8 +209,11 @@ impl Scenario for QueueScenario {
             .timeout_ms
             .map_or_else(String::new, |ms| format!(", timeout {ms} ms"));
         format!(
-            "{} producers, {} consumers, maxsize {}, {} items{timeout}",
-            p.producers, p.consumers, p.maxsize, p.items
+            "{}, {}, maxsize {}, {}{timeout}",
+            counted(p.producers, "producer", "producers"),
+            counted(p.consumers, "consumer", "consumers"),
+            p.maxsize,
+            counted(p.items, "item", "items")
         )
     }
 

@@ -19,6 +19,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::shared::SharedCounter;
 use crate::model::Model;
 use crate::protocol::{Body, Event};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 /// The counter's name on screen (the model keeps it with the files).
@@ -44,6 +45,15 @@ pub struct Race {
 
 impl Race {
     pub fn new(params: RaceParams) -> anyhow::Result<Race> {
+        // The counter is 32 bits, as a C int is, and so is its count of the
+        // writes that landed (see crate::ipc::shared).
+        let total = u64::from(params.workers) * u64::from(params.increments);
+        if total > u64::from(u32::MAX) {
+            anyhow::bail!(
+                "--workers x --increments is {total}, more than the counter's {} increments",
+                u32::MAX
+            );
+        }
         Ok(Race {
             params,
             spec: super::spec("race")?,
@@ -231,10 +241,11 @@ impl Scenario for Race {
         } else {
             "no lock"
         };
-        format!(
-            "{} {who}, +1 x {}, {lock}",
-            self.params.workers, self.params.increments
-        )
+        let who = match who {
+            "threads" => counted(self.params.workers, "thread", who),
+            _ => counted(self.params.workers, "process", who),
+        };
+        format!("{who}, +1 x {}, {lock}", self.params.increments)
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::model::Model;
+use crate::model::{LogEntry, Model};
 use crate::protocol::{Body, Event, Outcome};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -77,10 +77,25 @@ impl Texts {
                 _ => "exit_signal",
             }
             .into(),
+            Body::File { content, .. } if content.trim().is_empty() => "file_empty".into(),
             Body::Pace { paused: true, .. } => "pace_paused".into(),
             Body::Pace { speed: None, .. } => "pace_max".into(),
             Body::Pace { .. } => "pace_running".into(),
             _ => ev.kind().into(),
+        }
+    }
+
+    /// The sentence for a log entry: a moment has its own text where the
+    /// scenario gives one (`outcome_success_oversold`), else the event's.
+    pub fn explain_entry(&self, entry: &LogEntry, model: &Model) -> Option<String> {
+        let ev = &entry.event;
+        let moment = entry
+            .moment
+            .map(|m| format!("{}_{}", Self::key_for(ev, model), m.as_str()))
+            .and_then(|key| self.get(&key));
+        match moment {
+            Some(template) => Some(fill(template, |hole| hole_value(hole, ev, model))),
+            None => self.explain(ev, model),
         }
     }
 
@@ -98,10 +113,12 @@ impl Texts {
             _ => None,
         };
         let template = by_role.or(by_call).or_else(|| self.get(&key)).or_else(|| {
-            // A role without its own spawn text uses the general one.
+            // A role without its own spawn text uses the general one, and a
+            // case without its own text (`file_empty`) its kind's.
             key.starts_with("spawn_")
                 .then(|| self.get("spawn"))
                 .flatten()
+                .or_else(|| self.get(ev.kind()))
         })?;
         Some(fill(template, |hole| hole_value(hole, ev, model)))
     }
@@ -313,6 +330,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "role" => proc?.role.clone(),
         "ppid" => proc?.ppid.to_string(),
         "sold" => model.outcomes.success.to_string(),
+        "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })
 }
@@ -331,8 +349,36 @@ pub fn signal_name(signal: i32) -> String {
         .unwrap_or_else(|_| format!("signal {signal}"))
 }
 
+/// `n` and the word for `n` things: "1 ticket", "2 tickets".
+pub fn counted(n: impl std::fmt::Display, one: &str, many: &str) -> String {
+    let n = n.to_string();
+    let word = if n.trim_start_matches('-') == "1" {
+        one
+    } else {
+        many
+    };
+    format!("{n} {word}")
+}
+
 /// Replaces each `{hole}` with its value; unknown holes stay as they are.
+/// `{name|one|many}` is the word for the number `name` holds: `one` for 1
+/// (or -1), `many` otherwise ("{sold} {sold|ticket was|tickets were} sold").
 fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String {
+    let mut value = |hole: &str| match hole.split_once('|') {
+        Some((name, words)) => {
+            let (one, many) = words.split_once('|')?;
+            let n = value(name)?;
+            Some(
+                if n.trim_start_matches('-') == "1" {
+                    one
+                } else {
+                    many
+                }
+                .to_string(),
+            )
+        }
+        None => value(hole),
+    };
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -373,6 +419,22 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_says_its_word_in_the_singular_for_one() {
+        let value = |h: &str| match h {
+            "one" => Some("1".to_string()),
+            "two" => Some("2".to_string()),
+            _ => None,
+        };
+        let s = fill(
+            "{one} {one|ticket|tickets}, {two} {two|ticket|tickets}",
+            value,
+        );
+        assert_eq!(s, "1 ticket, 2 tickets");
+        assert_eq!(counted(1, "chunk", "chunks"), "1 chunk");
+        assert_eq!(counted("3", "consumer", "consumers"), "3 consumers");
+    }
 
     #[test]
     fn holes_are_filled_and_unknown_ones_kept() {

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use super::{Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::{Body, Outcome};
+use crate::scenario::texts::counted;
 use crate::worker::Ctx;
 
 pub const TICKET_FILE: &str = "tickets.json";
@@ -158,8 +159,9 @@ impl Scenario for Ticket {
             "no lock"
         };
         format!(
-            "{} buyers, {} tickets, {lock}",
-            self.params.buyers, self.params.tickets
+            "{}, {}, {lock}",
+            counted(self.params.buyers, "buyer", "buyers"),
+            counted(self.params.tickets, "ticket", "tickets")
         )
     }
 
@@ -202,9 +204,9 @@ impl Scenario for Ticket {
         let s = self.summary(model);
         let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
         format!(
-            "ticket: {} buyers, {} tickets, {}: sold {}, failed {}, torn reads {}, resets to 100 {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
-            get("buyers"),
-            get("tickets"),
+            "ticket: {}, {}, {}: sold {}, failed {}, torn reads {}, resets to 100 {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
+            counted(get("buyers"), "buyer", "buyers"),
+            counted(get("tickets"), "ticket", "tickets"),
             if self.params.lock { "with the lock" } else { "without a lock" },
             get("sold"),
             get("failed"),

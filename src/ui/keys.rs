@@ -20,6 +20,7 @@ pub enum Action {
     Bottom,
     Sort,
     Restart,
+    Focus,
 }
 
 /// (keys as the help shows them, what they do, the action, the key codes).
@@ -62,8 +63,14 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[KeyCode::Char('-'), KeyCode::Char('_')],
     },
     Binding {
+        keys: "Tab",
+        does: "arrows, pages, Home/End: table ⇄ events panel",
+        action: Action::Focus,
+        codes: &[KeyCode::Tab, KeyCode::BackTab],
+    },
+    Binding {
         keys: "↑ ↓  j k",
-        does: "select a process (mouse: wheel, click)",
+        does: "select a process / scroll the events (wheel too)",
         action: Action::Up,
         codes: &[KeyCode::Up, KeyCode::Char('k')],
     },
@@ -75,7 +82,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "PgUp PgDn",
-        does: "move a page in the table",
+        does: "a page up / down (table or events)",
         action: Action::PageUp,
         codes: &[KeyCode::PageUp],
     },
@@ -87,7 +94,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "Home End",
-        does: "first / last process",
+        does: "first / last (End on the events: follow the newest)",
         action: Action::Top,
         codes: &[KeyCode::Home, KeyCode::Char('g')],
     },
@@ -111,7 +118,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "?",
-        does: "this help (any key closes it)",
+        does: "this help (↑ ↓ scroll it, any other key closes it)",
         action: Action::Help,
         codes: &[KeyCode::Char('?'), KeyCode::F(1)],
     },
@@ -156,6 +163,8 @@ mod tests {
         assert_eq!(action_for(key(KeyCode::Right)), Some(Action::Step));
         assert_eq!(action_for(key(KeyCode::Char('?'))), Some(Action::Help));
         assert_eq!(action_for(key(KeyCode::Char('x'))), None);
+        // Tab moves the arrows between the table and the events panel.
+        assert_eq!(action_for(key(KeyCode::Tab)), Some(Action::Focus));
     }
 
     #[test]

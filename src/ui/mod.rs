@@ -2,6 +2,7 @@
 //! turns keys into pacer commands, and redraws when something changed.
 
 pub mod keys;
+pub mod step;
 pub mod theme;
 pub mod view;
 
@@ -21,7 +22,7 @@ use crate::protocol::Event;
 use crate::{cleanup, signals};
 use keys::Action;
 use theme::Theme;
-use view::{row_order, Screen, ViewState};
+use view::{row_order, Focus, Screen, ViewState};
 
 /// At most this many frames a second, however fast events come.
 const FRAME: Duration = Duration::from_millis(33);
@@ -43,6 +44,10 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     cleanup::restore_terminal();
     result
+}
+
+fn inside(area: ratatui::layout::Rect, column: u16, row: u16) -> bool {
+    column >= area.x && column < area.x + area.width && row >= area.y && row < area.y + area.height
 }
 
 fn read_input() -> anyhow::Result<Receiver<TermEvent>> {
@@ -174,7 +179,20 @@ impl App {
                 }
                 let action = keys::action_for(key);
                 if self.view.help {
-                    // Any key closes the help; q still quits.
+                    // The arrows and pages scroll the help; any other key
+                    // closes it; q still quits.
+                    let by = match action {
+                        Some(Action::Up) => -1,
+                        Some(Action::Down) => 1,
+                        Some(Action::PageUp) => -10,
+                        Some(Action::PageDown) => 10,
+                        _ => 0,
+                    };
+                    if by != 0 {
+                        let at = i32::from(self.view.help_scroll) + by;
+                        self.view.help_scroll = at.clamp(0, i32::from(u16::MAX)) as u16;
+                        return Ok(Next::Continue);
+                    }
                     self.view.help = false;
                     if action != Some(Action::Quit) {
                         return Ok(Next::Continue);
@@ -186,8 +204,19 @@ impl App {
                 }
             }
             TermEvent::Mouse(mouse) => match mouse.kind {
-                MouseEventKind::ScrollDown => self.move_selection(3),
-                MouseEventKind::ScrollUp => self.move_selection(-3),
+                // The wheel scrolls the panel under the pointer.
+                MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                    let by = if mouse.kind == MouseEventKind::ScrollDown {
+                        3
+                    } else {
+                        -3
+                    };
+                    if inside(self.view.log_rows.get(), mouse.column, mouse.row) {
+                        self.scroll_log(by);
+                    } else {
+                        self.move_selection(by);
+                    }
+                }
                 MouseEventKind::Down(MouseButton::Left) => self.click(mouse.column, mouse.row),
                 _ => {}
             },
@@ -197,13 +226,42 @@ impl App {
     }
 
     fn act(&mut self, action: Action) -> anyhow::Result<Next> {
+        if self.view.focus == Focus::Events {
+            let page = self.view.log_rows.get().height.saturating_sub(3).max(1) as isize;
+            let by = match action {
+                Action::Up => Some(-1),
+                Action::Down => Some(1),
+                Action::PageUp => Some(-page),
+                Action::PageDown => Some(page),
+                Action::Top => Some(isize::MIN / 2),
+                Action::Bottom => Some(isize::MAX / 2),
+                _ => None,
+            };
+            if let Some(by) = by {
+                self.scroll_log(by);
+                return Ok(Next::Continue);
+            }
+        }
         let page = self.view.table_rows.get().height.max(1) as isize;
         match action {
             Action::Quit => return Ok(Next::Quit(ExitCode::SUCCESS)),
-            Action::Help => self.view.help = true,
+            Action::Help => {
+                self.view.help = true;
+                self.view.help_scroll = 0;
+            }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
-            Action::Step => self.run.pace(PacerCmd::Step),
-            Action::StepSelected => self.step_selected(),
+            Action::Step => self.step(step::any(&self.model), PacerCmd::Step),
+            Action::Focus => {
+                self.view.focus = match self.view.focus {
+                    Focus::Table => Focus::Events,
+                    Focus::Events => Focus::Table,
+                }
+            }
+            Action::StepSelected => {
+                let plan = step::selected(&self.model, self.view.selected);
+                let pid = self.view.selected.unwrap_or_default();
+                self.step(plan, PacerCmd::StepPid(pid));
+            }
             Action::Faster => self.run.pace(PacerCmd::Faster),
             Action::Slower => self.run.pace(PacerCmd::Slower),
             Action::Up => self.move_selection(-1),
@@ -218,28 +276,29 @@ impl App {
         Ok(Next::Continue)
     }
 
-    fn step_selected(&mut self) {
-        let Some(p) = self.view.selected.and_then(|pid| self.model.proc(pid)) else {
-            self.view.status =
-                Some("Select a process first (↑ ↓ or a click), then press Enter.".into());
-            return;
-        };
-        if !p.alive() {
-            self.view.status = Some(format!(
-                "{} (PID {}) has exited: it has no step left.",
-                p.name, p.pid
-            ));
-            return;
+    /// Scrolls the events panel `by` lines; at the bottom it follows the
+    /// newest again, like `tail -f`.
+    fn scroll_log(&mut self, by: isize) {
+        let rows = self.view.log_rows.get().height.saturating_sub(2) as usize;
+        let log = &self.model.log;
+        let newest_page = log.len().saturating_sub(rows);
+        let start = view::log_first_row(&self.model, self.view.log_top, rows);
+        let to = (start as isize)
+            .saturating_add(by)
+            .clamp(0, newest_page as isize) as usize;
+        self.view.log_top = (to < newest_page).then(|| log[to].seq);
+    }
+
+    /// One step for any process at the gate; if none is there now, or the
+    /// selected one cannot move, says why.
+    fn step(&mut self, plan: step::Plan, cmd: PacerCmd) {
+        match plan {
+            step::Plan::Refuse(why) => self.view.status = Some(why),
+            step::Plan::Go(note) => {
+                self.view.status = note;
+                self.run.pace(cmd);
+            }
         }
-        if p.at_gate.is_none() {
-            self.view.status = Some(format!(
-                "{} (PID {}) is not at the gate now ({}); it takes one step when it gets there.",
-                p.name,
-                p.pid,
-                view::procs_doing(p)
-            ));
-        }
-        self.run.pace(PacerCmd::StepPid(p.pid));
     }
 
     fn move_selection(&mut self, by: isize) {
@@ -262,15 +321,15 @@ impl App {
 
     fn click(&mut self, column: u16, row: u16) {
         let rows = self.view.table_rows.get();
-        if column < rows.x
-            || column >= rows.x + rows.width
-            || row < rows.y
-            || row >= rows.y + rows.height
-        {
+        if !inside(rows, column, row) {
+            if inside(self.view.log_rows.get(), column, row) {
+                self.view.focus = Focus::Events;
+            }
             return;
         }
+        self.view.focus = Focus::Table;
         let order = row_order(&self.model, self.view.sort);
-        let index = self.view.offset.get() + (row - rows.y) as usize;
+        let index = view::row_at(&self.view, row - rows.y);
         if let Some(&i) = order.get(index) {
             self.view.selected = Some(self.model.procs[i].pid);
         }
@@ -290,6 +349,7 @@ impl App {
         self.model = Model::new();
         self.view.selected = None;
         self.view.offset.set(0);
+        self.view.log_top = None;
         self.started = Instant::now();
         Ok(())
     }

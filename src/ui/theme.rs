@@ -3,7 +3,13 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::model::Salience;
 use crate::protocol::Outcome;
+
+/// The glyph that marks a moment (a lost update, an oversell, a torn read,
+/// a deadlock) on its row, its log line and its header counter: it shows
+/// where colours do not (`NO_COLOR`).
+pub const MARK: &str = "✗";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Theme {
@@ -83,6 +89,21 @@ impl Theme {
             Outcome::Success => self.good(),
             Outcome::Fail => self.warn(),
             Outcome::TornRead => self.bad(),
+        }
+    }
+
+    /// A moment, where it is marked: red, bold, and [`MARK`] beside it.
+    pub fn alarm(&self) -> Style {
+        self.bad()
+    }
+
+    /// A log line by how much it matters.
+    pub fn salience(&self, salience: Salience) -> Style {
+        match salience {
+            Salience::Routine => self.dim(),
+            Salience::Normal => Style::new(),
+            Salience::Notable => self.warn(),
+            Salience::Alarm => self.alarm(),
         }
     }
 

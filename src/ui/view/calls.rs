@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Screen;
@@ -11,10 +11,14 @@ use super::Screen;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
-    let rows = area.height.saturating_sub(2) as usize;
-    let start = m.calls.len().saturating_sub(rows);
-    let lines: Vec<Line> = m.calls[start..]
+    // The newest calls that fit, each wrapped to the panel's width.
+    let rows = area.height.saturating_sub(2);
+    let width = area.width.saturating_sub(2);
+    let mut used = 0;
+    let lines: Vec<Line> = m
+        .calls
         .iter()
+        .rev()
         .map(|c| {
             let who = m.proc(c.caller).map_or("?", |p| p.name.as_str());
             let mut spans = vec![
@@ -34,11 +38,23 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             spans.push(Span::styled(note, t.dim()));
             Line::from(spans)
         })
+        .take_while(|line| {
+            used += super::wrapped_height(line, width);
+            used <= rows
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
         .collect();
     let block = Block::bordered().title(Span::styled(
         format!(" Calls on Process objects {} ", m.calls.len()),
         t.title(),
     ));
-    // One line a call, so that the newest is always the bottom line.
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // The newest is always the bottom line.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }

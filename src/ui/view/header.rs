@@ -1,17 +1,41 @@
-//! The two header lines: what runs, whether it moves, and its numbers.
+//! The header: what runs, whether it moves, and its numbers. Its items are
+//! never cut: where the terminal is narrow, the next item goes on the next
+//! line.
 
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
-use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
+use crate::model::{Model, Moment};
 use crate::scenario::texts::format_speed;
+use crate::ui::theme::MARK;
 
-pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
+/// The moment a headline counter counts, by its label, if it counts one.
+fn moment_of(label: &str) -> Option<Moment> {
+    match label {
+        "lost updates" | "lost" => Some(Moment::LostUpdate),
+        "torn reads" | "torn" => Some(Moment::TornRead),
+        "sold" => Some(Moment::Oversold),
+        "deadlock" | "deadlocks" => Some(Moment::Deadlock),
+        _ => None,
+    }
+}
+
+/// Whether a counter of `moment` showing `value` should light up: the fold
+/// saw the moment, or (for torn lines of a file, which the fold does not
+/// judge) the scenario's own count of it is above zero.
+fn lit(model: &Model, moment: Moment, value: &str) -> bool {
+    let counted = || {
+        let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().is_ok_and(|n| n > 0)
+    };
+    model.moment_count(moment) > 0 || moment == Moment::TornRead && counted()
+}
+
+/// The header's lines at `width` columns.
+pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     let t = screen.theme;
     let m = screen.model;
-    let sep = || Span::styled(" │ ", t.dim());
     let status = if !m.errors.is_empty() {
         Span::styled("✖ stopped by an error", t.bad())
     } else if m.ended {
@@ -23,46 +47,103 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     };
     let speed = m.pace.speed.map_or_else(|| "max".to_string(), format_speed);
     let elapsed = screen.view.elapsed;
-    // The most useful first: a narrow terminal cuts the end of the line.
-    let first = Line::from(vec![
-        Span::styled(" mpviz ", t.title()),
-        Span::styled(screen.scenario.name().to_string(), t.value()),
-        sep(),
-        status,
-        sep(),
-        Span::styled("speed ", t.label()),
-        Span::styled(speed, t.value()),
-        sep(),
-        Span::styled(
+    let first: Vec<Vec<Span<'a>>> = vec![
+        vec![
+            Span::styled("mpviz ", t.title()),
+            Span::styled(screen.scenario.name().to_string(), t.value()),
+        ],
+        vec![status],
+        vec![
+            Span::styled("speed ", t.label()),
+            Span::styled(speed, t.value()),
+        ],
+        vec![Span::styled(
             format!(
                 "{}:{:04.1}",
                 elapsed.as_secs() / 60,
                 elapsed.as_secs_f64() % 60.0
             ),
             t.value(),
-        ),
-        sep(),
-        Span::styled(screen.scenario.variant(), t.label()),
-        sep(),
-        Span::styled(format!("seed {}", m.seed), t.dim()),
-    ]);
-    let mut second = vec![Span::raw(" ")];
-    for (i, (label, value)) in screen.scenario.headline(m).into_iter().enumerate() {
-        if i > 0 {
-            second.push(Span::styled(" · ", t.dim()));
-        }
-        second.push(Span::styled(format!("{label} "), t.label()));
-        second.push(Span::styled(value, t.value()));
+        )],
+        vec![Span::styled(screen.scenario.variant(), t.label())],
+        vec![Span::styled(format!("seed {}", m.seed), t.dim())],
+    ];
+    let mut second: Vec<Vec<Span<'a>>> = Vec::new();
+    for (label, value) in screen.scenario.headline(m) {
+        let alarm = moment_of(label).is_some_and(|moment| lit(m, moment, &value));
+        second.push(if alarm {
+            vec![
+                Span::styled(format!("{MARK} {label} "), t.alarm()),
+                Span::styled(value, t.alarm()),
+            ]
+        } else {
+            vec![
+                Span::styled(format!("{label} "), t.label()),
+                Span::styled(value, t.value()),
+            ]
+        });
     }
+    // The scenario's processes, as the table's title counts them: the fork
+    // server is mpviz's, not the program's.
     let children = m.procs.iter().filter(|p| p.role != "forkserver");
     let (total, alive) = children.fold((0, 0), |(n, a), p| (n + 1, a + usize::from(p.alive())));
     second.extend([
-        sep(),
-        Span::styled(format!("{alive}/{total} alive"), t.label()),
-        Span::styled(" · ", t.dim()),
-        Span::styled(format!("{} at the gate", m.waiting_at_gates()), t.label()),
-        Span::styled(" · ", t.dim()),
-        Span::styled(format!("{} actions", m.actions), t.label()),
+        vec![Span::styled(format!("{alive}/{total} alive"), t.label())],
+        vec![Span::styled(
+            format!("{} at the gate", m.waiting_at_gates()),
+            t.label(),
+        )],
+        vec![Span::styled(format!("{} actions", m.actions), t.label())],
     ]);
-    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+    // Two lines where they fit; else one flow, so that a wrapped first line
+    // shares its second row with the numbers.
+    let fits = |items: &[Vec<Span>], sep: &str| {
+        let w: usize = items
+            .iter()
+            .map(|i| i.iter().map(|s| s.content.width()).sum::<usize>() + sep.width())
+            .sum();
+        w < usize::from(width)
+    };
+    if fits(&first, " │ ") && fits(&second, " · ") {
+        let mut out = flow(first, " │ ", width, screen);
+        out.extend(flow(second, " · ", width, screen));
+        return out;
+    }
+    let mut all = first;
+    all.extend(second);
+    flow(all, " · ", width, screen)
+}
+
+/// Items laid out left to right, `sep` between them, a new line where the
+/// next item would not fit (an item wider than the line is cut by the
+/// terminal, never split).
+fn flow<'a>(
+    items: Vec<Vec<Span<'a>>>,
+    sep: &'static str,
+    width: u16,
+    screen: &Screen,
+) -> Vec<Line<'a>> {
+    let t = screen.theme;
+    let width = usize::from(width);
+    let mut lines = Vec::new();
+    let mut line: Vec<Span<'a>> = vec![Span::raw(" ")];
+    let mut used = 1;
+    for item in items {
+        let w: usize = item.iter().map(|s| s.content.width()).sum();
+        if used > 1 && used + sep.width() + w > width {
+            lines.push(Line::from(std::mem::replace(
+                &mut line,
+                vec![Span::raw(" ")],
+            )));
+            used = 1;
+        }
+        if used > 1 {
+            line.push(Span::styled(sep, t.dim()));
+            used += sep.width();
+        }
+        used += w;
+        line.extend(item);
+    }
+    lines.push(Line::from(line));
+    lines
 }

@@ -4,16 +4,26 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::ui::keys::BINDINGS;
+use crate::ui::theme::MARK;
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let mut lines = Vec::new();
     for b in BINDINGS.iter().filter(|b| !b.keys.is_empty()) {
         lines.push(Line::from(vec![
-            Span::styled(format!("{:>15}  ", b.keys), t.key()),
+            // Right-aligned by display width.
+            Span::styled(
+                format!(
+                    "{}{}  ",
+                    " ".repeat(15usize.saturating_sub(b.keys.width())),
+                    b.keys
+                ),
+                t.key(),
+            ),
             Span::raw(b.does),
         ]));
     }
@@ -23,8 +33,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         Span::raw("state in /proc: R running, S sleeping, D disk, Z zombie"),
     ]));
     lines.push(Line::from(vec![
-        Span::styled("         ⏸ next  ", t.key()),
-        Span::raw("held at the pacer's gate until it gets a permit"),
+        Span::styled("              ⏸  ", t.key()),
+        Span::raw("held at the pacer's gate until it gets a permit; then its next action"),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled(format!("              {MARK}  "), t.alarm()),
+        Span::raw("a moment the scenario shows (a lost update, an oversell, a torn read, a deadlock): marked where it happened"),
     ]));
     lines.push(Line::raw(""));
     lines.push(Line::styled(
@@ -38,18 +52,29 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     lines.push(Line::raw(screen.scenario.intro()));
 
     let width = area.width.saturating_sub(4).min(76);
-    let height = (lines.len() as u16 + 4).min(area.height);
+    let inner = usize::from(width.saturating_sub(2).max(1));
+    let needed: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = (needed as u16 + 2).min(area.height);
     let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas(area);
     let [popup] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(popup);
+    // Scrolled no further than its last line.
+    let last = (needed as u16).saturating_sub(height.saturating_sub(2));
+    let scroll = screen.view.help_scroll.min(last);
+    let title = if last > 0 {
+        " Keys — ↑ ↓ scroll, any other key closes "
+    } else {
+        " Keys — any key closes "
+    };
     frame.render_widget(Clear, popup);
-    let block = Block::bordered().title(Span::styled(" Keys — any key closes ", t.title()));
+    let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
             .block(block),
         popup,
     );

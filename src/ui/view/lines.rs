@@ -2,18 +2,19 @@
 //! last read it, torn lines marked, and the start order beside the order of
 //! the lines in the file.
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::Screen;
+use super::{cut, Screen};
 use crate::scenario::FileLine;
 
-/// Rows the panel wants for `lines`: the lines, the two orders and borders.
+/// Rows the panel wants for `lines`: the lines, the two orders (up to two
+/// rows each) and borders.
 pub fn height(lines: usize, available: u16) -> u16 {
-    let wanted = lines as u16 + 5;
-    wanted.clamp(7, (available * 3 / 5).max(7))
+    let wanted = lines as u16 + 7;
+    wanted.clamp(9, (available * 3 / 5).max(9))
 }
 
 pub fn draw(
@@ -31,7 +32,43 @@ pub fn draw(
         .into_iter()
         .next()
         .unwrap_or_default();
-    let rows = area.height.saturating_sub(4) as usize;
+    let block = Block::bordered().title(Line::from(vec![
+        Span::styled(format!(" {file} "), t.title()),
+        Span::styled(
+            format!("{} lines, {torn} torn ", lines.len()),
+            if torn > 0 { t.bad() } else { t.label() },
+        ),
+    ]));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // The two orders, wrapped to at most two rows each (cut with an
+    // ellipsis beyond), under the file's lines.
+    let width = usize::from(inner.width);
+    let order = |label: &str, order: &mut dyn Iterator<Item = u32>| {
+        let numbers: Vec<String> = order.map(|n| n.to_string()).collect();
+        let label = format!("{label:<13}");
+        let numbers = cut(
+            &numbers.join(" "),
+            (2 * width).saturating_sub(label.len() + 1),
+        );
+        Line::from(vec![Span::styled(label, t.label()), Span::raw(numbers)])
+    };
+    let written: Vec<u32> = lines.iter().filter_map(|l| l.writer).collect();
+    let orders = vec![
+        order("started:", &mut start_order.iter().copied()),
+        order("in the file:", &mut written.into_iter()),
+    ];
+    let orders_height: u16 = orders
+        .iter()
+        .map(|l| super::wrapped_height(l, inner.width))
+        .sum();
+    let [file_area, orders_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(orders_height)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(orders).wrap(Wrap { trim: false }),
+        orders_area,
+    );
+    let rows = file_area.height as usize;
     // Keep the newest lines in view: the file grows at the bottom.
     let skip = lines.len().saturating_sub(rows);
     let mut out: Vec<Line> = Vec::new();
@@ -58,25 +95,5 @@ pub fn draw(
             mark,
         ]));
     }
-    let order = |label: &str, order: &mut dyn Iterator<Item = u32>| {
-        let numbers: Vec<String> = order.map(|n| n.to_string()).collect();
-        Line::from(vec![
-            Span::styled(format!("{label:<13}"), t.label()),
-            Span::raw(numbers.join(" ")),
-        ])
-    };
-    let written: Vec<u32> = lines.iter().filter_map(|l| l.writer).collect();
-    out.push(order("started:", &mut start_order.iter().copied()));
-    out.push(order("in the file:", &mut written.into_iter()));
-    let title = Line::from(vec![
-        Span::styled(format!(" {file} "), t.title()),
-        Span::styled(
-            format!("{} lines, {torn} torn ", lines.len()),
-            if torn > 0 { t.bad() } else { t.label() },
-        ),
-    ]);
-    frame.render_widget(
-        Paragraph::new(out).block(Block::bordered().title(title)),
-        area,
-    );
+    frame.render_widget(Paragraph::new(out), file_area);
 }

@@ -14,9 +14,10 @@ pub fn height(model: &Model, available: u16) -> u16 {
     let wanted = if model.locks.is_empty() {
         3
     } else {
-        // Holder, a line under it (two when it died holding it), waiting.
+        // Holder, a line under it (two when it died holding it), waiting,
+        // and two more for what kind of lock it is.
         let dead = model.locks.values().filter(|l| l.holder_dead).count();
-        2 + 3 * model.locks.len() as u16 + dead as u16 + waiters.min(8) as u16
+        4 + 3 * model.locks.len() as u16 + dead as u16 + waiters.min(8) as u16
     };
     wanted.clamp(3, (available / 2).max(3))
 }
@@ -30,6 +31,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         lines.push(Line::styled("No lock taken in this run.", t.dim()));
     }
     let rows = area.height.saturating_sub(2) as usize;
+    // What kind of lock it is, and how it differs from Python's.
+    let texts = &screen.scenario.spec().texts;
+    let about = match m.locks.values().next() {
+        Some(lock) if m.locks.len() == 1 && lock.kept_by_the_dead => {
+            texts.get("lock_about_semaphore")
+        }
+        Some(_) if m.locks.len() == 1 => texts.get("lock_about_flock"),
+        _ => None,
+    };
     for (name, lock) in &m.locks {
         if m.locks.len() > 1 {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
@@ -88,6 +98,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             Span::styled("waiting ", t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
         ]));
+        if let Some(about) = about {
+            let width = usize::from(area.width.saturating_sub(2));
+            for line in super::wrap_words(about, width) {
+                lines.push(Line::styled(line, t.dim()));
+            }
+        }
         let room = rows.saturating_sub(lines.len());
         let shown = if lock.waiters.len() > room {
             room.saturating_sub(1)

@@ -5,11 +5,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::{clock, Screen};
-use crate::model::Model;
+use unicode_width::UnicodeWidthStr;
+
+use super::{clock, cut, pad, Focus, Screen};
+use crate::model::{Model, Salience};
 use crate::protocol::{Body, Event};
 use crate::scenario::manager::request;
-use crate::scenario::texts::format_speed;
+use crate::scenario::texts::{counted, format_speed};
+use crate::ui::theme::MARK;
 
 /// An event in a few words (the explanation line says it in full).
 pub fn describe(ev: &Event) -> String {
@@ -21,6 +24,12 @@ pub fn describe(ev: &Event) -> String {
         Body::LockAcquire { lock } => format!("acquired lock {lock}"),
         Body::LockRelease { lock } => format!("released lock {lock}"),
         Body::Read { value: Some(v), .. } => format!("read {v}"),
+        Body::Read {
+            value: None,
+            text,
+            reset: Some(reset),
+            ..
+        } => format!("torn read → count {reset}: {text:?}"),
         Body::Read {
             value: None, text, ..
         } => format!("read {text:?}: torn"),
@@ -102,6 +111,7 @@ pub fn describe(ev: &Event) -> String {
         Body::Outcome { result } => format!("outcome: {}", result.as_str()),
         Body::Exit { exitcode } => format!("exit {exitcode}"),
         Body::State { state } => format!("state {state}"),
+        Body::File { file, content } if content.trim().is_empty() => format!("{file} is empty"),
         Body::File { file, content } => format!("{file} = {content}"),
         Body::Pace { paused: true, .. } => "paused".into(),
         Body::Pace { speed, .. } => format!(
@@ -124,9 +134,12 @@ pub fn describe(ev: &Event) -> String {
             list.len()
         ),
         Body::PlainSet { key, value, len } => {
-            format!("own plain dict[{key}] = {value} ({len} item)")
+            format!(
+                "own plain dict[{key}] = {value} ({})",
+                counted(len, "item", "items")
+            )
         }
-        Body::PlainRead { len } => format!("own plain dict has {len} items"),
+        Body::PlainRead { len } => format!("own plain dict has {}", counted(len, "item", "items")),
         Body::LockMade { lock, lock_kind } => format!("made lock {lock} ({lock_kind})"),
         Body::ProcessCall {
             call,
@@ -152,50 +165,101 @@ pub fn describe(ev: &Event) -> String {
 }
 
 /// Who did it: the PID, and the name where the panel is wide enough.
-fn who(ev: &Event, model: &Model, wide: bool) -> String {
-    let name = match ev.pid {
-        Some(pid) => model.proc(pid).map_or("", |p| p.name.as_str()),
-        None => "mpviz",
+fn who(ev: &Event, model: &Model, wide: bool, pid_width: usize) -> String {
+    // The parent (mpviz's main process, which plays Python's main process
+    // where a scenario has it act) reports with its PID or none.
+    let name = match ev.pid.and_then(|pid| model.proc(pid)) {
+        Some(p) => p.name.as_str(),
+        None if ev.pid.is_none() || ev.pid == model.parent_pid => "mpviz",
+        None => "",
     };
     let pid = ev.pid.map_or_else(String::new, |p| p.to_string());
     if wide {
-        format!("{name:<11} {pid:>7}")
+        format!("{} {pid:>pid_width$}", pad(name, 11))
+    } else if ev.pid.is_none() {
+        pad(name, pid_width)
     } else {
-        format!("{pid:>7}")
+        format!("{pid:>pid_width$}")
+    }
+}
+
+/// The index of the first log entry on screen, `rows` tall: the newest
+/// page when following (`top` is `None`), else the entry `top` numbers (or
+/// the oldest kept, if it fell off), but never past the newest page.
+pub fn first_row(model: &Model, top: Option<u64>, rows: usize) -> usize {
+    let newest_page = model.log.len().saturating_sub(rows);
+    match top {
+        None => newest_page,
+        Some(seq) => model.log.partition_point(|e| e.seq < seq).min(newest_page),
     }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
+    let view = screen.view;
+    view.log_rows.set(area);
     let rows = area.height.saturating_sub(2) as usize;
-    let start = m.log.len().saturating_sub(rows);
+    let start = first_row(m, view.log_top, rows);
     let wide = area.width >= 56;
+    // A narrow panel keeps the PID and the words, not the clock.
+    let clocked = area.width >= 40;
+    let room = usize::from(area.width.saturating_sub(2));
+    let pid_width = m
+        .procs
+        .iter()
+        .map(|p| p.pid.to_string().len())
+        .chain(m.parent_pid.map(|p| p.to_string().len()))
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let lines: Vec<Line> = m
         .log
         .iter()
         .skip(start)
-        .map(|ev| {
+        .take(rows)
+        .map(|entry| {
+            let ev = &entry.event;
             let style = match &ev.body {
-                Body::Error { .. } | Body::Read { value: None, .. } => t.bad(),
+                _ if entry.salience > Salience::Normal => t.salience(entry.salience),
                 Body::LockAcquire { .. } => t.holder(),
                 Body::Outcome { result } => t.outcome(*result),
-                Body::File { .. } | Body::Pace { .. } => t.dim(),
-                _ => Default::default(),
+                _ => t.salience(entry.salience),
             };
+            let what = match entry.moment {
+                Some(_) => format!("{MARK} {}", describe(ev)),
+                None => describe(ev),
+            };
+            let when = if clocked {
+                format!("{} ", clock(ev.t_ns))
+            } else {
+                String::new()
+            };
+            let who = format!("{} ", who(ev, m, wide, pid_width));
+            let what = cut(&what, room.saturating_sub(when.width() + who.width()));
             Line::from(vec![
-                Span::styled(format!("{} ", clock(ev.t_ns)), t.dim()),
-                Span::styled(format!("{} ", who(ev, m, wide)), t.label()),
-                Span::styled(describe(ev), style),
+                Span::styled(when, t.dim()),
+                Span::styled(who, t.label()),
+                Span::styled(what, style),
             ])
         })
         .collect();
-    let title = Line::from(vec![
+    let focused = view.focus == Focus::Events;
+    let mut title = vec![
         Span::styled(" Events ", t.title()),
         Span::styled(format!("{} ", m.events), t.dim()),
-    ]);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(title)),
-        area,
-    );
+    ];
+    if view.log_top.is_some() && start + rows < m.log.len() {
+        let below = m.log.len() - start - rows;
+        title.push(Span::styled(format!("· {below} newer ↓ End "), t.warn()));
+    } else if focused {
+        title.push(Span::styled("· following ", t.dim()));
+    }
+    let block = Block::bordered().title(Line::from(title));
+    let block = if focused {
+        block.border_style(t.key())
+    } else {
+        block
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

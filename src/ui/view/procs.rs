@@ -2,13 +2,16 @@
 //! from only the rows that fit (a thousand processes cost one screenful).
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Cell, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table};
 use ratatui::Frame;
 
-use super::Screen;
+use unicode_width::UnicodeWidthStr;
+
+use super::{cut, wrap_words, Screen, ViewState};
 use crate::model::{Activity, Model, Proc};
-use crate::scenario::texts::outcome_word;
+use crate::scenario::texts::{counted, outcome_word};
+use crate::ui::theme::MARK;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SortKey {
@@ -73,7 +76,7 @@ fn state_rank(state: Option<char>) -> u8 {
 /// What the process is doing now, in a few words.
 pub fn doing(p: &Proc) -> String {
     if let Some(action) = &p.at_gate {
-        return format!("⏸ next: {action}");
+        return format!("⏸ {action}");
     }
     match &p.activity {
         Activity::Started => "started".into(),
@@ -95,9 +98,9 @@ pub fn doing(p: &Proc) -> String {
         Activity::RunningTask(t) => format!("runs task {t}"),
         Activity::FinishedTask(t, true) => format!("finished task {t}"),
         Activity::FinishedTask(t, false) => format!("task {t} raised an error"),
-        Activity::Requested(op) => format!("asked the manager: {op}"),
+        Activity::Requested(op) => format!("asked {op}"),
         Activity::Served(op, client) => format!("served {op} for {client}"),
-        Activity::SetPlain(n) => format!("own plain dict: {n} item"),
+        Activity::SetPlain(n) => format!("own plain dict: {}", counted(n, "item", "items")),
         Activity::Finished(o) => outcome_word(*o).into(),
         Activity::Released(_) => "let go of the lock".into(),
         Activity::Joined => "ended: join() returned".into(),
@@ -106,6 +109,27 @@ pub fn doing(p: &Proc) -> String {
             None => "done".into(),
         },
     }
+}
+
+/// The table's row (an index into [`row_order`]) drawn `y` lines below
+/// the first row on screen, as the last frame drew them (rows that wrap
+/// take two lines).
+pub fn row_at(view: &ViewState, y: u16) -> usize {
+    let heights = view.row_heights.borrow();
+    let skipped = if heights.is_empty() {
+        usize::from(y)
+    } else {
+        let mut below = y;
+        heights
+            .iter()
+            .take_while(|&&h| {
+                let past = below >= h;
+                below = below.saturating_sub(h);
+                past
+            })
+            .count()
+    };
+    view.offset.get() + skipped
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
@@ -136,6 +160,38 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     view.offset.set(offset);
 
+    // Columns as wide as their widest entry (a PID is never cut); DOING
+    // gets the rest and is cut, with an ellipsis, by display width.
+    let pid_width = m
+        .procs
+        .iter()
+        .map(|p| p.pid.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let name_width = m
+        .procs
+        .iter()
+        .map(|p| p.name.width())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 16);
+    let fixed = pid_width + name_width + 1 + 4 + 4;
+    let doing_width = usize::from(area.width.saturating_sub(2)).saturating_sub(fixed + 1);
+    let doing_of = |p: &Proc| match m.marked.get(&p.pid) {
+        Some(_) => format!("{MARK} {}", doing(p)),
+        None => doing(p),
+    };
+    // Where every row fits even with each cut one on two lines, they wrap
+    // (a few processes, a narrow terminal); else each is cut with "…".
+    let wrap = order.len() <= visible && {
+        let long = order
+            .iter()
+            .filter(|&&i| doing_of(&m.procs[i]).width() > doing_width)
+            .count();
+        order.len() + long <= visible
+    };
+    let mut heights = Vec::new();
     let rows = order
         .iter()
         .enumerate()
@@ -143,51 +199,85 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .take(visible)
         .map(|(pos, &i)| {
             let p = &m.procs[i];
+            let mark = m.marked.get(&p.pid);
             let state = p.state.map_or_else(|| " ".to_string(), |s| s.to_string());
             let state_style = p.state.map_or_else(Default::default, |s| t.state(s));
             let doing_style = match (&p.activity, p.outcome) {
+                _ if mark.is_some() => t.alarm(),
                 _ if p.at_gate.is_some() => t.paused(),
                 (Activity::HoldingLock(_), _) => t.holder(),
                 (Activity::Wrote(_), _) if p.overwrote.is_some() => t.bad(),
                 (_, Some(o)) => t.outcome(o),
                 _ => Default::default(),
             };
+            let doing = doing_of(p);
+            let doing_lines: Vec<Line> = if wrap && doing.width() > doing_width {
+                let words = wrap_words(&doing, doing_width);
+                let rest = words[1..].join(" ");
+                vec![
+                    Line::raw(words[0].clone()),
+                    Line::raw(cut(&rest, doing_width)),
+                ]
+            } else {
+                vec![Line::raw(cut(&doing, doing_width))]
+            };
+            heights.push(doing_lines.len() as u16);
             let exit = match p.exitcode {
                 Some(code) => Span::styled(code.to_string(), t.exitcode(code)),
                 None => Span::styled("", t.dim()),
             };
             let row = Row::new(vec![
                 Cell::from(p.pid.to_string()),
-                Cell::from(p.name.clone()),
+                Cell::from(cut(&p.name, name_width)),
                 Cell::from(Span::styled(
                     if p.alive() { state } else { "-".into() },
                     state_style,
                 )),
-                Cell::from(Span::styled(doing(p), doing_style)),
+                Cell::from(Text::from(doing_lines).style(doing_style)),
                 Cell::from(exit),
-            ]);
+            ])
+            .height(*heights.last().unwrap_or(&1));
             if Some(pos) == selected {
                 row.style(t.selected())
+            } else if mark.is_some() {
+                row.style(t.alarm())
             } else if !p.alive() {
                 row.style(t.dim())
             } else {
                 row
             }
         });
+    let rows: Vec<Row> = rows.collect();
+    view.row_heights
+        .replace(if wrap { heights } else { Vec::new() });
     let header = Row::new(vec!["PID", "NAME", "S", "DOING", "EXIT"]).style(t.label());
-    let alive = m.procs.iter().filter(|p| p.alive()).count();
+    // Counted as the header counts: the scenario's processes; the fork
+    // server (mpviz's) is named apart.
+    let children = m.procs.iter().filter(|p| p.role != "forkserver");
+    let (total, alive) = children.fold((0, 0), |(n, a), p| (n + 1, a + usize::from(p.alive())));
+    let server = if m.procs.iter().any(|p| p.role == "forkserver") {
+        " + fork server"
+    } else {
+        ""
+    };
     let title = Line::from(vec![
         Span::styled(" Processes ", t.title()),
-        Span::styled(format!("{alive} alive of {} ", m.procs.len()), t.label()),
-        Span::styled(format!("· sort: {} ", view.sort.name()), t.dim()),
+        Span::styled(format!("{alive}/{total} alive{server} "), t.label()),
     ]);
+    let mut title = title;
+    if view.sort != SortKey::Start {
+        title.push_span(Span::styled(
+            format!("· sort: {} ", view.sort.name()),
+            t.dim(),
+        ));
+    }
     let table = Table::new(
         rows,
         [
-            Constraint::Length(7),
-            Constraint::Length(11),
+            Constraint::Length(pid_width as u16),
+            Constraint::Length(name_width as u16),
             Constraint::Length(1),
-            Constraint::Min(12),
+            Constraint::Min(doing_width as u16),
             Constraint::Length(4),
         ],
     )

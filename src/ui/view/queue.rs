@@ -4,8 +4,10 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
+
+use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::model::QueueState;
@@ -17,7 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let m = screen.model;
     let block = Block::bordered().title(Line::from(vec![
         Span::styled(" Queue ", t.title()),
-        Span::styled(format!("shared memory, maxsize {} ", q.maxsize), t.label()),
+        Span::styled(format!("maxsize {} · shared memory ", q.maxsize), t.label()),
     ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -38,11 +40,17 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     } else {
         t.good()
     };
+    // The label beside the bar, not printed over it; the bar in two
+    // glyphs, so that it reads without colour too.
+    let label = format!("depth {}/{} ", q.depth, q.maxsize);
+    let room = usize::from(gauge.width).saturating_sub(label.width());
+    let filled = (ratio * room as f64).round() as usize;
     frame.render_widget(
-        Gauge::default()
-            .gauge_style(style)
-            .ratio(ratio)
-            .label(format!("depth {}/{}", q.depth, q.maxsize)),
+        Paragraph::new(Line::from(vec![
+            Span::styled(label, t.value()),
+            Span::styled("█".repeat(filled), style),
+            Span::styled("░".repeat(room - filled), t.dim()),
+        ])),
         gauge,
     );
     let data: Vec<u64> = q.history.iter().map(|&d| u64::from(d)).collect();
@@ -110,5 +118,5 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             Span::raw(format!("{} ({op}, {on})", who(*pid))),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines), text);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
 }

@@ -1,0 +1,162 @@
+//! How much each log entry matters, and which one the narration line tells.
+//!
+//! One step of a paced run often reports several things at once (a write,
+//! the outcome, the exit; then the pacer's pause). The narration shows the
+//! most important thing the newest step did: routine entries (an exit 0, a
+//! pause, a sample of a file) never replace a lost update, an oversell, a
+//! torn read, a block or a deadlock. A notable entry stays until a more or
+//! equally notable one comes, or until the next action of the run begins a
+//! new step. All of it is decided here, in the fold, from the events alone.
+
+use std::ops::Deref;
+
+use crate::protocol::{Body, Event, Outcome, Pid};
+
+use super::Model;
+
+/// How much a log entry matters to a person following the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Salience {
+    /// Bookkeeping: spawns, exit 0, the parent's readings, the pacer.
+    Routine,
+    /// What the scenario's code does, step by step.
+    Normal,
+    /// Something a person should stop at: a block, a failure, a timeout.
+    Notable,
+    /// What the scenario exists to show: a [`Moment`].
+    Alarm,
+}
+
+/// The moments a scenario exists to show. They stay marked where they
+/// happened: the process's row, the log line and the header's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Moment {
+    /// An error that stopped the run.
+    Error,
+    /// A read of a file another process had just emptied.
+    TornRead,
+    /// A sale after every ticket was sold.
+    Oversold,
+    /// A write that undid another process's update.
+    LostUpdate,
+    /// Processes that wait forever for a lock nobody will let go.
+    Deadlock,
+}
+
+impl Moment {
+    /// The suffix of the text keys that tell this moment (`outcome_success_oversold`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moment::Error => "error",
+            Moment::TornRead => "torn_read",
+            Moment::Oversold => "oversold",
+            Moment::LostUpdate => "lost_update",
+            Moment::Deadlock => "deadlock",
+        }
+    }
+}
+
+/// One line of the log: the event, how much it matters, and the moment it
+/// is, if it is one. `seq` numbers the entries from the run's start, so that
+/// a scrolled view keeps its place while old entries fall off the front.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub event: Event,
+    pub salience: Salience,
+    pub moment: Option<Moment>,
+}
+
+impl Deref for LogEntry {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// The entry the narration tells (by [`LogEntry::seq`]), and how much it
+/// matters, for the next entry to compare with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Told {
+    pub seq: u64,
+    pub salience: Salience,
+    pub moment: Option<Moment>,
+}
+
+/// The moment `ev` is, judged on the model it was just folded into, and
+/// the processes it marks.
+pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
+    let me = || ev.pid.into_iter().collect::<Vec<_>>();
+    let moment = match &ev.body {
+        Body::Write { value: Some(_), .. } => {
+            let lost = ev
+                .pid
+                .and_then(|p| model.proc(p))
+                .is_some_and(|p| p.overwrote.is_some());
+            lost.then_some(Moment::LostUpdate)?
+        }
+        Body::Read { value: None, .. }
+        | Body::Outcome {
+            result: Outcome::TornRead,
+        } => Moment::TornRead,
+        Body::Outcome {
+            result: Outcome::Success,
+        } => {
+            let tickets = model.params.get("tickets").and_then(|t| t.as_u64())?;
+            (u64::from(model.outcomes.success) > tickets).then_some(Moment::Oversold)?
+        }
+        Body::Deadlock {
+            holder, waiters, ..
+        } => {
+            let mut marked = waiters.clone();
+            marked.push(*holder);
+            return Some((Moment::Deadlock, marked));
+        }
+        Body::Error { .. } => return Some((Moment::Error, Vec::new())),
+        _ => return None,
+    };
+    Some((moment, me()))
+}
+
+/// How much `ev` matters, judged on the model it was just folded into
+/// (`pace_changed`: whether a pacer event changed the pace).
+pub(super) fn salience(ev: &Event, model: &Model, pace_changed: bool) -> Salience {
+    let holder_of = |lock: &str| model.locks.get(lock).and_then(|l| l.holder);
+    match &ev.body {
+        Body::Start { .. }
+        | Body::Spawn { .. }
+        | Body::Ready { .. }
+        | Body::State { .. }
+        | Body::File { .. }
+        | Body::QueueDepth { .. }
+        | Body::LockMade { .. }
+        | Body::End
+        | Body::Exit { exitcode: 0 } => Salience::Routine,
+        Body::Pace { .. } if pace_changed => Salience::Normal,
+        Body::Pace { .. } => Salience::Routine,
+        // Asking for a lock another holds: the process sleeps in the kernel.
+        Body::LockWait { lock } if holder_of(lock).is_some_and(|h| Some(h) != ev.pid) => {
+            Salience::Notable
+        }
+        Body::Blocked { .. }
+        | Body::Full { .. }
+        | Body::Empty { .. }
+        | Body::TaskDone { ok: false, .. }
+        | Body::Callback { ok: false, .. }
+        | Body::ResultWait { expired: true, .. }
+        | Body::Exit { .. } => Salience::Notable,
+        _ => Salience::Normal,
+    }
+}
+
+/// Whether `next` takes the narration from `current`: a new step (an
+/// action of a child) always does; otherwise only what matters as much
+/// (between two moments, the graver: the lost update that caused an
+/// oversell tells more than the oversell).
+pub(super) fn replaces(current: Option<&Told>, next: &LogEntry, new_step: bool) -> bool {
+    new_step
+        || current.map_or(true, |c| {
+            (next.salience, next.moment) >= (c.salience, c.moment)
+        })
+}

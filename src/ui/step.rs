@@ -1,0 +1,172 @@
+//! Whether a step the teacher asks for can happen, decided from the model:
+//! a process that has exited has no step left, and one blocked in the
+//! kernel (waiting for a lock it asked for, or on a queue) moves when the
+//! kernel wakes it, not by a permit. The dashboard says so instead of
+//! doing nothing.
+
+use crate::model::{Activity, Model, Proc};
+use crate::protocol::Pid;
+
+/// What a step will do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Ask the pacer for it, and say this first, if anything.
+    Go(Option<String>),
+    /// It cannot happen: say why and ask nothing.
+    Refuse(String),
+}
+
+/// Whether `p` is blocked in the kernel: waiting for a lock it asked for,
+/// or on a queue. No permit moves it; the kernel wakes it.
+pub fn blocked(p: &Proc) -> bool {
+    p.alive()
+        && p.at_gate.is_none()
+        && matches!(
+            p.activity,
+            Activity::WaitingForLock(_) | Activity::Blocked(_)
+        )
+}
+
+/// A step of any one process (`n`).
+pub fn any(model: &Model) -> Plan {
+    if model.ended {
+        return Plan::Refuse("The run has ended: no step is left. r runs it again.".into());
+    }
+    if model.waiting_at_gates() > 0 {
+        return Plan::Go(None);
+    }
+    let blocked = model.procs.iter().filter(|p| blocked(p)).count();
+    Plan::Go(Some(format!(
+        "No process waits at the gate now ({blocked} blocked in the kernel, the rest busy): \
+         the step goes to the first one that gets there."
+    )))
+}
+
+/// A step of the selected process (Enter).
+pub fn selected(model: &Model, selected: Option<Pid>) -> Plan {
+    let Some(p) = selected.and_then(|pid| model.proc(pid)) else {
+        return Plan::Refuse("Select a process first (↑ ↓ or a click), then press Enter.".into());
+    };
+    let me = format!("{} (PID {})", p.name, p.pid);
+    if !p.alive() {
+        return Plan::Refuse(format!("{me} has exited: it has no step left."));
+    }
+    if blocked(p) {
+        let holds = |pid: Option<Pid>| match pid.and_then(|pid| model.proc(pid)) {
+            Some(h) if h.alive() => format!("{} (PID {}) holds", h.name, h.pid),
+            Some(h) => format!("{} (PID {}), dead, still holds", h.name, h.pid),
+            None => "nobody holds".into(),
+        };
+        let why = match &p.activity {
+            Activity::WaitingForLock(lock) => format!(
+                "waits in the kernel for the lock {lock}, which {} now: the kernel wakes it when \
+                 the lock is free",
+                holds(model.locks.get(lock).and_then(|l| l.holder))
+            ),
+            Activity::Blocked(op) if op == "put" => {
+                "is blocked in the kernel putting on a full queue: a get wakes it".into()
+            }
+            _ => "is blocked in the kernel getting from an empty queue: a put wakes it".into(),
+        };
+        return Plan::Refuse(format!("{me} {why}; no permit can move it."));
+    }
+    if p.at_gate.is_none() {
+        return Plan::Go(Some(format!(
+            "{me} is not at the gate now ({}); it takes one step when it gets there.",
+            super::view::procs_doing(p)
+        )));
+    }
+    Plan::Go(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Body, Event};
+
+    fn model() -> Model {
+        let mut m = Model::new();
+        let mut t = 0;
+        let mut at = |m: &mut Model, pid, body| {
+            t += 1;
+            m.apply(&Event::new(t, Some(pid), body));
+        };
+        for (pid, slot) in [(10, 0), (11, 1), (12, 2), (13, 3), (14, 4)] {
+            at(
+                &mut m,
+                pid,
+                Body::Spawn {
+                    name: format!("p-{slot}"),
+                    role: "buyer".into(),
+                    slot,
+                    ppid: 1,
+                },
+            );
+        }
+        let lock = || "tickets".to_string();
+        at(&mut m, 10, Body::LockWait { lock: lock() });
+        at(&mut m, 10, Body::LockAcquire { lock: lock() });
+        at(&mut m, 11, Body::LockWait { lock: lock() });
+        at(
+            &mut m,
+            12,
+            Body::Blocked {
+                queue: "q".into(),
+                op: "get".into(),
+            },
+        );
+        at(&mut m, 13, Body::Exit { exitcode: 0 });
+        at(
+            &mut m,
+            14,
+            Body::Ready {
+                action: "read the file".into(),
+            },
+        );
+        m
+    }
+
+    fn refused(plan: Plan) -> String {
+        match plan {
+            Plan::Refuse(why) => why,
+            go => panic!("expected a refusal, got {go:?}"),
+        }
+    }
+
+    #[test]
+    fn a_step_of_a_process_that_cannot_move_says_why() {
+        let m = model();
+        let why = refused(selected(&m, Some(11)));
+        assert!(
+            why.contains("p-1 (PID 11) waits in the kernel for the lock tickets"),
+            "{why}"
+        );
+        assert!(why.contains("p-0 (PID 10) holds"), "{why}");
+        let why = refused(selected(&m, Some(12)));
+        assert!(
+            why.contains("blocked in the kernel getting from an empty queue"),
+            "{why}"
+        );
+        let why = refused(selected(&m, Some(13)));
+        assert!(why.contains("p-3 (PID 13) has exited"), "{why}");
+        assert!(refused(selected(&m, None)).contains("Select a process first"));
+        // At the gate, it goes; holding the lock and busy, it goes when it gets there.
+        assert_eq!(selected(&m, Some(14)), Plan::Go(None));
+        assert!(
+            matches!(selected(&m, Some(10)), Plan::Go(Some(note)) if note.contains("not at the gate"))
+        );
+    }
+
+    #[test]
+    fn a_step_when_nobody_is_at_the_gate_says_who_is_blocked() {
+        let mut m = model();
+        assert_eq!(any(&m), Plan::Go(None));
+        m.apply(&Event::new(99, Some(14), Body::Exit { exitcode: 0 }));
+        match any(&m) {
+            Plan::Go(Some(note)) => assert!(note.contains("2 blocked in the kernel"), "{note}"),
+            other => panic!("{other:?}"),
+        }
+        m.apply(&Event::new(100, None, Body::End));
+        assert!(refused(any(&m)).contains("The run has ended"));
+    }
+}
