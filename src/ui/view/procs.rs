@@ -89,8 +89,9 @@ pub fn doing(p: &Proc) -> String {
         Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
         Activity::Wrote(v) => format!("wrote {v}"),
         Activity::Appended(_, n) => format!("wrote {n} bytes"),
-        Activity::Blocked(op) if op == "put" => "blocked: queue full".into(),
-        Activity::Blocked(_) => "blocked: queue empty".into(),
+        // The reason first: a narrow column cuts the end.
+        Activity::Blocked(op) if op == "put" => "queue full (blocked)".into(),
+        Activity::Blocked(_) => "queue empty (blocked)".into(),
         Activity::Put(item) => format!("put item {item}"),
         Activity::Got(item) => format!("got item {item}"),
         Activity::GaveUp(why) => format!("gave up: {why}"),

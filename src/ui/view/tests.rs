@@ -442,7 +442,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
     assert!(s.contains("consumer-0: qsize() = 0, real 2"), "{s}");
     assert!(s.contains("blocked: producer-0 (put, full)"), "{s}");
     assert!(
-        s.contains("blocked: queue full"),
+        s.contains("queue full (blocked)"),
         "the table row says it too: {s}"
     );
 }
