@@ -98,7 +98,7 @@ impl Run {
             opts.seed,
             opts.speed,
             opts.paused,
-            scenario.processes(),
+            scenario.actors_at_start(),
         );
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;

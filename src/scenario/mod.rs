@@ -240,6 +240,13 @@ pub trait Scenario: Send + Sync {
     fn gate_slots(&self) -> u32 {
         self.processes()
     }
+    /// How many paced processes and threads the run has before anyone
+    /// acts: the pacer's first grant waits until they have all started (see
+    /// [`crate::engine::pacer`]). Those started later by a child (lifecycle's)
+    /// are not counted.
+    fn actors_at_start(&self) -> u32 {
+        self.processes()
+    }
     /// The name and role of the child in `slot`.
     fn process_name(&self, slot: u32) -> (String, &'static str);
     /// Creates the run's files in its fresh directory, before any child starts.

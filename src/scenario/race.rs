@@ -105,6 +105,11 @@ impl Scenario for Race {
         false
     }
 
+    fn actors_at_start(&self) -> u32 {
+        // The process and its threads, which it starts at once.
+        self.gate_slots()
+    }
+
     fn gate_slots(&self) -> u32 {
         if self.params.threads {
             // The process itself, then one gate per thread.
