@@ -2,12 +2,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // A run's children are forked by a helper: this same binary started as
-    // `mpviz __forkserver`, before anything else could start a thread.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|a| a == mpviz::engine::forkserver::ARG)
-    {
-        return mpviz::engine::forkserver::main();
+    // `mpviz __forkserver`, before anything else could start a thread. Run
+    // directories are made by another: `mpviz __keeper` (see `cleanup`).
+    match std::env::args_os().nth(1) {
+        Some(a) if a == mpviz::engine::forkserver::ARG => mpviz::engine::forkserver::main(),
+        Some(a) if a == mpviz::cleanup::KEEPER_ARG => mpviz::cleanup::keeper_main(),
+        _ => mpviz::app::main(),
     }
-    mpviz::app::main()
 }

@@ -20,7 +20,8 @@ use crate::protocol::{Body, Event, Pid};
 const MAX_SHOWN: usize = 64 * 1024;
 
 pub(super) struct Reader {
-    pub pipe: Option<OwnedFd>,
+    /// The event pipe, read by [`spawn_pipe_reader`]'s thread.
+    pub lines: Receiver<Vec<Event>>,
     pub out: Sender<Vec<Event>>,
     /// What is forwarded while a batch is handled, sent as one.
     pub outgoing: Vec<Event>,
@@ -49,7 +50,10 @@ pub(super) struct Reader {
 /// Reads the pipe on a thread of its own, so that the reader can also
 /// listen to the parent side. Each read of the pipe becomes one batch of
 /// parsed events: a busy run crosses threads once per batch, not per event.
-fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Vec<Event>>> {
+pub(super) fn spawn_pipe_reader(
+    pipe: OwnedFd,
+    clock: RunClock,
+) -> std::io::Result<Receiver<Vec<Event>>> {
     let (tx, rx) = crossbeam_channel::bounded(64);
     std::thread::Builder::new()
         .name("mpviz-pipe".into())
@@ -130,13 +134,7 @@ impl Reader {
         let mut submitted: HashSet<u32> = HashSet::default();
         let mut early_tasks: HashMap<u32, Vec<Event>> = HashMap::default();
         let mut contents: HashMap<String, String> = HashMap::default();
-        let Some(pipe) = self.pipe.take() else {
-            return;
-        };
-        let mut lines = match spawn_pipe_reader(pipe, self.clock) {
-            Ok(lines) => lines,
-            Err(_) => return,
-        };
+        let mut lines = std::mem::replace(&mut self.lines, crossbeam_channel::never());
         let mut parent = self
             .from_parent
             .take()
