@@ -98,7 +98,10 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal, run: &Run) -> anyhow::Result
         EnableMouseCapture,
         Hide
     )?;
-    terminal.clear()?;
+    // The alternate screen comes back blank: a blank frame makes ratatui
+    // forget what it drew before, so that the next one draws every cell.
+    // (`Terminal::clear` would ask the terminal where its cursor is.)
+    terminal.draw(|frame| frame.render_widget(ratatui::widgets::Clear, frame.area()))?;
     run.freeze(false);
     Ok(())
 }
