@@ -171,6 +171,20 @@ pub fn install_panic_hook(restore: fn()) {
     std::panic::set_hook(Box::new(move |info| {
         restore();
         kill_everything();
+        // The standard library panics when a new thread cannot get the
+        // small stack its signal handlers run on: the machine is out of
+        // memory, not mpviz wrong. One line and exit 1, as for any other
+        // exhausted resource.
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed to allocate an alternative stack") {
+            eprintln!("mpviz: error: out of memory: {message} (see ulimit -v)");
+            std::process::exit(1);
+        }
         default(info);
         // A panic in any thread is a bug: end the whole program now rather
         // than leave a screen that no longer answers.

@@ -131,3 +131,53 @@ fn json_into_a_full_disk_fails_at_the_first_write_in_one_line() {
     failed_in_one_line(&out, "No space left on device");
     wait_until_nothing_left("nothing is left", tmp.path());
 }
+
+/// Runs `mpviz ARGS` under `ulimit -v KIB`, set in the test's own child.
+fn under_memory_limit(tmp: &std::path::Path, kib: u64, args: &str) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec {BIN} {args}"))
+        .env("TMPDIR", tmp)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = exit_of(&mut child, &format!("ulimit -v {kib}"));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn a_tiny_memory_limit_ends_a_run_in_one_line_with_nothing_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The least limit under which the binary is mapped at all (below it the
+    // loader fails before any of mpviz runs), found for this build.
+    let floor = (4_000..200_000)
+        .step_by(500)
+        .find(|&kib| under_memory_limit(tmp.path(), kib, "list").0 == Some(0))
+        .expect("mpviz list never ran");
+    // From there up, each of mpviz's threads, pipes and children in turn
+    // is what the memory runs out for.
+    for kib in (floor..floor + 16_000).step_by(1_000) {
+        let (code, stderr) = under_memory_limit(
+            tmp.path(),
+            kib,
+            "ticket --json --buyers 20 --tickets 20 --delay-ms 0",
+        );
+        match code {
+            Some(0) => {}
+            Some(1) => {
+                assert_eq!(stderr.lines().count(), 1, "ulimit -v {kib}: {stderr}");
+                assert!(
+                    stderr.starts_with("mpviz: error: "),
+                    "ulimit -v {kib}: {stderr}"
+                );
+            }
+            other => panic!("ulimit -v {kib}: exit {other:?}: {stderr}"),
+        }
+        wait_until_nothing_left(&format!("ulimit -v {kib}: nothing is left"), tmp.path());
+    }
+}
