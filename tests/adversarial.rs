@@ -11,15 +11,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::*;
 
-fn spawn_quiet(tmp: &std::path::Path, args: &[&str]) -> Child {
-    mpviz(tmp, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 /// Waits for `child` to exit, failing the test if it does not in time.
 fn exit_of(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let deadline = Instant::now() + PATIENCE;
@@ -37,18 +28,59 @@ fn exit_of(child: &mut Child, what: &str) -> std::process::ExitStatus {
 
 #[test]
 fn sigkill_in_the_first_milliseconds_leaves_no_directory_and_no_process() {
+    killed_in_the_first_milliseconds(&[Signal::SIGKILL], 30);
+}
+
+#[test]
+fn any_ending_signal_in_the_first_milliseconds_leaves_nothing() {
+    killed_in_the_first_milliseconds(
+        &[
+            Signal::SIGKILL,
+            Signal::SIGQUIT,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ],
+        30,
+    );
+}
+
+/// Sends one of `signals`, picked at random, at a random moment of mpviz's
+/// start, `rounds` times: each time mpviz ends by it (handled: exit 128 +
+/// its number; or, before mpviz listens, killed by it) and nothing is left.
+fn killed_in_the_first_milliseconds(signals: &[Signal], rounds: u32) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let tmp = tempfile::tempdir().unwrap();
-    for round in 0..30 {
-        let mut child = spawn_quiet(
+    for round in 0..rounds {
+        let signal = signals[fastrand::usize(..signals.len())];
+        let delay = Duration::from_micros(fastrand::u64(0..=30_000));
+        let mut cmd = mpviz(
             tmp.path(),
             &["ticket", "--json", "--buyers", "5", "--speed", "1"],
         );
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: only setrlimit between fork and exec: no core file from
+        // a SIGQUIT that comes before mpviz listens for it.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
         // Within mpviz's start: before, while and after it makes its
         // directory and starts the processes that clean up after it.
-        std::thread::sleep(Duration::from_micros(fastrand::u64(0..=30_000)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        wait_until_nothing_left(&format!("round {round}: nothing is left"), tmp.path());
+        std::thread::sleep(delay);
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let status = exit_of(&mut child, &format!("{signal}"));
+        let what = format!("round {round}: {signal} after {delay:?}");
+        assert!(
+            status.code() == Some(128 + signal as i32) || status.signal() == Some(signal as i32),
+            "{what}: {status}"
+        );
+        wait_until_nothing_left(&format!("{what}: nothing is left"), tmp.path());
     }
 }
 
