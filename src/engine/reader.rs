@@ -20,7 +20,8 @@ use crate::protocol::{Body, Event, Pid};
 const MAX_SHOWN: usize = 64 * 1024;
 
 pub(super) struct Reader {
-    pub pipe: Option<OwnedFd>,
+    /// The event pipe, read by [`spawn_pipe_reader`]'s thread.
+    pub lines: Receiver<Vec<Event>>,
     pub out: Sender<Vec<Event>>,
     /// What is forwarded while a batch is handled, sent as one.
     pub outgoing: Vec<Event>,
@@ -51,7 +52,10 @@ pub(super) struct Reader {
 /// Reads the pipe on a thread of its own, so that the reader can also
 /// listen to the parent side. Each read of the pipe becomes one batch of
 /// parsed events: a busy run crosses threads once per batch, not per event.
-fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Vec<Event>>> {
+pub(super) fn spawn_pipe_reader(
+    pipe: OwnedFd,
+    clock: RunClock,
+) -> std::io::Result<Receiver<Vec<Event>>> {
     let (tx, rx) = crossbeam_channel::bounded(64);
     std::thread::Builder::new()
         .name("mpviz-pipe".into())
@@ -290,22 +294,7 @@ impl Reader {
         let mut holding = Holding::new(server_pid, self.parent_pid);
         let mut passing: Vec<Event> = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::default();
-        let Some(pipe) = self.pipe.take() else {
-            return;
-        };
-        let mut lines = match spawn_pipe_reader(pipe, self.clock) {
-            Ok(lines) => lines,
-            Err(e) => {
-                // Nobody can read the pipe: end the run as a failed fork
-                // does (the error stops the group) and see the pipe closed.
-                let message = format!("could not start the mpviz-pipe thread: {e}");
-                self.handle(
-                    Event::new(self.clock.now(), None, Body::Error { message }),
-                    &slots,
-                );
-                crossbeam_channel::bounded(0).1
-            }
-        };
+        let mut lines = std::mem::replace(&mut self.lines, crossbeam_channel::never());
         let mut parent = self
             .from_parent
             .take()
