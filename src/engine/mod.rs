@@ -224,6 +224,7 @@ impl Run {
             to_parent,
             parent_pid: me,
             parent_slot,
+            order: scenario.show().order,
         };
         threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
         let sampler = sampler::Sampler {
