@@ -314,24 +314,44 @@ fn the_killed_holders_exit_comes_before_a_waiter_takes_its_flock() {
 
 #[test]
 fn each_permit_lets_exactly_one_action_of_its_process_through() {
-    // Paced: every action of a child follows a ready of its own that no
-    // other action used. Timed joins, calls, sleeps and lock steps alike.
+    // Paced: each ready of a process is followed, before its next ready, by
+    // exactly one action of its own: timed joins, calls, sleeps, lock steps
+    // and looks at /proc alike. After its last ready, a process either acts
+    // once or ends without a word: its function returned (exit 0) or it
+    // was ended at its gate by a signal. A run() that failed (exit 1)
+    // says so first.
     for kind in ["semaphore", "flock"] {
         let life = live_with(&["--lock-kind", kind, "--speed", "500"]);
         let parent = life.events[0]["parent_pid"].clone();
-        let mut unused: HashMap<i64, i64> = HashMap::new();
+        // Per process: the action it waits to do, and how many followed.
+        let mut since_ready: HashMap<i64, (String, u32)> = HashMap::new();
+        let mut exitcode: HashMap<i64, i64> = HashMap::new();
         for e in &life.events {
             if e["pid"] == parent || e["pid"].is_null() {
                 continue;
             }
             let pid = e["pid"].as_i64().unwrap();
             if e["kind"] == "ready" {
-                *unused.entry(pid).or_default() += 1;
+                let action = e["action"].as_str().unwrap().to_string();
+                if let Some((before, n)) = since_ready.insert(pid, (action, 0)) {
+                    assert_eq!(n, 1, "{kind}: PID {pid}'s step {before:?} did {n} actions");
+                }
+            } else if e["kind"] == "exit" {
+                exitcode.insert(pid, e["exitcode"].as_i64().unwrap());
             } else if is_action(e) {
-                let permits = unused.entry(pid).or_default();
-                assert!(*permits > 0, "{kind}: an action without a permit: {e}");
-                *permits -= 1;
+                let Some((_, n)) = since_ready.get_mut(&pid) else {
+                    panic!("{kind}: an action without a permit: {e}");
+                };
+                *n += 1;
+                assert_eq!(*n, 1, "{kind}: a second action on one permit: {e}");
             }
+        }
+        for (pid, (last, n)) in &since_ready {
+            let code = exitcode[pid];
+            assert!(
+                *n == 1 || (*n == 0 && code <= 0),
+                "{kind}: PID {pid}'s last step {last:?} did {n} actions (exit {code})"
+            );
         }
     }
 }

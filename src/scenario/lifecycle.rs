@@ -480,6 +480,9 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     ctx.gate("q = MyProcess(); q.start()");
     let mine = ctx.fork_child(MY_PROCESS.0, MY_PROCESS.1, "class", |c| {
         c.gate("run() fails");
+        // As CPython's Process._bootstrap does after an uncaught exception
+        // in run(): the process ends with os._exit(1). Reported before it.
+        call(c, "os._exit(1)", None, PyValue::None);
         1
     })?;
     call(ctx, "q.start()", Some(mine), PyValue::None);
@@ -514,9 +517,17 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     while proc_state(zombie).is_some_and(|s| s != 'Z') {
         pause_a_little();
     }
-    if proc_state(zombie) == Some('Z') {
+    let state = proc_state(zombie);
+    if state == Some('Z') {
         ctx.report_about(zombie, Body::State { state: 'Z' });
     }
+    // main's own step: what it read there.
+    call(
+        ctx,
+        &format!("read /proc/{zombie}/stat"),
+        Some(zombie),
+        state.map_or(PyValue::None, |s| PyValue::Str(s.to_string())),
+    );
     ctx.gate("z.join(): reap the zombie");
     kids.join(ctx, "z.join()", zombie, None);
 
