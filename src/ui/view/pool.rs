@@ -5,8 +5,10 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Gauge, Paragraph};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
+
+use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::model::TaskState;
@@ -30,16 +32,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ])
     .areas(inner);
     if let Some(q) = m.queues.values().next() {
-        let ratio = if q.maxsize == 0 {
-            0.0
-        } else {
-            (f64::from(q.depth) / f64::from(q.maxsize)).clamp(0.0, 1.0)
-        };
         frame.render_widget(
-            Gauge::default()
-                .gauge_style(t.good())
-                .ratio(ratio)
-                .label(format!("{} {}/{}", text("ring_label"), q.depth, q.maxsize)),
+            Paragraph::new(super::queue::depth_gauge(
+                &text("ring_label"),
+                q,
+                gauge.width,
+                t,
+            )),
             gauge,
         );
     }
@@ -83,6 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
 
     let rows = list.height as usize;
+    let width = usize::from(list.width);
     // Keep the newest tasks in view.
     let skip = m.tasks.len().saturating_sub(rows);
     let lines: Vec<Line> = m
@@ -90,30 +90,64 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .iter()
         .skip(skip)
         .map(|(task, view)| {
-            let (state, style) = match &view.state {
-                TaskState::Pending => ("pending".to_string(), t.dim()),
-                TaskState::Running(pid) => (format!("runs on {}", name(*pid)), t.warn()),
-                TaskState::Ready { ok: true, worker } => {
-                    (format!("✓ by {}", name(*worker)), t.good())
-                }
-                TaskState::Ready { ok: false, worker } => {
-                    (format!("✗ in {}", name(*worker)), t.bad())
-                }
-            };
-            let after = match (&view.callback, &view.got) {
-                (Some((pid, thread, ok)), _) => {
-                    let which = if *ok { "callback" } else { "error cb" };
-                    format!(" · {which} PID {pid} ({thread})")
-                }
-                (None, Some(Ok(value))) => format!(
-                    " · apply → {}",
-                    value.map_or_else(String::new, |v| v.to_string())
+            // Each in words, and shorter for a narrow panel.
+            let ((state, short), style) = match &view.state {
+                TaskState::Pending => (("pending".to_string(), None), t.dim()),
+                TaskState::Running(pid) => ((format!("runs on {}", name(*pid)), None), t.warn()),
+                TaskState::Ready { ok: true, worker } => (
+                    (
+                        format!("✓ by {}", name(*worker)),
+                        Some(format!("✓ {}", name(*worker))),
+                    ),
+                    t.good(),
                 ),
-                (None, Some(Err(raised))) => format!(" · apply raised {raised}"),
-                (None, None) => String::new(),
+                TaskState::Ready { ok: false, worker } => (
+                    (
+                        format!("✗ in {}", name(*worker)),
+                        Some(format!("✗ {}", name(*worker))),
+                    ),
+                    t.bad(),
+                ),
+            };
+            let (after, short_after) = match (&view.callback, &view.got) {
+                (Some((pid, thread, ok)), _) => {
+                    let (which, cb) = if *ok {
+                        ("callback", "cb")
+                    } else {
+                        ("error cb", "err cb")
+                    };
+                    (
+                        format!(" · {which} PID {pid} ({thread})"),
+                        Some(format!(" · {cb} PID {pid} ({thread})")),
+                    )
+                }
+                (None, Some(Ok(value))) => (
+                    format!(
+                        " · apply → {}",
+                        value.map_or_else(String::new, |v| v.to_string())
+                    ),
+                    None,
+                ),
+                (None, Some(Err(raised))) => (format!(" · apply raised {raised}"), None),
+                (None, None) => (String::new(), None),
+            };
+            let head = format!("task {task:<3} ");
+            // Too wide: the short words, then without the thread's name
+            // (the narration names it): a PID is never cut.
+            let (state, after) = if head.width() + state.width() + after.width() > width {
+                let state = short.unwrap_or(state);
+                let after = short_after.unwrap_or(after);
+                let room = width.saturating_sub(head.width() + state.width());
+                let after = match after.find(" (") {
+                    Some(at) if after.width() > room => after[..at].to_string(),
+                    _ => after,
+                };
+                (state, after)
+            } else {
+                (state, after)
             };
             Line::from(vec![
-                Span::styled(format!("task {task:<3} "), t.label()),
+                Span::styled(head, t.label()),
                 Span::styled(state, style),
                 Span::styled(after, t.dim()),
             ])

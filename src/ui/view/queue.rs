@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::model::QueueState;
+use crate::ui::theme::Theme;
 
 pub const HEIGHT: u16 = 12;
 
@@ -40,27 +41,8 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     ])
     .areas(inner);
 
-    let ratio = if q.maxsize == 0 {
-        0.0
-    } else {
-        (f64::from(q.depth) / f64::from(q.maxsize)).clamp(0.0, 1.0)
-    };
-    let style = if q.maxsize > 0 && q.depth >= q.maxsize {
-        t.bad()
-    } else {
-        t.good()
-    };
-    // The label beside the bar, not printed over it; the bar in two
-    // glyphs, so that it reads without colour too.
-    let label = format!("depth {}/{} ", q.depth, q.maxsize);
-    let room = usize::from(gauge.width).saturating_sub(label.width());
-    let filled = (ratio * room as f64).round() as usize;
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(label, t.value()),
-            Span::styled("█".repeat(filled), style),
-            Span::styled("░".repeat(room - filled), t.dim()),
-        ])),
+        Paragraph::new(depth_gauge("depth", q, gauge.width, t)),
         gauge,
     );
     let data: Vec<u64> = q.history.iter().map(|&d| u64::from(d)).collect();
@@ -129,4 +111,28 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+}
+
+/// `label` and the queue's depth against its maxsize, then the bar in the
+/// rest of `width`: the label beside the bar, not printed over it; the bar
+/// in two glyphs, so that it reads without colour too.
+pub fn depth_gauge(label: &str, q: &QueueState, width: u16, t: Theme) -> Line<'static> {
+    let ratio = if q.maxsize == 0 {
+        0.0
+    } else {
+        (f64::from(q.depth) / f64::from(q.maxsize)).clamp(0.0, 1.0)
+    };
+    let style = if q.maxsize > 0 && q.depth >= q.maxsize {
+        t.bad()
+    } else {
+        t.good()
+    };
+    let label = format!("{label} {}/{} ", q.depth, q.maxsize);
+    let room = usize::from(width).saturating_sub(label.width());
+    let filled = (ratio * room as f64).round() as usize;
+    Line::from(vec![
+        Span::styled(label, t.value()),
+        Span::styled("█".repeat(filled), style),
+        Span::styled("░".repeat(room - filled), t.dim()),
+    ])
 }

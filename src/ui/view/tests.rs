@@ -1125,6 +1125,23 @@ fn counts_and_plurals_say_one_thing_in_the_singular() {
     assert!(!s.contains("1 tickets") && !s.contains("1 buyers"), "{s}");
 }
 
+/// Asserts that `label` is whole at a panel's left on `screen`, a bar of
+/// the two glyphs beside it.
+fn assert_gauge_beside(screen: &str, label: &str) {
+    let line = screen
+        .lines()
+        .find(|l| l.contains(&format!("│{label}")))
+        .unwrap_or_else(|| panic!("the label {label:?}, whole, at the panel's left: {screen}"));
+    let bar: String = line
+        .split(label)
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| "█░".contains(*c))
+        .collect();
+    assert!(bar.chars().count() > 5, "{line}");
+}
+
 #[test]
 fn the_queue_gauge_does_not_print_over_its_label() {
     let events = recorded("queue");
@@ -1132,19 +1149,50 @@ fn the_queue_gauge_does_not_print_over_its_label() {
     let m = fold(&events[..events.len() / 2]);
     let q = m.queues.values().next().unwrap();
     let s = text(&render(&m, &view(), &*scenario, 80, 24, false));
-    let label = format!("depth {}/{} ", q.depth, q.maxsize);
-    let line = s
-        .lines()
-        .find(|l| l.contains(&format!("│{label}")))
-        .expect("the label, whole, at the panel's left");
-    let bar: String = line
-        .split(&label)
-        .nth(1)
-        .unwrap()
-        .chars()
-        .take_while(|c| "█░".contains(*c))
-        .collect();
-    assert!(bar.chars().count() > 5, "{line}");
+    assert_gauge_beside(&s, &format!("depth {}/{} ", q.depth, q.maxsize));
+}
+
+#[test]
+fn the_pool_ring_gauge_does_not_print_over_its_label() {
+    let events = recorded("pool");
+    let scenario = scenario_of(&events);
+    let ring = scenario.spec().texts.get("ring_label").unwrap();
+    for (w, h) in [(80, 24), (120, 40)] {
+        let m = fold(&events[..events.len() / 3]);
+        let q = m.queues.values().next().unwrap();
+        let s = text(&render(&m, &view(), &*scenario, w, h, false));
+        assert_gauge_beside(&s, &format!("{ring} {}/{} ", q.depth, q.maxsize));
+    }
+}
+
+#[test]
+fn every_pool_pid_shows_whole_at_80x24_and_120x40() {
+    let events = recorded("pool");
+    let scenario = scenario_of(&events);
+    let m = fold(&events);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&render(&m, &view(), &*scenario, w, h, false));
+        let mut callbacks = 0;
+        for (task, v) in &m.tasks {
+            let Some((pid, _, _)) = &v.callback else {
+                continue;
+            };
+            let Some(line) = s.lines().find(|l| l.contains(&format!("task {task:<3} "))) else {
+                continue;
+            };
+            let pid = format!("PID {pid}");
+            let after = line.split(&pid).nth(1);
+            assert!(
+                after.is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit())),
+                "{w}×{h}: {pid} whole in {line:?}"
+            );
+            callbacks += 1;
+        }
+        assert!(
+            callbacks > 0,
+            "{w}×{h}: no task with a callback on screen: {s}"
+        );
+    }
 }
 
 #[test]
