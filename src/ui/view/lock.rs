@@ -40,6 +40,14 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         Some(_) if m.locks.len() == 1 => texts.get("lock_about_flock"),
         _ => None,
     };
+    // Under the title that names its kind: the waiting count and its list
+    // stay together below.
+    if let Some(about) = about {
+        let width = usize::from(area.width.saturating_sub(2));
+        for line in super::wrap_words(about, width) {
+            lines.push(Line::styled(line, t.dim()));
+        }
+    }
     for (name, lock) in &m.locks {
         if m.locks.len() > 1 {
             lines.push(Line::styled(format!("lock {name}"), t.dim()));
@@ -98,12 +106,6 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             Span::styled("waiting ", t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
         ]));
-        if let Some(about) = about {
-            let width = usize::from(area.width.saturating_sub(2));
-            for line in super::wrap_words(about, width) {
-                lines.push(Line::styled(line, t.dim()));
-            }
-        }
         let room = rows.saturating_sub(lines.len());
         let shown = if lock.waiters.len() > room {
             room.saturating_sub(1)

@@ -1210,6 +1210,24 @@ fn the_lock_panel_says_what_kind_of_lock_it_is_and_how_pythons_differs() {
         false,
     ));
     assert!(s.contains(about), "{s}");
+    // It sits under the title, above the holder; the waiting count is
+    // followed by its list, whatever the size.
+    for (w, h) in [(80, 24), (120, 40), (200, 40)] {
+        let s = text(&render(&midway(6), &view(), &ticket(6, true), w, h, false));
+        let lines: Vec<&str> = s.lines().collect();
+        let at = |what: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("{w}×{h}: no {what:?}: {s}"))
+        };
+        assert_eq!(
+            at("waiting 2") + 1,
+            at("1. buyer-1 PID 1001"),
+            "{w}×{h}: {s}"
+        );
+        assert!(at("an flock(2)") < at("holder  buyer-0"), "{w}×{h}: {s}");
+    }
 }
 
 #[test]
