@@ -21,6 +21,7 @@ pub enum Action {
     Sort,
     Restart,
     Focus,
+    Suspend,
 }
 
 /// (keys as the help shows them, what they do, the action, the key codes).
@@ -123,6 +124,13 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[KeyCode::Char('?'), KeyCode::F(1)],
     },
     Binding {
+        keys: "Ctrl-Z",
+        does: "suspend: the run's processes freeze; fg resumes",
+        action: Action::Suspend,
+        // A control key: see `action_for`.
+        codes: &[],
+    },
+    Binding {
         keys: "q  Esc  Ctrl-C",
         does: "quit: every process of the run is killed",
         action: Action::Quit,
@@ -132,7 +140,11 @@ pub const BINDINGS: &[Binding] = &[
 
 pub fn action_for(key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(key.code, KeyCode::Char('c') | KeyCode::Char('d')).then_some(Action::Quit);
+        return match key.code {
+            KeyCode::Char('c') | KeyCode::Char('d') => Some(Action::Quit),
+            KeyCode::Char('z') => Some(Action::Suspend),
+            _ => None,
+        };
     }
     BINDINGS
         .iter()
@@ -163,6 +175,10 @@ mod tests {
         assert_eq!(action_for(key(KeyCode::Right)), Some(Action::Step));
         assert_eq!(action_for(key(KeyCode::Char('?'))), Some(Action::Help));
         assert_eq!(action_for(key(KeyCode::Char('x'))), None);
+        assert_eq!(
+            action_for(KeyEvent::new(KeyCode::Char('z'), KeyModifiers::CONTROL)),
+            Some(Action::Suspend)
+        );
         // Tab moves the arrows between the table and the events panel.
         assert_eq!(action_for(key(KeyCode::Tab)), Some(Action::Focus));
     }

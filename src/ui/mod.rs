@@ -15,7 +15,7 @@ use crossbeam_channel::{select, Receiver};
 use crossterm::cursor::{Hide, Show};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEventKind,
-    KeyModifiers, MouseButton, MouseEventKind,
+    MouseButton, MouseEventKind,
 };
 use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::Signal;
@@ -242,8 +242,7 @@ impl App {
         match event {
             TermEvent::Key(key)
                 if key.kind != KeyEventKind::Release
-                    && key.code == KeyCode::Char('z')
-                    && key.modifiers.contains(KeyModifiers::CONTROL) =>
+                    && keys::action_for(key) == Some(Action::Suspend) =>
             {
                 return Ok(Next::Suspend);
             }
@@ -348,6 +347,7 @@ impl App {
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Sort => self.view.sort = self.view.sort.next(),
             Action::Restart => self.restart()?,
+            Action::Suspend => return Ok(Next::Suspend),
         }
         Ok(Next::Continue)
     }

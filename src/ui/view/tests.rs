@@ -276,6 +276,8 @@ fn the_help_lists_every_key() {
     {
         assert!(s.contains(b.does), "help lacks {:?}", b.does);
     }
+    // Ctrl-Z is handled apart from the other keys, and listed too.
+    assert!(s.contains("Ctrl-Z"), "{s}");
 }
 
 #[test]
