@@ -12,6 +12,7 @@ use super::{cut, wrap_words, Screen, ViewState};
 use crate::model::{Activity, Model, Proc};
 use crate::scenario::texts::{counted, outcome_word};
 use crate::ui::theme::MARK;
+use crate::worker::THREAD_ROLE;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SortKey {
@@ -161,6 +162,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     view.offset.set(offset);
 
+    // A thread's id is a TID, not a PID.
+    let threads = m.procs.iter().filter(|p| p.role == THREAD_ROLE).count();
+    let id_head = match threads {
+        0 => "PID",
+        n if n == m.procs.len() => "TID",
+        _ => "PID/TID",
+    };
     // Columns as wide as their widest entry (a PID is never cut); DOING
     // gets the rest and is cut, with an ellipsis, by display width.
     let pid_width = m
@@ -169,7 +177,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .map(|p| p.pid.to_string().len())
         .max()
         .unwrap_or(0)
-        .max(3);
+        .max(id_head.len());
     let name_width = m
         .procs
         .iter()
@@ -251,7 +259,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let rows: Vec<Row> = rows.collect();
     view.row_heights
         .replace(if wrap { heights } else { Vec::new() });
-    let header = Row::new(vec!["PID", "NAME", "S", "DOING", "EXIT"]).style(t.label());
+    let header = Row::new(vec![id_head, "NAME", "S", "DOING", "EXIT"]).style(t.label());
     // Counted as the header counts: the scenario's processes; the fork
     // server (mpviz's) is named apart.
     let children = m.procs.iter().filter(|p| p.role != "forkserver");

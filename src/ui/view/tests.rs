@@ -1436,3 +1436,59 @@ fn the_panels_and_the_lit_counters_are_the_ones_the_scenario_declares() {
         "{s}"
     );
 }
+
+#[test]
+fn a_run_with_threads_heads_their_ids_tid_and_cuts_none_at_80x24() {
+    use crate::scenario::race::{Race, RaceParams};
+    use crate::worker::THREAD_ROLE;
+    let scenario = Race::new(RaceParams {
+        workers: 4,
+        increments: 3,
+        lock: false,
+        threads: true,
+    })
+    .unwrap();
+    let head = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("NAME") && l.contains("DOING"))
+            .unwrap_or_else(|| panic!("no table head: {s}"))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_start_matches('│')
+            .to_string()
+    };
+    // The fork server, the process, and its threads (seven-digit TIDs).
+    let mut m = Model::new();
+    m.apply(&spawned(101, 0, "fork server", "forkserver"));
+    m.apply(&spawned(4_000_000, 1, "threads", "threads"));
+    let tids = 4_000_001..4_000_005;
+    for (slot, tid) in tids.clone().enumerate() {
+        let name = format!("thread-{slot}");
+        m.apply(&spawned(tid, slot as u32 + 2, &name, THREAD_ROLE));
+    }
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&render(&m, &view(), &scenario, w, h, false));
+        assert_eq!(head(&s), "PID/TID", "{w}×{h}: {s}");
+        for tid in tids.clone() {
+            assert!(
+                s.contains(&format!("│{tid} ")),
+                "{w}×{h}: TID {tid} whole: {s}"
+            );
+        }
+    }
+    // Threads alone: TIDs; processes alone: PIDs.
+    let mut only_threads = Model::new();
+    only_threads.apply(&spawned(4_000_001, 0, "thread-0", THREAD_ROLE));
+    let s = text(&render(&only_threads, &view(), &scenario, 80, 24, false));
+    assert_eq!(head(&s), "TID", "{s}");
+    let s = text(&render(
+        &midway(6),
+        &view(),
+        &ticket(6, true),
+        80,
+        24,
+        false,
+    ));
+    assert_eq!(head(&s), "PID", "{s}");
+}
