@@ -480,10 +480,11 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     ctx.gate("q = MyProcess(); q.start()");
     let mine = ctx.fork_child(MY_PROCESS.0, MY_PROCESS.1, "class", |c| {
         c.gate("run() fails");
-        // As CPython's Process._bootstrap does after an uncaught exception
-        // in run(): the process ends with os._exit(1). Reported before it.
-        call(c, "os._exit(1)", None, PyValue::None);
-        1
+        // As CPython does: _bootstrap() catches what run() raised and
+        // returns 1, and the process ends with os._exit(1).
+        let code = 1;
+        call(c, "_bootstrap()", None, PyValue::Int(code.into()));
+        code
     })?;
     call(ctx, "q.start()", Some(mine), PyValue::None);
     ctx.gate("q.join()");
