@@ -5,6 +5,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
+use unicode_width::UnicodeWidthStr;
+
 use super::Screen;
 use crate::model::Model;
 
@@ -97,10 +99,25 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     t.dim(),
                 ));
             }
-            None => lines.push(Line::from(vec![
-                Span::styled("holder  ", t.label()),
-                Span::styled("nobody: the lock is free", t.good()),
-            ])),
+            None => {
+                // On one line if it fits, else on two (the row counted for
+                // what is under a holder).
+                let (head, free) = ("holder  ", "nobody: the lock is free");
+                let width = usize::from(area.width.saturating_sub(2));
+                match free.split_once(": ") {
+                    Some((who, what)) if head.width() + free.width() > width => {
+                        lines.push(Line::from(vec![
+                            Span::styled(head, t.label()),
+                            Span::styled(who, t.good()),
+                        ]));
+                        lines.push(Line::styled(format!("  {what}"), t.good()));
+                    }
+                    _ => lines.push(Line::from(vec![
+                        Span::styled(head, t.label()),
+                        Span::styled(free, t.good()),
+                    ])),
+                }
+            }
         }
         lines.push(Line::from(vec![
             Span::styled("waiting ", t.label()),

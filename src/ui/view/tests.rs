@@ -1492,3 +1492,18 @@ fn a_run_with_threads_heads_their_ids_tid_and_cuts_none_at_80x24() {
     ));
     assert_eq!(head(&s), "PID", "{s}");
 }
+
+#[test]
+fn a_free_lock_is_said_whole_at_80x24() {
+    let events = recorded("lifecycle");
+    let scenario = scenario_of(&events);
+    let made = events
+        .iter()
+        .position(|e| matches!(e.body, Body::LockMade { .. }))
+        .unwrap();
+    let m = fold(&events[..=made]);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = text(&render(&m, &view(), &*scenario, w, h, false));
+        assert!(flat(&s).contains("the lock is free"), "{w}×{h}: {s}");
+    }
+}
