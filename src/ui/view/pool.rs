@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::Screen;
+use super::{cut, Screen};
 use crate::model::TaskState;
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
@@ -142,6 +142,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Some(at) if after.width() > room => after[..at].to_string(),
                     _ => after,
                 };
+                // Narrower still: the worker's name is cut, not the PID.
+                let room = width.saturating_sub(head.width() + after.width());
+                let state = cut(&state, room);
                 (state, after)
             } else {
                 (state, after)

@@ -1172,8 +1172,19 @@ fn every_pool_pid_shows_whole_at_80x24_and_120x40() {
     let events = recorded("pool");
     let scenario = scenario_of(&events);
     let m = fold(&events);
-    for (w, h) in [(80, 24), (120, 40)] {
-        let s = text(&render(&m, &view(), &*scenario, w, h, false));
+    // And seven-digit PIDs (pid_max is 4194304 on many systems), each an
+    // error callback, the longest words.
+    let mut long = m.clone();
+    for v in long.tasks.values_mut() {
+        if let Some((pid, _, ok)) = &mut v.callback {
+            (*pid, *ok) = (4_194_303, false);
+        }
+        if let crate::model::TaskState::Ready { ok, .. } = &mut v.state {
+            *ok = false;
+        }
+    }
+    for (m, w, h) in [(&m, 80, 24), (&m, 120, 40), (&long, 80, 24)] {
+        let s = text(&render(m, &view(), &*scenario, w, h, false));
         let mut callbacks = 0;
         for (task, v) in &m.tasks {
             let Some((pid, _, _)) = &v.callback else {
