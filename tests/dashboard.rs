@@ -563,10 +563,10 @@ fn pool_pauses_steps_finishes_and_quits_leaving_nothing() {
         ],
         2,
         "worker-",
-        &["ok 3, errors 1", "✗ in worker-"],
+        &["ok 3, errors 1", "✗ worker-"],
     );
     assert!(screen.contains("ok 3, errors 1"), "{screen}");
-    assert!(screen.contains("✗ in worker-"), "{screen}");
+    assert!(screen.contains("✗ worker-"), "{screen}");
 }
 
 #[test]
