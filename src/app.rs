@@ -110,10 +110,15 @@ fn list() {
         .max()
         .unwrap_or(0);
     for (name, _) in scenario::SPECS {
-        match scenario::spec(name) {
-            Ok(spec) => println!("{name:width$}  {} (tutorial {})", spec.about, spec.tutorial),
-            Err(e) => println!("{name:width$}  (its scenario file does not parse: {e})"),
-        }
+        let texts = scenario::texts::common();
+        let line = match scenario::spec(name) {
+            Ok(spec) => texts.say(
+                "list_line",
+                &[("about", &spec.about), ("tutorial", &spec.tutorial)],
+            ),
+            Err(e) => texts.say("list_broken", &[("error", &e)]),
+        };
+        println!("{name:width$}  {line}");
     }
 }
 

@@ -133,6 +133,136 @@ pub struct SeenBlocked {
     pub syscall: String,
 }
 
+/// What a process waits at its gate to do, as data: the action's key
+/// (`take_lock`), which the texts phrase (`act_take_lock`), and the values
+/// the phrase names (`{"value": 5}`). In JSON both are fields of the
+/// `ready` event: `{"kind":"ready","action":"write","args":{"value":5}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Act {
+    pub action: String,
+    pub args: std::collections::BTreeMap<String, PyValue>,
+}
+
+/// The action in JSON: `args` only where there are some.
+#[derive(Serialize, Deserialize)]
+struct ActJson {
+    action: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    args: std::collections::BTreeMap<String, PyValue>,
+}
+
+impl Serialize for Act {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            ActJson {
+                action: self.action.clone(),
+                args: self.args.clone(),
+            }
+            .serialize(s)
+        } else {
+            // A binary format has no optional fields: both, in order.
+            (&self.action, &self.args).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Act {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let ActJson { action, args } = ActJson::deserialize(d)?;
+            Ok(Act { action, args })
+        } else {
+            let (action, args) = Deserialize::deserialize(d)?;
+            Ok(Act { action, args })
+        }
+    }
+}
+
+impl Act {
+    pub fn new(action: &str) -> Act {
+        Act {
+            action: action.into(),
+            args: Default::default(),
+        }
+    }
+
+    /// The value of the hole `name` in the action's text.
+    pub fn with(mut self, name: &str, value: impl Into<PyValue>) -> Act {
+        self.args.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// An action without values: `ctx.gate("take_lock")`.
+impl From<&str> for Act {
+    fn from(action: &str) -> Act {
+        Act::new(action)
+    }
+}
+
+/// An action with values: `ctx.gate(("write", [("value", 5)]))`. A tuple
+/// costs nothing until the gate is closed and the action is announced.
+impl<V: Into<PyValue>, const N: usize> From<(&str, [(&str, V); N])> for Act {
+    fn from((action, args): (&str, [(&str, V); N])) -> Act {
+        args.into_iter()
+            .fold(Act::new(action), |act, (name, v)| act.with(name, v))
+    }
+}
+
+/// The action as data, for a log line until the log phrases it from the
+/// texts: `write value=5`.
+impl std::fmt::Display for Act {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.action)?;
+        for (name, value) in &self.args {
+            write!(f, " {name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<i64> for PyValue {
+    fn from(v: i64) -> PyValue {
+        PyValue::Int(v)
+    }
+}
+
+impl From<u64> for PyValue {
+    fn from(v: u64) -> PyValue {
+        PyValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<i32> for PyValue {
+    fn from(v: i32) -> PyValue {
+        PyValue::Int(v.into())
+    }
+}
+
+impl From<u32> for PyValue {
+    fn from(v: u32) -> PyValue {
+        PyValue::Int(v.into())
+    }
+}
+
+impl From<usize> for PyValue {
+    fn from(v: usize) -> PyValue {
+        PyValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&str> for PyValue {
+    fn from(v: &str) -> PyValue {
+        PyValue::Str(v.into())
+    }
+}
+
+impl From<String> for PyValue {
+    fn from(v: String) -> PyValue {
+        PyValue::Str(v)
+    }
+}
+
 /// Defines [`Body`], the kinds of event as `--json` prints them (a flat
 /// object with a `kind`), and its twins for the pipe between processes,
 /// which list the same kinds in the same order with the same fields.
@@ -207,7 +337,8 @@ kinds! {
     /// The process is blocked at the pacer's gate and will do `action` once
     /// it gets a permit.
     Ready {
-        action: String,
+        #[serde(flatten)]
+        action: Act,
     },
     LockWait {
         lock: String,
@@ -645,7 +776,13 @@ mod tests {
                 ppid: 9,
             },
             Body::Ready {
-                action: "take the lock".into(),
+                action: "take_lock".into(),
+            },
+            Body::Ready {
+                action: ("append_part", [("part", 2), ("of", 3)]).into(),
+            },
+            Body::Ready {
+                action: Act::new("fetch").with("path", "/a b"),
             },
             Body::LockWait {
                 lock: "tickets".into(),

@@ -121,7 +121,7 @@ pub struct Proc {
     pub state: Option<char>,
     pub activity: Activity,
     /// The action this process waits to do, while it is held at a gate.
-    pub at_gate: Option<String>,
+    pub at_gate: Option<crate::protocol::Act>,
     pub outcome: Option<Outcome>,
     pub exitcode: Option<i32>,
     pub spawned_ns: u64,

@@ -340,7 +340,7 @@ fn gates_are_shown_until_the_next_action() {
             },
         ),
     ]);
-    assert_eq!(m.proc(10).unwrap().at_gate.as_deref(), Some("read"));
+    assert_eq!(m.proc(10).unwrap().at_gate, Some("read".into()));
     assert_eq!(m.waiting_at_gates(), 1);
     assert_eq!(m.actions, 0);
     m.apply(&ev(

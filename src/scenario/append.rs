@@ -226,9 +226,9 @@ fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
     let count = parts.len();
     for (k, part) in parts.into_iter().enumerate() {
         if count == 1 {
-            ctx.gate("append its line");
+            ctx.gate("append_line");
         } else {
-            ctx.gate(format_args!("append part {} of {count}", k + 1));
+            ctx.gate(("append_part", [("part", k + 1), ("of", count)]));
         }
         // Reported just before it is made, like every write.
         ctx.emit(Body::Write {

@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Scenario, Spec};
 use crate::model::Model;
-use crate::protocol::{Body, Pid};
+use crate::protocol::{Act, Body, Pid};
 use crate::scenario::texts::counted;
 use crate::worker::{Ctx, MAIN_ROLE};
 
@@ -157,11 +157,14 @@ impl Scenario for Manager {
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let m = &model.manager;
         vec![
-            ("managed dict", m.dict.len().to_string()),
+            ("managed_dict", m.dict.len().to_string()),
             ("list", m.list.len().to_string()),
             (
-                "main's plain dict",
-                m.main_plain.map_or_else(|| "?".into(), |n| n.to_string()),
+                "main_plain_dict",
+                m.main_plain.map_or_else(
+                    || self.spec.texts.say("word_unknown", &[]),
+                    |n| n.to_string(),
+                ),
             ),
         ]
     }
@@ -192,7 +195,7 @@ fn main(ctx: &mut Ctx, workers: u32) -> std::io::Result<()> {
     // dict.
     let mut plain: BTreeMap<i64, i64> = BTreeMap::new();
     let me = i64::from(ctx.pid);
-    ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
+    ctx.gate(("set_plain", [("key", me)]));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
         key: me,
@@ -261,7 +264,7 @@ fn read_back(
         dict: contents.dict,
         list: contents.list,
     });
-    ctx.gate("look at its own plain dict");
+    ctx.gate("look_at_plain");
     ctx.emit(Body::PlainRead {
         len: plain.len() as u32,
     });
@@ -408,11 +411,11 @@ impl Shared {
             answer.write_all(b"error\n")?;
             return Ok(false);
         };
-        ctx.gate(format_args!(
-            "serve {} for PID {}",
-            request(&op, key, value),
-            client.pid
-        ));
+        ctx.gate(
+            Act::new("serve")
+                .with("request", request(&op, key, value))
+                .with("client", client.pid),
+        );
         let reply = match (op.as_str(), key, value) {
             ("dict_set", Some(k), Some(v)) => {
                 self.dict.insert(k, v);
@@ -467,7 +470,7 @@ impl Connection {
         key: Option<i64>,
         value: Option<i64>,
     ) -> std::io::Result<String> {
-        ctx.gate(format_args!("ask the manager: {}", request(op, key, value)));
+        ctx.gate(Act::new("ask_manager").with("request", request(op, key, value)));
         ctx.emit(Body::Request {
             op: op.into(),
             key,
@@ -501,7 +504,7 @@ fn work(
         }
     }
     // The same in the plain dict: this process's copy of main's memory.
-    ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
+    ctx.gate(("set_plain", [("key", me)]));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
         key: me,

@@ -413,7 +413,7 @@ fn work(
     port: Option<u16>,
 ) -> nix::Result<()> {
     loop {
-        ctx.gate("take a task");
+        ctx.gate("take_task");
         let item = match queue.get_within(None)? {
             Timed::Done((item, _)) => item,
             Timed::TimedOut => {
@@ -433,7 +433,7 @@ fn work(
         let (task, divisor) = (item as u32, (item >> 32) as i64);
         ctx.emit(Body::TaskStart { task });
         if p.slow(task) {
-            ctx.gate(format_args!("sleep {SLOW_MS} ms"));
+            ctx.gate(("sleep", [("ms", SLOW_MS)]));
             ctx.sleep(SLOW_MS);
         }
         let value = match port {
@@ -443,11 +443,11 @@ fn work(
                     0 => format!("/missing/{task}"),
                     _ => format!("/page/{task}"),
                 };
-                ctx.gate(format_args!("fetch {path}"));
+                ctx.gate(("fetch", [("path", path.as_str())]));
                 fetch(port, &path).map(Returned::Page)
             }
             None => {
-                ctx.gate(format_args!("run task {task}"));
+                ctx.gate(("run_task", [("task", task)]));
                 calc(WORK)
                     .checked_div(divisor)
                     .map(Returned::Number)
@@ -915,7 +915,7 @@ fn call(
     let ready = |task: u32| move |s: &PoolState| s.ready.contains_key(&task) || s.handler_done;
     for task in 0..p.tasks {
         // Paced as a child is: paused, the main process submits nothing.
-        if !parent.gate(format_args!("submit task {task}")) {
+        if !parent.gate(("submit_task", [("task", task)])) {
             return;
         }
         // Reported before the put, like every write: the worker's start follows.

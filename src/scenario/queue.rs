@@ -227,7 +227,7 @@ impl Scenario for QueueScenario {
             ("consumed", format!("{got}/{}", self.params.items)),
             ("blocked", q.blocked.len().to_string()),
             (
-                "Full/Empty",
+                "full_empty",
                 format!("{}/{}", q.full_timeouts, q.empty_timeouts),
             ),
         ]
@@ -248,7 +248,7 @@ fn produce(
     let queue_name = || QUEUE.to_string();
     for item in (u64::from(ctx.slot)..u64::from(p.items)).step_by(p.producers as usize) {
         loop {
-            ctx.gate(format_args!("put item {item}"));
+            ctx.gate(("put_item", [("item", item)]));
             // Try without waiting first, so that a block is seen as one.
             let depth = match queue.put_within(item, None)? {
                 Timed::Done(depth) => depth,
@@ -289,12 +289,12 @@ fn consume(
 ) -> nix::Result<()> {
     let queue_name = || QUEUE.to_string();
     loop {
-        ctx.gate("ask qsize()");
+        ctx.gate("ask_qsize");
         ctx.emit(Body::Qsize {
             queue: queue_name(),
             value: queue.depth(),
         });
-        ctx.gate("get an item");
+        ctx.gate("get_item");
         let (item, depth) = match queue.get_within(None)? {
             Timed::Done(got) => got,
             Timed::TimedOut => {
@@ -351,7 +351,7 @@ impl Stopper {
         let queue = &self.queue;
         for c in 0..self.params.consumers {
             let item = u64::from(self.params.items) + u64::from(c);
-            if !parent.gate(format_args!("put stop signal {}", c + 1)) {
+            if !parent.gate(("put_stop", [("n", c + 1)])) {
                 return;
             }
             // The queue may be full while consumers are paused: wait in short

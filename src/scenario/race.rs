@@ -302,7 +302,7 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
         } else {
             None
         };
-        ctx.gate("read the counter");
+        ctx.gate("read_counter");
         let seen = counter.read();
         // Both are reported just after they are made, each with its place
         // among the writes that landed (read in the same load, counted in
@@ -317,7 +317,7 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
             reset: None,
         });
         let new = seen.value.wrapping_add(1);
-        ctx.gate(format_args!("write {new}"));
+        ctx.gate(("write", [("value", new)]));
         let place = counter.write(new);
         ctx.emit(Body::Write {
             file: COUNTER.into(),

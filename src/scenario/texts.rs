@@ -1,23 +1,95 @@
-//! The sentences that explain events, as data.
+//! Every sentence a person reads, as data.
 //!
-//! A text is a template with `{name}`-style holes; [`Texts::explain`] picks the
-//! template for an event (by its kind and, where it matters, what happened)
-//! and fills the holes from the event and the model.
+//! A text is a template with `{name}`-style holes. The sentences every
+//! scenario shares (the table's states, column heads, panel titles, the
+//! header's items, the keys, status messages, the actions a process waits
+//! to do) are in `scenarios/common.toml` ([`common`]); each scenario's own
+//! are in its file, laid over the shared ones. [`Texts::say`] fills a text
+//! the code asks for by key; [`Texts::explain`] picks the template for an
+//! event (by its kind and, where it matters, what happened) and fills the
+//! holes from the event and the model.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
 use crate::model::{LogEntry, Model};
-use crate::protocol::{Body, Event, Outcome};
+use crate::protocol::{Act, Body, Event, Outcome, PyValue};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Texts(HashMap<String, String>);
 
+/// The shared texts' file, compiled in.
+pub const COMMON: &str = include_str!("../../scenarios/common.toml");
+
+/// What [`Texts::say`] shows for a key no file has: visible, never silent.
+pub const MISSING: char = '⟦';
+
+#[derive(Deserialize)]
+struct CommonFile {
+    texts: Texts,
+}
+
+/// The sentences every scenario shares.
+pub fn common() -> &'static Texts {
+    static COMMON_TEXTS: OnceLock<Texts> = OnceLock::new();
+    COMMON_TEXTS.get_or_init(|| {
+        toml::from_str::<CommonFile>(COMMON)
+            .map(|f| f.texts)
+            .unwrap_or_else(|e| panic!("scenarios/common.toml is not valid: {e}"))
+    })
+}
+
 impl Texts {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// These texts over the shared ones: a scenario's own text for a key
+    /// wins.
+    pub fn over_common(mut self) -> Texts {
+        for (key, text) in &common().0 {
+            self.0.entry(key.clone()).or_insert_with(|| text.clone());
+        }
+        self
+    }
+
+    /// Every key and its template.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The text for `key` with its holes filled from `args` (`{n}`, and
+    /// `{n|one|many}` for the word for the number `n`). A key no file has
+    /// shows as `⟦key⟧`, and a hole `args` does not fill stays as it is,
+    /// so that neither goes unseen (the tests look for both).
+    pub fn say(&self, key: &str, args: &[(&str, &dyn Display)]) -> String {
+        match self.get(key) {
+            Some(template) => fill(template, |hole| {
+                args.iter()
+                    .find(|(name, _)| *name == hole)
+                    .map(|(_, v)| v.to_string())
+            }),
+            None => format!("{MISSING}{key}⟧"),
+        }
+    }
+
+    /// The words for what a process waits at its gate to do: the action's
+    /// text (`act_take_lock`), its holes filled from the action's values.
+    pub fn act(&self, act: &Act) -> String {
+        let key = format!("act_{}", act.action);
+        match self.get(&key) {
+            Some(template) => fill(template, |hole| {
+                act.args.get(hole).map(|v| match v {
+                    PyValue::Str(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            }),
+            None => format!("{MISSING}{key}⟧"),
+        }
     }
 
     /// The key of the template that explains `ev`.
@@ -94,7 +166,7 @@ impl Texts {
             .map(|m| format!("{}_{}", Self::key_for(ev, model), m.as_str()))
             .and_then(|key| self.get(&key));
         match moment {
-            Some(template) => Some(fill(template, |hole| hole_value(hole, ev, model))),
+            Some(template) => Some(fill(template, |hole| hole_value(self, hole, ev, model))),
             None => self.explain(ev, model),
         }
     }
@@ -120,11 +192,23 @@ impl Texts {
                 .flatten()
                 .or_else(|| self.get(ev.kind()))
         })?;
-        Some(fill(template, |hole| hole_value(hole, ev, model)))
+        Some(fill(template, |hole| hole_value(self, hole, ev, model)))
     }
 }
 
-fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
+/// A process as the texts name it: "buyer-3 (PID 1003)"; a thread by its
+/// TID, since `ps -p` does not find a thread's id.
+pub fn who(texts: &Texts, model: &Model, pid: crate::protocol::Pid) -> String {
+    match model.proc(pid) {
+        Some(p) if p.role == crate::worker::THREAD_ROLE => {
+            texts.say("who_thread", &[("name", &p.name), ("pid", &pid)])
+        }
+        Some(p) => texts.say("who", &[("name", &p.name), ("pid", &pid)]),
+        None => texts.say("who_unknown", &[("pid", &pid)]),
+    }
+}
+
+fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<String> {
     let proc = ev.pid.and_then(|p| model.proc(p));
     let lock_name = match &ev.body {
         Body::LockWait { lock } | Body::LockAcquire { lock } | Body::LockRelease { lock } => {
@@ -133,22 +217,21 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         _ => None,
     };
     let lock = lock_name.and_then(|l| model.locks.get(l));
-    let who = |pid: crate::protocol::Pid| match model.proc(pid) {
-        // A thread's id is not a process's: `ps -p` does not find it.
-        Some(p) if p.role == crate::worker::THREAD_ROLE => format!("{} (TID {pid})", p.name),
-        Some(p) => format!("{} (PID {pid})", p.name),
-        None => format!("PID {pid}"),
-    };
+    let who = |pid: crate::protocol::Pid| who(texts, model, pid);
     Some(match hole {
         "pid" => ev.pid?.to_string(),
-        "name" => proc.map_or_else(|| "a process".into(), |p| p.name.clone()),
+        "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
         "lock" => lock_name?.to_string(),
-        "holder" => lock?.holder.map_or_else(|| "nobody".into(), who),
+        "holder" => lock?
+            .holder
+            .map_or_else(|| texts.say("word_nobody", &[]), who),
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
             Body::Deadlock { value, .. } => value.to_string(),
-            Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
+            Body::Read { value, .. } => {
+                value.map_or_else(|| texts.say("word_nothing", &[]), |v| v.to_string())
+            }
             Body::Qsize { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
                 (Some(v), _) => v.to_string(),
@@ -256,11 +339,11 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "action" => match &ev.body {
-            Body::Ready { action } => action.clone(),
+            Body::Ready { action } => texts.act(action),
             _ => return None,
         },
         "speed" => match &ev.body {
-            Body::Pace { speed, .. } => speed.map_or_else(|| "max".into(), format_speed),
+            Body::Pace { speed, .. } => speed_words(*speed),
             _ => return None,
         },
         "lost_pid" => proc?.overwrote.map(who)?,
@@ -307,16 +390,21 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
                 .iter()
                 .map(|&w| who(w))
                 .collect::<Vec<_>>()
-                .join(" and "),
+                .join(&texts.say("word_and", &[])),
             _ => return None,
         },
         "seen" => match &ev.body {
             Body::Deadlock { seen, .. } => seen
                 .iter()
                 .map(|s| {
-                    format!(
-                        "PID {}: state {}, wchan {}, syscall {}",
-                        s.pid, s.state, s.wchan, s.syscall
+                    texts.say(
+                        "seen_blocked",
+                        &[
+                            ("pid", &s.pid),
+                            ("state", &s.state),
+                            ("wchan", &s.wchan),
+                            ("syscall", &s.syscall),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
@@ -333,6 +421,11 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })
+}
+
+/// The pacer's speed as the screen says it: "10/s", "1 per 5 s", "max".
+pub fn speed_words(speed: Option<f64>) -> String {
+    speed.map_or_else(|| common().say("speed_max", &[]), format_speed)
 }
 
 pub fn format_speed(per_second: f64) -> String {
@@ -408,12 +501,8 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
 }
 
 /// An outcome in words, for tables.
-pub fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Success => "got a ticket",
-        Outcome::Fail => "sold out",
-        Outcome::TornRead => "torn read",
-    }
+pub fn outcome_word(outcome: Outcome) -> String {
+    common().say(&format!("outcome_word_{}", outcome.as_str()), &[])
 }
 
 #[cfg(test)]

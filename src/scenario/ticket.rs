@@ -169,23 +169,28 @@ impl Scenario for Ticket {
         let left = model
             .files
             .get(TICKET_FILE)
-            .map(|t| parse_count(t).map_or_else(|| "torn".to_string(), |n| n.to_string()))
-            .unwrap_or_else(|| "?".into());
+            .map(|t| {
+                parse_count(t)
+                    .map_or_else(|| self.spec.texts.say("word_torn", &[]), |n| n.to_string())
+            })
+            .unwrap_or_else(|| self.spec.texts.say("word_unknown", &[]));
         let mut line = vec![
             (
                 "sold",
                 format!("{}/{}", model.outcomes.success, self.params.tickets),
             ),
-            ("left in file", left),
+            ("left_in_file", left),
             ("failed", model.outcomes.fail.to_string()),
         ];
         if !self.params.lock {
-            line.push(("resets to 100", model.resets.to_string()));
+            line.push(("resets", model.resets.to_string()));
             // The summary's definition, on what has happened so far.
             line.push((
-                "lost updates",
-                self.lost_updates(model)
-                    .map_or_else(|| "?".into(), |l| l.max(0).to_string()),
+                "lost_updates",
+                self.lost_updates(model).map_or_else(
+                    || self.spec.texts.say("word_unknown", &[]),
+                    |l| l.max(0).to_string(),
+                ),
             ));
         }
         line
@@ -236,7 +241,7 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
         None
     };
 
-    ctx.gate("read the file");
+    ctx.gate("read_file");
     // try: dic = json.loads(f.read())
     // except: dic = {'count': 100}
     // A bare except: a file another buyer has just emptied (or half
@@ -254,17 +259,17 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     let count = read.or(reset).unwrap_or(EXCEPT_COUNT);
     if count > 0 {
         // dic['count'] -= 1; time.sleep(random.random())
-        ctx.gate("wait for the network");
+        ctx.gate("wait_network");
         ctx.sleep(delay_ms);
         // with open(filename, 'w') as f: f.write(json.dumps(dic))
         // Writes are reported just before they are made, reads just after:
         // whoever sees the effect of a write reads its event first.
-        ctx.gate("open the file for writing");
+        ctx.gate("open_for_writing");
         ctx.emit(Body::Truncate {
             file: TICKET_FILE.into(),
         });
         let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
-        ctx.gate("write the new count");
+        ctx.gate("write_count");
         ctx.emit(Body::Write {
             file: TICKET_FILE.into(),
             value: Some(count - 1),

@@ -250,7 +250,7 @@ impl App {
                 self.view.help_scroll = 0;
             }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
-            Action::Step => self.step(step::any(&self.model), PacerCmd::Step),
+            Action::Step => self.step(step::any(self.texts(), &self.model), PacerCmd::Step),
             Action::Focus => {
                 self.view.focus = match self.view.focus {
                     Focus::Table => Focus::Events,
@@ -258,7 +258,7 @@ impl App {
                 }
             }
             Action::StepSelected => {
-                let plan = step::selected(&self.model, self.view.selected);
+                let plan = step::selected(self.texts(), &self.model, self.view.selected);
                 let pid = self.view.selected.unwrap_or_default();
                 self.step(plan, PacerCmd::StepPid(pid));
             }
@@ -287,6 +287,11 @@ impl App {
             .saturating_add(by)
             .clamp(0, newest_page as isize) as usize;
         self.view.log_top = (to < newest_page).then(|| log[to].seq);
+    }
+
+    /// The scenario's texts, over the shared ones.
+    fn texts(&self) -> &crate::scenario::Texts {
+        &self.launch.scenario.spec().texts
     }
 
     /// One step for any process at the gate; if none is there now, or the

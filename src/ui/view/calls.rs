@@ -46,10 +46,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .into_iter()
         .rev()
         .collect();
-    let block = Block::bordered().title(Span::styled(
-        format!(" Calls on Process objects {} ", m.calls.len()),
-        t.title(),
-    ));
+    let title = screen
+        .scenario
+        .spec()
+        .texts
+        .say("panel_calls", &[("n", &m.calls.len())]);
+    let block = Block::bordered().title(Span::styled(title, t.title()));
     // The newest is always the bottom line.
     frame.render_widget(
         Paragraph::new(lines)

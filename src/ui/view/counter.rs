@@ -67,6 +67,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
         }
         None => lines.push(Line::styled("no update lost so far", t.dim())),
     }
-    let block = Block::bordered().title(Span::styled(" Counter in shared memory ", t.title()));
+    let block = Block::bordered().title(Span::styled(
+        screen.scenario.spec().texts.say("panel_counter", &[]),
+        t.title(),
+    ));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -130,9 +130,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             } else {
                 "flock"
             };
-            format!(" Lock \"{name}\" ({kind}) ")
+            texts.say("panel_lock", &[("name", name), ("kind", &kind)])
         }
-        _ => " Locks ".to_string(),
+        _ => texts.say("panel_locks", &[]),
     };
     let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(Paragraph::new(lines).block(block), area);

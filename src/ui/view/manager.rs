@@ -45,7 +45,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         ));
     }
     let block = Block::bordered().title(Line::from(vec![
-        Span::styled(" Managed dict and list ", t.title()),
+        Span::styled(
+            screen.scenario.spec().texts.say("panel_managed", &[]),
+            t.title(),
+        ),
         Span::styled(format!("server {server} "), t.label()),
     ]));
     frame.render_widget(Paragraph::new(lines).block(block), managed);
@@ -74,6 +77,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         ]),
         Line::styled("(each process has its own memory)", t.dim()),
     ];
-    let block = Block::bordered().title(Span::styled(" Plain dict ", t.title()));
+    let block = Block::bordered().title(Span::styled(
+        screen.scenario.spec().texts.say("panel_plain", &[]),
+        t.title(),
+    ));
     frame.render_widget(Paragraph::new(lines).block(block), plain);
 }

@@ -16,7 +16,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
     let text = |key: &str| texts.get(key).unwrap_or_default().to_string();
-    let block = Block::bordered().title(Span::styled(" Pool: AsyncResults ", t.title()));
+    let block = Block::bordered().title(Span::styled(texts.say("panel_pool", &[]), t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let crawl = m.last_page.is_some() || m.last_parsed.is_some();

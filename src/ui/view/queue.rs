@@ -18,7 +18,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let t = screen.theme;
     let m = screen.model;
     let block = Block::bordered().title(Line::from(vec![
-        Span::styled(" Queue ", t.title()),
+        Span::styled(
+            screen.scenario.spec().texts.say("panel_queue", &[]),
+            t.title(),
+        ),
         Span::styled(format!("maxsize {} · shared memory ", q.maxsize), t.label()),
     ]));
     let inner = block.inner(area);

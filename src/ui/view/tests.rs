@@ -106,7 +106,7 @@ fn midway(buyers: u32) -> Model {
         &mut m,
         Some(pid(3)),
         Body::Ready {
-            action: "take the lock".into(),
+            action: "take_lock".into(),
         },
     );
     push(
@@ -274,7 +274,8 @@ fn the_help_lists_every_key() {
         .iter()
         .filter(|b| !b.keys.is_empty())
     {
-        assert!(s.contains(b.does), "help lacks {:?}", b.does);
+        let does = crate::scenario::texts::common().say(b.does, &[]);
+        assert!(s.contains(&does), "help lacks {does:?}");
     }
 }
 
@@ -950,7 +951,7 @@ fn every_scenario_is_readable_at_80x24_and_120x40() {
                         .iter()
                         .find(|r| r[3..].trim_start().split(' ').next() == Some(pid.as_str()))
                         .unwrap_or_else(|| panic!("no row for PID {pid}: {at}"));
-                    let doing = procs::doing(p);
+                    let doing = procs::doing(&scenario.spec().texts, p);
                     let shown = doing.split(' ').take(2).collect::<Vec<_>>().join(" ");
                     assert!(row.contains(&shown), "{shown:?} cut in {row:?}: {at}");
                 }
@@ -1031,7 +1032,7 @@ fn a_lost_update_stays_in_the_narration_and_is_marked_where_it_happened() {
         let (_, lost) = scenario
             .headline(&m)
             .into_iter()
-            .find(|(label, _)| *label == "lost updates")
+            .find(|(key, _)| *key == "lost_updates")
             .unwrap();
         assert!(f.contains(&format!("✗ lost updates {lost}")), "{s}");
     }
@@ -1197,7 +1198,7 @@ fn an_empty_ticket_file_is_said_to_be_empty() {
 fn why_a_step_cannot_happen_is_shown_whole_at_80x24() {
     let m = midway(6);
     let mut v = view();
-    let why = match crate::ui::step::selected(&m, Some(1001)) {
+    let why = match crate::ui::step::selected(&ticket(6, true).spec().texts, &m, Some(1001)) {
         crate::ui::step::Plan::Refuse(why) => why,
         other => panic!("{other:?}"),
     };
@@ -1251,7 +1252,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
         m.now_ns + 1,
         Some(1002),
         Body::Ready {
-            action: action.into(),
+            action: crate::protocol::Act::new("py").with("code", action),
         },
     ));
     let v = view();
@@ -1280,7 +1281,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
         many.now_ns + 1,
         Some(1002),
         Body::Ready {
-            action: action.into(),
+            action: crate::protocol::Act::new("py").with("code", action),
         },
     ));
     let s = text(&render(&many, &v, &ticket(1000, true), 80, 24, false));
