@@ -219,7 +219,11 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
     let lock = lock_name.and_then(|l| model.locks.get(l));
     let who = |pid: crate::protocol::Pid| who(texts, model, pid);
     Some(match hole {
-        "pid" => ev.pid?.to_string(),
+        "pid" => match &ev.body {
+            // The run's start is the parent's, which the event names.
+            Body::Start { parent_pid, .. } => parent_pid.to_string(),
+            _ => ev.pid?.to_string(),
+        },
         "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
         "lock" => lock_name?.to_string(),
@@ -506,8 +510,133 @@ pub fn outcome_word(outcome: Outcome) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The holes a template has: `{n}` and `{n|one|many}` both name `n`.
+    pub(crate) fn holes(template: &str) -> Vec<&str> {
+        template
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}'))
+            .map(|(hole, _)| hole.split('|').next().unwrap_or(hole))
+            .collect()
+    }
+
+    /// Whether `text` shows a key no file has or a hole nobody filled.
+    pub(crate) fn unfinished(text: &str) -> bool {
+        text.contains(MISSING)
+            || text.split('{').skip(1).any(|rest| {
+                rest.split_once('}').is_some_and(|(hole, _)| {
+                    !hole.is_empty()
+                        && hole
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '|')
+                })
+            })
+    }
+
+    /// The string literals at the start of `text` and after each `from`.
+    fn literals_after<'a>(text: &'a str, from: &str) -> Vec<&'a str> {
+        text.split(from)
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(lit, _)| lit))
+            .collect()
+    }
+
+    /// The actions a source file gates on, as (key, names of its values):
+    /// `.gate("take_lock")`, `.gate(("write", [("value", new)]))`,
+    /// `.gate(Act::new("serve").with("request", ..))`, `.gate(py(..))`, and
+    /// lifecycle's `work_forever(c, "work")`.
+    fn gated_actions(source: &str) -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        for (at, _) in source.match_indices(".gate(") {
+            let rest = &source[at + ".gate(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let arg = rest[..end].trim();
+            let names = |lits: Vec<&str>| lits.into_iter().map(String::from).collect();
+            let call = if let Some(lit) = arg.strip_prefix('"') {
+                lit.split_once('"').map(|(key, _)| (key, Vec::new()))
+            } else if let Some(tuple) = arg.strip_prefix("(\"") {
+                let (key, values) = tuple.split_once('"').unwrap_or((tuple, ""));
+                Some((key, names(literals_after(values, "(\""))))
+            } else if let Some(act) = arg.strip_prefix("Act::new(\"") {
+                let (key, values) = act.split_once('"').unwrap_or((act, ""));
+                Some((key, names(literals_after(values, ".with(\""))))
+            } else if arg.starts_with("py(") {
+                Some(("py", vec!["code".to_string()]))
+            } else {
+                // A variable: its callers' literals are found below.
+                None
+            };
+            if let Some((key, args)) = call {
+                found.push((key.to_string(), args));
+            }
+        }
+        for key in literals_after(source, "work_forever(c, \"") {
+            found.push((key.to_string(), Vec::new()));
+        }
+        found
+    }
+
+    #[test]
+    fn every_action_the_code_gates_on_has_a_text_whose_holes_it_fills() {
+        let sources = [
+            (None, include_str!("../worker/mod.rs")),
+            (Some("ticket"), include_str!("ticket.rs")),
+            (Some("race"), include_str!("race.rs")),
+            (Some("append"), include_str!("append.rs")),
+            (Some("lifecycle"), include_str!("lifecycle.rs")),
+            (Some("pool"), include_str!("pool.rs")),
+            (Some("queue"), include_str!("queue.rs")),
+            (Some("manager"), include_str!("manager.rs")),
+        ];
+        let mut checked = 0;
+        for (name, source) in sources {
+            let texts = match name {
+                Some(n) => crate::scenario::spec(n).unwrap().texts,
+                None => common().clone(),
+            };
+            for (key, args) in gated_actions(source) {
+                let template = texts.get(&format!("act_{key}"));
+                let template = template.unwrap_or_else(|| panic!("{name:?}: no text act_{key}"));
+                for hole in holes(template) {
+                    assert!(
+                        args.iter().any(|a| a == hole),
+                        "{name:?}: act_{key} = {template:?} has a hole {{{hole}}} the gate \
+                         does not fill (it gives {args:?})"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        // The reading of the sources found the calls (about seventy).
+        assert!(checked > 60, "only {checked} gate calls found");
+    }
+
+    #[test]
+    fn an_action_is_said_in_its_scenarios_words_and_a_missing_one_shows() {
+        let race = crate::scenario::spec("race").unwrap();
+        let write: Act = ("write", [("value", 5)]).into();
+        assert_eq!(race.texts.act(&write), "write 5");
+        assert_eq!(race.texts.act(&"take_lock".into()), "take the lock");
+        let unknown = race.texts.act(&"fly".into());
+        assert!(unfinished(&unknown), "{unknown}");
+        assert!(unfinished(&race.texts.say("no_such_key", &[])));
+        assert!(unfinished(&race.texts.say("doing_read", &[])));
+        assert!(!unfinished(&race.texts.say("doing_read", &[("value", &3)])));
+    }
 
     #[test]
     fn a_count_says_its_word_in_the_singular_for_one() {

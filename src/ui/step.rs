@@ -174,4 +174,43 @@ mod tests {
         m.apply(&Event::new(100, None, Body::End));
         assert!(refused(any(common(), &m)).contains("The run has ended"));
     }
+
+    #[test]
+    fn every_answer_to_a_step_is_in_the_texts_with_its_holes_filled() {
+        use crate::scenario::texts::tests::unfinished;
+        let mut m = model();
+        let said = |plan: Plan| match plan {
+            Plan::Refuse(why) | Plan::Go(Some(why)) => Some(why),
+            Plan::Go(None) => None,
+        };
+        let mut answers: Vec<String> = [None, Some(10), Some(11), Some(12), Some(13), Some(14)]
+            .into_iter()
+            .filter_map(|pid| said(selected(common(), &m, pid)))
+            .collect();
+        // The lock's holder dead, and the lock free.
+        m.apply(&Event::new(97, Some(10), Body::Exit { exitcode: -9 }));
+        answers.extend(said(selected(common(), &m, Some(11))));
+        m.apply(&Event::new(
+            98,
+            Some(10),
+            Body::LockRelease {
+                lock: "tickets".into(),
+            },
+        ));
+        answers.extend(said(selected(common(), &m, Some(11))));
+        let put = Body::Blocked {
+            queue: "q".into(),
+            op: "put".into(),
+        };
+        m.apply(&Event::new(98, Some(12), put));
+        answers.extend(said(selected(common(), &m, Some(12))));
+        m.apply(&Event::new(99, Some(14), Body::Exit { exitcode: 0 }));
+        answers.extend(said(any(common(), &m)));
+        m.apply(&Event::new(100, None, Body::End));
+        answers.extend(said(any(common(), &m)));
+        assert_eq!(answers.len(), 10, "{answers:#?}");
+        for why in answers {
+            assert!(!unfinished(&why), "{why}");
+        }
+    }
 }

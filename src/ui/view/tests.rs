@@ -1288,3 +1288,88 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     assert!(v.row_heights.borrow().is_empty());
     assert!(s.contains("⏸ open the file for wr…"), "{s}");
 }
+
+#[test]
+fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
+    use crate::model::Activity;
+    use crate::scenario::texts::tests::unfinished;
+    for (name, _) in RECORDED {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let texts = &scenario.spec().texts;
+        // Each action a process waited to do, in words.
+        for e in &events {
+            if let Body::Ready { action } = &e.body {
+                let said = texts.act(action);
+                assert!(!unfinished(&said), "{name}: {action}: {said}");
+            }
+        }
+        let ends = [events.len() / 3, events.len() / 2, events.len()];
+        for (n, sort) in ends
+            .into_iter()
+            .zip([SortKey::Start, SortKey::Doing, SortKey::Exit])
+        {
+            let m = fold(&events[..n]);
+            // Every narration the run's log gives.
+            for entry in &m.log {
+                if let Some(said) = texts.explain_entry(entry, &m) {
+                    assert!(!unfinished(&said), "{name}: {:?}: {said}", entry.event);
+                }
+            }
+            // The screen (its header, table, panels, narration, footer),
+            // sorted, and with its help at two sizes (scrolled or not).
+            let mut v = view();
+            v.sort = sort;
+            for help in [false, true] {
+                v.help = help;
+                for (w, h) in [(80, 24), (120, 40)] {
+                    let s = text(&render(&m, &v, &*scenario, w, h, false));
+                    assert!(!unfinished(&s), "{name} after {n} events:\n{s}");
+                }
+            }
+        }
+        // Every state the table can say, at the gate or not.
+        let mut m = fold(&events);
+        let mut p = m.procs.pop().unwrap();
+        let activities = [
+            Activity::Started,
+            Activity::WaitingForLock("l".into()),
+            Activity::HoldingLock("l".into()),
+            Activity::Read(Some(3)),
+            Activity::Read(None),
+            Activity::Sleeping(10),
+            Activity::Truncated("f".into()),
+            Activity::Wrote(2),
+            Activity::Appended("f".into(), 12),
+            Activity::Finished(Outcome::Success),
+            Activity::Finished(Outcome::Fail),
+            Activity::Finished(Outcome::TornRead),
+            Activity::Released("l".into()),
+            Activity::Blocked("put".into()),
+            Activity::Blocked("get".into()),
+            Activity::Put(1),
+            Activity::Got(1),
+            Activity::GaveUp("full".into()),
+            Activity::AskedSize(2),
+            Activity::RunningTask(4),
+            Activity::FinishedTask(4, true),
+            Activity::FinishedTask(4, false),
+            Activity::Requested("d[1] = 1".into()),
+            Activity::Served("d[1] = 1".into(), 7),
+            Activity::SetPlain(1),
+            Activity::Exited(0),
+            Activity::Joined,
+        ];
+        for activity in activities {
+            for (overwrote, outcome) in [(None, None), (Some(1), Some(Outcome::Success))] {
+                p.activity = activity.clone();
+                p.overwrote = overwrote;
+                p.outcome = outcome;
+                let said = procs::doing(texts, &p);
+                assert!(!unfinished(&said), "{name}: {activity:?}: {said}");
+            }
+        }
+        p.at_gate = Some("take_lock".into());
+        assert!(!unfinished(&procs::doing(texts, &p)));
+    }
+}
