@@ -57,12 +57,15 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     if json {
         writeln!(out, "{}", Value::Object(summary))?;
     } else {
-        writeln!(
-            out,
-            "{} ({wall_ms} ms, seed {})",
-            launch.scenario.report(&model),
-            model.seed
-        )?;
+        let line = launch.scenario.spec().texts.say(
+            "headless_line",
+            &[
+                ("report", &launch.scenario.report(&model)),
+                ("wall_ms", &wall_ms),
+                ("seed", &model.seed),
+            ],
+        );
+        writeln!(out, "{line}")?;
     }
     out.flush()?;
     if let Some(error) = model.errors.first() {

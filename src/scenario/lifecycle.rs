@@ -35,6 +35,7 @@ use super::{Scenario, Spec};
 use crate::ipc::sem::SharedSemaphore;
 use crate::model::Model;
 use crate::protocol::{Act, Body, Pid, PyValue, SeenBlocked};
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const LOCK: &str = "lock";
@@ -197,18 +198,17 @@ impl Scenario for Lifecycle {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "lifecycle with a {} lock: exit codes {}; zombie seen {}; deadlocks {}",
-            self.params.lock_kind.as_str(),
-            get("exit_codes_by_name"),
-            get("zombie_seen"),
-            get("deadlocks"),
-        )
+        let texts = &self.spec.texts;
+        let kind = self.params.lock_kind.as_str();
+        texts.say_by("report", |hole| match hole {
+            "lock_kind" => Some(kind.to_string()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
-        format!("a {} lock", self.params.lock_kind.as_str())
+        let kind = self.params.lock_kind.as_str();
+        self.spec.texts.say("variant", &[("lock_kind", &kind)])
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

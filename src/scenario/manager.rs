@@ -30,7 +30,7 @@ use serde_json::{json, Map, Value};
 use super::{Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::{Act, Body, Pid};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::summary_value;
 use crate::worker::{Ctx, MAIN_ROLE};
 
 pub const SERVER: &str = "manager";
@@ -136,22 +136,13 @@ impl Scenario for Manager {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "manager: main PID {}, server PID {}, {} workers: the managed dict holds {}, the list {}; the main process's plain dict {}; exit codes {}",
-            get("main_pid"),
-            get("server_pid"),
-            get("workers"),
-            get("managed_dict_len"),
-            get("managed_list_len"),
-            get("plain_dict_len"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        texts.say_by("report", |hole| summary_value(&s, hole))
     }
 
     fn variant(&self) -> String {
-        let workers = counted(self.params.workers, "worker", "workers");
-        format!("{workers}, one server")
+        let workers = self.params.workers;
+        self.spec.texts.say("variant", &[("workers", &workers)])
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

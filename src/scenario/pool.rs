@@ -34,7 +34,7 @@ use crate::ipc::queue::{self, Queue, Timed};
 use crate::ipc::sink::PIPE_BUF;
 use crate::model::{Model, TaskState};
 use crate::protocol::{Body, Event, Pid};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const ROLE: &str = "worker";
@@ -329,31 +329,37 @@ impl Scenario for Pool {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "pool: {} workers, {} tasks{}: ok {}, errors {}; worker PIDs {}, callback PIDs {}; exit codes {}",
-            get("workers"),
-            get("tasks"),
-            if self.params.sync { " (apply, one at a time)" } else { "" },
-            get("ok"),
-            get("errors"),
-            get("worker_pids"),
-            get("callback_pids"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        let sync = if self.params.sync {
+            texts.say("report_sync", &[])
+        } else {
+            String::new()
+        };
+        texts.say_by("report", |hole| match hole {
+            "sync" => Some(sync.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
         let p = &self.params;
+        let texts = &self.spec.texts;
+        // Python's names: the same in every language.
         let call = if p.sync { "apply" } else { "apply_async" };
         let fail = if p.fail > 0 {
-            format!(", {} fail", p.fail)
+            texts.say("variant_fail", &[("fail", &p.fail)])
         } else {
             String::new()
         };
-        let workers = counted(p.workers, "worker", "workers");
-        let tasks = counted(p.tasks, "task", "tasks");
-        format!("{workers}, {tasks}, {call}{fail}")
+        texts.say(
+            "variant",
+            &[
+                ("workers", &p.workers),
+                ("tasks", &p.tasks),
+                ("call", &call),
+                ("fail", &fail),
+            ],
+        )
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -20,7 +20,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, QueueState};
 use crate::protocol::{Body, Event, Pid};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const QUEUE: &str = "queue";
@@ -186,34 +186,25 @@ impl Scenario for QueueScenario {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "queue: {}, {}, maxsize {}: produced {}, consumed {}, max depth {}, Full {}, Empty {}, lost {}, duplicated {}; exit codes {}",
-            counted(get("producers"), "producer", "producers"),
-            counted(get("consumers"), "consumer", "consumers"),
-            get("maxsize"),
-            get("produced"),
-            get("consumed"),
-            get("max_depth"),
-            get("full_timeouts"),
-            get("empty_timeouts"),
-            get("lost"),
-            get("duplicated"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        texts.say_by("report", |hole| summary_value(&s, hole))
     }
 
     fn variant(&self) -> String {
         let p = &self.params;
-        let timeout = p
-            .timeout_ms
-            .map_or_else(String::new, |ms| format!(", timeout {ms} ms"));
-        format!(
-            "{}, {}, maxsize {}, {}{timeout}",
-            counted(p.producers, "producer", "producers"),
-            counted(p.consumers, "consumer", "consumers"),
-            p.maxsize,
-            counted(p.items, "item", "items")
+        let texts = &self.spec.texts;
+        let timeout = p.timeout_ms.map_or_else(String::new, |ms| {
+            texts.say("variant_timeout", &[("ms", &ms)])
+        });
+        texts.say(
+            "variant",
+            &[
+                ("producers", &p.producers),
+                ("consumers", &p.consumers),
+                ("maxsize", &p.maxsize),
+                ("items", &p.items),
+                ("timeout", &timeout),
+            ],
         )
     }
 

@@ -19,7 +19,7 @@ use super::{Parent, ParentSide, Scenario, Spec};
 use crate::ipc::shared::SharedCounter;
 use crate::model::Model;
 use crate::protocol::{Body, Event};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
 
 /// The counter's name on screen (the model keeps it with the files).
@@ -216,41 +216,45 @@ impl Scenario for Race {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}{}",
-            get("workers"),
-            if self.params.threads { "threads" } else { "processes" },
-            get("increments"),
-            if self.params.lock { "with the lock" } else { "without a lock" },
-            get("expected"),
-            get("final"),
-            get("lost_updates"),
-            get("exit_codes"),
-            if self.params.threads {
-                format!(" (of the process; threads joined {})", get("threads_joined"))
-            } else {
-                String::new()
-            },
-        )
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("report", self.params.lock), &[]);
+        let workers = summary_value(&s, "workers").unwrap_or_default();
+        let (who, threads) = if self.params.threads {
+            let joined = summary_value(&s, "threads_joined").unwrap_or_default();
+            (
+                texts.say("report_threads", &[("workers", &workers)]),
+                texts.say("report_threads_joined", &[("joined", &joined)]),
+            )
+        } else {
+            (
+                texts.say("report_processes", &[("workers", &workers)]),
+                String::new(),
+            )
+        };
+        texts.say_by("report", |hole| match hole {
+            "lock" => Some(lock.clone()),
+            "who" => Some(who.clone()),
+            "threads" => Some(threads.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
-        let who = if self.params.threads {
-            "threads"
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("variant", self.params.lock), &[]);
+        let key = if self.params.threads {
+            "variant_threads"
         } else {
-            "processes"
+            "variant_processes"
         };
-        let lock = if self.params.lock {
-            "with a lock"
-        } else {
-            "no lock"
-        };
-        let who = match who {
-            "threads" => counted(self.params.workers, "thread", who),
-            _ => counted(self.params.workers, "process", who),
-        };
-        format!("{who}, +1 x {}, {lock}", self.params.increments)
+        texts.say(
+            key,
+            &[
+                ("workers", &self.params.workers),
+                ("increments", &self.params.increments),
+                ("lock", &lock),
+            ],
+        )
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

@@ -77,6 +77,14 @@ impl Texts {
         }
     }
 
+    /// The text for `key` with each hole filled by `value(hole)`.
+    pub fn say_by(&self, key: &str, value: impl FnMut(&str) -> Option<String>) -> String {
+        match self.get(key) {
+            Some(template) => fill(template, value),
+            None => format!("{MISSING}{key}⟧"),
+        }
+    }
+
     /// The words for what a process waits at its gate to do: the action's
     /// text (`act_take_lock`), its holes filled from the action's values.
     pub fn act(&self, act: &Act) -> String {
@@ -425,6 +433,25 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })
+}
+
+/// A field of a scenario's summary, as a text's hole shows it (JSON).
+pub fn summary_value(
+    summary: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Option<String> {
+    summary.get(field).map(|v| v.to_string())
+}
+
+/// The key of the words for a run with or without a lock, in its `report`
+/// or its `variant`: `report_lock`, `variant_no_lock`.
+pub fn lock_key(of: &str, lock: bool) -> &'static str {
+    match (of, lock) {
+        ("report", true) => "report_lock",
+        ("report", false) => "report_no_lock",
+        (_, true) => "variant_lock",
+        (_, false) => "variant_no_lock",
+    }
 }
 
 /// The pacer's speed as the screen says it: "10/s", "1 per 5 s", "max".

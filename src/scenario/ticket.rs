@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::{Scenario, Spec};
 use crate::model::Model;
 use crate::protocol::{Body, Outcome};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
 
 pub const TICKET_FILE: &str = "tickets.json";
@@ -153,15 +153,15 @@ impl Scenario for Ticket {
     }
 
     fn variant(&self) -> String {
-        let lock = if self.params.lock {
-            "with a lock"
-        } else {
-            "no lock"
-        };
-        format!(
-            "{}, {}, {lock}",
-            counted(self.params.buyers, "buyer", "buyers"),
-            counted(self.params.tickets, "ticket", "tickets")
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("variant", self.params.lock), &[]);
+        texts.say(
+            "variant",
+            &[
+                ("buyers", &self.params.buyers),
+                ("tickets", &self.params.tickets),
+                ("lock", &lock),
+            ],
         )
     }
 
@@ -207,21 +207,12 @@ impl Scenario for Ticket {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "ticket: {}, {}, {}: sold {}, failed {}, torn reads {}, resets to 100 {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
-            counted(get("buyers"), "buyer", "buyers"),
-            counted(get("tickets"), "ticket", "tickets"),
-            if self.params.lock { "with the lock" } else { "without a lock" },
-            get("sold"),
-            get("failed"),
-            get("torn_reads"),
-            get("resets"),
-            get("remaining"),
-            get("oversold"),
-            get("lost_updates"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("report", self.params.lock), &[]);
+        texts.say_by("report", |hole| match hole {
+            "lock" => Some(lock.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 }
 

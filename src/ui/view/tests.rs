@@ -1310,6 +1310,10 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             .zip([SortKey::Start, SortKey::Doing, SortKey::Exit])
         {
             let m = fold(&events[..n]);
+            // Its summary line and the words on how it is set up.
+            for said in [scenario.report(&m), scenario.variant()] {
+                assert!(!unfinished(&said), "{name}: {said}");
+            }
             // Every narration the run's log gives.
             for entry in &m.log {
                 if let Some(said) = texts.explain_entry(entry, &m) {
