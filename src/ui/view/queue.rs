@@ -17,12 +17,13 @@ pub const HEIGHT: u16 = 12;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &QueueState) {
     let t = screen.theme;
     let m = screen.model;
+    let texts = &screen.scenario.spec().texts;
     let block = Block::bordered().title(Line::from(vec![
+        Span::styled(texts.say("panel_queue", &[]), t.title()),
         Span::styled(
-            screen.scenario.spec().texts.say("panel_queue", &[]),
-            t.title(),
+            texts.say("queue_maxsize", &[("maxsize", &q.maxsize)]),
+            t.label(),
         ),
-        Span::styled(format!("maxsize {} · shared memory ", q.maxsize), t.label()),
     ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -45,7 +46,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     };
     // The label beside the bar, not printed over it; the bar in two
     // glyphs, so that it reads without colour too.
-    let label = format!("depth {}/{} ", q.depth, q.maxsize);
+    let label = texts.say(
+        "queue_depth",
+        &[("depth", &q.depth), ("maxsize", &q.maxsize)],
+    );
     let room = usize::from(gauge.width).saturating_sub(label.width());
     let filled = (ratio * room as f64).round() as usize;
     frame.render_widget(
@@ -66,13 +70,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
         history,
     );
 
-    let who = |pid| {
-        m.proc(pid)
-            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    let who = |pid: crate::protocol::Pid| {
+        m.proc(pid).map_or_else(
+            || texts.say("who_unknown", &[("pid", &pid)]),
+            |p| p.name.clone(),
+        )
     };
     let count = |label: &str, n: u64| {
         vec![
-            Span::styled(format!("{label} "), t.label()),
+            Span::styled(format!("{} ", texts.say(label, &[])), t.label()),
             Span::styled(n.to_string(), t.value()),
         ]
     };
@@ -80,19 +86,19 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let mut lines = vec![
         Line::from(
             [
-                count("put", q.puts),
+                count("queue_put", q.puts),
                 vec![sep()],
-                count("got", q.gets),
+                count("queue_got", q.gets),
                 vec![sep()],
-                count("max", u64::from(q.max_depth)),
+                count("queue_max", u64::from(q.max_depth)),
             ]
             .concat(),
         ),
         Line::from(
             [
-                count("Full", q.full_timeouts),
+                count("queue_full", q.full_timeouts),
                 vec![sep()],
-                count("Empty", q.empty_timeouts),
+                count("queue_empty", q.empty_timeouts),
             ]
             .concat(),
         ),
@@ -104,21 +110,28 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             t.warn()
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("{}: qsize() = {value}", who(pid)), t.label()),
-            Span::styled(format!(", real {}", q.depth), stale),
+            Span::styled(
+                texts.say("queue_qsize", &[("who", &who(pid)), ("value", &value)]),
+                t.label(),
+            ),
+            Span::styled(texts.say("queue_real", &[("depth", &q.depth)]), stale),
         ]));
     }
     if q.blocked.is_empty() {
         lines.push(Line::styled(
-            format!("nobody is blocked on {name}"),
+            texts.say("queue_nobody_blocked", &[("name", &name)]),
             t.dim(),
         ));
     }
     for (pid, op) in &q.blocked {
-        let on = if op == "put" { "full" } else { "empty" };
+        let key = if op == "put" {
+            "queue_blocked_put"
+        } else {
+            "queue_blocked_get"
+        };
         lines.push(Line::from(vec![
-            Span::styled("blocked: ", t.warn()),
-            Span::raw(format!("{} ({op}, {on})", who(*pid))),
+            Span::styled(texts.say("queue_blocked", &[]), t.warn()),
+            Span::raw(texts.say(key, &[("who", &who(*pid))])),
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
