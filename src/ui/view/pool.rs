@@ -15,7 +15,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
-    let text = |key: &str| texts.get(key).unwrap_or_default().to_string();
+    let text = |key: &str| texts.say(key, &[]);
     let block = Block::bordered().title(Span::styled(texts.say("panel_pool", &[]), t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -39,7 +39,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             Gauge::default()
                 .gauge_style(t.good())
                 .ratio(ratio)
-                .label(format!("{} {}/{}", text("ring_label"), q.depth, q.maxsize)),
+                .label(texts.say(
+                    "ring_label",
+                    &[("depth", &q.depth), ("maxsize", &q.maxsize)],
+                )),
             gauge,
         );
     }
@@ -57,27 +60,31 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         call.push_str(&format!(" {}", text("joined_label")));
     }
     if let Some((task, ms, expired)) = m.last_wait {
-        let how = if expired { "expired" } else { "ready" };
-        call.push_str(&format!(" · wait({task}, {ms} ms): {how}"));
+        let key = if expired {
+            "pool_wait_expired"
+        } else {
+            "pool_wait_ready"
+        };
+        call.push_str(&texts.say(key, &[("task", &task), ("ms", &ms)]));
     }
     frame.render_widget(Paragraph::new(Line::styled(call, t.label())), calls);
 
-    let name = |pid| {
-        m.proc(pid)
-            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    let name = |pid: crate::protocol::Pid| {
+        m.proc(pid).map_or_else(
+            || texts.say("who_unknown", &[("pid", &pid)]),
+            |p| p.name.clone(),
+        )
     };
     if let Some(fetched) = &m.last_page {
-        let label = format!(
-            "{} {} ({}): ",
-            text("fetched_label"),
-            fetched.task,
-            name(fetched.worker)
+        let label = texts.say(
+            "fetched_label",
+            &[("task", &fetched.task), ("who", &name(fetched.worker))],
         );
         let lines = cut_into_lines(&label, &fetched.page, page, (t.label(), t.dim()));
         frame.render_widget(Paragraph::new(lines), page);
     }
     if let Some((task, what)) = &m.last_parsed {
-        let label = format!("{} {task}: ", text("parsed_label"));
+        let label = texts.say("parsed_label", &[("task", task)]);
         let lines = cut_into_lines(&label, what, parsed, (t.label(), t.good()));
         frame.render_widget(Paragraph::new(lines), parsed);
     }
@@ -90,30 +97,33 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .iter()
         .skip(skip)
         .map(|(task, view)| {
+            let by =
+                |key: &str, pid: &crate::protocol::Pid| texts.say(key, &[("who", &name(*pid))]);
             let (state, style) = match &view.state {
-                TaskState::Pending => ("pending".to_string(), t.dim()),
-                TaskState::Running(pid) => (format!("runs on {}", name(*pid)), t.warn()),
-                TaskState::Ready { ok: true, worker } => {
-                    (format!("✓ by {}", name(*worker)), t.good())
-                }
-                TaskState::Ready { ok: false, worker } => {
-                    (format!("✗ in {}", name(*worker)), t.bad())
-                }
+                TaskState::Pending => (text("pool_pending"), t.dim()),
+                TaskState::Running(pid) => (by("pool_runs_on", pid), t.warn()),
+                TaskState::Ready { ok: true, worker } => (by("pool_ok", worker), t.good()),
+                TaskState::Ready { ok: false, worker } => (by("pool_failed", worker), t.bad()),
             };
             let after = match (&view.callback, &view.got) {
                 (Some((pid, thread, ok)), _) => {
-                    let which = if *ok { "callback" } else { "error cb" };
-                    format!(" · {which} PID {pid} ({thread})")
+                    let key = if *ok {
+                        "pool_callback"
+                    } else {
+                        "pool_error_callback"
+                    };
+                    texts.say(key, &[("pid", pid), ("thread", thread)])
                 }
-                (None, Some(Ok(value))) => format!(
-                    " · apply → {}",
-                    value.map_or_else(String::new, |v| v.to_string())
-                ),
-                (None, Some(Err(raised))) => format!(" · apply raised {raised}"),
+                (None, Some(Ok(value))) => {
+                    let value = value.map_or_else(String::new, |v| v.to_string());
+                    texts.say("pool_apply_returned", &[("value", &value)])
+                }
+                (None, Some(Err(raised))) => texts.say("pool_apply_raised", &[("raised", raised)]),
                 (None, None) => String::new(),
             };
+            let number = format!("{task:<3}");
             Line::from(vec![
-                Span::styled(format!("task {task:<3} "), t.label()),
+                Span::styled(texts.say("pool_task", &[("task", &number)]), t.label()),
                 Span::styled(state, style),
                 Span::styled(after, t.dim()),
             ])

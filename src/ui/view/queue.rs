@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     // The label beside the bar, not printed over it; the bar in two
     // glyphs, so that it reads without colour too.
     let label = texts.say(
-        "queue_depth",
+        "queue_gauge",
         &[("depth", &q.depth), ("maxsize", &q.maxsize)],
     );
     let room = usize::from(gauge.width).saturating_sub(label.width());
