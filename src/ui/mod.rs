@@ -307,7 +307,7 @@ impl App {
     }
 
     fn move_selection(&mut self, by: isize) {
-        let order = row_order(&self.model, self.view.sort);
+        let order = row_order(&self.model, self.view.sort, self.texts());
         if order.is_empty() {
             return;
         }
@@ -333,7 +333,7 @@ impl App {
             return;
         }
         self.view.focus = Focus::Table;
-        let order = row_order(&self.model, self.view.sort);
+        let order = row_order(&self.model, self.view.sort, self.texts());
         let index = view::row_at(&self.view, row - rows.y);
         if let Some(&i) = order.get(index) {
             self.view.selected = Some(self.model.procs[i].pid);

@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{cut, wrap_words, Screen, ViewState};
 use crate::model::{Activity, Model, Proc};
-use crate::scenario::texts::{common, outcome_word};
+use crate::scenario::texts::outcome_word;
 use crate::scenario::Texts;
 use crate::ui::theme::MARK;
 
@@ -48,8 +48,9 @@ impl SortKey {
     }
 }
 
-/// The table's rows, as indices into `model.procs`, in display order.
-pub fn row_order(model: &Model, sort: SortKey) -> Vec<usize> {
+/// The table's rows, as indices into `model.procs`, in display order
+/// (sorted by what they are doing, in the words of `texts`).
+pub fn row_order(model: &Model, sort: SortKey, texts: &Texts) -> Vec<usize> {
     let mut order: Vec<usize> = (0..model.procs.len()).collect();
     let p = |i: usize| &model.procs[i];
     let start = |i: usize| (p(i).role != "forkserver", p(i).slot);
@@ -58,7 +59,7 @@ pub fn row_order(model: &Model, sort: SortKey) -> Vec<usize> {
         SortKey::Pid => order.sort_by_key(|&i| p(i).pid),
         // Living processes first, running before sleeping.
         SortKey::State => order.sort_by_key(|&i| (!p(i).alive(), state_rank(p(i).state), start(i))),
-        SortKey::Doing => order.sort_by_key(|&i| (!p(i).alive(), doing(common(), p(i)), start(i))),
+        SortKey::Doing => order.sort_by_key(|&i| (!p(i).alive(), doing(texts, p(i)), start(i))),
         SortKey::Exit => order.sort_by_key(|&i| (p(i).exitcode.is_some(), p(i).exitcode, start(i))),
     }
     order
@@ -140,7 +141,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let view = screen.view;
-    let order = row_order(m, view.sort);
+    let order = row_order(m, view.sort, &screen.scenario.spec().texts);
     let rows_area = Rect {
         x: area.x + 1,
         y: area.y + 2,

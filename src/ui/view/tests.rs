@@ -10,6 +10,7 @@ use ratatui::Terminal;
 use super::*;
 use crate::model::Moment;
 use crate::protocol::{Body, Event, Outcome};
+use crate::scenario::texts::common;
 use crate::scenario::ticket::{Ticket, TicketParams};
 use crate::ui::theme::MARK;
 
@@ -242,13 +243,13 @@ fn the_table_scrolls_to_keep_the_selected_process_on_screen_with_a_thousand_rows
 #[test]
 fn sorting_by_pid_orders_the_rows_by_pid() {
     let m = midway(6);
-    let order = row_order(&m, SortKey::Pid);
+    let order = row_order(&m, SortKey::Pid, common());
     let pids: Vec<Pid> = order.iter().map(|&i| m.procs[i].pid).collect();
     let mut sorted = pids.clone();
     sorted.sort();
     assert_eq!(pids, sorted);
     // Start order puts the fork server first, then buyers by slot.
-    let start = row_order(&m, SortKey::Start);
+    let start = row_order(&m, SortKey::Start, common());
     assert_eq!(m.procs[start[0]].role, "forkserver");
     assert_eq!(m.procs[start[1]].name, "buyer-0");
 }
@@ -1271,7 +1272,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     );
     // A click finds the row under it, two-line rows counted: buyer-2's
     // two lines are rows 3 and 4 (fork server, buyer-0, buyer-1 above).
-    let order = row_order(&m, v.sort);
+    let order = row_order(&m, v.sort, common());
     let name = |y| &m.procs[order[row_at(&v, y)]].name;
     assert_eq!((name(3).as_str(), name(4).as_str()), ("buyer-2", "buyer-2"));
     assert_eq!(name(2), "buyer-1");
