@@ -29,7 +29,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Scenario, Spec};
 use crate::model::Model;
-use crate::protocol::{Act, Body, Pid};
+use crate::protocol::{Body, Pid, PyValue};
 use crate::scenario::texts::summary_value;
 use crate::worker::{Ctx, MAIN_ROLE};
 
@@ -402,11 +402,14 @@ impl Shared {
             answer.write_all(b"error\n")?;
             return Ok(false);
         };
-        ctx.gate(
-            Act::new("serve")
-                .with("request", request(&op, key, value))
-                .with("client", client.pid),
-        );
+        // Made into an action only if the gate is closed.
+        ctx.gate((
+            "serve",
+            [
+                ("request", PyValue::from(request(&op, key, value))),
+                ("client", PyValue::from(client.pid)),
+            ],
+        ));
         let reply = match (op.as_str(), key, value) {
             ("dict_set", Some(k), Some(v)) => {
                 self.dict.insert(k, v);
@@ -461,7 +464,7 @@ impl Connection {
         key: Option<i64>,
         value: Option<i64>,
     ) -> std::io::Result<String> {
-        ctx.gate(Act::new("ask_manager").with("request", request(op, key, value)));
+        ctx.gate(("ask_manager", [("request", request(op, key, value))]));
         ctx.emit(Body::Request {
             op: op.into(),
             key,

@@ -595,7 +595,10 @@ pub(crate) mod tests {
             let names = |lits: Vec<&str>| lits.into_iter().map(String::from).collect();
             let call = if let Some(lit) = arg.strip_prefix('"') {
                 lit.split_once('"').map(|(key, _)| (key, Vec::new()))
-            } else if let Some(tuple) = arg.strip_prefix("(\"") {
+            } else if let Some(tuple) = arg
+                .strip_prefix('(')
+                .and_then(|t| t.trim_start().strip_prefix('"'))
+            {
                 let (key, values) = tuple.split_once('"').unwrap_or((tuple, ""));
                 Some((key, names(literals_after(values, "(\""))))
             } else if let Some(act) = arg.strip_prefix("Act::new(\"") {
