@@ -608,6 +608,10 @@ pub(crate) mod tests {
                 Some(("py", vec!["code".to_string()]))
             } else {
                 // A variable: its callers' literals are found below.
+                assert!(
+                    arg.chars().all(|c| c.is_alphanumeric() || c == '_'),
+                    "a gate call this test cannot read: .gate({arg})"
+                );
                 None
             };
             if let Some((key, args)) = call {
