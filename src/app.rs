@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{
     AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs,
@@ -14,32 +14,12 @@ use crate::cli::{
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
+use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
-/// Exit code for a user's mistake (clap's convention).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for a run that could not finish (a fork failed, a limit was hit).
-pub const EXIT_FAILED: u8 = 1;
-
-/// How a run is shown.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Front {
-    Dashboard,
-    Headless,
-    Json,
-}
-
-/// Everything needed to start (and restart) a run.
-#[derive(Clone)]
-pub struct Launch {
-    pub scenario: Arc<dyn Scenario>,
-    pub options: RunOptions,
-    pub front: Front,
-}
-
 pub fn main() -> ExitCode {
-    cleanup::install_panic_hook();
+    cleanup::install_panic_hook(ui::restore_terminal);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -68,7 +48,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            cleanup::restore_terminal();
+            ui::restore_terminal();
             eprintln!("mpviz: error: {e:#}");
             ExitCode::from(EXIT_FAILED)
         }
@@ -79,15 +59,15 @@ pub fn main() -> ExitCode {
 fn clap_exit(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
+        }
+        // `mpviz` alone: the help, on stdout, as asked for (cargo, docker
+        // and kubectl do the same): it is how a new user starts.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
         }
         _ => {
             let text = e.render().to_string();
@@ -133,6 +113,12 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
     } else {
         Front::Dashboard
     };
+    if front == Front::Dashboard && std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+        return Err(
+            "the dashboard cannot draw on this terminal (TERM=dumb); use --headless or --json"
+                .into(),
+        );
+    }
     if front == Front::Dashboard
         && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
     {

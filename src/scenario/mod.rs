@@ -11,6 +11,7 @@ pub mod manager;
 pub mod pool;
 pub mod queue;
 pub mod race;
+pub mod show;
 pub mod texts;
 pub mod ticket;
 
@@ -24,6 +25,7 @@ use crate::model::Model;
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
 
+pub use show::{Height, Panel, Show, Side};
 pub use texts::Texts;
 
 /// The data half of a scenario, from `scenarios/NAME.toml`.
@@ -267,6 +269,10 @@ pub trait Scenario: Send + Sync {
     /// The numbers the dashboard's header shows, as (key, value): the label
     /// is the scenario's text `headline_KEY`.
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
+    /// What the dashboard shows of this run (its panels, which of the
+    /// headline's counters light up) and what its stream needs kept in
+    /// order: the one place the views and the reader look.
+    fn show(&self) -> Show;
     /// The sentence that introduces this run before anything happens.
     fn intro(&self) -> String;
     /// Kernel objects the children share besides the event pipe and the

@@ -16,9 +16,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, QueueState};
+use crate::order::Rule;
 use crate::protocol::{Body, Event, Pid};
 use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
@@ -206,6 +207,11 @@ impl Scenario for QueueScenario {
                 ("timeout", &timeout),
             ],
         )
+    }
+
+    fn show(&self) -> Show {
+        Show::panels(&[(Panel::Queue, Height::Content), (Panel::Log, Height::Rest)])
+            .order(&[Rule::QueueItems])
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

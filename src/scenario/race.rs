@@ -15,9 +15,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::shared::SharedCounter;
-use crate::model::Model;
+use crate::model::{Model, Moment};
 use crate::protocol::{Body, Event};
 use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
@@ -78,6 +78,9 @@ impl Race {
 pub fn counter_of(model: &Model) -> Option<u64> {
     model.files.get(COUNTER)?.trim().parse().ok()
 }
+
+/// The headline's counter of increments lost for certain.
+const LOST: &str = "lost";
 
 impl Scenario for Race {
     fn name(&self) -> &'static str {
@@ -257,12 +260,21 @@ impl Scenario for Race {
         )
     }
 
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Lock, Height::Content),
+            (Panel::Counter, Height::Content),
+            (Panel::Log, Height::Rest),
+        ])
+        .alarms(&[(LOST, Moment::LostUpdate)])
+    }
+
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let counter = counter_of(model).unwrap_or(0);
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            ("lost", model.landings.lost.to_string()),
+            (LOST, model.landings.lost.to_string()),
         ]
     }
 

@@ -10,17 +10,6 @@ use crate::model::{Model, Moment};
 use crate::scenario::texts::speed_words;
 use crate::ui::theme::MARK;
 
-/// The moment a headline counter counts, by its key, if it counts one.
-fn moment_of(key: &str) -> Option<Moment> {
-    match key {
-        "lost_updates" | "lost" => Some(Moment::LostUpdate),
-        "torn_reads" | "torn" => Some(Moment::TornRead),
-        "sold" => Some(Moment::Oversold),
-        "deadlock" | "deadlocks" => Some(Moment::Deadlock),
-        _ => None,
-    }
-}
-
 /// Whether a counter of `moment` showing `value` should light up: the fold
 /// saw the moment, or (for torn lines of a file, which the fold does not
 /// judge) the scenario's own count of it is above zero.
@@ -74,8 +63,10 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
         )],
     ];
     let mut second: Vec<Vec<Span<'a>>> = Vec::new();
+    // The counters the scenario declares lit by a moment.
+    let show = screen.scenario.show();
     for (key, value) in screen.scenario.headline(m) {
-        let alarm = moment_of(key).is_some_and(|moment| lit(m, moment, &value));
+        let alarm = show.alarm(key).is_some_and(|moment| lit(m, moment, &value));
         let label = say(&format!("headline_{key}"));
         second.push(if alarm {
             vec![
