@@ -995,6 +995,24 @@ mod tests {
     }
 
     #[test]
+    fn a_ready_names_its_action_by_key_with_its_values_only_where_it_has_some() {
+        let ready = |action: Act| Event::new(5, Some(7), Body::Ready { action }).to_json();
+        assert_eq!(
+            ready("take_lock".into()),
+            r#"{"t_ns":5,"pid":7,"kind":"ready","action":"take_lock"}"#
+        );
+        let write = ready(("write", [("value", 5)]).into());
+        assert_eq!(
+            write,
+            r#"{"t_ns":5,"pid":7,"kind":"ready","action":"write","args":{"value":5}}"#
+        );
+        let back = Event::from_json(&write).unwrap();
+        assert!(
+            matches!(back.body, Body::Ready { action } if action == Act::new("write").with("value", 5))
+        );
+    }
+
+    #[test]
     fn events_cross_the_pipe_unchanged_frame_after_frame() {
         let events = one_of_each_kind();
         let mut bytes = Vec::new();
