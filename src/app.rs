@@ -14,8 +14,8 @@ use crate::cli::{
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
-use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
+use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 pub fn main() -> ExitCode {

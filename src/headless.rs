@@ -9,8 +9,8 @@ use anyhow::Context;
 use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Map, Value};
 
-use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::engine::Run;
+use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::model::Model;
 use crate::signals;
 

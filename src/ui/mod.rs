@@ -21,8 +21,8 @@ use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::Signal;
 use signal_hook::consts::SIGTSTP;
 
-use crate::launch::{Launch, EXIT_FAILED};
 use crate::engine::{PacerCmd, Run, Speed};
+use crate::launch::{Launch, EXIT_FAILED};
 use crate::model::Model;
 use crate::protocol::Event;
 use crate::signals;
