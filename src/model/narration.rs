@@ -104,7 +104,7 @@ pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
             result: Outcome::Success,
         } => {
             let tickets = model.params.get("tickets").and_then(|t| t.as_u64())?;
-            (u64::from(model.outcomes.success) > tickets).then_some(Moment::Oversold)?
+            (u64::from(model.procs.outcomes.success) > tickets).then_some(Moment::Oversold)?
         }
         Body::Deadlock {
             holder, waiters, ..

@@ -182,7 +182,7 @@ impl Scenario for Lifecycle {
             "zombie_seen".into(),
             json!(zombie.is_some_and(|z| z.state == Some('Z'))),
         );
-        s.insert("deadlocks".into(), json!(model.deadlocks));
+        s.insert("deadlocks".into(), json!(model.locks.deadlocks));
         s.insert(
             "exit_codes".into(),
             super::exit_codes_json(
@@ -223,7 +223,7 @@ impl Scenario for Lifecycle {
             (
                 "deadlock",
                 // Only once named on evidence, not when a holder died.
-                if model.deadlocks > 0 {
+                if model.locks.deadlocks > 0 {
                     "yes".into()
                 } else {
                     "no".into()

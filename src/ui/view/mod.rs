@@ -178,7 +178,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
 fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // The table takes what the side panels leave; on a wide terminal the side
     // column grows so that the log shows whole sentences.
-    let pool = !screen.model.tasks.is_empty() || screen.scenario.name() == "pool";
+    let pool = !screen.model.pool.tasks.is_empty() || screen.scenario.name() == "pool";
     // A pool's results say where each callback ran, the manager's panel
     // shows two dicts: give them half the width.
     // (below 100 columns the manager's and lifecycle's tables need more).
