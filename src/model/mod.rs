@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 // Keys here are small numbers (PIDs, items): a fast hash, no DoS to fear.
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::protocol::{Body, Event, Pid};
+use crate::protocol::{Acts, Body, Event, Pid};
 
 mod calls;
 mod files;
@@ -20,11 +20,12 @@ mod pool;
 mod procs;
 mod queues;
 
+pub use crate::protocol::Salience;
 pub use calls::{Calls, ProcCall};
 pub use files::{Files, Landings, LostUpdate};
 pub use locks::{DeadlockEvidence, LockState, Locks, TakenAfterDeath, WaitLine};
 pub use manager::{ManagerState, ReadBack};
-pub use narration::{LogEntry, Moment, Salience, Told};
+pub use narration::{LogEntry, Moment, Told};
 pub use pool::{CallbackRun, FetchedPage, Parsed, Pool, TaskState, TaskView, TimedWait};
 pub use procs::{Activity, Outcomes, Proc, Procs};
 pub use queues::{BlockedOn, QueueState, Queues, SizeRead, QUEUE_HISTORY};
@@ -116,10 +117,7 @@ impl Model {
         // A get, put or task start that a block held up ends the action the
         // block began (as a lock_acquire ends a lock_wait's): one permit, one
         // action.
-        let ends_a_block = matches!(
-            ev.body,
-            Body::Get { .. } | Body::Put { .. } | Body::TaskStart { .. }
-        ) && self.procs.blocked(ev.pid);
+        let ends_a_block = ev.body.info().acts == Acts::UnlessBlocked && self.procs.blocked(ev.pid);
         if ev.is_action() && !ends_a_block {
             self.actions += 1;
             self.procs.acted(ev.pid);
@@ -190,13 +188,9 @@ impl Model {
             | Body::PlainRead { .. } => self.manager.apply(ev, &self.procs),
             Body::ProcessCall { .. } => self.calls.apply(ev),
         }
-        let sample = matches!(
-            ev.body,
-            Body::Ready { .. } | Body::State { .. } | Body::QueueDepth { .. }
-        );
         // A step re-announces the pace it left unchanged: nothing to log.
         let unchanged_pace = matches!(ev.body, Body::Pace { .. }) && !pace_changed;
-        if !sample && !unchanged_pace {
+        if ev.is_logged() && !unchanged_pace {
             self.log_entry(ev, pace_changed);
         }
     }
