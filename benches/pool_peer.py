@@ -1,7 +1,9 @@
 """The same work as `mpviz pool --headless` in Python's multiprocessing,
 written anew as mpviz's peer: a Pool of W workers, N tiny tasks (the
 tutorial's calc, counting to 1000) submitted with apply_async, each with a
-callback that runs in the main process; then close and join.
+callback that runs in the main process; the first task also sleeps 100 ms
+and the main process waits 50 ms for it (a wait that expires), as mpviz's
+does; then close and join.
 
 Usage: python3 benches/pool_peer.py [TASKS] [WORKERS]
 """
@@ -18,14 +20,22 @@ def calc(count=1000):
     return total
 
 
+def slow_calc(count=1000):
+    time.sleep(0.1)
+    return calc(count)
+
+
 def main():
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     done = []
     start = time.perf_counter()
     pool = multiprocessing.Pool(workers)
-    for _ in range(tasks):
-        pool.apply_async(calc, args=(1000,), callback=lambda r: done.append(len(str(r))))
+    for task in range(tasks):
+        work = slow_calc if task == 0 else calc
+        result = pool.apply_async(work, args=(1000,), callback=lambda r: done.append(len(str(r))))
+        if task == 0:
+            result.wait(0.05)
     pool.close()
     pool.join()
     wall_ms = (time.perf_counter() - start) * 1000

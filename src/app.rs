@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{
     AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs,
@@ -39,7 +39,7 @@ pub struct Launch {
 }
 
 pub fn main() -> ExitCode {
-    cleanup::install_panic_hook();
+    cleanup::install_panic_hook(ui::restore_terminal);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -68,7 +68,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            cleanup::restore_terminal();
+            ui::restore_terminal();
             eprintln!("mpviz: error: {e:#}");
             ExitCode::from(EXIT_FAILED)
         }
@@ -79,15 +79,15 @@ pub fn main() -> ExitCode {
 fn clap_exit(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::SUCCESS
+        }
+        // `mpviz` alone: the help, on stdout, as asked for (cargo, docker
+        // and kubectl do the same): it is how a new user starts.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = Cli::command().print_help();
+            ExitCode::SUCCESS
         }
         _ => {
             let text = e.render().to_string();
@@ -128,6 +128,12 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
     } else {
         Front::Dashboard
     };
+    if front == Front::Dashboard && std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+        return Err(
+            "the dashboard cannot draw on this terminal (TERM=dumb); use --headless or --json"
+                .into(),
+        );
+    }
     if front == Front::Dashboard
         && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
     {

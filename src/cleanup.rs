@@ -2,22 +2,41 @@
 //!
 //! Every run registers its process group and its directory here. Normal ends
 //! go through [`crate::engine::Run::stop`]; a panic in any thread goes through
-//! the hook installed by [`install_panic_hook`], which restores the terminal,
-//! kills every registered group and removes every registered directory
-//! before the panic message is printed.
+//! the hook installed by [`install_panic_hook`], which lets the front end
+//! restore the terminal, kills every registered group and removes every
+//! registered directory before the panic message is printed.
+//!
+//! Whatever kills mpviz — SIGKILL in its first milliseconds, an abort, a
+//! kill after the run's fork server is gone — its run directories go with
+//! it: a run directory is made by the *keeper* ([`keeper_main`]), a small
+//! process (this binary as `mpviz __keeper`, in a process group of its own,
+//! deaf to the terminal's and `kill`'s catchable signals) started before the
+//! first directory and living as long as mpviz. mpviz holds the only writing
+//! end of the keeper's standard input; when mpviz ends, however it ends, the
+//! kernel closes it, and the keeper removes every directory it made that
+//! mpviz did not remove itself, then exits. A directory exists only once
+//! its cleaner does: there is no window.
 
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
+use anyhow::{bail, Context};
+use nix::sys::signal::{killpg, SigHandler, Signal};
 use nix::unistd::Pid as NixPid;
 
 use crate::protocol::Pid;
 
+/// The first argument that turns the mpviz binary into the keeper.
+pub const KEEPER_ARG: &str = "__keeper";
+
 static GROUPS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
 static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+static KEEPER: Mutex<Option<Keeper>> = Mutex::new(None);
 
 pub fn register_group(pgid: Pid) {
     if let Ok(mut groups) = GROUPS.lock() {
@@ -31,27 +50,101 @@ pub fn unregister_group(pgid: Pid) {
     }
 }
 
-pub fn register_dir(dir: &Path) {
+fn register_dir(dir: &Path) {
     if let Ok(mut dirs) = DIRS.lock() {
         dirs.push(dir.to_path_buf());
     }
 }
 
-pub fn unregister_dir(dir: &Path) {
+fn unregister_dir(dir: &Path) {
     if let Ok(mut dirs) = DIRS.lock() {
         dirs.retain(|d| d != dir);
     }
 }
 
-/// The TUI says it has the terminal in raw mode and the alternate screen.
-pub fn terminal_taken(taken: bool) {
-    TERMINAL_TAKEN.store(taken, Ordering::SeqCst);
+/// mpviz's side of the keeper: its standard input and output.
+struct Keeper {
+    _child: Child,
+    to: ChildStdin,
+    from: BufReader<ChildStdout>,
 }
 
-pub fn restore_terminal() {
-    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
-        ratatui::restore();
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+impl Keeper {
+    fn start() -> anyhow::Result<Keeper> {
+        let exe = std::env::current_exe().context("could not find the mpviz executable")?;
+        // Both pipes are close-on-exec on mpviz's side: no other process
+        // (the fork server, its children) holds the writing end, so the
+        // keeper's input ends exactly when mpviz does.
+        let mut child = Command::new(exe)
+            .arg(KEEPER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("could not start the process that cleans up after mpviz")?;
+        let (Some(to), Some(from)) = (child.stdin.take(), child.stdout.take()) else {
+            bail!("the cleaning process has no pipes");
+        };
+        Ok(Keeper {
+            _child: child,
+            to,
+            from: BufReader::new(from),
+        })
+    }
+
+    fn new_dir(&mut self) -> anyhow::Result<PathBuf> {
+        self.to.write_all(b"new\n")?;
+        self.to.flush()?;
+        let mut reply = Vec::new();
+        self.from.read_until(b'\n', &mut reply)?;
+        match reply.strip_suffix(b"\n") {
+            Some(line) => match line.strip_prefix(b"ok ") {
+                Some(path) => Ok(PathBuf::from(std::ffi::OsStr::from_bytes(path))),
+                None => bail!("{}", String::from_utf8_lossy(line)),
+            },
+            None => bail!("the cleaning process has gone"),
+        }
+    }
+}
+
+/// Makes a directory for a run (`$TMPDIR/mpviz-XXXXXX`), by the keeper, which
+/// is started first if it is not running yet.
+pub fn make_run_dir() -> anyhow::Result<PathBuf> {
+    let mut keeper = KEEPER
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the cleanup registry is poisoned"))?;
+    if keeper.is_none() {
+        *keeper = Some(Keeper::start()?);
+    }
+    let Some(keeper) = keeper.as_mut() else {
+        bail!("the cleaning process is not running");
+    };
+    let dir = keeper
+        .new_dir()
+        .context("could not create a temporary directory for the run")?;
+    register_dir(&dir);
+    Ok(dir)
+}
+
+/// Removes a run's directory; once it is gone, the keeper forgets it.
+pub fn remove_run_dir(dir: &Path) {
+    let removed = match std::fs::remove_dir_all(dir) {
+        Ok(()) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    };
+    unregister_dir(dir);
+    if !removed {
+        // The keeper tries again when mpviz ends.
+        return;
+    }
+    if let Ok(mut keeper) = KEEPER.lock() {
+        if let Some(keeper) = keeper.as_mut() {
+            let mut line = b"done ".to_vec();
+            line.extend_from_slice(dir.as_os_str().as_bytes());
+            line.push(b'\n');
+            let _ = keeper.to.write_all(&line);
+        }
     }
 }
 
@@ -70,14 +163,90 @@ pub fn kill_everything() {
     }
 }
 
-pub fn install_panic_hook() {
+/// On a panic in any thread: `restore` (the front end's: give the terminal
+/// back), then kill every run and remove its files, print the message and
+/// exit 101.
+pub fn install_panic_hook(restore: fn()) {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
+        restore();
         kill_everything();
+        // The standard library panics when a new thread cannot get the
+        // small stack its signal handlers run on: the machine is out of
+        // memory, not mpviz wrong. One line and exit 1, as for any other
+        // exhausted resource.
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed to allocate an alternative stack") {
+            eprintln!("mpviz: error: out of memory: {message} (see ulimit -v)");
+            std::process::exit(1);
+        }
         default(info);
         // A panic in any thread is a bug: end the whole program now rather
         // than leave a screen that no longer answers.
         std::process::exit(101);
     }));
+}
+
+/// Entry point of `mpviz __keeper`: makes run directories when asked
+/// (`new`), forgets those mpviz removed (`done PATH`), and when its input
+/// ends — mpviz has ended, however — removes the rest.
+pub fn keeper_main() -> ExitCode {
+    // Only the end of mpviz ends the keeper: not the terminal's Ctrl-C,
+    // Ctrl-\ or Ctrl-Z, nor a hangup, nor `kill` sent to every mpviz.
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+        Signal::SIGPIPE,
+    ] {
+        // SAFETY: ignoring a signal installs no handler.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
+    }
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().split(b'\n') {
+        let Ok(line) = line else { break };
+        if line == b"new" {
+            let reply = match tempfile::Builder::new().prefix("mpviz-").tempdir() {
+                Ok(dir) => {
+                    let path = dir.keep();
+                    made.push(path.clone());
+                    let mut reply = b"ok ".to_vec();
+                    reply.extend_from_slice(path.as_os_str().as_bytes());
+                    reply
+                }
+                Err(e) => e.to_string().into_bytes(),
+            };
+            let _ = out.write_all(&reply);
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        } else if let Some(path) = line.strip_prefix(b"done ") {
+            made.retain(|d| d.as_os_str().as_bytes() != path);
+        }
+    }
+    for dir in &made {
+        remove_patiently(dir);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Removes `dir`, trying again for a while if a process of the run, killed
+/// but not yet gone, still writes in it.
+fn remove_patiently(dir: &Path) {
+    for _ in 0..100 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }

@@ -48,7 +48,7 @@ pub struct RunArgs {
     /// Seed for every random choice (delays, which waiting process goes next); the same seed repeats a run's choices
     #[arg(long, value_name = "S", allow_negative_numbers = true, value_parser = parse_seed)]
     pub seed: Option<u64>,
-    /// Instrumented actions per second across all processes (0.5 is one every two seconds), or `max` for no pacing
+    /// Instrumented actions per second across all processes, from 0.25 (one every four seconds) to 5000, or `max` for no pacing
     #[arg(long, value_name = "N|max", allow_negative_numbers = true, value_parser = parse_speed)]
     pub speed: Option<Speed>,
     /// Start paused: press space to run, n to step
@@ -178,8 +178,10 @@ pub struct QueueArgs {
 
 /// The longest delay accepted: a minute.
 pub const MAX_DELAY_MS: u64 = 60_000;
-/// The fastest paced speed accepted; above it, use `max`.
-pub const MAX_SPEED: f64 = 100_000.0;
+/// The slowest and the fastest paced speeds accepted: the ends of the
+/// ladder that `+` and `-` climb (beyond the top, `max`).
+pub const MIN_SPEED: f64 = Speed::LADDER[0];
+pub const MAX_SPEED: f64 = Speed::LADDER[Speed::LADDER.len() - 1];
 
 fn parse_count(s: &str) -> Result<u32, String> {
     let n: i64 = s
@@ -225,14 +227,13 @@ pub fn parse_speed(s: &str) -> Result<Speed, String> {
     if s.eq_ignore_ascii_case("max") {
         return Ok(Speed::Max);
     }
+    let bounds = || format!("must be from {MIN_SPEED} to {MAX_SPEED} actions a second, or max");
     let n: f64 = s.parse().map_err(|_| {
-        "expected a number of actions per second such as 10 or 0.5, or max".to_string()
+        format!("expected a number of actions per second from {MIN_SPEED} to {MAX_SPEED}, such as 10 or 0.5, or max")
     })?;
-    if !n.is_finite() || n <= 0.0 {
-        return Err("must be more than 0 (or max)".into());
-    }
-    if n > MAX_SPEED {
-        return Err(format!("must be at most {MAX_SPEED} (or max)"));
+    // NaN fails both comparisons: it is refused too.
+    if !(MIN_SPEED..=MAX_SPEED).contains(&n) {
+        return Err(bounds());
     }
     Ok(Speed::PerSecond(n))
 }
@@ -260,9 +261,14 @@ mod tests {
     fn speed_is_a_positive_number_or_max() {
         assert_eq!(parse_speed("max"), Ok(Speed::Max));
         assert_eq!(parse_speed("0.5"), Ok(Speed::PerSecond(0.5)));
-        assert!(parse_speed("0").is_err());
-        assert!(parse_speed("-1").is_err());
-        assert!(parse_speed("nan").is_err());
+        assert_eq!(parse_speed("0.25"), Ok(Speed::PerSecond(0.25)));
+        assert_eq!(parse_speed("5000"), Ok(Speed::PerSecond(5000.0)));
+        for bad in [
+            "0", "-1", "nan", "inf", "1e-19", "1e-9", "0.2", "5001", "1e300",
+        ] {
+            let err = parse_speed(bad).unwrap_err();
+            assert!(err.contains("from 0.25 to 5000"), "{bad}: {err}");
+        }
         assert!(parse_speed("fast").is_err());
     }
 

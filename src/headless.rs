@@ -5,7 +5,8 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use crossbeam_channel::select;
+use anyhow::Context;
+use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Map, Value};
 
 use crate::app::{Front, Launch, EXIT_FAILED};
@@ -14,62 +15,119 @@ use crate::model::Model;
 use crate::signals;
 
 pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
-    let signals = signals::watch()?;
+    let signals = signals::watch(&[])?;
     let started = Instant::now();
     let mut run = Run::start(launch.scenario.clone(), launch.options.clone())?;
     let mut model = Model::new();
     let json = launch.front == Front::Json;
-    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // Standard output is written by a thread of its own: a reader that does
+    // not read blocks that thread only, never the signals or the run.
+    let (output, written) = spawn_writer()?;
+    let stopped = |run: &mut Run, signal: Result<i32, _>| {
+        run.stop();
+        let signal = signal.unwrap_or(nix::libc::SIGTERM);
+        eprintln!(
+            "mpviz: stopped by {}; every process of the run was ended",
+            crate::scenario::texts::signal_name(signal)
+        );
+        Ok(ExitCode::from(128 + signal as u8))
+    };
     loop {
         select! {
             recv(run.events()) -> batch => {
                 let Ok(batch) = batch else { break };
+                let mut lines = Vec::new();
                 for event in &batch {
                     model.apply(event);
-                    if json && writeln!(out, "{}", event.to_json()).is_err() {
-                        // Whoever read our output has gone (a closed pipe): stop quietly.
-                        run.stop();
-                        return Ok(ExitCode::SUCCESS);
+                    if json {
+                        let _ = writeln!(lines, "{}", event.to_json());
                     }
                 }
-                // Flush whenever the stream is drained: a reader sees each
-                // event promptly, and a fast run still writes in large blocks.
-                if json && run.events().is_empty() && out.flush().is_err() {
-                    run.stop();
-                    return Ok(ExitCode::SUCCESS);
+                if !lines.is_empty() {
+                    let _ = output.send(lines);
                 }
                 if model.ended {
                     break;
                 }
             }
-            recv(signals) -> signal => {
+            recv(written) -> result => {
+                // The writer stops only when a write failed.
                 run.stop();
-                let _ = out.flush();
-                let signal = signal.unwrap_or(nix::libc::SIGTERM);
-                eprintln!("mpviz: stopped by {}; every process of the run was ended", crate::scenario::texts::signal_name(signal));
-                return Ok(ExitCode::from(128 + signal as u8));
+                return write_failed(result);
             }
+            recv(signals) -> signal => return stopped(&mut run, signal),
         }
     }
     let wall_ms = started.elapsed().as_millis() as u64;
     run.stop();
     let summary = summary_line(&launch, &model, wall_ms);
-    if json {
-        writeln!(out, "{}", Value::Object(summary))?;
+    let last = if json {
+        Value::Object(summary).to_string()
     } else {
-        writeln!(
-            out,
+        format!(
             "{} ({wall_ms} ms, seed {})",
             launch.scenario.report(&model),
             model.seed
-        )?;
+        )
+    };
+    let _ = output.send(format!("{last}\n").into_bytes());
+    drop(output);
+    select! {
+        recv(written) -> result => {
+            if let Ok(Err(e)) = result {
+                return write_failed(Ok(Err(e)));
+            }
+        }
+        recv(signals) -> signal => return stopped(&mut run, signal),
     }
-    out.flush()?;
     if let Some(error) = model.errors.first() {
         eprintln!("mpviz: error: {error}");
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The writer's one report.
+type Written = Receiver<std::io::Result<()>>;
+
+/// The writer's thread: writes what it is sent to standard output, flushing
+/// whenever nothing more is waiting (a reader sees each event promptly, and
+/// a fast run still writes in large blocks). Reports once: the first error,
+/// or `Ok` when every chunk is written and its channel has closed.
+fn spawn_writer() -> anyhow::Result<(Sender<Vec<u8>>, Written)> {
+    let (tx, chunks) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let (done, written) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("mpviz-output".into())
+        .spawn(move || {
+            let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            let mut write = || -> std::io::Result<()> {
+                for chunk in chunks.iter() {
+                    out.write_all(&chunk)?;
+                    if chunks.is_empty() {
+                        out.flush()?;
+                    }
+                }
+                out.flush()
+            };
+            let _ = done.send(write());
+        })
+        .context("could not start the mpviz-output thread")?;
+    Ok((tx, written))
+}
+
+/// The output could not be written. A closed pipe means that whoever read
+/// it has gone (`| head`): stop quietly. Any other error (a full disk) is a
+/// failure: one line, exit 1.
+fn write_failed(
+    result: Result<std::io::Result<()>, crossbeam_channel::RecvError>,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("could not write the output"))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// The last line of `--json`: `kind` first, then the scenario's fields.

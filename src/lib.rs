@@ -10,6 +10,7 @@ pub mod engine;
 pub mod headless;
 pub mod ipc;
 pub mod model;
+pub mod order;
 pub mod protocol;
 pub mod scenario;
 pub mod signals;

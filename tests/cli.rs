@@ -84,9 +84,24 @@ fn pool_refuses_more_failures_than_tasks() {
 
 #[test]
 fn a_bad_speed_is_refused() {
-    refused(&["ticket", "--json", "--speed", "0"], "more than 0");
+    let bounds = "from 0.25 to 5000 actions a second, or max";
+    refused(&["ticket", "--json", "--speed", "0"], bounds);
     refused(&["ticket", "--json", "--speed", "fast"], "or max");
-    refused(&["ticket", "--json", "--speed", "-2"], "more than 0");
+    refused(&["ticket", "--json", "--speed", "-2"], bounds);
+    // Too slow to ever end, or so slow that a step's wait overflows.
+    refused(&["ticket", "--json", "--speed", "1e-9"], bounds);
+    refused(&["ticket", "--json", "--speed", "1e-19"], bounds);
+    refused(&["ticket", "--json", "--speed", "5001"], bounds);
+    let tmp = tempfile::tempdir().unwrap();
+    let help = mpviz(tmp.path(), &["ticket", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let words: Vec<&str> = help.split_whitespace().collect();
+    assert!(
+        words
+            .join(" ")
+            .contains("from 0.25 (one every four seconds) to 5000"),
+        "--help says the bounds: {help}"
+    );
 }
 
 #[test]
@@ -107,6 +122,24 @@ fn more_buyers_than_the_system_can_start_is_refused_before_anything_starts() {
 fn the_dashboard_without_a_terminal_says_what_to_do() {
     refused(&["ticket"], "--headless");
     refused(&["ticket", "--headless", "--paused"], "--paused");
+}
+
+/// As cargo, docker and kubectl do: a bare command shows its help on
+/// stdout and succeeds.
+#[test]
+fn mpviz_alone_shows_the_help_on_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(tmp.path(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Usage: mpviz"), "{text}");
+    assert!(text.contains("ticket"), "{text}");
+    assert_dir_empty(tmp.path());
 }
 
 #[test]

@@ -722,3 +722,194 @@ fn ticket_without_the_lock_keeps_a_lost_update_on_screen_at_80x24() {
     d.press("q");
     assert!(d.wait_exit().success());
 }
+
+/// The last place `seq` occurs in `raw`.
+fn last(raw: &[u8], seq: &[u8]) -> Option<usize> {
+    raw.windows(seq.len()).rposition(|w| w == seq)
+}
+
+impl Dashboard {
+    /// The terminal is as mpviz found it: the main screen, the cursor
+    /// shown, the mouse off (each set last), echo and line editing on.
+    fn terminal_given_back(&self) -> Result<(), String> {
+        let raw = self.raw.lock().unwrap();
+        for (what, back, taken) in [
+            ("the main screen", &b"\x1b[?1049l"[..], &b"\x1b[?1049h"[..]),
+            ("the cursor shown", b"\x1b[?25h", b"\x1b[?25l"),
+            ("the mouse off", b"\x1b[?1000l", b"\x1b[?1000h"),
+        ] {
+            if last(&raw, back) <= last(&raw, taken) {
+                return Err(format!("{what} not given back"));
+            }
+        }
+        let fd = self._master.as_raw_fd().ok_or("no pty descriptor")?;
+        // SAFETY: a plain struct filled by tcgetattr, on a descriptor that
+        // stays open while `self` lives.
+        let mut termios: nix::libc::termios = unsafe { std::mem::zeroed() };
+        if unsafe { nix::libc::tcgetattr(fd, &mut termios) } != 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        let on = nix::libc::ECHO | nix::libc::ICANON;
+        if termios.c_lflag & on != on {
+            return Err("echo and line editing are off".into());
+        }
+        Ok(())
+    }
+
+    fn wait_terminal_given_back(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        while let Err(e) = self.terminal_given_back() {
+            assert!(Instant::now() < deadline, "{e}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The state letter of `pid` from /proc (T: stopped).
+fn state(pid: i64) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rfind(')')
+        .and_then(|at| stat[at + 1..].trim_start().chars().next())
+        .unwrap_or('?')
+}
+
+#[test]
+fn sigquit_gives_the_terminal_back_and_leaves_nothing_behind() {
+    let mut d = Dashboard::start(&["--buyers", "10", "--paused"]);
+    d.wait_for("every buyer at the gate", |s| s.contains("10 at the gate"));
+    kill(Pid::from_raw(d.pid()), Signal::SIGQUIT).unwrap();
+    assert_eq!(d.wait_exit().exit_code(), 128 + 3);
+    d.wait_terminal_given_back();
+    support::wait_until_nothing_left("nothing is left", d.tmp.path());
+}
+
+#[test]
+fn after_a_panic_the_cursor_is_shown_again() {
+    let mut d = Dashboard::start_with(
+        &["--buyers", "3", "--paused"],
+        &[("MPVIZ_TEST_PANIC_KEY", "!")],
+    );
+    d.wait_for("every buyer at the gate", |s| s.contains("3 at the gate"));
+    d.press("!");
+    assert_eq!(d.wait_exit().exit_code(), 101);
+    d.wait_terminal_given_back();
+    support::wait_until_nothing_left("nothing is left", d.tmp.path());
+}
+
+/// Once a run has finished its fork server is gone; mpviz still has the
+/// run's directory (the summary stays on screen). Killing mpviz then, even
+/// by SIGKILL, leaves nothing.
+#[test]
+fn a_finished_run_killed_by_sigkill_or_sigquit_leaves_nothing() {
+    for signal in [Signal::SIGKILL, Signal::SIGQUIT] {
+        let mut d = Dashboard::start(&["--buyers", "3", "--delay-ms", "0", "--speed", "max"]);
+        d.wait_for("the end", |s| s.contains("■ finished"));
+        kill(Pid::from_raw(d.pid()), signal).unwrap();
+        d.wait_exit();
+        if signal == Signal::SIGQUIT {
+            d.wait_terminal_given_back();
+        }
+        support::wait_until_nothing_left(&format!("{signal}: nothing is left"), d.tmp.path());
+    }
+}
+
+#[test]
+fn term_dumb_says_the_dashboard_cannot_draw_there() {
+    let mut d = Dashboard::start_with(&["--buyers", "3"], &[("TERM", "dumb")]);
+    assert_eq!(d.wait_exit().exit_code(), 2);
+    let screen = d.wait_for("the message", |s| s.contains("--headless"));
+    assert!(screen.contains("TERM=dumb"), "{screen}");
+    assert!(screen.contains("--json"), "{screen}");
+    assert_eq!(screen.trim().lines().count(), 1, "{screen}");
+    let raw = d.raw.lock().unwrap();
+    assert!(last(&raw, b"\x1b[?1049h").is_none(), "it drew");
+    drop(raw);
+    assert_dir_empty(d.tmp.path());
+}
+
+#[test]
+fn ctrl_z_suspends_with_the_processes_frozen_and_sigcont_redraws() {
+    let mut d = Dashboard::start(&["--buyers", "5", "--paused"]);
+    d.wait_for("every buyer at the gate", |s| s.contains("5 at the gate"));
+    let pids = d.table_pids(6);
+    let mpviz = i64::from(d.pid());
+    d.press("\x1a");
+    wait_until("mpviz and every process of the run stopped", || {
+        state(mpviz) == 'T' && pids.iter().all(|&p| state(p) == 'T')
+    });
+    d.wait_terminal_given_back();
+    d.wait_for("the main screen", |s| !s.contains("at the gate"));
+    // What `fg` sends.
+    kill(Pid::from_raw(d.pid()), Signal::SIGCONT).unwrap();
+    d.wait_for("the whole screen drawn again", |s| {
+        s.contains("5 at the gate")
+    });
+    wait_until("every process of the run goes on", || {
+        state(mpviz) != 'T' && pids.iter().all(|&p| state(p) != 'T')
+    });
+    d.press("n");
+    d.wait_for("a step after the resume", |s| actions(s) == 1);
+    d.press("q");
+    assert!(d.wait_exit().success());
+    d.wait_terminal_given_back();
+    support::wait_until_nothing_left("nothing is left", d.tmp.path());
+}
+
+/// A pids cgroup (v1) of the test's own, removed when dropped; `None` where
+/// none can be made (not root, no pids hierarchy mounted).
+struct PidsCgroup(std::path::PathBuf);
+
+impl PidsCgroup {
+    fn new() -> Option<PidsCgroup> {
+        let dir = std::path::Path::new("/sys/fs/cgroup/pids")
+            .join(format!("mpviz-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(PidsCgroup(dir))
+    }
+
+    /// Moves `pid` in, then allows no task more than are in it now: the
+    /// kernel refuses its next fork.
+    fn confine(&self, pid: i64) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
+        let current = std::fs::read_to_string(self.0.join("pids.current")).unwrap();
+        std::fs::write(self.0.join("pids.max"), current.trim()).unwrap();
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The README: a run that fails (here a real fork refused by the kernel,
+/// mid-run) ends with one line and exit 1.
+#[test]
+fn a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line() {
+    let Some(cgroup) = PidsCgroup::new() else {
+        eprintln!("skipped: no pids cgroup can be made here (needs root and cgroup v1's pids)");
+        return;
+    };
+    let mut d = Dashboard::start(&["lifecycle", "--paused"]);
+    d.wait_for("main at the gate", |s| s.contains("1 at the gate"));
+    let main = d.table_pids_named("main", 1)[0];
+    cgroup.confine(main);
+    // Main's next step starts its first process: the fork fails.
+    d.press("n");
+    d.wait_for("the run stopped by the error", |s| {
+        s.contains("✖ stopped by an error")
+    });
+    d.press("q");
+    assert_eq!(d.wait_exit().exit_code(), 1);
+    let screen = d.wait_for("the error's line", |s| s.contains("mpviz: error:"));
+    let line = screen
+        .lines()
+        .find(|l| l.contains("mpviz: error:"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("Resource temporarily unavailable"),
+        "{screen}"
+    );
+    d.wait_terminal_given_back();
+    support::wait_until_nothing_left("nothing is left", d.tmp.path());
+}

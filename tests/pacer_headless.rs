@@ -94,6 +94,7 @@ fn the_same_seed_repeats_the_picks_at_a_paced_speed() {
             "30",
         ][..],
         &["race", "--workers", "4", "--increments", "8"][..],
+        &["race", "--threads", "--workers", "3", "--increments", "6"][..],
     ] {
         let args: Vec<&str> = scenario[1..]
             .iter()

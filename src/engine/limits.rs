@@ -33,12 +33,18 @@ pub fn processes_available() -> u64 {
     if let Some(threads_max) = read("/proc/sys/kernel/threads-max") {
         cap = cap.min(threads_max);
     }
+    let mut room = cap.saturating_sub(in_use);
     if !nix::unistd::geteuid().is_root() {
         if let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NPROC) {
-            cap = cap.min(soft);
+            // `ulimit -u` counts the tasks of this real user only.
+            let statuses = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("status")).ok());
+            let mine = tasks_of_user(statuses, nix::unistd::getuid().as_raw());
+            room = room.min(soft.saturating_sub(mine));
         }
     }
-    let room = cap.saturating_sub(in_use);
     let room = match std::fs::read_to_string("/proc/self/cgroup") {
         Ok(cgroups) => {
             room.min(cgroup_room(&cgroups, Path::new("/sys/fs/cgroup")).unwrap_or(u64::MAX))
@@ -46,6 +52,19 @@ pub fn processes_available() -> u64 {
         Err(_) => room,
     };
     room.saturating_sub(HEADROOM)
+}
+
+/// How many tasks (threads included: each counts against `ulimit -u`) the
+/// processes whose `/proc/PID/status` texts are given run as real user `uid`.
+fn tasks_of_user(statuses: impl Iterator<Item = String>, uid: u32) -> u64 {
+    let field = |status: &str, name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line[name.len()..].split_whitespace().next()?.parse().ok()
+    };
+    statuses
+        .filter(|s| field(s, "Uid:") == Some(u64::from(uid)))
+        .map(|s| field(&s, "Threads:").unwrap_or(1))
+        .sum()
 }
 
 /// How many more tasks the cgroups of this process allow (a container's
@@ -144,6 +163,24 @@ mod tests {
         assert_eq!(cgroup_room("0::/job\n", root.path()), Some(25));
         // A group outside the namespace is not looked for.
         assert_eq!(cgroup_room("0::/../../box\n", root.path()), None);
+    }
+
+    #[test]
+    fn ulimit_u_counts_the_tasks_of_this_real_user_only() {
+        let status = |real: u32, effective: u32, threads: u32| {
+            format!("Name:\tx\nUid:\t{real}\t{effective}\t{real}\t{real}\nGid:\t0\t0\t0\t0\nThreads:\t{threads}\n")
+        };
+        let system = [
+            status(0, 0, 1),       // init
+            status(0, 0, 40),      // root's daemon
+            status(1000, 1000, 7), // this user's mpviz
+            status(1000, 0, 1),    // this user's setuid program
+            status(1001, 1000, 3), // someone else's, effective 1000
+            status(1000, 1000, 1),
+        ];
+        assert_eq!(tasks_of_user(system.iter().cloned(), 1000), 9);
+        assert_eq!(tasks_of_user(system.iter().cloned(), 0), 41);
+        assert_eq!(tasks_of_user(system.iter().cloned(), 4242), 0);
     }
 
     #[test]

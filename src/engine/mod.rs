@@ -20,6 +20,7 @@ mod sampler;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,7 +56,7 @@ pub struct Run {
     events: Receiver<Vec<Event>>,
     pacer: Sender<PacerInput>,
     pgid: Pid,
-    dir: Option<tempfile::TempDir>,
+    dir: Option<PathBuf>,
     threads: Vec<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
     clock: RunClock,
@@ -73,14 +74,16 @@ impl Run {
         // re-parented to mpviz instead of init, so that `stop` can reap them
         // and return only once every process of the run is gone.
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        let dir = tempfile::Builder::new()
-            .prefix("mpviz-")
-            .tempdir()
-            .context("could not create a temporary directory for the run")?;
-        cleanup::register_dir(dir.path());
+        // Made by the process that removes it if mpviz dies (see `cleanup`).
+        let dir = cleanup::make_run_dir()?;
+        // Removes it if the start fails below.
+        let mut guard = StartGuard {
+            dir: Some(dir.clone()),
+            pgid: None,
+        };
         scenario
-            .prepare(dir.path())
-            .with_context(|| format!("could not prepare the run in {}", dir.path().display()))?;
+            .prepare(&dir)
+            .with_context(|| format!("could not prepare the run in {}", dir.display()))?;
 
         // One gate for each paced child, and the last for the main process.
         let slots = scenario.gate_slots() as usize;
@@ -98,7 +101,7 @@ impl Run {
             opts.seed,
             opts.speed,
             opts.paused,
-            scenario.processes(),
+            scenario.actors_at_start(),
         );
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
@@ -108,7 +111,7 @@ impl Run {
             scenario: scenario.name().to_string(),
             params: scenario.params(),
             seed: opts.seed,
-            run_dir: dir.path().to_path_buf(),
+            run_dir: dir.clone(),
             clock,
             events_fd: pipe_write.as_raw_fd(),
             gates_fd: gates_fd.as_raw_fd(),
@@ -139,12 +142,13 @@ impl Run {
             });
         }
         let server = cmd.spawn().context("could not start the fork server")?;
+        let pgid = server.id() as Pid;
+        cleanup::register_group(pgid);
+        guard.pgid = Some(pgid);
         drop(pipe_write);
         drop(gates_fd);
         let parent_side = scenario.parent_side(&ipc)?;
         drop(ipc);
-        let pgid = server.id() as Pid;
-        cleanup::register_group(pgid);
 
         let me = std::process::id() as Pid;
         let _ = tx.send(vec![Event::new(
@@ -200,12 +204,13 @@ impl Run {
         };
         threads.push(spawn_thread("mpviz-pacer", move || pacer.run(pacer_rx))?);
         let reader = reader::Reader {
-            pipe: Some(pipe_read),
+            lines: reader::spawn_pipe_reader(pipe_read, clock)
+                .context("could not start the mpviz-pipe thread")?,
             out: tx.clone(),
             outgoing: Vec::new(),
             pacer: pacer_tx.clone(),
             clock,
-            dir: dir.path().to_path_buf(),
+            dir: dir.clone(),
             files: scenario.watched_files(),
             server,
             stopping: stopping.clone(),
@@ -219,6 +224,7 @@ impl Run {
             to_parent,
             parent_pid: me,
             parent_slot,
+            order: scenario.show().order,
         };
         threads.push(spawn_thread("mpviz-reader", move || reader.run())?);
         let sampler = sampler::Sampler {
@@ -231,6 +237,8 @@ impl Run {
             wake: wake_rx,
         };
         threads.push(spawn_thread("mpviz-sampler", move || sampler.run())?);
+        guard.dir = None;
+        guard.pgid = None;
 
         Ok(Run {
             events: rx,
@@ -265,7 +273,22 @@ impl Run {
     }
 
     pub fn dir(&self) -> Option<&std::path::Path> {
-        self.dir.as_ref().map(|d| d.path())
+        self.dir.as_deref()
+    }
+
+    /// Stops (`true`) or continues every process of the run (SIGSTOP,
+    /// SIGCONT to its group), as long as the group is still the run's.
+    pub fn freeze(&self, frozen: bool) {
+        let signal = if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        if let Ok(alive) = self.group_alive.lock() {
+            if *alive {
+                let _ = killpg(NixPid::from_raw(self.pgid), signal);
+            }
+        }
     }
 
     /// Kills every process of the run, waits for the threads, and removes the
@@ -290,9 +313,7 @@ impl Run {
         while nix::sys::wait::waitpid(group, Some(nix::sys::wait::WaitPidFlag::__WALL)).is_ok() {}
         cleanup::unregister_group(self.pgid);
         if let Some(dir) = self.dir.take() {
-            let path = dir.path().to_path_buf();
-            let _ = dir.close();
-            cleanup::unregister_dir(&path);
+            cleanup::remove_run_dir(&dir);
         }
     }
 }
@@ -300,6 +321,31 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Undoes a start that failed halfway (a thread or a pipe could not be
+/// made): kills the fork server's group and removes the directory, so that
+/// the error leaves nothing behind. The threads already started end when
+/// their channels close.
+struct StartGuard {
+    dir: Option<PathBuf>,
+    pgid: Option<Pid>,
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            let _ = killpg(NixPid::from_raw(pgid), Signal::SIGKILL);
+            let group = NixPid::from_raw(-pgid);
+            while nix::sys::wait::waitpid(group, Some(nix::sys::wait::WaitPidFlag::__WALL)).is_ok()
+            {
+            }
+            cleanup::unregister_group(pgid);
+        }
+        if let Some(dir) = self.dir.take() {
+            cleanup::remove_run_dir(&dir);
+        }
     }
 }
 

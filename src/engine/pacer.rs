@@ -13,8 +13,11 @@
 //! (the reader also tells the pacer of spawns, exits, locks, blocks and
 //! sleeps). The pick is then among the same waiting processes, taken in slot
 //! order, whatever the OS's timing was: the same seed gives the same picks.
-//! A process the pacer cannot see (blocked on a pipe or in a join, say) holds
-//! grants up at most [`SETTLE`] after its last news (or after its sleep ends).
+//! A process whose threads live is taken to be joining them. The first grant
+//! waits until the run's first processes and threads have all started
+//! ([`crate::scenario::Scenario::actors_at_start`]). A process the pacer
+//! cannot see (blocked on a pipe or in a join, say) holds grants up at most
+//! [`SETTLE`] after its last news (or after its sleep ends).
 //!
 //! A process that holds a lock and one that asks for something else take
 //! turns: when both wait, every other permit goes to a lock holder, so the
@@ -112,7 +115,10 @@ pub(crate) enum PacerInput {
 /// The news of a process that the pacer follows.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Seen {
-    Spawn,
+    /// Started; a thread names its process (`thread_of`).
+    Spawn {
+        thread_of: Option<Pid>,
+    },
     Exit,
     LockWait(String),
     LockAcquire(String),
@@ -129,8 +135,11 @@ impl Seen {
     /// The news in `body`, if the pacer follows it.
     pub(crate) fn of(body: &Body) -> Option<Seen> {
         Some(match body {
-            Body::Spawn { .. } => Seen::Spawn,
-            Body::Exit { .. } => Seen::Exit,
+            Body::Spawn { role, ppid, .. } => Seen::Spawn {
+                thread_of: (role == "thread").then_some(*ppid),
+            },
+            // A thread is gone once joined.
+            Body::Exit { .. } | Body::Joined => Seen::Exit,
             Body::LockWait { lock } => Seen::LockWait(lock.clone()),
             Body::LockAcquire { lock } => Seen::LockAcquire(lock.clone()),
             Body::LockRelease { lock } => Seen::LockRelease(lock.clone()),
@@ -162,6 +171,9 @@ struct Actor {
     waits_for: Option<String>,
     /// How many locks it holds.
     holds: u32,
+    /// For a thread: its process, which waits for its threads (joins them)
+    /// and is not waited for while one of them lives.
+    thread_of: Option<Pid>,
 }
 
 pub(crate) struct Pacer {
@@ -300,8 +312,9 @@ impl Pacer {
         if self.spawned < self.initial || !self.handover.is_empty() {
             at = Some(self.settle_by);
         }
-        for actor in self.actors.values() {
-            if actor.doing == Doing::Busy {
+        let joining: HashSet<Pid> = self.actors.values().filter_map(|a| a.thread_of).collect();
+        for (pid, actor) in &self.actors {
+            if actor.doing == Doing::Busy && !joining.contains(pid) {
                 at = at.max(Some(actor.busy_until));
             }
         }
@@ -316,7 +329,7 @@ impl Pacer {
     fn seen(&mut self, pid: Pid, seen: Seen) {
         let now = Instant::now();
         self.settle_by = self.settle_by.max(now + SETTLE);
-        if seen == Seen::Spawn {
+        if let Seen::Spawn { thread_of } = seen {
             self.spawned += 1;
             self.actors.insert(
                 pid,
@@ -325,6 +338,7 @@ impl Pacer {
                     busy_until: now + SETTLE,
                     waits_for: None,
                     holds: 0,
+                    thread_of,
                 },
             );
             return;
@@ -370,7 +384,7 @@ impl Pacer {
                 actor.busy_until = actor.busy_until.max(wakes);
                 None
             }
-            (Seen::Spawn | Seen::Exit, Some(_)) => None,
+            (Seen::Spawn { .. } | Seen::Exit, Some(_)) => None,
         };
         if let Some(lock) = released {
             let waited_on = self
@@ -596,7 +610,7 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::unbounded();
         let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), seed, speed, paused, n);
         for slot in 0..n {
-            p.seen(100 + slot as Pid, Seen::Spawn);
+            p.seen(100 + slot as Pid, Seen::Spawn { thread_of: None });
         }
         (p, gates)
     }
@@ -695,5 +709,34 @@ mod tests {
         let first = picks(&[0, 1, 2, 3, 4, 5]);
         assert_eq!(first, picks(&[5, 3, 1, 0, 4, 2]));
         assert_eq!(first, picks(&[2, 4, 0, 5, 1, 3]));
+    }
+
+    #[test]
+    fn a_process_that_joins_its_threads_is_not_waited_for_while_they_live() {
+        let (gates, _fd) = Gates::create(2).unwrap();
+        let gates = Arc::new(gates);
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let speed = Speed::PerSecond(1000.0);
+        let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, false, 2);
+        p.seen(100, Seen::Spawn { thread_of: None });
+        p.seen(
+            101,
+            Seen::Spawn {
+                thread_of: Some(100),
+            },
+        );
+        p.ready(101, 1);
+        p.tick();
+        assert_eq!(gates.granted(1), 1, "100 joins 101: it is not busy");
+        // Once its thread is joined, the process is waited for again.
+        p.seen(101, Seen::Exit);
+        p.seen(102, Seen::Spawn { thread_of: None });
+        p.ready(102, 0);
+        p.next_grant = Instant::now();
+        p.tick();
+        assert_eq!(gates.granted(0), 0, "100 is busy: nothing is granted");
+        p.actors.get_mut(&100).unwrap().busy_until = Instant::now();
+        p.tick();
+        assert_eq!(gates.granted(0), 1, "once 100 has been busy too long");
     }
 }

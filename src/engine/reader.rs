@@ -14,13 +14,15 @@ use nix::unistd::Pid as NixPid;
 
 use super::pacer::{self, PacerInput};
 use crate::ipc::RunClock;
+use crate::order::{OrderKey, Rule};
 use crate::protocol::{Body, Event, Pid};
 
 /// The most of a file the parent reports (a thousand appended lines fit).
 const MAX_SHOWN: usize = 64 * 1024;
 
 pub(super) struct Reader {
-    pub pipe: Option<OwnedFd>,
+    /// The event pipe, read by [`spawn_pipe_reader`]'s thread.
+    pub lines: Receiver<Vec<Event>>,
     pub out: Sender<Vec<Event>>,
     /// What is forwarded while a batch is handled, sent as one.
     pub outgoing: Vec<Event>,
@@ -46,12 +48,17 @@ pub(super) struct Reader {
     pub parent_pid: Pid,
     /// The main process's gate (see [`crate::scenario::Parent::gate`]).
     pub parent_slot: u32,
+    /// The ordering rules the scenario declares (see [`Holding`]).
+    pub order: Vec<Rule>,
 }
 
 /// Reads the pipe on a thread of its own, so that the reader can also
 /// listen to the parent side. Each read of the pipe becomes one batch of
 /// parsed events: a busy run crosses threads once per batch, not per event.
-fn spawn_pipe_reader(pipe: OwnedFd, clock: RunClock) -> std::io::Result<Receiver<Vec<Event>>> {
+pub(super) fn spawn_pipe_reader(
+    pipe: OwnedFd,
+    clock: RunClock,
+) -> std::io::Result<Receiver<Vec<Event>>> {
     let (tx, rx) = crossbeam_channel::bounded(64);
     std::thread::Builder::new()
         .name("mpviz-pipe".into())
@@ -113,66 +120,89 @@ fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
     )
 }
 
-/// The reader's ordering rules, kept apart from its pipes so that they can
-/// be tested without processes. An event that arrives before the event it
-/// must follow is held back until that one has passed, then released right
-/// after it:
-/// - a process's events follow its `spawn` (a thread announces itself, and
-///   may do so before the server's spawn of its process has arrived);
-/// - a `get` follows the `put` of its item (the put returns after the
-///   consumer has woken);
-/// - a task's events follow its `task_submit` (a pool worker can report a
-///   task before the main process's submit of it has crossed from its thread);
-/// - the main process's reports about a task's result (its callback, its
-///   `get`, a wait that saw the result) follow the worker's `task_done`: the
-///   main process learns the result from the pool's result pipe, not from
-///   this stream, so its report can overtake the worker's. Its later reports
-///   stay behind a held one, in their order.
+/// The reader's ordering, kept apart from its pipes so that it can be
+/// tested without processes. An event that arrives before a fact it waits
+/// for ([`Event::waits_for`]) is held back until the event that establishes
+/// that fact ([`Event::releases`]) has passed, then released right after it.
+/// Only the rules the scenario declares hold anything (and always
+/// [`Rule::Spawn`]); what they are is said once, in [`crate::order`].
+///
+/// The main process (mpviz) reports from several threads in one line: once
+/// one of its events is held, its later ones stay behind it, in their order,
+/// until the front may pass.
 ///
 /// When the run ends, whatever is still held is let out in the order it
 /// arrived ([`Holding::flush`]): the stream loses nothing.
 #[derive(Default)]
 pub(super) struct Holding {
-    /// The processes whose spawn has passed (and the run's own: the fork
-    /// server, mpviz), which need none.
-    known: HashSet<Pid>,
-    early: HashMap<Pid, Vec<(u64, Event)>>,
-    put: HashMap<String, HashSet<u64>>,
-    early_gets: HashMap<(String, u64), Vec<(u64, Event)>>,
-    submitted: HashSet<u32>,
-    early_tasks: HashMap<u32, Vec<(u64, Event)>>,
-    /// The main process (mpviz), whose reports may wait for a `task_done`.
+    /// The rules this run keeps.
+    rules: Vec<Rule>,
+    /// The facts that have passed (and the spawns of the run's own
+    /// processes, the fork server and mpviz, which need none).
+    passed: HashSet<OrderKey<u32>>,
+    /// Events of the children waiting for a fact, by that fact.
+    held: HashMap<OrderKey<u32>, Vec<(u64, Event)>>,
+    /// Each queue's number in a key, so that a key is made without
+    /// allocating.
+    queues: HashMap<String, u32>,
+    /// The main process (mpviz) and its line of held events.
     parent: Option<Pid>,
-    finished: HashSet<u32>,
     parent_held: std::collections::VecDeque<(u64, Event)>,
     /// How many events have arrived: each held one keeps its number.
     arrived: u64,
 }
 
 impl Holding {
-    /// Ordering for a run whose own processes are the fork server and the
-    /// main process, mpviz (`parent`).
-    pub(super) fn new(server: Pid, parent: Pid) -> Holding {
+    /// Ordering by `rules` (and [`Rule::Spawn`]) for a run whose own
+    /// processes are the fork server and the main process, mpviz (`parent`).
+    pub(super) fn new(server: Pid, parent: Pid, rules: &[Rule]) -> Holding {
         Holding {
-            known: [server, parent].into_iter().collect(),
+            rules: std::iter::once(Rule::Spawn)
+                .chain(rules.iter().copied())
+                .collect(),
+            passed: [server, parent]
+                .into_iter()
+                .map(OrderKey::Spawned)
+                .collect(),
             parent: Some(parent),
             ..Holding::default()
         }
     }
 
-    /// A report of the main process about a task whose `task_done` has not
-    /// passed yet.
-    fn before_its_task(&self, event: &Event) -> bool {
-        match &event.body {
-            Body::Callback { task, .. }
-            | Body::ResultGet { task, .. }
-            | Body::ResultWait {
-                task,
-                expired: false,
-                ..
-            } => !self.finished.contains(task),
-            _ => false,
+    /// Whether `key` has passed, or is of a rule this run does not keep.
+    fn has_passed(&self, key: OrderKey<&str>) -> bool {
+        if !self.rules.contains(&key.rule()) {
+            return true;
         }
+        let mut known = true;
+        let key = key.map_name(|queue| {
+            self.queues.get(queue).copied().unwrap_or_else(|| {
+                known = false;
+                0
+            })
+        });
+        known && self.passed.contains(&key)
+    }
+
+    /// The first fact `event` waits for that has not passed.
+    fn unmet<'e>(&self, event: &'e Event) -> Option<OrderKey<&'e str>> {
+        event
+            .waits_for()
+            .into_iter()
+            .flatten()
+            .find(|key| !self.has_passed(*key))
+    }
+
+    /// `key` with its queue's number (a new number for a new queue).
+    fn numbered(&mut self, key: OrderKey<&str>) -> OrderKey<u32> {
+        key.map_name(|queue| match self.queues.get(queue) {
+            Some(n) => *n,
+            None => {
+                let n = self.queues.len() as u32;
+                self.queues.insert(queue.to_string(), n);
+                n
+            }
+        })
     }
 
     /// Takes one arriving event; appends to `out` what may pass now, in order:
@@ -183,87 +213,47 @@ impl Holding {
         let mut ready = vec![(self.arrived, event, false)];
         self.arrived += 1;
         while let Some((seq, event, from_parent_line)) = ready.pop() {
-            let released = match (&event.body, event.pid) {
-                (Body::Spawn { ppid, .. }, _) if !self.known.contains(ppid) => {
-                    self.early.entry(*ppid).or_default().push((seq, event));
-                    continue;
-                }
-                (Body::Spawn { .. }, Some(pid)) => {
-                    self.known.insert(pid);
-                    self.early.remove(&pid)
-                }
-                (_, Some(pid)) if !self.known.contains(&pid) => {
-                    self.early.entry(pid).or_default().push((seq, event));
-                    continue;
-                }
-                (Body::Get { queue, item, .. }, _)
-                    if !self
-                        .put
-                        .get(queue.as_str())
-                        .is_some_and(|items| items.contains(item)) =>
-                {
-                    self.early_gets
-                        .entry((queue.clone(), *item))
-                        .or_default()
-                        .push((seq, event));
-                    continue;
-                }
-                (Body::TaskStart { task } | Body::TaskDone { task, .. }, _)
-                    if !self.submitted.contains(task) =>
-                {
-                    self.early_tasks
-                        .entry(*task)
-                        .or_default()
-                        .push((seq, event));
-                    continue;
-                }
-                (_, Some(pid))
-                    if Some(pid) == self.parent
-                        && !from_parent_line
-                        && (!self.parent_held.is_empty() || self.before_its_task(&event)) =>
-                {
+            let of_parent = event.pid.is_some() && event.pid == self.parent;
+            if of_parent && !from_parent_line && !self.parent_held.is_empty() {
+                self.parent_held.push_back((seq, event));
+                continue;
+            }
+            if let Some(key) = self.unmet(&event) {
+                if of_parent {
                     self.parent_held.push_back((seq, event));
-                    continue;
+                } else {
+                    let key = self.numbered(key);
+                    self.held.entry(key).or_default().push((seq, event));
                 }
-                (Body::TaskDone { task, .. }, _) => {
-                    self.finished.insert(*task);
-                    out.push(event);
-                    let mut line = Vec::new();
-                    while let Some(front) = self.parent_held.front() {
-                        if self.before_its_task(&front.1) {
-                            break;
-                        }
-                        line.extend(self.parent_held.pop_front());
-                    }
-                    ready.extend(line.into_iter().rev().map(|(seq, e)| (seq, e, true)));
-                    continue;
-                }
-                (Body::TaskSubmit { task }, _) => {
-                    self.submitted.insert(*task);
-                    self.early_tasks.remove(task)
-                }
-                (Body::Put { queue, item, .. }, _) => {
-                    match self.put.get_mut(queue.as_str()) {
-                        Some(items) => {
-                            items.insert(*item);
-                        }
-                        None => {
-                            self.put.entry(queue.clone()).or_default().insert(*item);
-                        }
-                    }
-                    // Look a key up only when some get is waiting.
-                    if self.early_gets.is_empty() {
-                        None
-                    } else {
-                        self.early_gets.remove(&(queue.clone(), *item))
-                    }
-                }
-                _ => None,
-            };
+                continue;
+            }
+            let released = event
+                .releases()
+                .filter(|key| self.rules.contains(&key.rule()))
+                .map(|key| self.numbered(key));
             out.push(event);
-            if let Some(held) = released {
+            let Some(key) = released else {
+                continue;
+            };
+            self.passed.insert(key);
+            // Look the key up only when something is held.
+            let held = if self.held.is_empty() {
+                None
+            } else {
+                self.held.remove(&key)
+            };
+            if let Some(held) = held {
                 ready.extend(held.into_iter().rev().map(|(seq, e)| (seq, e, false)));
             }
+            // The main process's line moves on as far as its front may pass.
+            let mut line = Vec::new();
+            while let Some(front) = self.parent_held.front() {
+                if self.unmet(&front.1).is_some() {
+                    break;
+                }
+                line.extend(self.parent_held.pop_front());
+            }
+            ready.extend(line.into_iter().rev().map(|(seq, e)| (seq, e, true)));
         }
     }
 
@@ -271,11 +261,9 @@ impl Holding {
     /// what each was waiting for will never come.
     pub(super) fn flush(&mut self) -> Vec<Event> {
         let mut held: Vec<(u64, Event)> = self
-            .early
+            .held
             .drain()
             .flat_map(|(_, v)| v)
-            .chain(self.early_gets.drain().flat_map(|(_, v)| v))
-            .chain(self.early_tasks.drain().flat_map(|(_, v)| v))
             .chain(self.parent_held.drain(..))
             .collect();
         held.sort_by_key(|(seq, _)| *seq);
@@ -287,25 +275,10 @@ impl Reader {
     pub(super) fn run(mut self) {
         let server_pid = self.server.id() as Pid;
         let mut slots: HashMap<Pid, u32> = HashMap::default();
-        let mut holding = Holding::new(server_pid, self.parent_pid);
+        let mut holding = Holding::new(server_pid, self.parent_pid, &self.order);
         let mut passing: Vec<Event> = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::default();
-        let Some(pipe) = self.pipe.take() else {
-            return;
-        };
-        let mut lines = match spawn_pipe_reader(pipe, self.clock) {
-            Ok(lines) => lines,
-            Err(e) => {
-                // Nobody can read the pipe: end the run as a failed fork
-                // does (the error stops the group) and see the pipe closed.
-                let message = format!("could not start the mpviz-pipe thread: {e}");
-                self.handle(
-                    Event::new(self.clock.now(), None, Body::Error { message }),
-                    &slots,
-                );
-                crossbeam_channel::bounded(0).1
-            }
-        };
+        let mut lines = std::mem::replace(&mut self.lines, crossbeam_channel::never());
         let mut parent = self
             .from_parent
             .take()
@@ -535,6 +508,9 @@ mod tests {
         );
     }
 
+    /// Every rule a scenario may declare.
+    const ALL: &[Rule] = &[Rule::QueueItems, Rule::Tasks, Rule::Results];
+
     fn ev(pid: Pid, body: Body) -> Event {
         Event::new(0, Some(pid), body)
     }
@@ -579,7 +555,7 @@ mod tests {
 
     #[test]
     fn an_early_event_is_held_until_what_it_follows_has_passed() {
-        let mut h = Holding::new(1, 2);
+        let mut h = Holding::new(1, 2, ALL);
         let mut out = Vec::new();
         h.take(spawn(10, 1), &mut out);
         h.take(spawn(11, 1), &mut out);
@@ -640,7 +616,7 @@ mod tests {
 
     #[test]
     fn the_main_processs_callback_waits_for_its_tasks_done_and_its_later_reports_stay_behind() {
-        let mut h = Holding::new(1, 2);
+        let mut h = Holding::new(1, 2, ALL);
         let mut out = Vec::new();
         h.take(spawn(10, 1), &mut out);
         for task in [0, 1] {
@@ -681,7 +657,7 @@ mod tests {
 
     #[test]
     fn what_is_still_held_when_the_run_ends_comes_out_in_arrival_order() {
-        let mut h = Holding::new(1, 2);
+        let mut h = Holding::new(1, 2, ALL);
         let mut out = Vec::new();
         h.take(spawn(10, 1), &mut out);
         // Held, each for something that never comes.
@@ -704,5 +680,35 @@ mod tests {
         );
         assert!(matches!(flushed[3].body, Body::Get { item: 6, .. }));
         assert!(h.flush().is_empty(), "flushed once");
+    }
+
+    #[test]
+    fn a_rule_the_scenario_does_not_declare_holds_nothing() {
+        // Tasks and their results, but no queue: a get passes before its put.
+        let mut h = Holding::new(1, 2, &[Rule::Tasks, Rule::Results]);
+        let mut out = Vec::new();
+        h.take(spawn(10, 1), &mut out);
+        h.take(get(10, 7), &mut out);
+        h.take(ev(10, Body::TaskStart { task: 3 }), &mut out);
+        assert_eq!(kinds(&out), [(10, "spawn"), (10, "get")]);
+        // Declaring nothing keeps only a process's events after its spawn.
+        let mut h = Holding::new(1, 2, &[]);
+        let mut out = Vec::new();
+        h.take(ev(10, Body::TaskStart { task: 3 }), &mut out);
+        h.take(spawn(10, 1), &mut out);
+        h.take(task_done(3), &mut out);
+        h.take(callback(4), &mut out);
+        h.take(get(10, 7), &mut out);
+        assert_eq!(
+            kinds(&out),
+            [
+                (10, "spawn"),
+                (10, "task_start"),
+                (10, "task_done"),
+                (2, "callback"),
+                (10, "get"),
+            ]
+        );
+        assert!(h.flush().is_empty());
     }
 }

@@ -13,8 +13,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{FileLine, Scenario, Spec};
-use crate::model::Model;
+use super::{FileLine, Height, Panel, Scenario, Show, Spec};
+use crate::model::{Model, Moment};
 use crate::protocol::Body;
 use crate::scenario::texts::counted;
 use crate::worker::Ctx;
@@ -90,6 +90,9 @@ impl Append {
         model.role(ROLE).map(|p| p.slot).collect()
     }
 }
+
+/// The headline's counter of torn lines.
+const TORN: &str = "torn";
 
 impl Scenario for Append {
     fn name(&self) -> &'static str {
@@ -190,12 +193,21 @@ impl Scenario for Append {
         format!("{writers}, {chunks}, {lock}")
     }
 
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Lock, Height::Content),
+            (Panel::Lines, Height::Content),
+            (Panel::Log, Height::Rest),
+        ])
+        .alarms(&[(TORN, Moment::TornRead)])
+    }
+
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let lines = self.lines(model);
         let torn = lines.iter().filter(|l| !l.whole).count();
         vec![
             ("lines", format!("{}/{}", lines.len(), self.params.writers)),
-            ("torn", torn.to_string()),
+            (TORN, torn.to_string()),
         ]
     }
 

@@ -31,9 +31,9 @@ use nix::unistd::Pid as NixPid;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Scenario, Spec};
+use super::{Height, Panel, Scenario, Show, Side, Spec};
 use crate::ipc::sem::SharedSemaphore;
-use crate::model::Model;
+use crate::model::{Model, Moment};
 use crate::protocol::{Body, Pid, PyValue, SeenBlocked};
 use crate::worker::Ctx;
 
@@ -93,6 +93,9 @@ impl Lifecycle {
         })
     }
 }
+
+/// The headline's deadlock, lit once one is named on evidence.
+const DEADLOCK: &str = "deadlock";
 
 impl Scenario for Lifecycle {
     fn name(&self) -> &'static str {
@@ -211,6 +214,17 @@ impl Scenario for Lifecycle {
         format!("a {} lock", self.params.lock_kind.as_str())
     }
 
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Lock, Height::Content),
+            (Panel::Calls, Height::Rest),
+            (Panel::Log, Height::Third),
+        ])
+        .side(Side::HalfWhenWide)
+        .log_under_table()
+        .alarms(&[(DEADLOCK, Moment::Deadlock)])
+    }
+
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let ended = model
             .procs
@@ -221,7 +235,7 @@ impl Scenario for Lifecycle {
             ("calls", model.calls.len().to_string()),
             ("ended", ended.to_string()),
             (
-                "deadlock",
+                DEADLOCK,
                 // Only once named on evidence, not when a holder died.
                 if model.locks.deadlocks > 0 {
                     "yes".into()

@@ -27,7 +27,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Scenario, Spec};
+use super::{Height, Panel, Scenario, Show, Side, Spec};
 use crate::model::Model;
 use crate::protocol::{Body, Pid};
 use crate::scenario::texts::counted;
@@ -152,6 +152,15 @@ impl Scenario for Manager {
     fn variant(&self) -> String {
         let workers = counted(self.params.workers, "worker", "workers");
         format!("{workers}, one server")
+    }
+
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Manager, Height::Percent(55)),
+            (Panel::Log, Height::Rest),
+        ])
+        .side(Side::HalfWhenWide)
+        .log_under_table()
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

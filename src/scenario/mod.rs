@@ -11,6 +11,7 @@ pub mod manager;
 pub mod pool;
 pub mod queue;
 pub mod race;
+pub mod show;
 pub mod texts;
 pub mod ticket;
 
@@ -24,6 +25,7 @@ use crate::model::Model;
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
 
+pub use show::{Height, Panel, Show, Side};
 pub use texts::Texts;
 
 /// The data half of a scenario, from `scenarios/NAME.toml`.
@@ -240,6 +242,13 @@ pub trait Scenario: Send + Sync {
     fn gate_slots(&self) -> u32 {
         self.processes()
     }
+    /// How many paced processes and threads the run has before anyone
+    /// acts: the pacer's first grant waits until they have all started (see
+    /// [`crate::engine::pacer`]). Those started later by a child (lifecycle's)
+    /// are not counted.
+    fn actors_at_start(&self) -> u32 {
+        self.processes()
+    }
     /// The name and role of the child in `slot`.
     fn process_name(&self, slot: u32) -> (String, &'static str);
     /// Creates the run's files in its fresh directory, before any child starts.
@@ -256,6 +265,10 @@ pub trait Scenario: Send + Sync {
     fn variant(&self) -> String;
     /// The numbers the dashboard's header shows, as (label, value).
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
+    /// What the dashboard shows of this run (its panels, which of the
+    /// headline's counters light up) and what its stream needs kept in
+    /// order: the one place the views and the reader look.
+    fn show(&self) -> Show;
     /// The sentence that introduces this run before anything happens.
     fn intro(&self) -> String;
     /// Kernel objects the children share besides the event pipe and the

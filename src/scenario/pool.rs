@@ -29,10 +29,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Side, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::ipc::sink::PIPE_BUF;
 use crate::model::{Model, TaskState};
+use crate::order::Rule;
 use crate::protocol::{Body, Event, Pid};
 use crate::scenario::texts::counted;
 use crate::worker::Ctx;
@@ -357,6 +358,16 @@ impl Scenario for Pool {
         let workers = counted(p.workers, "worker", "workers");
         let tasks = counted(p.tasks, "task", "tasks");
         format!("{workers}, {tasks}, {call}{fail}")
+    }
+
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Pool, Height::Percent(60)),
+            (Panel::Log, Height::Rest),
+        ])
+        .side(Side::Half)
+        .log_under_table()
+        .order(&[Rule::Tasks, Rule::Results])
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

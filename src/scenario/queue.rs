@@ -16,9 +16,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, QueueState};
+use crate::order::Rule;
 use crate::protocol::{Body, Event, Pid};
 use crate::scenario::texts::counted;
 use crate::worker::Ctx;
@@ -215,6 +216,11 @@ impl Scenario for QueueScenario {
             p.maxsize,
             counted(p.items, "item", "items")
         )
+    }
+
+    fn show(&self) -> Show {
+        Show::panels(&[(Panel::Queue, Height::Content), (Panel::Log, Height::Rest)])
+            .order(&[Rule::QueueItems])
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {

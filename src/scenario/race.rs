@@ -15,9 +15,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Parent, ParentSide, Scenario, Spec};
+use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::shared::SharedCounter;
-use crate::model::Model;
+use crate::model::{Model, Moment};
 use crate::protocol::{Body, Event};
 use crate::scenario::texts::counted;
 use crate::worker::Ctx;
@@ -79,6 +79,9 @@ pub fn counter_of(model: &Model) -> Option<u64> {
     model.files.get(COUNTER)?.trim().parse().ok()
 }
 
+/// The headline's counter of increments lost for certain.
+const LOST: &str = "lost";
+
 impl Scenario for Race {
     fn name(&self) -> &'static str {
         "race"
@@ -103,6 +106,11 @@ impl Scenario for Race {
     fn batches_events(&self) -> bool {
         // The lesson is the exact interleaving of reads and writes.
         false
+    }
+
+    fn actors_at_start(&self) -> u32 {
+        // The process and its threads, which it starts at once.
+        self.gate_slots()
     }
 
     fn gate_slots(&self) -> u32 {
@@ -248,12 +256,21 @@ impl Scenario for Race {
         format!("{who}, +1 x {}, {lock}", self.params.increments)
     }
 
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Lock, Height::Content),
+            (Panel::Counter, Height::Content),
+            (Panel::Log, Height::Rest),
+        ])
+        .alarms(&[(LOST, Moment::LostUpdate)])
+    }
+
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let counter = counter_of(model).unwrap_or(0);
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            ("lost", model.files.landings.lost.to_string()),
+            (LOST, model.files.landings.lost.to_string()),
         ]
     }
 

@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Scenario, Spec};
-use crate::model::Model;
+use super::{Height, Panel, Scenario, Show, Spec};
+use crate::model::{Model, Moment};
 use crate::protocol::{Body, Outcome};
 use crate::scenario::texts::counted;
 use crate::worker::Ctx;
@@ -77,6 +77,12 @@ pub fn parse_count(text: &str) -> Option<i64> {
 fn ticket_text(count: i64) -> String {
     format!("{{\"count\": {count}}}")
 }
+
+/// The headline's counter of tickets sold, lit by an oversell.
+const SOLD: &str = "sold";
+
+/// The headline's counter of lost updates.
+const LOST_UPDATES: &str = "lost updates";
 
 impl Scenario for Ticket {
     fn name(&self) -> &'static str {
@@ -165,6 +171,15 @@ impl Scenario for Ticket {
         )
     }
 
+    fn show(&self) -> Show {
+        Show::panels(&[
+            (Panel::Lock, Height::Content),
+            (Panel::File, Height::Content),
+            (Panel::Log, Height::Rest),
+        ])
+        .alarms(&[(SOLD, Moment::Oversold), (LOST_UPDATES, Moment::LostUpdate)])
+    }
+
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let left = model
             .files
@@ -173,7 +188,7 @@ impl Scenario for Ticket {
             .unwrap_or_else(|| "?".into());
         let mut line = vec![
             (
-                "sold",
+                SOLD,
                 format!("{}/{}", model.procs.outcomes.success, self.params.tickets),
             ),
             ("left in file", left),
@@ -183,7 +198,7 @@ impl Scenario for Ticket {
             line.push(("resets to 100", model.files.resets.to_string()));
             // The summary's definition, on what has happened so far.
             line.push((
-                "lost updates",
+                LOST_UPDATES,
                 self.lost_updates(model)
                     .map_or_else(|| "?".into(), |l| l.max(0).to_string()),
             ));

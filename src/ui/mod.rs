@@ -9,17 +9,23 @@ pub mod view;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
-use crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind, MouseButton,
-    MouseEventKind,
-};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::app::Launch;
+use crossbeam_channel::{select, Receiver};
+use crossterm::cursor::{Hide, Show};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
+};
+use crossterm::terminal::EnterAlternateScreen;
+use nix::sys::signal::Signal;
+use signal_hook::consts::SIGTSTP;
+
+use crate::app::{Launch, EXIT_FAILED};
 use crate::engine::{PacerCmd, Run, Speed};
 use crate::model::Model;
 use crate::protocol::Event;
-use crate::{cleanup, signals};
+use crate::signals;
 use keys::Action;
 use theme::Theme;
 use view::{row_order, Focus, Screen, ViewState};
@@ -31,19 +37,74 @@ const FRAME: Duration = Duration::from_millis(33);
 pub const PANIC_KEY_VAR: &str = "MPVIZ_TEST_PANIC_KEY";
 
 pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
-    let signals = signals::watch()?;
+    // Ctrl-Z reaches mpviz as a key (the terminal is raw); SIGTSTP sent by
+    // `kill` is the same request.
+    let signals = signals::watch(&[SIGTSTP])?;
     // Start the run first: if it cannot start, the error is printed on an
     // untouched terminal.
     let mut app = App::start(launch)?;
-    let mut terminal = ratatui::try_init()?;
-    cleanup::terminal_taken(true);
-    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let mut terminal = take_terminal()?;
     let input = read_input()?;
     let result = app.main_loop(&mut terminal, &input, &signals);
     app.run.stop();
-    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-    cleanup::restore_terminal();
-    result
+    restore_terminal();
+    // A run that failed (a fork, a limit) says so once the screen is
+    // given back, and mpviz exits 1.
+    match (result, app.model.errors.first()) {
+        (Ok(code), Some(error)) if code == ExitCode::SUCCESS => {
+            eprintln!("mpviz: error: {error}");
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
+        (result, _) => result,
+    }
+}
+
+/// Whether the dashboard has the terminal (raw mode, the alternate screen,
+/// the mouse), so that [`restore_terminal`] knows to give it back.
+static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Raw mode, the alternate screen, the mouse.
+fn take_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
+    let terminal = ratatui::try_init()?;
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    Ok(terminal)
+}
+
+/// Gives the terminal back as it was: mouse off, cursor shown, the main
+/// screen, echo and line editing on. Safe to call from a panic hook and
+/// more than once.
+pub fn restore_terminal() {
+    if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture, Show);
+        ratatui::restore();
+    }
+}
+
+/// Ctrl-Z: freeze the run's processes, give the terminal back and stop
+/// mpviz as the shell expects; on `fg` (SIGCONT), take the terminal again,
+/// draw the whole screen anew and let the processes go on.
+fn suspend(terminal: &mut ratatui::DefaultTerminal, run: &Run) -> anyhow::Result<()> {
+    run.freeze(true);
+    restore_terminal();
+    // SIGSTOP, not SIGTSTP: with no shell (a session of its own) the
+    // kernel would discard a SIGTSTP.
+    let _ = nix::sys::signal::kill(nix::unistd::getpid(), Signal::SIGSTOP);
+    // Here after SIGCONT.
+    crossterm::terminal::enable_raw_mode()?;
+    TERMINAL_TAKEN.store(true, Ordering::SeqCst);
+    crossterm::execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        Hide
+    )?;
+    // The alternate screen comes back blank: a blank frame makes ratatui
+    // forget what it drew before, so that the next one draws every cell.
+    // (`Terminal::clear` would ask the terminal where its cursor is.)
+    terminal.draw(|frame| frame.render_widget(ratatui::widgets::Clear, frame.area()))?;
+    run.freeze(false);
+    Ok(())
 }
 
 fn inside(area: ratatui::layout::Rect, column: u16, row: u16) -> bool {
@@ -76,6 +137,7 @@ struct App {
 
 enum Next {
     Continue,
+    Suspend,
     Quit(ExitCode),
 }
 
@@ -143,13 +205,20 @@ impl App {
                 },
                 recv(input) -> event => {
                     let Ok(event) = event else { return Ok(ExitCode::SUCCESS) };
-                    if let Next::Quit(code) = self.on_input(event)? {
-                        return Ok(code);
+                    match self.on_input(event)? {
+                        Next::Quit(code) => return Ok(code),
+                        Next::Suspend => suspend(terminal, &self.run)?,
+                        Next::Continue => {}
                     }
                     dirty = true;
                 },
                 recv(signals) -> signal => {
                     let signal = signal.unwrap_or(nix::libc::SIGTERM);
+                    if signal == SIGTSTP {
+                        suspend(terminal, &self.run)?;
+                        dirty = true;
+                        continue;
+                    }
                     return Ok(ExitCode::from(128 + signal as u8));
                 },
                 recv(tick) -> _ => {
@@ -171,8 +240,15 @@ impl App {
 
     fn on_input(&mut self, event: TermEvent) -> anyhow::Result<Next> {
         match event {
+            TermEvent::Key(key)
+                if key.kind != KeyEventKind::Release
+                    && key.code == KeyCode::Char('z')
+                    && key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
+                return Ok(Next::Suspend);
+            }
             TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
-                if let crossterm::event::KeyCode::Char(c) = key.code {
+                if let KeyCode::Char(c) = key.code {
                     if std::env::var(PANIC_KEY_VAR).is_ok_and(|k| k.starts_with(c)) {
                         panic!("a test asked for a panic with {c:?}");
                     }

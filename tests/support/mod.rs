@@ -217,3 +217,33 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The live processes (zombies aside) started with `TMPDIR` set to `tmp`:
+/// every process of a test's mpviz (the parent, its helpers, the children),
+/// and no other test's, since each has its own `tmp`.
+pub fn processes_with_tmpdir(tmp: &Path) -> Vec<i64> {
+    let mut needle = b"TMPDIR=".to_vec();
+    needle.extend_from_slice(tmp.as_os_str().as_encoded_bytes());
+    needle.push(0);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split_inclusive(|&b| b == 0)
+                    .any(|var| var == needle.as_slice())
+            }) && alive(pid)
+        })
+        .collect()
+}
+
+/// Waits until no process of the test's mpviz is left and its temporary
+/// directory is empty.
+pub fn wait_until_nothing_left(what: &str, tmp: &Path) {
+    wait_until(what, || {
+        processes_with_tmpdir(tmp).is_empty()
+            && std::fs::read_dir(tmp).is_ok_and(|mut d| d.next().is_none())
+    });
+}

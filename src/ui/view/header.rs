@@ -10,17 +10,6 @@ use crate::model::{Model, Moment};
 use crate::scenario::texts::format_speed;
 use crate::ui::theme::MARK;
 
-/// The moment a headline counter counts, by its label, if it counts one.
-fn moment_of(label: &str) -> Option<Moment> {
-    match label {
-        "lost updates" | "lost" => Some(Moment::LostUpdate),
-        "torn reads" | "torn" => Some(Moment::TornRead),
-        "sold" => Some(Moment::Oversold),
-        "deadlock" | "deadlocks" => Some(Moment::Deadlock),
-        _ => None,
-    }
-}
-
 /// Whether a counter of `moment` showing `value` should light up: the fold
 /// saw the moment, or (for torn lines of a file, which the fold does not
 /// judge) the scenario's own count of it is above zero.
@@ -69,8 +58,12 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
         vec![Span::styled(format!("seed {}", m.seed), t.dim())],
     ];
     let mut second: Vec<Vec<Span<'a>>> = Vec::new();
+    // The counters the scenario declares lit by a moment.
+    let show = screen.scenario.show();
     for (label, value) in screen.scenario.headline(m) {
-        let alarm = moment_of(label).is_some_and(|moment| lit(m, moment, &value));
+        let alarm = show
+            .alarm(label)
+            .is_some_and(|moment| lit(m, moment, &value));
         second.push(if alarm {
             vec![
                 Span::styled(format!("{MARK} {label} "), t.alarm()),

@@ -25,7 +25,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::model::Model;
 use crate::protocol::Pid;
-use crate::scenario::Scenario;
+use crate::scenario::{Height, Panel, Scenario, Side};
 use crate::ui::theme::{Theme, MARK};
 
 pub use log::first_row as log_first_row;
@@ -176,14 +176,17 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
 }
 
 fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let show = screen.scenario.show();
     // The table takes what the side panels leave; on a wide terminal the side
-    // column grows so that the log shows whole sentences.
-    let pool = !screen.model.pool.tasks.is_empty() || screen.scenario.name() == "pool";
-    // A pool's results say where each callback ran, the manager's panel
-    // shows two dicts: give them half the width.
-    // (below 100 columns the manager's and lifecycle's tables need more).
-    let halves = matches!(screen.scenario.name(), "manager" | "lifecycle") && area.width >= 100;
-    let side = if pool || halves {
+    // column grows so that the log shows whole sentences. Panels that say
+    // much per row ask for half the width (some only where the table keeps
+    // enough beside them).
+    let half = match show.side {
+        Side::Narrow => false,
+        Side::Half => true,
+        Side::HalfWhenWide => area.width >= 100,
+    };
+    let side = if half {
         (area.width / 2).clamp(30, 90)
     } else {
         (area.width * 3 / 8).clamp(30, 72)
@@ -194,8 +197,7 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // under the table and the side panels get their whole column.
     let rows = (screen.scenario.processes() as usize + 1).max(screen.model.procs.len());
     let table_height = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(3);
-    let wide_panels = pool || matches!(screen.scenario.name(), "manager" | "lifecycle");
-    let (table, under) = if wide_panels && table_height.saturating_add(8) <= left.height {
+    let (table, under) = if show.log_under_table && table_height.saturating_add(8) <= left.height {
         let [table, log] =
             Layout::vertical([Constraint::Length(table_height), Constraint::Min(5)]).areas(left);
         (table, Some(log))
@@ -203,77 +205,79 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
         (left, None)
     };
     procs::draw(frame, table, screen);
-    let part = |percent| match under {
-        Some(_) => Constraint::Fill(1),
-        None => Constraint::Percentage(percent),
-    };
-    let log_part = match under {
-        Some(_) => Constraint::Length(0),
-        None => Constraint::Min(3),
-    };
-    let draw_log =
-        |frame: &mut Frame, beside: Rect| log::draw(frame, under.unwrap_or(beside), screen);
 
-    if pool {
-        let [pool_area, log_area] = Layout::vertical([part(60), log_part]).areas(right);
-        pool::draw(frame, pool_area, screen);
-        draw_log(frame, log_area);
-        return;
-    }
-    if screen.scenario.name() == "manager" {
-        let [manager_area, log_area] = Layout::vertical([part(55), log_part]).areas(right);
-        manager::draw(frame, manager_area, screen);
-        draw_log(frame, log_area);
-        return;
-    }
-    if let Some((name, q)) = screen.model.queues.iter().next() {
-        let [queue_area, log_area] =
-            Layout::vertical([Constraint::Length(queue::HEIGHT), Constraint::Min(3)]).areas(right);
-        queue::draw(frame, queue_area, screen, name, q);
-        log::draw(frame, log_area, screen);
-        return;
-    }
-    if screen.scenario.name() == "lifecycle" {
-        let lock_height = lock::height(screen.model, right.height);
-        // Beside the table, the events keep a few lines under the calls.
-        let log_part = match under {
-            Some(_) => log_part,
-            None => Constraint::Length((right.height / 3).max(3)),
-        };
-        let [lock_area, calls_area, log_area] = Layout::vertical([
-            Constraint::Length(lock_height),
-            Constraint::Fill(1),
-            log_part,
-        ])
-        .areas(right);
-        lock::draw(frame, lock_area, screen);
-        calls::draw(frame, calls_area, screen);
-        draw_log(frame, log_area);
-        return;
-    }
-    let lock_height = lock::height(screen.model, right.height);
-    let file_lines = screen.scenario.file_lines(screen.model);
-    let counter = screen.scenario.counter(screen.model);
-    let file_height = match (&file_lines, &counter) {
-        (Some((lines, _)), _) => {
-            lines::height(lines.len(), right.height.saturating_sub(lock_height))
+    // Each panel's height, top to bottom; one as tall as its content is
+    // measured against what the panels above it left.
+    let file_lines = show
+        .panels
+        .iter()
+        .any(|(p, _)| *p == Panel::Lines)
+        .then(|| screen.scenario.file_lines(screen.model))
+        .flatten();
+    let counter = show
+        .panels
+        .iter()
+        .any(|(p, _)| *p == Panel::Counter)
+        .then(|| screen.scenario.counter(screen.model))
+        .flatten();
+    let mut left_over = right.height;
+    let constraints: Vec<Constraint> = show
+        .panels
+        .iter()
+        .map(|&(panel, height)| {
+            if panel == Panel::Log && under.is_some() {
+                return Constraint::Length(0);
+            }
+            // How tall the panel's content is, for those that can say.
+            let content = |left_over: u16| match panel {
+                Panel::Lock => Some(lock::height(screen.model, right.height)),
+                Panel::Lines => Some(match &file_lines {
+                    Some((lines, _)) => lines::height(lines.len(), left_over),
+                    None => files_height(screen.model),
+                }),
+                Panel::Counter if counter.is_some() => Some(counter::HEIGHT),
+                Panel::Counter | Panel::File => Some(files_height(screen.model)),
+                Panel::Queue => Some(queue::HEIGHT),
+                Panel::Pool | Panel::Manager | Panel::Calls | Panel::Log => None,
+            };
+            match (height, content(left_over)) {
+                (Height::Content, Some(h)) => {
+                    left_over = left_over.saturating_sub(h);
+                    Constraint::Length(h)
+                }
+                (Height::Percent(_), _) if under.is_some() => Constraint::Fill(1),
+                (Height::Percent(percent), _) => Constraint::Percentage(percent),
+                (Height::Third, _) => Constraint::Length((right.height / 3).max(3)),
+                _ if panel == Panel::Log => Constraint::Min(3),
+                // What the others leave (also for a panel that cannot
+                // measure its content).
+                _ => Constraint::Fill(1),
+            }
+        })
+        .collect();
+    let areas = Layout::vertical(constraints).split(right);
+    for (&(panel, _), &panel_area) in show.panels.iter().zip(areas.iter()) {
+        match panel {
+            Panel::Lock => lock::draw(frame, panel_area, screen),
+            Panel::Lines => match &file_lines {
+                Some((lines, started)) => lines::draw(frame, panel_area, screen, lines, started),
+                None => draw_files(frame, panel_area, screen),
+            },
+            Panel::Counter => match &counter {
+                Some(c) => counter::draw(frame, panel_area, screen, c),
+                None => draw_files(frame, panel_area, screen),
+            },
+            Panel::File => draw_files(frame, panel_area, screen),
+            Panel::Queue => match screen.model.queues.iter().next() {
+                Some((name, q)) => queue::draw(frame, panel_area, screen, name, q),
+                None => queue::draw_unseen(frame, panel_area, screen),
+            },
+            Panel::Pool => pool::draw(frame, panel_area, screen),
+            Panel::Manager => manager::draw(frame, panel_area, screen),
+            Panel::Calls => calls::draw(frame, panel_area, screen),
+            Panel::Log => log::draw(frame, under.unwrap_or(panel_area), screen),
         }
-        (None, Some(_)) => counter::HEIGHT,
-        (None, None) => files_height(screen.model),
-    };
-    let [lock_area, file_area, log_area] = Layout::vertical([
-        Constraint::Length(lock_height),
-        Constraint::Length(file_height),
-        Constraint::Min(3),
-    ])
-    .areas(right);
-    lock::draw(frame, lock_area, screen);
-    match (&file_lines, &counter) {
-        (Some((lines, started)), _) => lines::draw(frame, file_area, screen, lines, started),
-        (None, Some(c)) => counter::draw(frame, file_area, screen, c),
-        (None, None) => draw_files(frame, file_area, screen),
     }
-    log::draw(frame, log_area, screen);
 }
 
 fn files_height(model: &Model) -> u16 {

@@ -14,6 +14,16 @@ use crate::model::{BlockedOn, QueueState, SizeRead};
 
 pub const HEIGHT: u16 = 12;
 
+/// The panel before anything about the queue has been reported.
+pub fn draw_unseen(frame: &mut Frame, area: Rect, screen: &Screen) {
+    let t = screen.theme;
+    let block = Block::bordered().title(Span::styled(" Queue ", t.title()));
+    frame.render_widget(
+        Paragraph::new(Line::styled("(nothing reported yet)", t.dim())).block(block),
+        area,
+    );
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &QueueState) {
     let t = screen.theme;
     let m = screen.model;

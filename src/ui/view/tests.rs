@@ -1290,3 +1290,84 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     assert!(v.row_heights.borrow().is_empty());
     assert!(s.contains("⏸ open the file for wr…"), "{s}");
 }
+
+/// A scenario that runs as `inner` does but declares `show` instead.
+struct Declared<S> {
+    inner: S,
+    show: crate::scenario::Show,
+}
+
+impl<S: Scenario> Scenario for Declared<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn spec(&self) -> &crate::scenario::Spec {
+        self.inner.spec()
+    }
+    fn params(&self) -> serde_json::Value {
+        self.inner.params()
+    }
+    fn processes(&self) -> u32 {
+        self.inner.processes()
+    }
+    fn process_name(&self, slot: u32) -> (String, &'static str) {
+        self.inner.process_name(slot)
+    }
+    fn prepare(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        self.inner.prepare(dir)
+    }
+    fn watched_files(&self) -> Vec<String> {
+        self.inner.watched_files()
+    }
+    fn run_child(&self, ctx: &mut crate::worker::Ctx) -> i32 {
+        self.inner.run_child(ctx)
+    }
+    fn summary(&self, model: &Model) -> serde_json::Map<String, serde_json::Value> {
+        self.inner.summary(model)
+    }
+    fn report(&self, model: &Model) -> String {
+        self.inner.report(model)
+    }
+    fn variant(&self) -> String {
+        self.inner.variant()
+    }
+    fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
+        self.inner.headline(model)
+    }
+    fn show(&self) -> crate::scenario::Show {
+        self.show.clone()
+    }
+    fn intro(&self) -> String {
+        self.inner.intro()
+    }
+}
+
+#[test]
+fn the_panels_and_the_lit_counters_are_the_ones_the_scenario_declares() {
+    use crate::scenario::{Height, Panel, Show};
+    let events = recorded("ticket");
+    let m = fold(&events);
+    let params = match &events[0].body {
+        Body::Start { params, .. } => serde_json::from_value(params.clone()).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let ticket = Ticket::new(params).unwrap();
+    let s = text(&render(&m, &view(), &ticket, 120, 40, false));
+    assert!(s.contains("File on disk") && s.contains("┌ Lock"), "{s}");
+    assert!(
+        s.contains(&format!("{MARK} sold")),
+        "the oversell lights it:\n{s}"
+    );
+    // Same run, same name: another declaration, another screen.
+    let declared = Declared {
+        inner: ticket,
+        show: Show::panels(&[(Panel::Calls, Height::Rest), (Panel::Log, Height::Rest)]),
+    };
+    let s = text(&render(&m, &view(), &declared, 120, 40, false));
+    assert!(s.contains("Calls on Process objects"), "{s}");
+    assert!(!s.contains("File on disk") && !s.contains("┌ Lock"), "{s}");
+    assert!(
+        s.contains(" sold ") && !s.contains(&format!("{MARK} sold")),
+        "{s}"
+    );
+}
