@@ -162,7 +162,6 @@ impl Procs {
     /// Folds in the events of a process's life (spawn, gate, state, outcome,
     /// end), and, from any event of a process, what it is doing now.
     pub(super) fn apply(&mut self, ev: &Event) {
-        let pid = ev.pid;
         match &ev.body {
             Body::Spawn {
                 name,
@@ -170,7 +169,7 @@ impl Procs {
                 slot,
                 ppid,
             } => {
-                if let Some(pid) = pid {
+                if let Some(pid) = ev.pid {
                     self.index.insert(pid, self.list.len());
                     self.list.push(Proc {
                         pid,
@@ -191,52 +190,42 @@ impl Procs {
                         overwrote: None,
                     });
                 }
+                return;
             }
-            Body::Ready { action } => {
-                if let Some(p) = self.get_mut(pid) {
-                    p.at_gate = Some(action.clone());
-                }
-            }
-            Body::Outcome { result } => {
-                match result {
-                    Outcome::Success => self.outcomes.success += 1,
-                    Outcome::Fail => self.outcomes.fail += 1,
-                    Outcome::TornRead => self.outcomes.torn_read += 1,
-                }
-                if let Some(p) = self.get_mut(pid) {
-                    p.outcome = Some(*result);
-                }
-            }
+            Body::Outcome { result } => match result {
+                Outcome::Success => self.outcomes.success += 1,
+                Outcome::Fail => self.outcomes.fail += 1,
+                Outcome::TornRead => self.outcomes.torn_read += 1,
+            },
+            _ => {}
+        }
+        let Some(p) = self.get_mut(ev.pid) else {
+            return;
+        };
+        match &ev.body {
+            Body::Ready { action } => p.at_gate = Some(action.clone()),
+            Body::Outcome { result } => p.outcome = Some(*result),
             Body::Exit { exitcode } => {
-                if let Some(p) = self.get_mut(pid) {
-                    p.exitcode = Some(*exitcode);
-                    p.exited_ns = Some(ev.t_ns);
-                    p.at_gate = None;
-                }
+                p.exitcode = Some(*exitcode);
+                p.exited_ns = Some(ev.t_ns);
+                p.at_gate = None;
             }
             Body::Joined => {
-                if let Some(p) = self.get_mut(pid) {
-                    p.exited_ns = Some(ev.t_ns);
-                    p.at_gate = None;
-                }
+                p.exited_ns = Some(ev.t_ns);
+                p.at_gate = None;
             }
-            Body::State { state } => {
-                if let Some(p) = self.get_mut(pid) {
-                    if p.alive() {
-                        p.state = Some(*state);
-                        // A zombie has ended: it waits for no permit.
-                        if *state == 'Z' {
-                            p.at_gate = None;
-                        }
-                    }
+            // A sample of a process that has ended says nothing new.
+            Body::State { state } if p.alive() => {
+                p.state = Some(*state);
+                // A zombie has ended: it waits for no permit.
+                if *state == 'Z' {
+                    p.at_gate = None;
                 }
             }
             _ => {}
         }
-        if let Some(p) = self.get_mut(pid) {
-            if let Some(activity) = Activity::of(&ev.body) {
-                p.activity = activity;
-            }
+        if let Some(activity) = Activity::of(&ev.body) {
+            p.activity = activity;
         }
     }
 }
