@@ -199,11 +199,11 @@ impl Model {
     /// narration if it matters enough.
     fn log_entry(&mut self, ev: &Event, pace_changed: bool) {
         let moment = narration::moment(ev, self);
-        if let Some((moment, pids)) = &moment {
-            *self.moments.entry(*moment).or_default() += 1;
-            for pid in pids {
-                let mark = self.marked.entry(*pid).or_insert(*moment);
-                *mark = (*mark).max(*moment);
+        if let Some(happened) = &moment {
+            *self.moments.entry(happened.moment).or_default() += 1;
+            for pid in &happened.to {
+                let mark = self.marked.entry(*pid).or_insert(happened.moment);
+                *mark = (*mark).max(happened.moment);
             }
         }
         let entry = LogEntry {
@@ -213,7 +213,7 @@ impl Model {
                 Some(_) => Salience::Alarm,
                 None => narration::salience(ev, self, pace_changed),
             },
-            moment: moment.map(|(m, _)| m),
+            moment: moment.map(|happened| happened.moment),
         };
         self.logged += 1;
         let new_step = ev.is_action() && ev.pid != self.parent_pid;

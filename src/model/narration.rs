@@ -71,9 +71,14 @@ pub struct Told {
     pub moment: Option<Moment>,
 }
 
-/// The moment `ev` is, judged on the model it was just folded into, and
-/// the processes it marks.
-pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
+/// A moment and the processes it happened to (their rows stay marked).
+pub(super) struct Happened {
+    pub moment: Moment,
+    pub to: Vec<Pid>,
+}
+
+/// The moment `ev` is, judged on the model it was just folded into.
+pub(super) fn moment(ev: &Event, model: &Model) -> Option<Happened> {
     let me = || ev.pid.into_iter().collect::<Vec<_>>();
     let moment = match &ev.body {
         Body::Write { value: Some(_), .. } => {
@@ -96,14 +101,22 @@ pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
         Body::Deadlock {
             holder, waiters, ..
         } => {
-            let mut marked = waiters.clone();
-            marked.push(*holder);
-            return Some((Moment::Deadlock, marked));
+            let mut to = waiters.clone();
+            to.push(*holder);
+            return Some(Happened {
+                moment: Moment::Deadlock,
+                to,
+            });
         }
-        Body::Error { .. } => return Some((Moment::Error, Vec::new())),
+        Body::Error { .. } => {
+            return Some(Happened {
+                moment: Moment::Error,
+                to: Vec::new(),
+            })
+        }
         _ => return None,
     };
-    Some((moment, me()))
+    Some(Happened { moment, to: me() })
 }
 
 /// How much `ev` matters, judged on the model it was just folded into
