@@ -15,28 +15,8 @@ use crate::cli::{
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
+use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
 use crate::{cleanup, headless, ui};
-
-/// Exit code for a user's mistake (clap's convention).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit code for a run that could not finish (a fork failed, a limit was hit).
-pub const EXIT_FAILED: u8 = 1;
-
-/// How a run is shown.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Front {
-    Dashboard,
-    Headless,
-    Json,
-}
-
-/// Everything needed to start (and restart) a run.
-#[derive(Clone)]
-pub struct Launch {
-    pub scenario: Arc<dyn Scenario>,
-    pub options: RunOptions,
-    pub front: Front,
-}
 
 pub fn main() -> ExitCode {
     cleanup::install_panic_hook(ui::restore_terminal);

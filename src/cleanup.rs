@@ -71,7 +71,7 @@ struct Keeper {
 
 impl Keeper {
     fn start() -> anyhow::Result<Keeper> {
-        let exe = std::env::current_exe().context("could not find the mpviz executable")?;
+        let exe = crate::engine::forkserver::exe()?;
         // Both pipes are close-on-exec on mpviz's side: no other process
         // (the fork server, its children) holds the writing end, so the
         // keeper's input ends exactly when mpviz does.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Map, Value};
 
-use crate::app::{Front, Launch, EXIT_FAILED};
+use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::engine::Run;
 use crate::model::Model;
 use crate::signals;

@@ -47,14 +47,24 @@ fn checked(ptr: *mut u8, size: usize) -> *mut u8 {
     ptr
 }
 
-/// Gives the terminal back (once: it must not allocate again if that
-/// fails), says so in one line without allocating, and exits 1 at once.
+/// Gives the terminal back, says so in one line without allocating, and
+/// exits 1 at once. One thread does it: another that runs out meanwhile
+/// waits for the end instead of adding a second line; the reporting thread
+/// itself, should giving the terminal back fail to allocate, goes straight
+/// on to the line.
 fn out_of_memory(size: usize) -> ! {
     use std::io::Write;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static ONCE: AtomicBool = AtomicBool::new(false);
-    if !ONCE.swap(true, Ordering::SeqCst) {
-        mpviz::ui::restore_terminal();
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static REPORTER: AtomicI32 = AtomicI32::new(0);
+    // SAFETY: gettid has no preconditions and does not allocate.
+    let me = unsafe { nix::libc::gettid() };
+    match REPORTER.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => mpviz::ui::restore_terminal(),
+        Err(reporter) if reporter == me => {}
+        Err(_) => loop {
+            // SAFETY: sleeps until a signal; the reporter ends the process.
+            unsafe { nix::libc::pause() };
+        },
     }
     let mut line = [0u8; 160];
     let mut cursor = std::io::Cursor::new(&mut line[..]);

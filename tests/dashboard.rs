@@ -894,11 +894,20 @@ fn a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line() {
     d.wait_for("main at the gate", |s| s.contains("1 at the gate"));
     let main = d.table_pids_named("main", 1)[0];
     cgroup.confine(main);
-    // Main's next step starts its first process: the fork fails.
-    d.press("n");
-    d.wait_for("the run stopped by the error", |s| {
-        s.contains("✖ stopped by an error")
-    });
+    // Main steps until its first fork, which fails: before it, it makes
+    // its lock and its first Process object, which fork nothing.
+    let stopped = |s: &str| s.contains("✖ stopped by an error");
+    for _ in 0..10 {
+        let before = d.current_actions();
+        d.press("n");
+        let s = d.wait_for("the step or the error", |s| {
+            stopped(s) || actions(s) > before
+        });
+        if stopped(&s) {
+            break;
+        }
+    }
+    d.wait_for("the run stopped by the error", stopped);
     d.press("q");
     assert_eq!(d.wait_exit().exit_code(), 1);
     let screen = d.wait_for("the error's line", |s| s.contains("mpviz: error:"));

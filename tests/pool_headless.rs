@@ -347,8 +347,7 @@ fn a_thread_that_cannot_start_ends_the_run_with_one_line_and_exit_1() {
     }
     // From there down, limits that leave less and less room: the pool's own
     // threads start last, so they fail first, then the engine's. Each such
-    // failure is one line and exit 1, with nothing left; none hangs. (An
-    // allocation that fails aborts the run instead: not what this tests.)
+    // failure is one line and exit 1, with nothing left; none hangs.
     let mut pool_failures = Vec::new();
     let mut kb = works + 1024;
     loop {
@@ -368,7 +367,12 @@ fn a_thread_that_cannot_start_ends_the_run_with_one_line_and_exit_1() {
                 }
                 pool_failures.push(thread);
             }
-            _ if stderr.contains("memory allocation of") => {}
+            // An allocation that fails is one line and exit 1 too.
+            _ if stderr.contains("out of memory") => {
+                assert_eq!(code, Some(1), "ulimit -v {kb}: {stderr}");
+                assert_eq!(stderr.lines().count(), 1, "ulimit -v {kb}: {stderr}");
+                assert!(!left, "ulimit -v {kb} left its directory");
+            }
             _ => panic!("ulimit -v {kb}: exit {code:?}: {stderr}"),
         }
         kb = kb.checked_sub(512).expect("no thread failed to start");

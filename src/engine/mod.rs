@@ -119,11 +119,7 @@ impl Run {
         };
         let mut inherited = vec![pipe_write.as_raw_fd(), gates_fd.as_raw_fd()];
         inherited.extend(ipc.iter().map(|fd| fd.as_raw_fd()));
-        let exe = match std::env::var_os(forkserver::EXE_VAR) {
-            Some(exe) => exe.into(),
-            None => std::env::current_exe().context("could not find the mpviz executable")?,
-        };
-        let mut cmd = Command::new(exe);
+        let mut cmd = Command::new(forkserver::exe()?);
         cmd.arg(forkserver::ARG)
             .env(forkserver::PLAN_VAR, serde_json::to_string(&plan)?)
             .stdin(Stdio::null())

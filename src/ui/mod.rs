@@ -21,7 +21,7 @@ use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::Signal;
 use signal_hook::consts::SIGTSTP;
 
-use crate::app::{Launch, EXIT_FAILED};
+use crate::launch::{Launch, EXIT_FAILED};
 use crate::engine::{PacerCmd, Run, Speed};
 use crate::model::Model;
 use crate::protocol::Event;

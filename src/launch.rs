@@ -1,0 +1,29 @@
+//! What a run is and how it is shown: `app` resolves it from the command
+//! line, and the front ends (`ui`, `headless`) take it. Kept apart so that
+//! the front ends depend on it, not on `app`, which depends on them.
+
+use std::sync::Arc;
+
+use crate::engine::RunOptions;
+use crate::scenario::Scenario;
+
+/// Exit code for a user's mistake (clap's convention).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for a run that could not finish (a fork failed, a limit was hit).
+pub const EXIT_FAILED: u8 = 1;
+
+/// How a run is shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Front {
+    Dashboard,
+    Headless,
+    Json,
+}
+
+/// Everything needed to start (and restart) a run.
+#[derive(Clone)]
+pub struct Launch {
+    pub scenario: Arc<dyn Scenario>,
+    pub options: RunOptions,
+    pub front: Front,
+}
