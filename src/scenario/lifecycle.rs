@@ -185,7 +185,7 @@ impl Scenario for Lifecycle {
             "zombie_seen".into(),
             json!(zombie.is_some_and(|z| z.state == Some('Z'))),
         );
-        s.insert("deadlocks".into(), json!(model.deadlocks));
+        s.insert("deadlocks".into(), json!(model.locks.deadlocks));
         s.insert(
             "exit_codes".into(),
             super::exit_codes_json(
@@ -237,7 +237,7 @@ impl Scenario for Lifecycle {
             (
                 DEADLOCK,
                 // Only once named on evidence, not when a holder died.
-                if model.deadlocks > 0 {
+                if model.locks.deadlocks > 0 {
                     "yes".into()
                 } else {
                     "no".into()

@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::Screen;
-use crate::model::Model;
+use crate::model::{Model, TakenAfterDeath};
 
 /// Rows the panel wants: holder, a heading, and up to eight waiters.
 pub fn height(model: &Model, available: u16) -> u16 {
@@ -78,7 +78,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled("holder  ", t.label()),
                     Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
                 ]));
-                if let Some((dead, _)) = lock.taken_after_death.filter(|&(_, by)| by == pid) {
+                if let Some(TakenAfterDeath { dead, .. }) =
+                    lock.taken_after_death.filter(|taken| taken.by == pid)
+                {
                     lines.push(Line::styled(
                         format!("  the kernel let go for dead PID {dead}"),
                         t.good(),

@@ -19,7 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let block = Block::bordered().title(Span::styled(" Pool: AsyncResults ", t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let crawl = m.last_page.is_some() || m.last_parsed.is_some();
+    let crawl = m.pool.last_page.is_some() || m.pool.last_parsed.is_some();
     let [gauge, note, calls, page, parsed, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -48,17 +48,21 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         note,
     );
     let mut call = m
-        .pool_calls
+        .pool
+        .calls
         .iter()
         .map(|c| format!("{c}()"))
         .collect::<Vec<_>>()
         .join(" ");
-    if m.pool_joined.is_some() {
+    if m.pool.joined.is_some() {
         call.push_str(&format!(" {}", text("joined_label")));
     }
-    if let Some((task, ms, expired)) = m.last_wait {
-        let how = if expired { "expired" } else { "ready" };
-        call.push_str(&format!(" · wait({task}, {ms} ms): {how}"));
+    if let Some(wait) = m.pool.last_wait {
+        let how = if wait.expired { "expired" } else { "ready" };
+        call.push_str(&format!(
+            " · wait({}, {} ms): {how}",
+            wait.task, wait.timeout_ms
+        ));
     }
     frame.render_widget(Paragraph::new(Line::styled(call, t.label())), calls);
 
@@ -66,7 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         m.proc(pid)
             .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
     };
-    if let Some(fetched) = &m.last_page {
+    if let Some(fetched) = &m.pool.last_page {
         let label = format!(
             "{} {} ({}): ",
             text("fetched_label"),
@@ -76,16 +80,17 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         let lines = cut_into_lines(&label, &fetched.page, page, (t.label(), t.dim()));
         frame.render_widget(Paragraph::new(lines), page);
     }
-    if let Some((task, what)) = &m.last_parsed {
-        let label = format!("{} {task}: ", text("parsed_label"));
-        let lines = cut_into_lines(&label, what, parsed, (t.label(), t.good()));
+    if let Some(found) = &m.pool.last_parsed {
+        let label = format!("{} {}: ", text("parsed_label"), found.task);
+        let lines = cut_into_lines(&label, &found.what, parsed, (t.label(), t.good()));
         frame.render_widget(Paragraph::new(lines), parsed);
     }
 
     let rows = list.height as usize;
     // Keep the newest tasks in view.
-    let skip = m.tasks.len().saturating_sub(rows);
+    let skip = m.pool.tasks.len().saturating_sub(rows);
     let lines: Vec<Line> = m
+        .pool
         .tasks
         .iter()
         .skip(skip)
@@ -101,9 +106,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 }
             };
             let after = match (&view.callback, &view.got) {
-                (Some((pid, thread, ok)), _) => {
-                    let which = if *ok { "callback" } else { "error cb" };
-                    format!(" · {which} PID {pid} ({thread})")
+                (Some(run), _) => {
+                    let which = if run.ok { "callback" } else { "error cb" };
+                    format!(" · {which} PID {} ({})", run.pid, run.thread)
                 }
                 (None, Some(Ok(value))) => format!(
                     " · apply → {}",
