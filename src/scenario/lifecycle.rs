@@ -186,7 +186,7 @@ impl Scenario for Lifecycle {
             "zombie_seen".into(),
             json!(zombie.is_some_and(|z| z.state == Some('Z'))),
         );
-        s.insert("deadlocks".into(), json!(model.deadlocks));
+        s.insert("deadlocks".into(), json!(model.locks.deadlocks));
         s.insert(
             "exit_codes".into(),
             super::exit_codes_json(
@@ -238,7 +238,7 @@ impl Scenario for Lifecycle {
                 DEADLOCK,
                 // Only once named on evidence, not when a holder died.
                 self.spec.texts.say(
-                    if model.deadlocks > 0 {
+                    if model.locks.deadlocks > 0 {
                         "word_yes"
                     } else {
                         "word_no"

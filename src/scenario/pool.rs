@@ -295,12 +295,14 @@ impl Scenario for Pool {
         // The pool's processes, started once, whether or not a task reached them.
         let workers: BTreeSet<Pid> = model.role(ROLE).map(|p| p.pid).collect();
         let callbacks: BTreeSet<Pid> = model
+            .pool
             .tasks
             .values()
-            .filter_map(|t| t.callback.as_ref().map(|c| c.0))
+            .filter_map(|t| t.callback.as_ref().map(|c| c.pid))
             .collect();
         let ready = |ok: bool| {
             model
+                .pool
                 .tasks
                 .values()
                 .filter(|t| matches!(t.state, TaskState::Ready { ok: o, .. } if o == ok))
@@ -318,12 +320,13 @@ impl Scenario for Pool {
         s.insert("errors".into(), json!(ready(false)));
         s.insert("callback_pids".into(), json!(callbacks));
         let threads: BTreeSet<&str> = model
+            .pool
             .tasks
             .values()
-            .filter_map(|t| t.callback.as_ref().map(|c| c.1.as_str()))
+            .filter_map(|t| t.callback.as_ref().map(|c| c.thread.as_str()))
             .collect();
         s.insert("callback_threads".into(), json!(threads));
-        s.insert("joined".into(), json!(model.pool_joined.is_some()));
+        s.insert("joined".into(), json!(model.pool.joined.is_some()));
         s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
     }
@@ -374,8 +377,9 @@ impl Scenario for Pool {
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
-        let count =
-            |f: &dyn Fn(&TaskState) -> bool| model.tasks.values().filter(|t| f(&t.state)).count();
+        let count = |f: &dyn Fn(&TaskState) -> bool| {
+            model.pool.tasks.values().filter(|t| f(&t.state)).count()
+        };
         vec![
             (
                 "running",
@@ -392,6 +396,7 @@ impl Scenario for Pool {
             (
                 "callbacks",
                 model
+                    .pool
                     .tasks
                     .values()
                     .filter(|t| t.callback.is_some())

@@ -189,10 +189,10 @@ impl Scenario for Race {
             "lost_updates".into(),
             json!(last.map(|v| expected.saturating_sub(v))),
         );
-        s.insert("overtaken_writes".into(), json!(model.lost_writes));
+        s.insert("overtaken_writes".into(), json!(model.files.lost_writes));
         // What the screen showed last: equal to `lost_updates` once every
         // worker has written back.
-        s.insert("lost_certain".into(), json!(model.landings.lost));
+        s.insert("lost_certain".into(), json!(model.files.landings.lost));
         s.insert(
             "distinct_pids".into(),
             json!(model.role(self.adder_role()).count()),
@@ -274,7 +274,7 @@ impl Scenario for Race {
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            (LOST, model.landings.lost.to_string()),
+            (LOST, model.files.landings.lost.to_string()),
         ]
     }
 
@@ -282,8 +282,8 @@ impl Scenario for Race {
         Some(super::CounterView {
             value: counter_of(model),
             expected: self.expected(),
-            writes: model.writes_of(COUNTER),
-            lost: model.landings.lost,
+            writes: model.files.writes_of(COUNTER),
+            lost: model.files.landings.lost,
         })
     }
 

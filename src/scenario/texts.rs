@@ -126,7 +126,7 @@ impl Texts {
                     .locks
                     .get(lock)
                     .and_then(|l| l.taken_after_death)
-                    .is_some_and(|(_, by)| Some(by) == pid) =>
+                    .is_some_and(|taken| Some(taken.by) == pid) =>
             {
                 "lock_acquire_after_death".into()
             }
@@ -343,7 +343,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             _ => return None,
         },
         "dead" => match &ev.body {
-            Body::LockAcquire { .. } => lock?.taken_after_death.map(|(dead, _)| who(dead))?,
+            Body::LockAcquire { .. } => lock?.taken_after_death.map(|taken| who(taken.dead))?,
             _ => return None,
         },
         "signal" => match &ev.body {
@@ -429,7 +429,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "role" => proc?.role.clone(),
         "ppid" => proc?.ppid.to_string(),
-        "sold" => model.outcomes.success.to_string(),
+        "sold" => model.procs.outcomes.success.to_string(),
         "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })

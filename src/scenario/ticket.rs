@@ -59,11 +59,11 @@ impl Ticket {
     /// a buyer has reset the count to 100: from then on the count says
     /// nothing of the sales before.
     fn lost_updates(&self, model: &Model) -> Option<i64> {
-        if model.resets > 0 {
+        if model.files.resets > 0 {
             return None;
         }
         let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t))?;
-        Some(i64::from(model.outcomes.success) - (i64::from(self.params.tickets) - remaining))
+        Some(i64::from(model.procs.outcomes.success) - (i64::from(self.params.tickets) - remaining))
     }
 }
 
@@ -134,7 +134,7 @@ impl Scenario for Ticket {
 
     fn summary(&self, model: &Model) -> Map<String, Value> {
         let p = &self.params;
-        let sold = i64::from(model.outcomes.success);
+        let sold = i64::from(model.procs.outcomes.success);
         let tickets = i64::from(p.tickets);
         let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t));
         let mut pids: Vec<_> = model.role(ROLE).map(|p| p.pid).collect();
@@ -147,9 +147,9 @@ impl Scenario for Ticket {
         s.insert("lock".into(), json!(p.lock));
         s.insert("seed".into(), json!(model.seed));
         s.insert("sold".into(), json!(sold));
-        s.insert("failed".into(), json!(model.outcomes.fail));
-        s.insert("torn_reads".into(), json!(model.torn_reads));
-        s.insert("resets".into(), json!(model.resets));
+        s.insert("failed".into(), json!(model.procs.outcomes.fail));
+        s.insert("torn_reads".into(), json!(model.files.torn_reads));
+        s.insert("resets".into(), json!(model.files.resets));
         s.insert("remaining".into(), json!(remaining));
         s.insert("oversold".into(), json!((sold - tickets).max(0)));
         s.insert("lost_updates".into(), json!(self.lost_updates(model)));
@@ -192,13 +192,13 @@ impl Scenario for Ticket {
         let mut line = vec![
             (
                 SOLD,
-                format!("{}/{}", model.outcomes.success, self.params.tickets),
+                format!("{}/{}", model.procs.outcomes.success, self.params.tickets),
             ),
             ("left_in_file", left),
-            ("failed", model.outcomes.fail.to_string()),
+            ("failed", model.procs.outcomes.fail.to_string()),
         ];
         if !self.params.lock {
-            line.push(("resets", model.resets.to_string()));
+            line.push(("resets", model.files.resets.to_string()));
             // The summary's definition, on what has happened so far.
             line.push((
                 LOST_UPDATES,

@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
             Span::styled(lost.to_string(), if lost > 0 { t.bad() } else { t.good() }),
         ]),
     ];
-    match &m.last_lost {
+    match &m.files.last_lost {
         Some(l) => {
             let read = |v: Option<i64>| v.map_or_else(|| say("word_unknown"), |v| v.to_string());
             lines.push(Line::styled(say("counter_newest_lost"), t.label()));

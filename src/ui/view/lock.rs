@@ -8,7 +8,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::{pad, Screen};
-use crate::model::Model;
+use crate::model::{Model, TakenAfterDeath};
 use crate::protocol::Pid;
 
 /// Rows the panel wants: holder, a heading, and up to eight waiters.
@@ -89,7 +89,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                     Span::styled(holder.clone(), t.label()),
                     Span::styled(who(pid), t.holder()),
                 ]));
-                if let Some((dead, _)) = lock.taken_after_death.filter(|&(_, by)| by == pid) {
+                if let Some(TakenAfterDeath { dead, .. }) =
+                    lock.taken_after_death.filter(|taken| taken.by == pid)
+                {
                     lines.push(Line::styled(
                         texts.say("lock_let_go", &[("dead", &dead)]),
                         t.good(),

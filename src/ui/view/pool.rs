@@ -19,7 +19,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let block = Block::bordered().title(Span::styled(texts.say("panel_pool", &[]), t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let crawl = m.last_page.is_some() || m.last_parsed.is_some();
+    let crawl = m.pool.last_page.is_some() || m.pool.last_parsed.is_some();
     let [gauge, note, calls, page, parsed, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -51,21 +51,22 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         note,
     );
     let mut call = m
-        .pool_calls
+        .pool
+        .calls
         .iter()
         .map(|c| format!("{c}()"))
         .collect::<Vec<_>>()
         .join(" ");
-    if m.pool_joined.is_some() {
+    if m.pool.joined.is_some() {
         call.push_str(&format!(" {}", text("joined_label")));
     }
-    if let Some((task, ms, expired)) = m.last_wait {
-        let key = if expired {
+    if let Some(wait) = m.pool.last_wait {
+        let key = if wait.expired {
             "pool_wait_expired"
         } else {
             "pool_wait_ready"
         };
-        call.push_str(&texts.say(key, &[("task", &task), ("ms", &ms)]));
+        call.push_str(&texts.say(key, &[("task", &wait.task), ("ms", &wait.timeout_ms)]));
     }
     frame.render_widget(Paragraph::new(Line::styled(call, t.label())), calls);
 
@@ -75,7 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             |p| p.name.clone(),
         )
     };
-    if let Some(fetched) = &m.last_page {
+    if let Some(fetched) = &m.pool.last_page {
         let label = texts.say(
             "fetched_label",
             &[("task", &fetched.task), ("who", &name(fetched.worker))],
@@ -83,16 +84,17 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         let lines = cut_into_lines(&label, &fetched.page, page, (t.label(), t.dim()));
         frame.render_widget(Paragraph::new(lines), page);
     }
-    if let Some((task, what)) = &m.last_parsed {
-        let label = texts.say("parsed_label", &[("task", task)]);
-        let lines = cut_into_lines(&label, what, parsed, (t.label(), t.good()));
+    if let Some(found) = &m.pool.last_parsed {
+        let label = texts.say("parsed_label", &[("task", &found.task)]);
+        let lines = cut_into_lines(&label, &found.what, parsed, (t.label(), t.good()));
         frame.render_widget(Paragraph::new(lines), parsed);
     }
 
     let rows = list.height as usize;
     // Keep the newest tasks in view.
-    let skip = m.tasks.len().saturating_sub(rows);
+    let skip = m.pool.tasks.len().saturating_sub(rows);
     let lines: Vec<Line> = m
+        .pool
         .tasks
         .iter()
         .skip(skip)
@@ -106,13 +108,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 TaskState::Ready { ok: false, worker } => (by("pool_failed", worker), t.bad()),
             };
             let after = match (&view.callback, &view.got) {
-                (Some((pid, thread, ok)), _) => {
-                    let key = if *ok {
+                (Some(run), _) => {
+                    let key = if run.ok {
                         "pool_callback"
                     } else {
                         "pool_error_callback"
                     };
-                    texts.say(key, &[("pid", pid), ("thread", thread)])
+                    texts.say(key, &[("pid", &run.pid), ("thread", &run.thread)])
                 }
                 (None, Some(Ok(value))) => {
                     let value = value.map_or_else(String::new, |v| v.to_string());

@@ -10,7 +10,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
-use crate::model::QueueState;
+use crate::model::{BlockedOn, QueueState, SizeRead};
 
 pub const HEIGHT: u16 = 12;
 
@@ -113,7 +113,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             .concat(),
         ),
     ];
-    if let Some((pid, value)) = q.last_qsize {
+    if let Some(SizeRead { by: pid, value }) = q.last_qsize {
         let stale = if value == q.depth {
             t.label()
         } else {
@@ -133,7 +133,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             t.dim(),
         ));
     }
-    for (pid, op) in &q.blocked {
+    for BlockedOn { pid, op } in &q.blocked {
         let key = if op == "put" {
             "queue_blocked_put"
         } else {

@@ -989,7 +989,7 @@ fn up_to_the_first_loss() -> (Model, Box<dyn Scenario>) {
     let mut events = events.into_iter();
     for e in events.by_ref() {
         m.apply(&e);
-        if m.lost_writes > 0 {
+        if m.files.lost_writes > 0 {
             break;
         }
     }
@@ -1214,10 +1214,13 @@ fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() 
     let scenario = scenario_of(&events);
     let m = fold(&events);
     let tickets = 3;
-    assert!(m.outcomes.success > tickets, "the recorded run oversold");
+    assert!(
+        m.procs.outcomes.success > tickets,
+        "the recorded run oversold"
+    );
     let s = text(&render(&m, &view(), &*scenario, 120, 40, false));
     assert!(
-        s.contains(&format!("✗ sold {}/{tickets}", m.outcomes.success)),
+        s.contains(&format!("✗ sold {}/{tickets}", m.procs.outcomes.success)),
         "{s}"
     );
     // Every buyer whose sale came after the last ticket is marked.
@@ -1227,7 +1230,7 @@ fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() 
         .filter(|e| e.moment == Some(Moment::Oversold))
         .filter_map(|e| e.pid)
         .collect();
-    assert_eq!(oversold.len() as u32, m.outcomes.success - tickets);
+    assert_eq!(oversold.len() as u32, m.procs.outcomes.success - tickets);
     for pid in oversold {
         assert!(m.marked.contains_key(&pid), "{pid}");
     }
@@ -1334,8 +1337,8 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             }
         }
         // Every state the table can say, at the gate or not.
-        let mut m = fold(&events);
-        let mut p = m.procs.pop().unwrap();
+        let m = fold(&events);
+        let mut p = m.procs.last().unwrap().clone();
         let activities = [
             Activity::Started,
             Activity::WaitingForLock("l".into()),
