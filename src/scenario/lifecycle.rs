@@ -533,8 +533,8 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     // non-daemon children at exit, so o waits for g; only when o is
     // terminated is g orphaned (re-parented to the fork server, a subreaper).
     ctx.gate(py("o = Process(); o.start()"));
-    // g closes its end of this pipe once it has read its first parent's PID:
-    // main terminates o only after that.
+    // g closes its end of this pipe once it has read its first parent's PID,
+    // and o once its run() has returned: main terminates o only after both.
     let (seen_rx, seen_tx) = nix::unistd::pipe()?;
     let (rx, tx) = (seen_rx.as_raw_fd(), seen_tx.as_raw_fd());
     let orphans_parent = ctx.fork_child(ORPHANS_PARENT.0, ORPHANS_PARENT.1, "worker", |c| {
@@ -556,11 +556,12 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
             g.gate(("function_returns", [("name", "g")]));
             0
         });
-        let _ = nix::unistd::close(tx);
         let Ok(orphan) = orphan else { return 1 };
         call(c, "g.start()", Some(orphan), PyValue::None);
         c.gate(("returns", [("call", "run()")]));
         call(c, "run()", None, PyValue::None);
+        // o has returned from run(): main may terminate it now.
+        let _ = nix::unistd::close(tx);
         // At exit, as multiprocessing's `_exit_function` does: join every
         // non-daemon child. o is terminated while it waits here.
         match c.wait_child(orphan, None) {
