@@ -14,8 +14,8 @@ use crate::cli::{
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
-use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
+use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 pub fn main() -> ExitCode {
@@ -90,10 +90,15 @@ fn list() {
         .max()
         .unwrap_or(0);
     for (name, _) in scenario::SPECS {
-        match scenario::spec(name) {
-            Ok(spec) => println!("{name:width$}  {} (tutorial {})", spec.about, spec.tutorial),
-            Err(e) => println!("{name:width$}  (its scenario file does not parse: {e})"),
-        }
+        let texts = scenario::texts::common();
+        let line = match scenario::spec(name) {
+            Ok(spec) => texts.say(
+                "list_line",
+                &[("about", &spec.about), ("tutorial", &spec.tutorial)],
+            ),
+            Err(e) => texts.say("list_broken", &[("error", &e)]),
+        };
+        println!("{name:width$}  {line}");
     }
 }
 

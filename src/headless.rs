@@ -9,8 +9,8 @@ use anyhow::Context;
 use crossbeam_channel::{select, Receiver, Sender};
 use serde_json::{json, Map, Value};
 
-use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::engine::Run;
+use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::model::Model;
 use crate::signals;
 
@@ -64,10 +64,13 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let last = if json {
         Value::Object(summary).to_string()
     } else {
-        format!(
-            "{} ({wall_ms} ms, seed {})",
-            launch.scenario.report(&model),
-            model.seed
+        launch.scenario.spec().texts.say(
+            "headless_line",
+            &[
+                ("report", &launch.scenario.report(&model)),
+                ("wall_ms", &wall_ms),
+                ("seed", &model.seed),
+            ],
         )
     };
     let _ = output.send(format!("{last}\n").into_bytes());

@@ -133,19 +133,250 @@ pub struct SeenBlocked {
     pub syscall: String,
 }
 
+/// What a process waits at its gate to do, as data: the action's key
+/// (`take_lock`), which the texts phrase (`act_take_lock`), and the values
+/// the phrase names (`{"value": 5}`). In JSON both are fields of the
+/// `ready` event: `{"kind":"ready","action":"write","args":{"value":5}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Act {
+    pub action: String,
+    pub args: std::collections::BTreeMap<String, PyValue>,
+}
+
+/// The action in JSON: `args` only where there are some.
+#[derive(Serialize, Deserialize)]
+struct ActJson {
+    action: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    args: std::collections::BTreeMap<String, PyValue>,
+}
+
+impl Serialize for Act {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            ActJson {
+                action: self.action.clone(),
+                args: self.args.clone(),
+            }
+            .serialize(s)
+        } else {
+            // A binary format has no optional fields: both, in order.
+            (&self.action, &self.args).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Act {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let ActJson { action, args } = ActJson::deserialize(d)?;
+            Ok(Act { action, args })
+        } else {
+            let (action, args) = Deserialize::deserialize(d)?;
+            Ok(Act { action, args })
+        }
+    }
+}
+
+impl Act {
+    pub fn new(action: &str) -> Act {
+        Act {
+            action: action.into(),
+            args: Default::default(),
+        }
+    }
+
+    /// The value of the hole `name` in the action's text.
+    pub fn with(mut self, name: &str, value: impl Into<PyValue>) -> Act {
+        self.args.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// An action without values: `ctx.gate("take_lock")`.
+impl From<&str> for Act {
+    fn from(action: &str) -> Act {
+        Act::new(action)
+    }
+}
+
+/// An action with values: `ctx.gate(("write", [("value", 5)]))`. A tuple
+/// costs nothing until the gate is closed and the action is announced.
+impl<V: Into<PyValue>, const N: usize> From<(&str, [(&str, V); N])> for Act {
+    fn from((action, args): (&str, [(&str, V); N])) -> Act {
+        args.into_iter()
+            .fold(Act::new(action), |act, (name, v)| act.with(name, v))
+    }
+}
+
+/// The action as data, for a log line until the log phrases it from the
+/// texts: `write value=5`.
+impl std::fmt::Display for Act {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.action)?;
+        for (name, value) in &self.args {
+            write!(f, " {name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<i64> for PyValue {
+    fn from(v: i64) -> PyValue {
+        PyValue::Int(v)
+    }
+}
+
+impl From<u64> for PyValue {
+    fn from(v: u64) -> PyValue {
+        PyValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<i32> for PyValue {
+    fn from(v: i32) -> PyValue {
+        PyValue::Int(v.into())
+    }
+}
+
+impl From<u32> for PyValue {
+    fn from(v: u32) -> PyValue {
+        PyValue::Int(v.into())
+    }
+}
+
+impl From<usize> for PyValue {
+    fn from(v: usize) -> PyValue {
+        PyValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&str> for PyValue {
+    fn from(v: &str) -> PyValue {
+        PyValue::Str(v.into())
+    }
+}
+
+impl From<String> for PyValue {
+    fn from(v: String) -> PyValue {
+        PyValue::Str(v)
+    }
+}
+
+/// Whether an event of a kind, reported by a process, is one instrumented
+/// action: what one permit of the pacer lets through (see
+/// [`Event::is_action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acts {
+    /// Never: a report of the parent, a sample, or the end of an action
+    /// already counted (an acquire ends the wait it follows; an outcome is
+    /// reported with the read or write that decided it).
+    No,
+    /// Always.
+    Yes,
+    /// Unless the process was blocked on a queue when it came: then it ends
+    /// the action the block began (a get, a put or a task start that a block
+    /// held up), as an acquire ends a wait.
+    UnlessBlocked,
+}
+
+/// How much an event matters to a person following the run, in the log
+/// and the narration line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Salience {
+    /// Bookkeeping: spawns, exit 0, the parent's readings, the pacer.
+    Routine,
+    /// What the scenario's code does, step by step.
+    Normal,
+    /// Something a person should stop at: a block, a failure, a timeout.
+    Notable,
+    /// What the scenario exists to show: a moment (`crate::model::Moment`).
+    Alarm,
+}
+
+/// What the contract says of one kind of event, declared with the kind in
+/// one place (the `kinds!` list below).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    /// The `kind` as JSON writes it; also the key of its text in the
+    /// scenario's texts, where no case of it has a key of its own.
+    pub name: &'static str,
+    /// Whether it is an action, reported by a process.
+    pub acts: Acts,
+    /// How much it matters in the log, before what it says (an exit 0 is
+    /// routine, another exit notable: the narration decides those cases);
+    /// `None`: a sample the parent takes again and again (a gate's `ready`,
+    /// a `/proc` state, a queue's depth), never logged.
+    pub log: Option<Salience>,
+}
+
+/// The words of the `kinds!` list for [`Acts`].
+macro_rules! acts {
+    (report) => {
+        Acts::No
+    };
+    (action) => {
+        Acts::Yes
+    };
+    (action_unless_blocked) => {
+        Acts::UnlessBlocked
+    };
+}
+
+/// The words of the `kinds!` list for [`KindInfo::log`].
+macro_rules! logged {
+    (sample) => {
+        None
+    };
+    (routine) => {
+        Some(Salience::Routine)
+    };
+    (normal) => {
+        Some(Salience::Normal)
+    };
+    (notable) => {
+        Some(Salience::Notable)
+    };
+}
+
 /// Defines [`Body`], the kinds of event as `--json` prints them (a flat
-/// object with a `kind`), and its twins for the pipe between processes,
-/// which list the same kinds in the same order with the same fields.
+/// object with a `kind`), with what the contract says of each kind
+/// ([`Body::info`]: its JSON name, whether it is an action, how it is
+/// logged), and its twins for the pipe between processes, which list the
+/// same kinds in the same order with the same fields.
+///
+/// Each kind is declared as `Name["json_name", acts, log] { fields }`:
+/// `acts` is `action`, `action_unless_blocked` or `report` ([`Acts`]);
+/// `log` is `sample`, `routine`, `normal` or `notable` ([`KindInfo::log`]).
 macro_rules! kinds {
     (
-        $( $(#[$vm:meta])* $v:ident { $( $(#[$fm:meta])* $f:ident : $t:ty ),* $(,)? } ),* ;
-        $( $(#[$um:meta])* $u:ident ),* $(,)?
+        $( $(#[$vm:meta])* $v:ident [ $vn:literal, $va:ident, $vl:ident ]
+            { $( $(#[$fm:meta])* $f:ident : $t:ty ),* $(,)? } ),* ;
+        $( $(#[$um:meta])* $u:ident [ $un:literal, $ua:ident, $ul:ident ] ),* $(,)?
     ) => {
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(tag = "kind", rename_all = "snake_case")]
+        #[serde(tag = "kind")]
         pub enum Body {
-            $( $(#[$vm])* $v { $( $(#[$fm])* $f: $t ),* }, )*
-            $( $(#[$um])* $u, )*
+            $( $(#[$vm])* #[serde(rename = $vn)] $v { $( $(#[$fm])* $f: $t ),* }, )*
+            $( $(#[$um])* #[serde(rename = $un)] $u, )*
+        }
+
+        impl Body {
+            /// What the contract says of this event's kind.
+            pub fn info(&self) -> KindInfo {
+                match self {
+                    $( Body::$v { .. } => KindInfo {
+                        name: $vn,
+                        acts: acts!($va),
+                        log: logged!($vl),
+                    }, )*
+                    $( Body::$u => KindInfo {
+                        name: $un,
+                        acts: acts!($ua),
+                        log: logged!($ul),
+                    }, )*
+                }
+            }
         }
 
         /// The event pipe's encoding: the kind as a number, the fields in
@@ -189,7 +420,7 @@ macro_rules! kinds {
 
 kinds! {
     /// The run began. Emitted by the parent before anything else.
-    Start {
+    Start["start", report, routine] {
         scenario: String,
         seed: u64,
         /// The mpviz process itself.
@@ -197,7 +428,7 @@ kinds! {
         params: serde_json::Value,
     },
     /// The parent started a process (`pid` is the new child).
-    Spawn {
+    Spawn["spawn", report, routine] {
         name: String,
         role: String,
         /// The child's index among its scenario's processes.
@@ -206,22 +437,23 @@ kinds! {
     },
     /// The process is blocked at the pacer's gate and will do `action` once
     /// it gets a permit.
-    Ready {
-        action: String,
+    Ready["ready", report, sample] {
+        #[serde(flatten)]
+        action: Act,
     },
-    LockWait {
+    LockWait["lock_wait", action, normal] {
         lock: String,
     },
     /// Stamped after the lock is really held.
-    LockAcquire {
+    LockAcquire["lock_acquire", report, normal] {
         lock: String,
     },
     /// Stamped before the lock is really let go.
-    LockRelease {
+    LockRelease["lock_release", action, normal] {
         lock: String,
     },
     /// The process read `file`; `value` is absent when the text did not parse.
-    Read {
+    Read["read", action, normal] {
         file: String,
         value: Option<i64>,
         text: String,
@@ -235,12 +467,12 @@ kinds! {
         reset: Option<i64>,
     },
     /// The process opened `file` for writing, emptying it.
-    Truncate {
+    Truncate["truncate", action, normal] {
         file: String,
     },
     /// The process wrote to `file`: a number it computed (`value`), or raw
     /// `bytes` (an append).
-    Write {
+    Write["write", action, normal] {
         file: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<i64>,
@@ -254,56 +486,56 @@ kinds! {
     },
     /// The process put `item` into `queue`; `depth` is the queue's real depth
     /// just after (the kernel's count of messages).
-    Put {
+    Put["put", action_unless_blocked, normal] {
         queue: String,
         item: u64,
         depth: u32,
     },
     /// The process took `item` from `queue`; `depth` just after.
-    Get {
+    Get["get", action_unless_blocked, normal] {
         queue: String,
         item: u64,
         depth: u32,
     },
     /// The process found `queue` full (`op` "put") or empty (`op` "get") and
     /// blocks until that changes.
-    Blocked {
+    Blocked["blocked", action, notable] {
         queue: String,
         op: String,
     },
     /// A put gave up when its timeout expired: the queue stayed full
     /// (Python's `queue.Full`).
-    Full {
+    Full["full", action, notable] {
         queue: String,
         item: u64,
     },
     /// A get gave up when its timeout expired: the queue stayed empty
     /// (Python's `queue.Empty`).
-    Empty {
+    Empty["empty", action, notable] {
         queue: String,
     },
     /// The process asked the queue how many items it holds (`qsize()`).
-    Qsize {
+    Qsize["qsize", action, normal] {
         queue: String,
         value: u32,
     },
     /// The parent measured the queue's depth.
-    QueueDepth {
+    QueueDepth["queue_depth", report, sample] {
         queue: String,
         depth: u32,
         maxsize: u32,
     },
     /// The parent submitted `task` to the pool (`apply_async`, or `apply`
     /// with `--sync`).
-    TaskSubmit {
+    TaskSubmit["task_submit", action, normal] {
         task: u32,
     },
     /// A pool worker took `task` from the task queue and runs it.
-    TaskStart {
+    TaskStart["task_start", action_unless_blocked, normal] {
         task: u32,
     },
     /// A pool worker finished `task`: its result, or the error it raised.
-    TaskDone {
+    TaskDone["task_done", action, normal] {
         task: u32,
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,7 +554,7 @@ kinds! {
     /// crawled page. The event's PID and `tid` are what the thread's own
     /// `getpid()` and `gettid()` returned as the callback ran; `result`, or
     /// `error_type` and `error`, what it was handed from the result channel.
-    Callback {
+    Callback["callback", report, normal] {
         task: u32,
         thread: String,
         ok: bool,
@@ -340,7 +572,7 @@ kinds! {
     /// The parent's `get()` of `task`'s AsyncResult returned (`Pool.apply`
     /// with `--sync`): the value it got (`result`), or the error it raised
     /// (`error_type`, `error`).
-    ResultGet {
+    ResultGet["result_get", report, normal] {
         task: u32,
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -352,52 +584,52 @@ kinds! {
     },
     /// The pool's `join()` returned: the workers whose exits (reported by
     /// their reaper) it waited for.
-    PoolJoined {
+    PoolJoined["pool_joined", report, normal] {
         workers: Vec<Pid>,
     },
     /// The parent waited for `task`'s result for at most `timeout_ms`;
     /// `expired` when it was not ready in time.
-    ResultWait {
+    ResultWait["result_wait", report, normal] {
         task: u32,
         timeout_ms: u64,
         expired: bool,
     },
     /// The parent called the pool's `close` or `join`.
-    PoolCall {
+    PoolCall["pool_call", report, normal] {
         call: String,
     },
     /// The process sleeps (the tutorial's "network delay").
-    Sleep {
+    Sleep["sleep", action, normal] {
         ms: u64,
     },
-    Outcome {
+    Outcome["outcome", report, normal] {
         result: Outcome,
     },
     /// The parent reaped the process. Python-style: the exit status, or minus
     /// the number of the signal that ended it.
-    Exit {
+    Exit["exit", report, notable] {
         exitcode: i32,
     },
     /// The process's state letter from `/proc/PID/stat`, sampled by the parent
     /// when it changes (R running, S sleeping, D disk, Z zombie, T stopped).
-    State {
+    State["state", report, sample] {
         state: char,
     },
     /// The parent read the real content of `file`.
-    File {
+    File["file", report, routine] {
         file: String,
         content: String,
     },
     /// The pacer's setting changed. `speed` is actions per second, absent for
     /// no pacing.
-    Pace {
+    Pace["pace", report, normal] {
         paused: bool,
         speed: Option<f64>,
     },
     /// A process asked the manager's server process to do `op` on the
     /// shared objects: `dict_set` (`key`, `value`), `list_append` (`value`),
     /// `read` (everything), `shutdown`. Reported before it is sent.
-    Request {
+    Request["request", action, normal] {
         op: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<i64>,
@@ -407,7 +639,7 @@ kinds! {
     /// The server did `op` for `client` (the PID the kernel gives for the
     /// connection's peer); its dict and list now hold `dict_len` and
     /// `list_len` items.
-    Served {
+    Served["served", action, normal] {
         client: Pid,
         op: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -418,25 +650,25 @@ kinds! {
         list_len: u32,
     },
     /// What a process read back from the server: the dict's items and the list.
-    Reply {
+    Reply["reply", report, normal] {
         dict: Vec<(i64, i64)>,
         list: Vec<i64>,
     },
     /// A process set `key` in its own plain dict, a private copy that now
     /// holds `len` items.
-    PlainSet {
+    PlainSet["plain_set", action, normal] {
         key: i64,
         value: i64,
         len: u32,
     },
     /// The main process's own plain dict, read at the end: `len` items.
-    PlainRead {
+    PlainRead["plain_read", report, normal] {
         len: u32,
     },
     /// A process made a lock: `lock_kind` is `flock` (the kernel lets go when
     /// the holder dies) or `semaphore` (a POSIX semaphore, like Python's
     /// `Lock`: nobody lets go for a dead holder).
-    LockMade {
+    LockMade["lock_made", action, routine] {
         lock: String,
         lock_kind: String,
     },
@@ -444,7 +676,7 @@ kinds! {
     /// Python writes it, `target` the process it is about (none before it
     /// has started), and what it returned or did. A join reports its
     /// timeout and whether the target was still alive after it.
-    ProcessCall {
+    ProcessCall["process_call", action, normal] {
         call: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<Pid>,
@@ -463,7 +695,7 @@ kinds! {
     /// system by the process that reports it: the semaphore's `value`
     /// (`sem_getvalue`: 0, taken), its holder reaped, and each waiter `seen`
     /// asleep in the kernel on the semaphore itself (not at mpviz's gate).
-    Deadlock {
+    Deadlock["deadlock", action, normal] {
         lock: String,
         holder: Pid,
         waiters: Vec<Pid>,
@@ -471,14 +703,14 @@ kinds! {
         seen: Vec<SeenBlocked>,
     },
     /// Something went wrong in the run (a fork failed, a limit was hit).
-    Error {
+    Error["error", report, normal] {
         message: String,
     };
     /// Every process of the run has exited and been reaped.
-    End,
+    End["end", report, routine],
     /// The thread `pid` (its kernel thread id) has ended: its process's
     /// `join()` on it returned. A thread has no exit status.
-    Joined,
+    Joined["joined", report, normal],
 }
 
 impl Event {
@@ -488,81 +720,20 @@ impl Event {
 
     /// The event's `kind` as it appears in JSON.
     pub fn kind(&self) -> &'static str {
-        match self.body {
-            Body::Start { .. } => "start",
-            Body::Spawn { .. } => "spawn",
-            Body::Ready { .. } => "ready",
-            Body::LockWait { .. } => "lock_wait",
-            Body::LockAcquire { .. } => "lock_acquire",
-            Body::LockRelease { .. } => "lock_release",
-            Body::Read { .. } => "read",
-            Body::Truncate { .. } => "truncate",
-            Body::Write { .. } => "write",
-            Body::Sleep { .. } => "sleep",
-            Body::Put { .. } => "put",
-            Body::Get { .. } => "get",
-            Body::Blocked { .. } => "blocked",
-            Body::Full { .. } => "full",
-            Body::Empty { .. } => "empty",
-            Body::Qsize { .. } => "qsize",
-            Body::QueueDepth { .. } => "queue_depth",
-            Body::TaskSubmit { .. } => "task_submit",
-            Body::TaskStart { .. } => "task_start",
-            Body::TaskDone { .. } => "task_done",
-            Body::Callback { .. } => "callback",
-            Body::ResultWait { .. } => "result_wait",
-            Body::ResultGet { .. } => "result_get",
-            Body::PoolCall { .. } => "pool_call",
-            Body::PoolJoined { .. } => "pool_joined",
-            Body::Outcome { .. } => "outcome",
-            Body::Exit { .. } => "exit",
-            Body::State { .. } => "state",
-            Body::File { .. } => "file",
-            Body::Pace { .. } => "pace",
-            Body::Request { .. } => "request",
-            Body::Served { .. } => "served",
-            Body::Reply { .. } => "reply",
-            Body::PlainSet { .. } => "plain_set",
-            Body::PlainRead { .. } => "plain_read",
-            Body::LockMade { .. } => "lock_made",
-            Body::ProcessCall { .. } => "process_call",
-            Body::Deadlock { .. } => "deadlock",
-            Body::Error { .. } => "error",
-            Body::End => "end",
-            Body::Joined => "joined",
-        }
+        self.body.info().name
     }
 
     /// Whether this event starts one instrumented action: each gate a child
-    /// passes is followed by exactly one such event (an acquire completes the
-    /// wait it follows; an outcome is reported with the read or write that
-    /// decided it).
+    /// passes is followed by exactly one such event (see [`Acts`]; whether a
+    /// get, put or task start ended a block is the model's to tell).
     pub fn is_action(&self) -> bool {
-        self.pid.is_some()
-            && matches!(
-                self.body,
-                Body::LockWait { .. }
-                    | Body::LockRelease { .. }
-                    | Body::Read { .. }
-                    | Body::Truncate { .. }
-                    | Body::Write { .. }
-                    | Body::Sleep { .. }
-                    | Body::Put { .. }
-                    | Body::Get { .. }
-                    | Body::Blocked { .. }
-                    | Body::Full { .. }
-                    | Body::Empty { .. }
-                    | Body::Qsize { .. }
-                    | Body::TaskSubmit { .. }
-                    | Body::TaskStart { .. }
-                    | Body::TaskDone { .. }
-                    | Body::Request { .. }
-                    | Body::Served { .. }
-                    | Body::PlainSet { .. }
-                    | Body::ProcessCall { .. }
-                    | Body::LockMade { .. }
-                    | Body::Deadlock { .. }
-            )
+        self.pid.is_some() && self.body.info().acts != Acts::No
+    }
+
+    /// Whether the log shows this kind of event: all but the parent's
+    /// samples (see [`KindInfo::log`]).
+    pub fn is_logged(&self) -> bool {
+        self.body.info().log.is_some()
     }
 
     /// One JSON object, without a newline.
@@ -645,7 +816,13 @@ mod tests {
                 ppid: 9,
             },
             Body::Ready {
-                action: "take the lock".into(),
+                action: "take_lock".into(),
+            },
+            Body::Ready {
+                action: ("append_part", [("part", 2), ("of", 3)]).into(),
+            },
+            Body::Ready {
+                action: Act::new("fetch").with("path", "/a b"),
             },
             Body::LockWait {
                 lock: "tickets".into(),
@@ -858,6 +1035,24 @@ mod tests {
     }
 
     #[test]
+    fn a_ready_names_its_action_by_key_with_its_values_only_where_it_has_some() {
+        let ready = |action: Act| Event::new(5, Some(7), Body::Ready { action }).to_json();
+        assert_eq!(
+            ready("take_lock".into()),
+            r#"{"t_ns":5,"pid":7,"kind":"ready","action":"take_lock"}"#
+        );
+        let write = ready(("write", [("value", 5)]).into());
+        assert_eq!(
+            write,
+            r#"{"t_ns":5,"pid":7,"kind":"ready","action":"write","args":{"value":5}}"#
+        );
+        let back = Event::from_json(&write).unwrap();
+        assert!(
+            matches!(back.body, Body::Ready { action } if action == Act::new("write").with("value", 5))
+        );
+    }
+
+    #[test]
     fn events_cross_the_pipe_unchanged_frame_after_frame() {
         let events = one_of_each_kind();
         let mut bytes = Vec::new();
@@ -889,6 +1084,14 @@ mod tests {
             let mut frame = Vec::new();
             event.encode(&mut frame);
             assert!(frame.len() < event.to_json().len(), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_is_named_in_json_as_its_declaration_says() {
+        for event in one_of_each_kind() {
+            let json: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap();
+            assert_eq!(json["kind"], event.kind(), "{event:?}");
         }
     }
 

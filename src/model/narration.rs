@@ -10,22 +10,9 @@
 
 use std::ops::Deref;
 
-use crate::protocol::{Body, Event, Outcome, Pid};
+use crate::protocol::{Body, Event, Outcome, Pid, Salience};
 
 use super::Model;
-
-/// How much a log entry matters to a person following the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Salience {
-    /// Bookkeeping: spawns, exit 0, the parent's readings, the pacer.
-    Routine,
-    /// What the scenario's code does, step by step.
-    Normal,
-    /// Something a person should stop at: a block, a failure, a timeout.
-    Notable,
-    /// What the scenario exists to show: a [`Moment`].
-    Alarm,
-}
 
 /// The moments a scenario exists to show. They stay marked where they
 /// happened: the process's row, the log line and the header's counter.
@@ -84,9 +71,14 @@ pub struct Told {
     pub moment: Option<Moment>,
 }
 
-/// The moment `ev` is, judged on the model it was just folded into, and
-/// the processes it marks.
-pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
+/// A moment and the processes it happened to (their rows stay marked).
+pub(super) struct Happened {
+    pub moment: Moment,
+    pub to: Vec<Pid>,
+}
+
+/// The moment `ev` is, judged on the model it was just folded into.
+pub(super) fn moment(ev: &Event, model: &Model) -> Option<Happened> {
     let me = || ev.pid.into_iter().collect::<Vec<_>>();
     let moment = match &ev.body {
         Body::Write { value: Some(_), .. } => {
@@ -104,49 +96,47 @@ pub(super) fn moment(ev: &Event, model: &Model) -> Option<(Moment, Vec<Pid>)> {
             result: Outcome::Success,
         } => {
             let tickets = model.params.get("tickets").and_then(|t| t.as_u64())?;
-            (u64::from(model.outcomes.success) > tickets).then_some(Moment::Oversold)?
+            (u64::from(model.procs.outcomes.success) > tickets).then_some(Moment::Oversold)?
         }
         Body::Deadlock {
             holder, waiters, ..
         } => {
-            let mut marked = waiters.clone();
-            marked.push(*holder);
-            return Some((Moment::Deadlock, marked));
+            let mut to = waiters.clone();
+            to.push(*holder);
+            return Some(Happened {
+                moment: Moment::Deadlock,
+                to,
+            });
         }
-        Body::Error { .. } => return Some((Moment::Error, Vec::new())),
+        Body::Error { .. } => {
+            return Some(Happened {
+                moment: Moment::Error,
+                to: Vec::new(),
+            })
+        }
         _ => return None,
     };
-    Some((moment, me()))
+    Some(Happened { moment, to: me() })
 }
 
 /// How much `ev` matters, judged on the model it was just folded into
-/// (`pace_changed`: whether a pacer event changed the pace).
+/// (`pace_changed`: whether a pacer event changed the pace): as its kind is
+/// declared ([`crate::protocol::KindInfo::log`]), but for what the event
+/// says or the model knows.
 pub(super) fn salience(ev: &Event, model: &Model, pace_changed: bool) -> Salience {
     let holder_of = |lock: &str| model.locks.get(lock).and_then(|l| l.holder);
     match &ev.body {
-        Body::Start { .. }
-        | Body::Spawn { .. }
-        | Body::Ready { .. }
-        | Body::State { .. }
-        | Body::File { .. }
-        | Body::QueueDepth { .. }
-        | Body::LockMade { .. }
-        | Body::End
-        | Body::Exit { exitcode: 0 } => Salience::Routine,
-        Body::Pace { .. } if pace_changed => Salience::Normal,
-        Body::Pace { .. } => Salience::Routine,
+        Body::Exit { exitcode: 0 } => Salience::Routine,
+        Body::Pace { .. } if !pace_changed => Salience::Routine,
         // Asking for a lock another holds: the process sleeps in the kernel.
         Body::LockWait { lock } if holder_of(lock).is_some_and(|h| Some(h) != ev.pid) => {
             Salience::Notable
         }
-        Body::Blocked { .. }
-        | Body::Full { .. }
-        | Body::Empty { .. }
-        | Body::TaskDone { ok: false, .. }
+        Body::TaskDone { ok: false, .. }
         | Body::Callback { ok: false, .. }
-        | Body::ResultWait { expired: true, .. }
-        | Body::Exit { .. } => Salience::Notable,
-        _ => Salience::Normal,
+        | Body::ResultWait { expired: true, .. } => Salience::Notable,
+        // A sample is never logged.
+        _ => ev.body.info().log.unwrap_or(Salience::Routine),
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::{Outcome, SeenBlocked};
 
 fn ev(t: u64, pid: Option<Pid>, body: Body) -> Event {
     Event::new(t, pid, body)
@@ -109,7 +110,10 @@ fn a_holder_that_dies_is_shown_dead_until_the_next_acquire_shows_the_lock_let_go
     let l = &m.locks["tickets"];
     assert_eq!(l.holder, Some(11));
     assert!(!l.holder_dead);
-    assert_eq!(l.taken_after_death, Some((10, 11)));
+    assert_eq!(
+        l.taken_after_death,
+        Some(TakenAfterDeath { dead: 10, by: 11 })
+    );
     assert_eq!(l.overlaps, 0);
 }
 
@@ -143,7 +147,7 @@ fn a_semaphore_holder_that_died_is_no_deadlock_until_the_evidence_comes() {
     assert!(l.holder_dead);
     assert_eq!(l.waiters.len(), 2);
     assert!(!l.deadlocked(), "named before anything was checked");
-    assert_eq!(m.deadlocks, 0);
+    assert_eq!(m.locks.deadlocks, 0);
     let seen = |pid| SeenBlocked {
         pid,
         state: 'S',
@@ -167,7 +171,7 @@ fn a_semaphore_holder_that_died_is_no_deadlock_until_the_evidence_comes() {
     let evidence = l.deadlock.as_ref().unwrap();
     assert_eq!(evidence.value, 0);
     assert_eq!(evidence.seen, vec![seen(11), seen(12)]);
-    assert_eq!(m.deadlocks, 1);
+    assert_eq!(m.locks.deadlocks, 1);
 }
 
 #[test]
@@ -199,7 +203,7 @@ fn outcomes_are_counted_and_kept_per_process() {
         ),
     ]);
     assert_eq!(
-        m.outcomes,
+        m.procs.outcomes,
         Outcomes {
             success: 1,
             fail: 1,
@@ -247,7 +251,7 @@ fn a_write_based_on_an_overtaken_read_is_a_lost_update() {
         write(10, 9),
         write(11, 9),
     ]);
-    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.files.lost_writes, 1);
     assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
     assert_eq!(m.proc(10).unwrap().overwrote, None);
 
@@ -263,7 +267,7 @@ fn a_write_based_on_an_overtaken_read_is_a_lost_update() {
         write(11, 8),
         write(12, 9),
     ]);
-    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.files.lost_writes, 1);
     assert_eq!(m.proc(12).unwrap().overwrote, Some(11));
 }
 
@@ -278,10 +282,10 @@ fn counting_up_two_reads_of_one_value_lose_an_increment_and_show_how() {
         write(11, 5),
         write(10, 5),
     ]);
-    assert_eq!(m.lost_writes, 1);
-    assert_eq!(m.writes_of("tickets.json"), 2);
+    assert_eq!(m.files.lost_writes, 1);
+    assert_eq!(m.files.writes_of("tickets.json"), 2);
     assert_eq!(
-        m.last_lost,
+        m.files.last_lost,
         Some(LostUpdate {
             file: "tickets.json".into(),
             writer: 10,
@@ -309,10 +313,10 @@ fn a_write_that_carries_the_count_on_past_a_stale_one_undoes_nothing() {
         write(12, 4),
         write(10, 7),
     ]);
-    assert_eq!(m.lost_writes, 1);
+    assert_eq!(m.files.lost_writes, 1);
     assert_eq!(m.proc(12).unwrap().overwrote, Some(11));
     assert_eq!(m.proc(10).unwrap().overwrote, None);
-    assert_eq!(m.last_lost.as_ref().map(|l| l.writer), Some(12));
+    assert_eq!(m.files.last_lost.as_ref().map(|l| l.writer), Some(12));
 }
 
 #[test]
@@ -325,7 +329,7 @@ fn reading_and_writing_in_turn_loses_nothing() {
         read(11, 9),
         write(11, 8),
     ]);
-    assert_eq!(m.lost_writes, 0);
+    assert_eq!(m.files.lost_writes, 0);
 }
 
 #[test]
@@ -340,7 +344,7 @@ fn gates_are_shown_until_the_next_action() {
             },
         ),
     ]);
-    assert_eq!(m.proc(10).unwrap().at_gate.as_deref(), Some("read"));
+    assert_eq!(m.proc(10).unwrap().at_gate, Some("read".into()));
     assert_eq!(m.waiting_at_gates(), 1);
     assert_eq!(m.actions, 0);
     m.apply(&ev(
@@ -608,10 +612,10 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     let mut shown = Vec::new();
     for e in &events {
         m.apply(e);
-        shown.push(m.landings.lost);
+        shown.push(m.files.landings.lost);
     }
-    assert_eq!(m.landings.lost, 1, "seven writes, the memory holds 6");
-    assert_eq!(m.landings.settled, 7);
+    assert_eq!(m.files.landings.lost, 1, "seven writes, the memory holds 6");
+    assert_eq!(m.files.landings.settled, 7);
     // Right after the stale write, the memory held 2 after six writes, but
     // 10 held a read of 5: nothing was certain yet.
     assert_eq!(shown[stale], 0);
@@ -621,7 +625,7 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     // after it): only write 1 is settled. The fork server starts others and
     // reads nothing: it holds nothing up.
     let m = fold(&events[..stale]);
-    assert_eq!(m.landings.settled, 1);
+    assert_eq!(m.files.landings.settled, 1);
 }
 
 /// Two buyers of a ticket run without the lock, as a paced step reports it:
@@ -776,7 +780,7 @@ fn a_write_that_landed_first_is_not_taken_for_one_over_a_later_one_reported_firs
     ]);
     assert_eq!(m.proc(10).unwrap().overwrote, None);
     assert_eq!(
-        m.lost_writes, 0,
+        m.files.lost_writes, 0,
         "nothing is claimed the stream cannot tell"
     );
 }

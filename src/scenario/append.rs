@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use super::{FileLine, Height, Panel, Scenario, Show, Spec};
 use crate::model::{Model, Moment};
 use crate::protocol::Body;
-use crate::scenario::texts::counted;
+use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
 
 pub const FILE: &str = "a.txt";
@@ -161,36 +161,29 @@ impl Scenario for Append {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "append: {}, {}, {}: {} lines, {} torn; start order {}, write order {}; exit codes {}",
-            counted(get("writers"), "writer", "writers"),
-            counted(get("chunks"), "chunk", "chunks"),
-            if self.params.lock {
-                "with the lock"
-            } else {
-                "without a lock"
-            },
-            get("lines"),
-            get("torn_lines"),
-            get("start_order"),
-            get("write_order"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("report", self.params.lock), &[]);
+        texts.say_by("report", |hole| match hole {
+            "lock" => Some(lock.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
-        let lock = if self.params.lock {
-            "with a lock"
-        } else {
-            "no lock"
-        };
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("variant", self.params.lock), &[]);
         let chunks = match self.params.chunks {
-            1 => "one write a line".to_string(),
-            k => format!("{k} writes a line"),
+            1 => texts.say("variant_one_write", &[]),
+            k => texts.say("variant_writes", &[("chunks", &k)]),
         };
-        let writers = counted(self.params.writers, "writer", "writers");
-        format!("{writers}, {chunks}, {lock}")
+        texts.say(
+            "variant",
+            &[
+                ("writers", &self.params.writers),
+                ("chunks", &chunks),
+                ("lock", &lock),
+            ],
+        )
     }
 
     fn show(&self) -> Show {
@@ -238,9 +231,9 @@ fn append(ctx: &mut Ctx, p: &AppendParams) -> std::io::Result<()> {
     let count = parts.len();
     for (k, part) in parts.into_iter().enumerate() {
         if count == 1 {
-            ctx.gate("append its line");
+            ctx.gate("append_line");
         } else {
-            ctx.gate(format_args!("append part {} of {count}", k + 1));
+            ctx.gate(("append_part", [("part", k + 1), ("of", count)]));
         }
         // Reported just before it is made, like every write.
         ctx.emit(Body::Write {

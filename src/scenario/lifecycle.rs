@@ -34,7 +34,8 @@ use serde_json::{json, Map, Value};
 use super::{Height, Panel, Scenario, Show, Side, Spec};
 use crate::ipc::sem::SharedSemaphore;
 use crate::model::{Model, Moment};
-use crate::protocol::{Body, Pid, PyValue, SeenBlocked};
+use crate::protocol::{Act, Body, Pid, PyValue, SeenBlocked};
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const LOCK: &str = "lock";
@@ -185,7 +186,7 @@ impl Scenario for Lifecycle {
             "zombie_seen".into(),
             json!(zombie.is_some_and(|z| z.state == Some('Z'))),
         );
-        s.insert("deadlocks".into(), json!(model.deadlocks));
+        s.insert("deadlocks".into(), json!(model.locks.deadlocks));
         s.insert(
             "exit_codes".into(),
             super::exit_codes_json(
@@ -200,18 +201,17 @@ impl Scenario for Lifecycle {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "lifecycle with a {} lock: exit codes {}; zombie seen {}; deadlocks {}",
-            self.params.lock_kind.as_str(),
-            get("exit_codes_by_name"),
-            get("zombie_seen"),
-            get("deadlocks"),
-        )
+        let texts = &self.spec.texts;
+        let kind = self.params.lock_kind.as_str();
+        texts.say_by("report", |hole| match hole {
+            "lock_kind" => Some(kind.to_string()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
-        format!("a {} lock", self.params.lock_kind.as_str())
+        let kind = self.params.lock_kind.as_str();
+        self.spec.texts.say("variant", &[("lock_kind", &kind)])
     }
 
     fn show(&self) -> Show {
@@ -237,11 +237,14 @@ impl Scenario for Lifecycle {
             (
                 DEADLOCK,
                 // Only once named on evidence, not when a holder died.
-                if model.deadlocks > 0 {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
+                self.spec.texts.say(
+                    if model.locks.deadlocks > 0 {
+                        "word_yes"
+                    } else {
+                        "word_no"
+                    },
+                    &[],
+                ),
             ),
         ]
     }
@@ -383,14 +386,20 @@ fn asleep_on(pid: Pid, futex: &std::ops::Range<usize>) -> std::io::Result<Option
     }))
 }
 
+/// A line of the Python program as the action a process waits to do: code
+/// reads the same in every language.
+fn py(code: impl Into<String>) -> Act {
+    Act::new("py").with("code", code.into())
+}
+
 fn pause_a_little() {
     std::thread::sleep(Duration::from_millis(5));
 }
 
 /// Works until stopped: a step, a short sleep, again.
-fn work_forever(ctx: &mut Ctx, what: &str) -> i32 {
+fn work_forever(ctx: &mut Ctx, action: &str) -> i32 {
     loop {
-        ctx.gate(what);
+        ctx.gate(action);
         ctx.sleep(100);
     }
 }
@@ -417,42 +426,42 @@ fn wait_for_eof(pipe: BorrowedFd) {
 fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let me = ctx.pid;
     let mut kids = Children::default();
-    ctx.gate("lock = Lock()");
+    ctx.gate(py("lock = Lock()"));
     ctx.emit(Body::LockMade {
         lock: LOCK.into(),
         lock_kind: lock.kind.as_str().into(),
     });
 
     // A daemon, started first: it works until main ends.
-    ctx.gate("d = Process(daemon=True); d.start()");
+    ctx.gate(py("d = Process(daemon=True); d.start()"));
     let daemon = ctx.fork_child(DAEMON.0, DAEMON.1, "daemon", |c| {
-        work_forever(c, "work (a daemon)")
+        work_forever(c, "work_daemon")
     })?;
     call(ctx, "d.start()", Some(daemon), PyValue::None);
 
     // A function as the target: run() calls it in this very process,
     // start() in a new one.
-    ctx.gate("p = Process(target=hello); p.run()");
+    ctx.gate(py("p = Process(target=hello); p.run()"));
     hello_body(ctx);
-    ctx.gate("p.run() returns");
+    ctx.gate(("returns", [("call", "p.run()")]));
     call(ctx, "p.run()", None, PyValue::None);
-    ctx.gate("p.start()");
+    ctx.gate(py("p.start()"));
     let hello = ctx.fork_child(HELLO.0, HELLO.1, "function", |c| {
-        c.gate("run hello()");
+        c.gate(("run", [("call", "hello()")]));
         hello_body(c);
-        c.gate("time.sleep(1.5)");
+        c.gate(py("time.sleep(1.5)"));
         c.sleep(1500);
-        c.gate("hello() returns");
+        c.gate(("returns", [("call", "hello()")]));
         0
     })?;
     call(ctx, "p.start()", Some(hello), PyValue::None);
-    ctx.gate("p.name");
+    ctx.gate(py("p.name"));
     call(ctx, "p.name", Some(hello), PyValue::Str(HELLO.1.into()));
-    ctx.gate("p.pid");
+    ctx.gate(py("p.pid"));
     call(ctx, "p.pid", Some(hello), PyValue::Int(hello.into()));
     // is_alive() and exitcode poll the child as Python does: waitpid without
     // waiting, which reaps it if it has ended.
-    ctx.gate("p.is_alive()");
+    ctx.gate(py("p.is_alive()"));
     let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
     call(
         ctx,
@@ -460,26 +469,26 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         Some(hello),
         PyValue::Bool(ended.is_none()),
     );
-    ctx.gate("p.exitcode");
+    ctx.gate(py("p.exitcode"));
     let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
     call(ctx, "p.exitcode", Some(hello), py_code(ended));
-    ctx.gate("p.join(timeout=0.2)");
+    ctx.gate(py("p.join(timeout=0.2)"));
     kids.join(
         ctx,
         "p.join(timeout=0.2)",
         hello,
         Some(Duration::from_millis(200)),
     );
-    ctx.gate("p.join()");
+    ctx.gate(py("p.join()"));
     kids.join(ctx, "p.join()", hello, None);
-    ctx.gate("p.exitcode");
+    ctx.gate(py("p.exitcode"));
     let ended = kids.poll(ctx, hello, Some(Duration::ZERO));
     call(ctx, "p.exitcode", Some(hello), py_code(ended));
 
     // A type with its own run(), which fails: the process exits with 1.
-    ctx.gate("q = MyProcess(); q.start()");
+    ctx.gate(py("q = MyProcess(); q.start()"));
     let mine = ctx.fork_child(MY_PROCESS.0, MY_PROCESS.1, "class", |c| {
-        c.gate("run() fails");
+        c.gate(("fails", [("call", "run()")]));
         // As CPython does: _bootstrap() catches what run() raised and
         // returns 1, and the process ends with os._exit(1).
         let code = 1;
@@ -487,7 +496,7 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         code
     })?;
     call(ctx, "q.start()", Some(mine), PyValue::None);
-    ctx.gate("q.join()");
+    ctx.gate(py("q.join()"));
     kids.join(ctx, "q.join()", mine, None);
 
     // terminate() and kill().
@@ -495,24 +504,24 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         (TERMINATED, Signal::SIGTERM, "terminate"),
         (KILLED, Signal::SIGKILL, "kill"),
     ] {
-        ctx.gate(format_args!("{name} = Process(); {name}.start()"));
+        ctx.gate(py(format!("{name} = Process(); {name}.start()")));
         let pid = ctx.fork_child(slot, name, "worker", |c| work_forever(c, "work"))?;
         call(ctx, &format!("{name}.start()"), Some(pid), PyValue::None);
-        ctx.gate(format_args!("{name}.{how}()"));
+        ctx.gate(py(format!("{name}.{how}()")));
         signal(pid, sig)?;
         call(ctx, &format!("{name}.{how}()"), Some(pid), PyValue::None);
-        ctx.gate(format_args!("{name}.join()"));
+        ctx.gate(py(format!("{name}.join()")));
         kids.join(ctx, &format!("{name}.join()"), pid, None);
     }
 
     // A zombie: ended, not yet reaped.
-    ctx.gate("z.start(), and do not join it yet");
+    ctx.gate(("start_no_join", [("name", "z")]));
     let zombie = ctx.fork_child(ZOMBIE.0, ZOMBIE.1, "worker", |c| {
-        c.gate("f() returns");
+        c.gate(("returns", [("call", "f()")]));
         0
     })?;
     call(ctx, "z.start()", Some(zombie), PyValue::None);
-    ctx.gate("look at z in /proc");
+    ctx.gate(("look_in_proc", [("name", "z")]));
     // Only its parent can reap it, and main has not: once it has ended, it
     // is a zombie.
     while proc_state(zombie).is_some_and(|s| s != 'Z') {
@@ -529,23 +538,23 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         Some(zombie),
         state.map_or(PyValue::None, |s| PyValue::Str(s.to_string())),
     );
-    ctx.gate("z.join(): reap the zombie");
+    ctx.gate(("reap_zombie", [("name", "z")]));
     kids.join(ctx, "z.join()", zombie, None);
 
     // An orphan: o starts g and returns, but a Python process joins its
     // non-daemon children at exit, so o waits for g; only when o is
     // terminated is g orphaned (re-parented to the fork server, a subreaper).
-    ctx.gate("o = Process(); o.start()");
-    // g closes its end of this pipe once it has read its first parent's PID:
-    // main terminates o only after that.
+    ctx.gate(py("o = Process(); o.start()"));
+    // g closes its end of this pipe once it has read its first parent's PID,
+    // and o once its run() has returned: main terminates o only after both.
     let (seen_rx, seen_tx) = nix::unistd::pipe()?;
     let (rx, tx) = (seen_rx.as_raw_fd(), seen_tx.as_raw_fd());
     let orphans_parent = ctx.fork_child(ORPHANS_PARENT.0, ORPHANS_PARENT.1, "worker", |c| {
         let _ = nix::unistd::close(rx);
         let parent = c.pid;
-        c.gate("g = Process(); g.start()");
+        c.gate(py("g = Process(); g.start()"));
         let orphan = c.fork_child(ORPHAN.0, ORPHAN.1, "orphan", |g| {
-            g.gate("os.getppid()");
+            g.gate(py("os.getppid()"));
             let first = nix::unistd::getppid().as_raw();
             call(g, "os.getppid()", None, PyValue::Int(first.into()));
             let _ = nix::unistd::close(tx);
@@ -553,17 +562,18 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
             while nix::unistd::getppid().as_raw() == parent {
                 pause_a_little();
             }
-            g.gate("os.getppid()");
+            g.gate(py("os.getppid()"));
             let now = nix::unistd::getppid().as_raw();
             call(g, "os.getppid()", None, PyValue::Int(now.into()));
-            g.gate("g's function returns");
+            g.gate(("function_returns", [("name", "g")]));
             0
         });
-        let _ = nix::unistd::close(tx);
         let Ok(orphan) = orphan else { return 1 };
         call(c, "g.start()", Some(orphan), PyValue::None);
-        c.gate("run() returns");
+        c.gate(("returns", [("call", "run()")]));
         call(c, "run()", None, PyValue::None);
+        // o has returned from run(): main may terminate it now.
+        let _ = nix::unistd::close(tx);
         // At exit, as multiprocessing's `_exit_function` does: join every
         // non-daemon child. o is terminated while it waits here.
         match c.wait_child(orphan, None) {
@@ -575,14 +585,14 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     call(ctx, "o.start()", Some(orphans_parent), PyValue::None);
     wait_for_eof(seen_rx.as_fd());
     drop(seen_rx);
-    ctx.gate("o.terminate()");
+    ctx.gate(py("o.terminate()"));
     signal(orphans_parent, Signal::SIGTERM)?;
     call(ctx, "o.terminate()", Some(orphans_parent), PyValue::None);
-    ctx.gate("o.join()");
+    ctx.gate(py("o.join()"));
     kids.join(ctx, "o.join()", orphans_parent, None);
 
     // A holder terminated while it holds the lock.
-    ctx.gate("h.start(): h takes the lock and works");
+    ctx.gate(("start_holder", [("name", "h")]));
     // The holder closes its end of this pipe once it has the lock and has
     // reported it: main terminates it only after that.
     let (has_it_rx, has_it_tx) = nix::unistd::pipe()?;
@@ -593,7 +603,7 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
             return 1;
         };
         let _ = nix::unistd::close(tx);
-        work_forever(c, "work, holding the lock")
+        work_forever(c, "work_holding_lock")
     })?;
     drop(has_it_tx);
     call(ctx, "h.start()", Some(holder), PyValue::None);
@@ -610,7 +620,7 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     let mut waiting = Vec::new();
     for w in 0..waiters {
         let name = format!("waiter-{}", w + 1);
-        ctx.gate(format_args!("{name}.start()"));
+        ctx.gate(py(format!("{name}.start()")));
         let pid = ctx.fork_child(FIRST_WAITER + w, &name, "waiter", |c| {
             let _ = nix::unistd::close(tx);
             // SAFETY: the pipe's read end stays open in this process.
@@ -627,17 +637,17 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         waiting.push((name, pid));
     }
     drop(reaped_rx);
-    ctx.gate("h.terminate() while it holds the lock");
+    ctx.gate(("terminate_holder", [("name", "h")]));
     signal(holder, Signal::SIGTERM)?;
     call(ctx, "h.terminate()", Some(holder), PyValue::None);
-    ctx.gate("h.join()");
+    ctx.gate(py("h.join()"));
     kids.join(ctx, "h.join()", holder, None);
     drop(reaped_tx);
     if lock.kind == LockKind::Semaphore {
         // Nobody will ever give the semaphore back. A join with a timeout
         // returns while the waiter still waits; Python's join() would hang.
         for (name, w) in &waiting {
-            ctx.gate(format_args!("{name}.join(timeout=1)"));
+            ctx.gate(py(format!("{name}.join(timeout=1)")));
             kids.join(
                 ctx,
                 &format!("{name}.join(timeout=1)"),
@@ -645,7 +655,7 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
                 Some(Duration::from_secs(1)),
             );
         }
-        ctx.gate("look at the lock and its waiters in /proc");
+        ctx.gate("look_at_lock");
         let stuck: Vec<Pid> = waiting
             .iter()
             .map(|&(_, w)| w)
@@ -668,10 +678,10 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
         // Whether or not the system showed it, they would wait forever: main
         // ends them.
         for (name, w) in waiting.iter().filter(|(_, w)| stuck.contains(w)) {
-            ctx.gate(format_args!("{name}.terminate()"));
+            ctx.gate(py(format!("{name}.terminate()")));
             signal(*w, Signal::SIGTERM)?;
             call(ctx, &format!("{name}.terminate()"), Some(*w), PyValue::None);
-            ctx.gate(format_args!("{name}.join()"));
+            ctx.gate(py(format!("{name}.join()")));
             kids.join(ctx, &format!("{name}.join()"), *w, None);
         }
     }
@@ -680,17 +690,17 @@ fn main(ctx: &mut Ctx, lock: &Lock, waiters: u32) -> std::io::Result<()> {
     // ended above, and these joins only read what was reaped.
     if lock.kind == LockKind::Flock {
         for (name, w) in &waiting {
-            ctx.gate(format_args!("{name}.join()"));
+            ctx.gate(py(format!("{name}.join()")));
             kids.join(ctx, &format!("{name}.join()"), *w, None);
         }
     }
 
     // Main ends: as Python does at exit, its daemonic children are
     // terminated, then joined.
-    ctx.gate("main ends: at exit, d.terminate()");
+    ctx.gate(("exit_terminate", [("name", "d")]));
     signal(daemon, Signal::SIGTERM)?;
     call(ctx, "(at exit) d.terminate()", Some(daemon), PyValue::None);
-    ctx.gate("at exit, d.join()");
+    ctx.gate(("exit_join", [("name", "d")]));
     kids.join(ctx, "(at exit) d.join()", daemon, None);
     Ok(())
 }

@@ -29,8 +29,8 @@ use serde_json::{json, Map, Value};
 
 use super::{Height, Panel, Scenario, Show, Side, Spec};
 use crate::model::Model;
-use crate::protocol::{Body, Pid};
-use crate::scenario::texts::counted;
+use crate::protocol::{Body, Pid, PyValue};
+use crate::scenario::texts::summary_value;
 use crate::worker::{Ctx, MAIN_ROLE};
 
 pub const SERVER: &str = "manager";
@@ -136,22 +136,13 @@ impl Scenario for Manager {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "manager: main PID {}, server PID {}, {} workers: the managed dict holds {}, the list {}; the main process's plain dict {}; exit codes {}",
-            get("main_pid"),
-            get("server_pid"),
-            get("workers"),
-            get("managed_dict_len"),
-            get("managed_list_len"),
-            get("plain_dict_len"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        texts.say_by("report", |hole| summary_value(&s, hole))
     }
 
     fn variant(&self) -> String {
-        let workers = counted(self.params.workers, "worker", "workers");
-        format!("{workers}, one server")
+        let workers = self.params.workers;
+        self.spec.texts.say("variant", &[("workers", &workers)])
     }
 
     fn show(&self) -> Show {
@@ -166,11 +157,14 @@ impl Scenario for Manager {
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let m = &model.manager;
         vec![
-            ("managed dict", m.dict.len().to_string()),
+            ("managed_dict", m.dict.len().to_string()),
             ("list", m.list.len().to_string()),
             (
-                "main's plain dict",
-                m.main_plain.map_or_else(|| "?".into(), |n| n.to_string()),
+                "main_plain_dict",
+                m.main_plain.map_or_else(
+                    || self.spec.texts.say("word_unknown", &[]),
+                    |n| n.to_string(),
+                ),
             ),
         ]
     }
@@ -201,7 +195,7 @@ fn main(ctx: &mut Ctx, workers: u32) -> std::io::Result<()> {
     // dict.
     let mut plain: BTreeMap<i64, i64> = BTreeMap::new();
     let me = i64::from(ctx.pid);
-    ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
+    ctx.gate(("set_plain", [("key", me)]));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
         key: me,
@@ -270,7 +264,7 @@ fn read_back(
         dict: contents.dict,
         list: contents.list,
     });
-    ctx.gate("look at its own plain dict");
+    ctx.gate("look_at_plain");
     ctx.emit(Body::PlainRead {
         len: plain.len() as u32,
     });
@@ -417,10 +411,13 @@ impl Shared {
             answer.write_all(b"error\n")?;
             return Ok(false);
         };
-        ctx.gate(format_args!(
-            "serve {} for PID {}",
-            request(&op, key, value),
-            client.pid
+        // Made into an action only if the gate is closed.
+        ctx.gate((
+            "serve",
+            [
+                ("request", PyValue::from(request(&op, key, value))),
+                ("client", PyValue::from(client.pid)),
+            ],
         ));
         let reply = match (op.as_str(), key, value) {
             ("dict_set", Some(k), Some(v)) => {
@@ -476,7 +473,7 @@ impl Connection {
         key: Option<i64>,
         value: Option<i64>,
     ) -> std::io::Result<String> {
-        ctx.gate(format_args!("ask the manager: {}", request(op, key, value)));
+        ctx.gate(("ask_manager", [("request", request(op, key, value))]));
         ctx.emit(Body::Request {
             op: op.into(),
             key,
@@ -510,7 +507,7 @@ fn work(
         }
     }
     // The same in the plain dict: this process's copy of main's memory.
-    ctx.gate(format_args!("set its own plain d[{me}] = {me}"));
+    ctx.gate(("set_plain", [("key", me)]));
     plain.insert(me, me);
     ctx.emit(Body::PlainSet {
         key: me,

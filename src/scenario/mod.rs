@@ -42,8 +42,11 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// A scenario's file, its texts laid over the shared ones.
     pub fn parse(source: &str) -> anyhow::Result<Spec> {
-        toml::from_str(source).context("a scenario file is not valid")
+        let mut spec: Spec = toml::from_str(source).context("a scenario file is not valid")?;
+        spec.texts = spec.texts.over_common();
+        Ok(spec)
     }
 
     pub fn default_u64(&self, key: &str) -> u64 {
@@ -151,7 +154,7 @@ impl Parent {
     /// as a child's [`Ctx::gate`] does (`ready`, then a permit). Returns
     /// false, at once, if the run is stopping or its processes are gone.
     /// One thread of the main process at a time may wait here.
-    pub fn gate(&self, action: impl std::fmt::Display) -> bool {
+    pub fn gate(&self, action: impl Into<crate::protocol::Act>) -> bool {
         use std::sync::atomic::Ordering;
         if self.stopping() {
             return false;
@@ -161,7 +164,7 @@ impl Parent {
         };
         let ticket = gate.used.fetch_add(1, Ordering::SeqCst) + 1;
         self.emit(Body::Ready {
-            action: action.to_string(),
+            action: action.into(),
         });
         let step = std::time::Duration::from_millis(100);
         while !gate.gates.wait_within(gate.slot, ticket, step) {
@@ -263,7 +266,8 @@ pub trait Scenario: Send + Sync {
     fn report(&self, model: &Model) -> String;
     /// A few words on how this run is set up, for the dashboard's title.
     fn variant(&self) -> String;
-    /// The numbers the dashboard's header shows, as (label, value).
+    /// The numbers the dashboard's header shows, as (key, value): the label
+    /// is the scenario's text `headline_KEY`.
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
     /// What the dashboard shows of this run (its panels, which of the
     /// headline's counters light up) and what its stream needs kept in
@@ -366,13 +370,16 @@ mod tests {
         let (passed_tx, passed) = crossbeam_channel::unbounded();
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                let went = parent.gate("submit task 0");
+                let went = parent.gate(("submit_task", [("task", 0)]));
                 passed_tx.send(went).unwrap();
             });
             let ready = reports
                 .recv_timeout(std::time::Duration::from_secs(30))
                 .unwrap();
-            assert!(matches!(&ready.body, Body::Ready { action } if action == "submit task 0"));
+            assert!(
+                matches!(&ready.body, Body::Ready { action } if action.action == "submit_task"
+                    && action.args.get("task") == Some(&crate::protocol::PyValue::Int(0)))
+            );
             assert_eq!(ready.pid, Some(parent.pid));
             // No permit yet: it has not gone on.
             assert!(passed
@@ -389,7 +396,7 @@ mod tests {
     #[test]
     fn a_stopping_run_never_holds_the_main_process_at_its_gate() {
         let (parent, _gates, _reports) = gated_parent(true);
-        assert!(!parent.gate("put stop signal 1"));
+        assert!(!parent.gate(("put_stop", [("n", 1)])));
     }
 
     #[test]

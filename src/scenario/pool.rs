@@ -35,7 +35,7 @@ use crate::ipc::sink::PIPE_BUF;
 use crate::model::{Model, TaskState};
 use crate::order::Rule;
 use crate::protocol::{Body, Event, Pid};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const ROLE: &str = "worker";
@@ -295,12 +295,14 @@ impl Scenario for Pool {
         // The pool's processes, started once, whether or not a task reached them.
         let workers: BTreeSet<Pid> = model.role(ROLE).map(|p| p.pid).collect();
         let callbacks: BTreeSet<Pid> = model
+            .pool
             .tasks
             .values()
-            .filter_map(|t| t.callback.as_ref().map(|c| c.0))
+            .filter_map(|t| t.callback.as_ref().map(|c| c.pid))
             .collect();
         let ready = |ok: bool| {
             model
+                .pool
                 .tasks
                 .values()
                 .filter(|t| matches!(t.state, TaskState::Ready { ok: o, .. } if o == ok))
@@ -318,43 +320,50 @@ impl Scenario for Pool {
         s.insert("errors".into(), json!(ready(false)));
         s.insert("callback_pids".into(), json!(callbacks));
         let threads: BTreeSet<&str> = model
+            .pool
             .tasks
             .values()
-            .filter_map(|t| t.callback.as_ref().map(|c| c.1.as_str()))
+            .filter_map(|t| t.callback.as_ref().map(|c| c.thread.as_str()))
             .collect();
         s.insert("callback_threads".into(), json!(threads));
-        s.insert("joined".into(), json!(model.pool_joined.is_some()));
+        s.insert("joined".into(), json!(model.pool.joined.is_some()));
         s.insert("exit_codes".into(), super::exit_codes_json(model, &[ROLE]));
         s
     }
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "pool: {} workers, {} tasks{}: ok {}, errors {}; worker PIDs {}, callback PIDs {}; exit codes {}",
-            get("workers"),
-            get("tasks"),
-            if self.params.sync { " (apply, one at a time)" } else { "" },
-            get("ok"),
-            get("errors"),
-            get("worker_pids"),
-            get("callback_pids"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        let sync = if self.params.sync {
+            texts.say("report_sync", &[])
+        } else {
+            String::new()
+        };
+        texts.say_by("report", |hole| match hole {
+            "sync" => Some(sync.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
         let p = &self.params;
+        let texts = &self.spec.texts;
+        // Python's names: the same in every language.
         let call = if p.sync { "apply" } else { "apply_async" };
         let fail = if p.fail > 0 {
-            format!(", {} fail", p.fail)
+            texts.say("variant_fail", &[("fail", &p.fail)])
         } else {
             String::new()
         };
-        let workers = counted(p.workers, "worker", "workers");
-        let tasks = counted(p.tasks, "task", "tasks");
-        format!("{workers}, {tasks}, {call}{fail}")
+        texts.say(
+            "variant",
+            &[
+                ("workers", &p.workers),
+                ("tasks", &p.tasks),
+                ("call", &call),
+                ("fail", &fail),
+            ],
+        )
     }
 
     fn show(&self) -> Show {
@@ -368,8 +377,9 @@ impl Scenario for Pool {
     }
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
-        let count =
-            |f: &dyn Fn(&TaskState) -> bool| model.tasks.values().filter(|t| f(&t.state)).count();
+        let count = |f: &dyn Fn(&TaskState) -> bool| {
+            model.pool.tasks.values().filter(|t| f(&t.state)).count()
+        };
         vec![
             (
                 "running",
@@ -386,6 +396,7 @@ impl Scenario for Pool {
             (
                 "callbacks",
                 model
+                    .pool
                     .tasks
                     .values()
                     .filter(|t| t.callback.is_some())
@@ -424,7 +435,7 @@ fn work(
     port: Option<u16>,
 ) -> nix::Result<()> {
     loop {
-        ctx.gate("take a task");
+        ctx.gate("take_task");
         let item = match queue.get_within(None)? {
             Timed::Done((item, _)) => item,
             Timed::TimedOut => {
@@ -444,7 +455,7 @@ fn work(
         let (task, divisor) = (item as u32, (item >> 32) as i64);
         ctx.emit(Body::TaskStart { task });
         if p.slow(task) {
-            ctx.gate(format_args!("sleep {SLOW_MS} ms"));
+            ctx.gate(("sleep", [("ms", SLOW_MS)]));
             ctx.sleep(SLOW_MS);
         }
         let value = match port {
@@ -454,11 +465,11 @@ fn work(
                     0 => format!("/missing/{task}"),
                     _ => format!("/page/{task}"),
                 };
-                ctx.gate(format_args!("fetch {path}"));
+                ctx.gate(("fetch", [("path", path.as_str())]));
                 fetch(port, &path).map(Returned::Page)
             }
             None => {
-                ctx.gate(format_args!("run task {task}"));
+                ctx.gate(("run_task", [("task", task)]));
                 calc(WORK)
                     .checked_div(divisor)
                     .map(Returned::Number)
@@ -926,7 +937,7 @@ fn call(
     let ready = |task: u32| move |s: &PoolState| s.ready.contains_key(&task) || s.handler_done;
     for task in 0..p.tasks {
         // Paced as a child is: paused, the main process submits nothing.
-        if !parent.gate(format_args!("submit task {task}")) {
+        if !parent.gate(("submit_task", [("task", task)])) {
             return;
         }
         // Reported before the put, like every write: the worker's start follows.

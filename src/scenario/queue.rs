@@ -21,7 +21,7 @@ use crate::ipc::queue::{self, Queue, Timed};
 use crate::model::{Model, QueueState};
 use crate::order::Rule;
 use crate::protocol::{Body, Event, Pid};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
 pub const QUEUE: &str = "queue";
@@ -187,34 +187,25 @@ impl Scenario for QueueScenario {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "queue: {}, {}, maxsize {}: produced {}, consumed {}, max depth {}, Full {}, Empty {}, lost {}, duplicated {}; exit codes {}",
-            counted(get("producers"), "producer", "producers"),
-            counted(get("consumers"), "consumer", "consumers"),
-            get("maxsize"),
-            get("produced"),
-            get("consumed"),
-            get("max_depth"),
-            get("full_timeouts"),
-            get("empty_timeouts"),
-            get("lost"),
-            get("duplicated"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        texts.say_by("report", |hole| summary_value(&s, hole))
     }
 
     fn variant(&self) -> String {
         let p = &self.params;
-        let timeout = p
-            .timeout_ms
-            .map_or_else(String::new, |ms| format!(", timeout {ms} ms"));
-        format!(
-            "{}, {}, maxsize {}, {}{timeout}",
-            counted(p.producers, "producer", "producers"),
-            counted(p.consumers, "consumer", "consumers"),
-            p.maxsize,
-            counted(p.items, "item", "items")
+        let texts = &self.spec.texts;
+        let timeout = p.timeout_ms.map_or_else(String::new, |ms| {
+            texts.say("variant_timeout", &[("ms", &ms)])
+        });
+        texts.say(
+            "variant",
+            &[
+                ("producers", &p.producers),
+                ("consumers", &p.consumers),
+                ("maxsize", &p.maxsize),
+                ("items", &p.items),
+                ("timeout", &timeout),
+            ],
         )
     }
 
@@ -233,7 +224,7 @@ impl Scenario for QueueScenario {
             ("consumed", format!("{got}/{}", self.params.items)),
             ("blocked", q.blocked.len().to_string()),
             (
-                "Full/Empty",
+                "full_empty",
                 format!("{}/{}", q.full_timeouts, q.empty_timeouts),
             ),
         ]
@@ -254,7 +245,7 @@ fn produce(
     let queue_name = || QUEUE.to_string();
     for item in (u64::from(ctx.slot)..u64::from(p.items)).step_by(p.producers as usize) {
         loop {
-            ctx.gate(format_args!("put item {item}"));
+            ctx.gate(("put_item", [("item", item)]));
             // Try without waiting first, so that a block is seen as one.
             let depth = match queue.put_within(item, None)? {
                 Timed::Done(depth) => depth,
@@ -295,12 +286,12 @@ fn consume(
 ) -> nix::Result<()> {
     let queue_name = || QUEUE.to_string();
     loop {
-        ctx.gate("ask qsize()");
+        ctx.gate("ask_qsize");
         ctx.emit(Body::Qsize {
             queue: queue_name(),
             value: queue.depth(),
         });
-        ctx.gate("get an item");
+        ctx.gate("get_item");
         let (item, depth) = match queue.get_within(None)? {
             Timed::Done(got) => got,
             Timed::TimedOut => {
@@ -357,7 +348,7 @@ impl Stopper {
         let queue = &self.queue;
         for c in 0..self.params.consumers {
             let item = u64::from(self.params.items) + u64::from(c);
-            if !parent.gate(format_args!("put stop signal {}", c + 1)) {
+            if !parent.gate(("put_stop", [("n", c + 1)])) {
                 return;
             }
             // The queue may be full while consumers are paused: wait in short

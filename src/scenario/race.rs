@@ -19,7 +19,7 @@ use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::shared::SharedCounter;
 use crate::model::{Model, Moment};
 use crate::protocol::{Body, Event};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
 
 /// The counter's name on screen (the model keeps it with the files).
@@ -189,10 +189,10 @@ impl Scenario for Race {
             "lost_updates".into(),
             json!(last.map(|v| expected.saturating_sub(v))),
         );
-        s.insert("overtaken_writes".into(), json!(model.lost_writes));
+        s.insert("overtaken_writes".into(), json!(model.files.lost_writes));
         // What the screen showed last: equal to `lost_updates` once every
         // worker has written back.
-        s.insert("lost_certain".into(), json!(model.landings.lost));
+        s.insert("lost_certain".into(), json!(model.files.landings.lost));
         s.insert(
             "distinct_pids".into(),
             json!(model.role(self.adder_role()).count()),
@@ -219,41 +219,45 @@ impl Scenario for Race {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "race: {} {}, {} increments each, {}: expected {}, final {}, lost updates {}; exit codes {}{}",
-            get("workers"),
-            if self.params.threads { "threads" } else { "processes" },
-            get("increments"),
-            if self.params.lock { "with the lock" } else { "without a lock" },
-            get("expected"),
-            get("final"),
-            get("lost_updates"),
-            get("exit_codes"),
-            if self.params.threads {
-                format!(" (of the process; threads joined {})", get("threads_joined"))
-            } else {
-                String::new()
-            },
-        )
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("report", self.params.lock), &[]);
+        let workers = summary_value(&s, "workers").unwrap_or_default();
+        let (who, threads) = if self.params.threads {
+            let joined = summary_value(&s, "threads_joined").unwrap_or_default();
+            (
+                texts.say("report_threads", &[("workers", &workers)]),
+                texts.say("report_threads_joined", &[("joined", &joined)]),
+            )
+        } else {
+            (
+                texts.say("report_processes", &[("workers", &workers)]),
+                String::new(),
+            )
+        };
+        texts.say_by("report", |hole| match hole {
+            "lock" => Some(lock.clone()),
+            "who" => Some(who.clone()),
+            "threads" => Some(threads.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 
     fn variant(&self) -> String {
-        let who = if self.params.threads {
-            "threads"
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("variant", self.params.lock), &[]);
+        let key = if self.params.threads {
+            "variant_threads"
         } else {
-            "processes"
+            "variant_processes"
         };
-        let lock = if self.params.lock {
-            "with a lock"
-        } else {
-            "no lock"
-        };
-        let who = match who {
-            "threads" => counted(self.params.workers, "thread", who),
-            _ => counted(self.params.workers, "process", who),
-        };
-        format!("{who}, +1 x {}, {lock}", self.params.increments)
+        texts.say(
+            key,
+            &[
+                ("workers", &self.params.workers),
+                ("increments", &self.params.increments),
+                ("lock", &lock),
+            ],
+        )
     }
 
     fn show(&self) -> Show {
@@ -270,7 +274,7 @@ impl Scenario for Race {
         vec![
             ("counter", counter.to_string()),
             ("expected", self.expected().to_string()),
-            (LOST, model.landings.lost.to_string()),
+            (LOST, model.files.landings.lost.to_string()),
         ]
     }
 
@@ -278,8 +282,8 @@ impl Scenario for Race {
         Some(super::CounterView {
             value: counter_of(model),
             expected: self.expected(),
-            writes: model.writes_of(COUNTER),
-            lost: model.landings.lost,
+            writes: model.files.writes_of(COUNTER),
+            lost: model.files.landings.lost,
         })
     }
 
@@ -314,7 +318,7 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
         } else {
             None
         };
-        ctx.gate("read the counter");
+        ctx.gate("read_counter");
         let seen = counter.read();
         // Both are reported just after they are made, each with its place
         // among the writes that landed (read in the same load, counted in
@@ -329,7 +333,7 @@ fn add_all(ctx: &mut Ctx, counter: &SharedCounter, p: &RaceParams) -> std::io::R
             reset: None,
         });
         let new = seen.value.wrapping_add(1);
-        ctx.gate(format_args!("write {new}"));
+        ctx.gate(("write", [("value", new)]));
         let place = counter.write(new);
         ctx.emit(Body::Write {
             file: COUNTER.into(),

@@ -67,7 +67,7 @@ pub struct Show {
     /// Whether the events go under the table when the table leaves them
     /// room (a few processes leave the table's column mostly empty).
     pub log_under_table: bool,
-    /// The header's counters that light up, by their label in
+    /// The header's counters that light up, by their key in
     /// [`Scenario::headline`](super::Scenario::headline), with the moment
     /// each counts.
     pub alarms: Vec<(&'static str, Moment)>,
@@ -108,11 +108,11 @@ impl Show {
         self
     }
 
-    /// The moment the header's counter labelled `label` counts, if any.
-    pub fn alarm(&self, label: &str) -> Option<Moment> {
+    /// The moment the header's counter `key` counts, if any.
+    pub fn alarm(&self, key: &str) -> Option<Moment> {
         self.alarms
             .iter()
-            .find(|(l, _)| *l == label)
+            .find(|(k, _)| *k == key)
             .map(|(_, moment)| *moment)
     }
 }

@@ -1,23 +1,103 @@
-//! The sentences that explain events, as data.
+//! Every sentence a person reads, as data.
 //!
-//! A text is a template with `{name}`-style holes; [`Texts::explain`] picks the
-//! template for an event (by its kind and, where it matters, what happened)
-//! and fills the holes from the event and the model.
+//! A text is a template with `{name}`-style holes. The sentences every
+//! scenario shares (the table's states, column heads, panel titles, the
+//! header's items, the keys, status messages, the actions a process waits
+//! to do) are in `scenarios/common.toml` ([`common`]); each scenario's own
+//! are in its file, laid over the shared ones. [`Texts::say`] fills a text
+//! the code asks for by key; [`Texts::explain`] picks the template for an
+//! event (by its kind and, where it matters, what happened) and fills the
+//! holes from the event and the model.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
 use crate::model::{LogEntry, Model};
-use crate::protocol::{Body, Event, Outcome};
+use crate::protocol::{Act, Body, Event, Outcome, PyValue};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Texts(HashMap<String, String>);
 
+/// The shared texts' file, compiled in.
+pub const COMMON: &str = include_str!("../../scenarios/common.toml");
+
+/// What [`Texts::say`] shows for a key no file has: visible, never silent.
+pub const MISSING: char = '⟦';
+
+#[derive(Deserialize)]
+struct CommonFile {
+    texts: Texts,
+}
+
+/// The sentences every scenario shares.
+pub fn common() -> &'static Texts {
+    static COMMON_TEXTS: OnceLock<Texts> = OnceLock::new();
+    COMMON_TEXTS.get_or_init(|| {
+        toml::from_str::<CommonFile>(COMMON)
+            .map(|f| f.texts)
+            .unwrap_or_else(|e| panic!("scenarios/common.toml is not valid: {e}"))
+    })
+}
+
 impl Texts {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// These texts over the shared ones: a scenario's own text for a key
+    /// wins.
+    pub fn over_common(mut self) -> Texts {
+        for (key, text) in &common().0 {
+            self.0.entry(key.clone()).or_insert_with(|| text.clone());
+        }
+        self
+    }
+
+    /// Every key and its template.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The text for `key` with its holes filled from `args` (`{n}`, and
+    /// `{n|one|many}` for the word for the number `n`). A key no file has
+    /// shows as `⟦key⟧`, and a hole `args` does not fill stays as it is,
+    /// so that neither goes unseen (the tests look for both).
+    pub fn say(&self, key: &str, args: &[(&str, &dyn Display)]) -> String {
+        match self.get(key) {
+            Some(template) => fill(template, |hole| {
+                args.iter()
+                    .find(|(name, _)| *name == hole)
+                    .map(|(_, v)| v.to_string())
+            }),
+            None => format!("{MISSING}{key}⟧"),
+        }
+    }
+
+    /// The text for `key` with each hole filled by `value(hole)`.
+    pub fn say_by(&self, key: &str, value: impl FnMut(&str) -> Option<String>) -> String {
+        match self.get(key) {
+            Some(template) => fill(template, value),
+            None => format!("{MISSING}{key}⟧"),
+        }
+    }
+
+    /// The words for what a process waits at its gate to do: the action's
+    /// text (`act_take_lock`), its holes filled from the action's values.
+    pub fn act(&self, act: &Act) -> String {
+        let key = format!("act_{}", act.action);
+        match self.get(&key) {
+            Some(template) => fill(template, |hole| {
+                act.args.get(hole).map(|v| match v {
+                    PyValue::Str(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            }),
+            None => format!("{MISSING}{key}⟧"),
+        }
     }
 
     /// The key of the template that explains `ev`.
@@ -46,7 +126,7 @@ impl Texts {
                     .locks
                     .get(lock)
                     .and_then(|l| l.taken_after_death)
-                    .is_some_and(|(_, by)| Some(by) == pid) =>
+                    .is_some_and(|taken| Some(taken.by) == pid) =>
             {
                 "lock_acquire_after_death".into()
             }
@@ -94,7 +174,7 @@ impl Texts {
             .map(|m| format!("{}_{}", Self::key_for(ev, model), m.as_str()))
             .and_then(|key| self.get(&key));
         match moment {
-            Some(template) => Some(fill(template, |hole| hole_value(hole, ev, model))),
+            Some(template) => Some(fill(template, |hole| hole_value(self, hole, ev, model))),
             None => self.explain(ev, model),
         }
     }
@@ -120,11 +200,23 @@ impl Texts {
                 .flatten()
                 .or_else(|| self.get(ev.kind()))
         })?;
-        Some(fill(template, |hole| hole_value(hole, ev, model)))
+        Some(fill(template, |hole| hole_value(self, hole, ev, model)))
     }
 }
 
-fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
+/// A process as the texts name it: "buyer-3 (PID 1003)"; a thread by its
+/// TID, since `ps -p` does not find a thread's id.
+pub fn who(texts: &Texts, model: &Model, pid: crate::protocol::Pid) -> String {
+    match model.proc(pid) {
+        Some(p) if p.role == crate::worker::THREAD_ROLE => {
+            texts.say("who_thread", &[("name", &p.name), ("pid", &pid)])
+        }
+        Some(p) => texts.say("who", &[("name", &p.name), ("pid", &pid)]),
+        None => texts.say("who_unknown", &[("pid", &pid)]),
+    }
+}
+
+fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<String> {
     let proc = ev.pid.and_then(|p| model.proc(p));
     let lock_name = match &ev.body {
         Body::LockWait { lock } | Body::LockAcquire { lock } | Body::LockRelease { lock } => {
@@ -133,22 +225,25 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         _ => None,
     };
     let lock = lock_name.and_then(|l| model.locks.get(l));
-    let who = |pid: crate::protocol::Pid| match model.proc(pid) {
-        // A thread's id is not a process's: `ps -p` does not find it.
-        Some(p) if p.role == crate::worker::THREAD_ROLE => format!("{} (TID {pid})", p.name),
-        Some(p) => format!("{} (PID {pid})", p.name),
-        None => format!("PID {pid}"),
-    };
+    let who = |pid: crate::protocol::Pid| who(texts, model, pid);
     Some(match hole {
-        "pid" => ev.pid?.to_string(),
-        "name" => proc.map_or_else(|| "a process".into(), |p| p.name.clone()),
+        "pid" => match &ev.body {
+            // The run's start is the parent's, which the event names.
+            Body::Start { parent_pid, .. } => parent_pid.to_string(),
+            _ => ev.pid?.to_string(),
+        },
+        "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
         "lock" => lock_name?.to_string(),
-        "holder" => lock?.holder.map_or_else(|| "nobody".into(), who),
+        "holder" => lock?
+            .holder
+            .map_or_else(|| texts.say("word_nobody", &[]), who),
         "waiters" => lock?.waiters.len().to_string(),
         "value" => match &ev.body {
             Body::Deadlock { value, .. } => value.to_string(),
-            Body::Read { value, .. } => value.map_or_else(|| "nothing".into(), |v| v.to_string()),
+            Body::Read { value, .. } => {
+                value.map_or_else(|| texts.say("word_nothing", &[]), |v| v.to_string())
+            }
             Body::Qsize { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
                 (Some(v), _) => v.to_string(),
@@ -248,7 +343,7 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "dead" => match &ev.body {
-            Body::LockAcquire { .. } => lock?.taken_after_death.map(|(dead, _)| who(dead))?,
+            Body::LockAcquire { .. } => lock?.taken_after_death.map(|taken| who(taken.dead))?,
             _ => return None,
         },
         "signal" => match &ev.body {
@@ -256,11 +351,11 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
             _ => return None,
         },
         "action" => match &ev.body {
-            Body::Ready { action } => action.clone(),
+            Body::Ready { action } => texts.act(action),
             _ => return None,
         },
         "speed" => match &ev.body {
-            Body::Pace { speed, .. } => speed.map_or_else(|| "max".into(), format_speed),
+            Body::Pace { speed, .. } => speed_words(*speed),
             _ => return None,
         },
         "lost_pid" => proc?.overwrote.map(who)?,
@@ -307,16 +402,21 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
                 .iter()
                 .map(|&w| who(w))
                 .collect::<Vec<_>>()
-                .join(" and "),
+                .join(&texts.say("word_and", &[])),
             _ => return None,
         },
         "seen" => match &ev.body {
             Body::Deadlock { seen, .. } => seen
                 .iter()
                 .map(|s| {
-                    format!(
-                        "PID {}: state {}, wchan {}, syscall {}",
-                        s.pid, s.state, s.wchan, s.syscall
+                    texts.say(
+                        "seen_blocked",
+                        &[
+                            ("pid", &s.pid),
+                            ("state", &s.state),
+                            ("wchan", &s.wchan),
+                            ("syscall", &s.syscall),
+                        ],
                     )
                 })
                 .collect::<Vec<_>>()
@@ -329,10 +429,34 @@ fn hole_value(hole: &str, ev: &Event, model: &Model) -> Option<String> {
         },
         "role" => proc?.role.clone(),
         "ppid" => proc?.ppid.to_string(),
-        "sold" => model.outcomes.success.to_string(),
+        "sold" => model.procs.outcomes.success.to_string(),
         "tickets" => model.params.get("tickets")?.to_string(),
         _ => return None,
     })
+}
+
+/// A field of a scenario's summary, as a text's hole shows it (JSON).
+pub fn summary_value(
+    summary: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> Option<String> {
+    summary.get(field).map(|v| v.to_string())
+}
+
+/// The key of the words for a run with or without a lock, in its `report`
+/// or its `variant`: `report_lock`, `variant_no_lock`.
+pub fn lock_key(of: &str, lock: bool) -> &'static str {
+    match (of, lock) {
+        ("report", true) => "report_lock",
+        ("report", false) => "report_no_lock",
+        (_, true) => "variant_lock",
+        (_, false) => "variant_no_lock",
+    }
+}
+
+/// The pacer's speed as the screen says it: "10/s", "1 per 5 s", "max".
+pub fn speed_words(speed: Option<f64>) -> String {
+    speed.map_or_else(|| common().say("speed_max", &[]), format_speed)
 }
 
 pub fn format_speed(per_second: f64) -> String {
@@ -408,17 +532,145 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
 }
 
 /// An outcome in words, for tables.
-pub fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Success => "got a ticket",
-        Outcome::Fail => "sold out",
-        Outcome::TornRead => "torn read",
-    }
+pub fn outcome_word(outcome: Outcome) -> String {
+    common().say(&format!("outcome_word_{}", outcome.as_str()), &[])
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The holes a template has: `{n}` and `{n|one|many}` both name `n`.
+    pub(crate) fn holes(template: &str) -> Vec<&str> {
+        template
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}'))
+            .map(|(hole, _)| hole.split('|').next().unwrap_or(hole))
+            .collect()
+    }
+
+    /// Whether `text` shows a key no file has or a hole nobody filled.
+    pub(crate) fn unfinished(text: &str) -> bool {
+        text.contains(MISSING)
+            || text.split('{').skip(1).any(|rest| {
+                rest.split_once('}').is_some_and(|(hole, _)| {
+                    !hole.is_empty()
+                        && hole
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '|')
+                })
+            })
+    }
+
+    /// The string literals at the start of `text` and after each `from`.
+    fn literals_after<'a>(text: &'a str, from: &str) -> Vec<&'a str> {
+        text.split(from)
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(lit, _)| lit))
+            .collect()
+    }
+
+    /// The actions a source file gates on, as (key, names of its values):
+    /// `.gate("take_lock")`, `.gate(("write", [("value", new)]))`,
+    /// `.gate(Act::new("serve").with("request", ..))`, `.gate(py(..))`, and
+    /// lifecycle's `work_forever(c, "work")`.
+    fn gated_actions(source: &str) -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        for (at, _) in source.match_indices(".gate(") {
+            let rest = &source[at + ".gate(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let arg = rest[..end].trim();
+            let names = |lits: Vec<&str>| lits.into_iter().map(String::from).collect();
+            let call = if let Some(lit) = arg.strip_prefix('"') {
+                lit.split_once('"').map(|(key, _)| (key, Vec::new()))
+            } else if let Some(tuple) = arg
+                .strip_prefix('(')
+                .and_then(|t| t.trim_start().strip_prefix('"'))
+            {
+                let (key, values) = tuple.split_once('"').unwrap_or((tuple, ""));
+                Some((key, names(literals_after(values, "(\""))))
+            } else if let Some(act) = arg.strip_prefix("Act::new(\"") {
+                let (key, values) = act.split_once('"').unwrap_or((act, ""));
+                Some((key, names(literals_after(values, ".with(\""))))
+            } else if arg.starts_with("py(") {
+                Some(("py", vec!["code".to_string()]))
+            } else {
+                // A variable: its callers' literals are found below.
+                assert!(
+                    arg.chars().all(|c| c.is_alphanumeric() || c == '_'),
+                    "a gate call this test cannot read: .gate({arg})"
+                );
+                None
+            };
+            if let Some((key, args)) = call {
+                found.push((key.to_string(), args));
+            }
+        }
+        for key in literals_after(source, "work_forever(c, \"") {
+            found.push((key.to_string(), Vec::new()));
+        }
+        found
+    }
+
+    #[test]
+    fn every_action_the_code_gates_on_has_a_text_whose_holes_it_fills() {
+        let sources = [
+            (None, include_str!("../worker/mod.rs")),
+            (Some("ticket"), include_str!("ticket.rs")),
+            (Some("race"), include_str!("race.rs")),
+            (Some("append"), include_str!("append.rs")),
+            (Some("lifecycle"), include_str!("lifecycle.rs")),
+            (Some("pool"), include_str!("pool.rs")),
+            (Some("queue"), include_str!("queue.rs")),
+            (Some("manager"), include_str!("manager.rs")),
+        ];
+        let mut checked = 0;
+        for (name, source) in sources {
+            let texts = match name {
+                Some(n) => crate::scenario::spec(n).unwrap().texts,
+                None => common().clone(),
+            };
+            for (key, args) in gated_actions(source) {
+                let template = texts.get(&format!("act_{key}"));
+                let template = template.unwrap_or_else(|| panic!("{name:?}: no text act_{key}"));
+                for hole in holes(template) {
+                    assert!(
+                        args.iter().any(|a| a == hole),
+                        "{name:?}: act_{key} = {template:?} has a hole {{{hole}}} the gate \
+                         does not fill (it gives {args:?})"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        // The reading of the sources found the calls (about seventy).
+        assert!(checked > 60, "only {checked} gate calls found");
+    }
+
+    #[test]
+    fn an_action_is_said_in_its_scenarios_words_and_a_missing_one_shows() {
+        let race = crate::scenario::spec("race").unwrap();
+        let write: Act = ("write", [("value", 5)]).into();
+        assert_eq!(race.texts.act(&write), "write 5");
+        assert_eq!(race.texts.act(&"take_lock".into()), "take the lock");
+        let unknown = race.texts.act(&"fly".into());
+        assert!(unfinished(&unknown), "{unknown}");
+        assert!(unfinished(&race.texts.say("no_such_key", &[])));
+        assert!(unfinished(&race.texts.say("doing_read", &[])));
+        assert!(!unfinished(&race.texts.say("doing_read", &[("value", &3)])));
+    }
 
     #[test]
     fn a_count_says_its_word_in_the_singular_for_one() {

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::{Height, Panel, Scenario, Show, Spec};
 use crate::model::{Model, Moment};
 use crate::protocol::{Body, Outcome};
-use crate::scenario::texts::counted;
+use crate::scenario::texts::{lock_key, summary_value};
 use crate::worker::Ctx;
 
 pub const TICKET_FILE: &str = "tickets.json";
@@ -59,11 +59,11 @@ impl Ticket {
     /// a buyer has reset the count to 100: from then on the count says
     /// nothing of the sales before.
     fn lost_updates(&self, model: &Model) -> Option<i64> {
-        if model.resets > 0 {
+        if model.files.resets > 0 {
             return None;
         }
         let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t))?;
-        Some(i64::from(model.outcomes.success) - (i64::from(self.params.tickets) - remaining))
+        Some(i64::from(model.procs.outcomes.success) - (i64::from(self.params.tickets) - remaining))
     }
 }
 
@@ -82,7 +82,7 @@ fn ticket_text(count: i64) -> String {
 const SOLD: &str = "sold";
 
 /// The headline's counter of lost updates.
-const LOST_UPDATES: &str = "lost updates";
+const LOST_UPDATES: &str = "lost_updates";
 
 impl Scenario for Ticket {
     fn name(&self) -> &'static str {
@@ -134,7 +134,7 @@ impl Scenario for Ticket {
 
     fn summary(&self, model: &Model) -> Map<String, Value> {
         let p = &self.params;
-        let sold = i64::from(model.outcomes.success);
+        let sold = i64::from(model.procs.outcomes.success);
         let tickets = i64::from(p.tickets);
         let remaining = model.files.get(TICKET_FILE).and_then(|t| parse_count(t));
         let mut pids: Vec<_> = model.role(ROLE).map(|p| p.pid).collect();
@@ -147,9 +147,9 @@ impl Scenario for Ticket {
         s.insert("lock".into(), json!(p.lock));
         s.insert("seed".into(), json!(model.seed));
         s.insert("sold".into(), json!(sold));
-        s.insert("failed".into(), json!(model.outcomes.fail));
-        s.insert("torn_reads".into(), json!(model.torn_reads));
-        s.insert("resets".into(), json!(model.resets));
+        s.insert("failed".into(), json!(model.procs.outcomes.fail));
+        s.insert("torn_reads".into(), json!(model.files.torn_reads));
+        s.insert("resets".into(), json!(model.files.resets));
         s.insert("remaining".into(), json!(remaining));
         s.insert("oversold".into(), json!((sold - tickets).max(0)));
         s.insert("lost_updates".into(), json!(self.lost_updates(model)));
@@ -159,15 +159,15 @@ impl Scenario for Ticket {
     }
 
     fn variant(&self) -> String {
-        let lock = if self.params.lock {
-            "with a lock"
-        } else {
-            "no lock"
-        };
-        format!(
-            "{}, {}, {lock}",
-            counted(self.params.buyers, "buyer", "buyers"),
-            counted(self.params.tickets, "ticket", "tickets")
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("variant", self.params.lock), &[]);
+        texts.say(
+            "variant",
+            &[
+                ("buyers", &self.params.buyers),
+                ("tickets", &self.params.tickets),
+                ("lock", &lock),
+            ],
         )
     }
 
@@ -184,23 +184,28 @@ impl Scenario for Ticket {
         let left = model
             .files
             .get(TICKET_FILE)
-            .map(|t| parse_count(t).map_or_else(|| "torn".to_string(), |n| n.to_string()))
-            .unwrap_or_else(|| "?".into());
+            .map(|t| {
+                parse_count(t)
+                    .map_or_else(|| self.spec.texts.say("word_torn", &[]), |n| n.to_string())
+            })
+            .unwrap_or_else(|| self.spec.texts.say("word_unknown", &[]));
         let mut line = vec![
             (
                 SOLD,
-                format!("{}/{}", model.outcomes.success, self.params.tickets),
+                format!("{}/{}", model.procs.outcomes.success, self.params.tickets),
             ),
-            ("left in file", left),
-            ("failed", model.outcomes.fail.to_string()),
+            ("left_in_file", left),
+            ("failed", model.procs.outcomes.fail.to_string()),
         ];
         if !self.params.lock {
-            line.push(("resets to 100", model.resets.to_string()));
+            line.push(("resets", model.files.resets.to_string()));
             // The summary's definition, on what has happened so far.
             line.push((
                 LOST_UPDATES,
-                self.lost_updates(model)
-                    .map_or_else(|| "?".into(), |l| l.max(0).to_string()),
+                self.lost_updates(model).map_or_else(
+                    || self.spec.texts.say("word_unknown", &[]),
+                    |l| l.max(0).to_string(),
+                ),
             ));
         }
         line
@@ -217,21 +222,12 @@ impl Scenario for Ticket {
 
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
-        let get = |k: &str| s.get(k).map_or_else(String::new, |v| v.to_string());
-        format!(
-            "ticket: {}, {}, {}: sold {}, failed {}, torn reads {}, resets to 100 {}, remaining {}, oversold {}, lost updates {}; exit codes {}",
-            counted(get("buyers"), "buyer", "buyers"),
-            counted(get("tickets"), "ticket", "tickets"),
-            if self.params.lock { "with the lock" } else { "without a lock" },
-            get("sold"),
-            get("failed"),
-            get("torn_reads"),
-            get("resets"),
-            get("remaining"),
-            get("oversold"),
-            get("lost_updates"),
-            get("exit_codes"),
-        )
+        let texts = &self.spec.texts;
+        let lock = texts.say(lock_key("report", self.params.lock), &[]);
+        texts.say_by("report", |hole| match hole {
+            "lock" => Some(lock.clone()),
+            _ => summary_value(&s, hole),
+        })
     }
 }
 
@@ -251,7 +247,7 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
         None
     };
 
-    ctx.gate("read the file");
+    ctx.gate("read_file");
     // try: dic = json.loads(f.read())
     // except: dic = {'count': 100}
     // A bare except: a file another buyer has just emptied (or half
@@ -269,17 +265,17 @@ fn buy(ctx: &mut Ctx, p: &TicketParams) -> std::io::Result<i32> {
     let count = read.or(reset).unwrap_or(EXCEPT_COUNT);
     if count > 0 {
         // dic['count'] -= 1; time.sleep(random.random())
-        ctx.gate("wait for the network");
+        ctx.gate("wait_network");
         ctx.sleep(delay_ms);
         // with open(filename, 'w') as f: f.write(json.dumps(dic))
         // Writes are reported just before they are made, reads just after:
         // whoever sees the effect of a write reads its event first.
-        ctx.gate("open the file for writing");
+        ctx.gate("open_for_writing");
         ctx.emit(Body::Truncate {
             file: TICKET_FILE.into(),
         });
         let mut file = OpenOptions::new().write(true).truncate(true).open(&path)?;
-        ctx.gate("write the new count");
+        ctx.gate("write_count");
         ctx.emit(Body::Write {
             file: TICKET_FILE.into(),
             value: Some(count - 1),

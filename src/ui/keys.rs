@@ -24,7 +24,8 @@ pub enum Action {
     Suspend,
 }
 
-/// (keys as the help shows them, what they do, the action, the key codes).
+/// (keys as the help shows them, the key of the text that says what they
+/// do, the action, the key codes).
 pub struct Binding {
     pub keys: &'static str,
     pub does: &'static str,
@@ -35,25 +36,25 @@ pub struct Binding {
 pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "space",
-        does: "pause / resume every process",
+        does: "key_pause",
         action: Action::TogglePause,
         codes: &[KeyCode::Char(' ')],
     },
     Binding {
         keys: "n  →",
-        does: "step: let one waiting process do one action",
+        does: "key_step",
         action: Action::Step,
         codes: &[KeyCode::Char('n'), KeyCode::Right],
     },
     Binding {
         keys: "enter",
-        does: "step only the selected process",
+        does: "key_step_selected",
         action: Action::StepSelected,
         codes: &[KeyCode::Enter],
     },
     Binding {
         keys: "+  -",
-        does: "faster / slower (up to max: no pacing)",
+        does: "key_speed",
         action: Action::Faster,
         codes: &[KeyCode::Char('+'), KeyCode::Char('=')],
     },
@@ -65,13 +66,13 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "Tab",
-        does: "arrows, pages, Home/End: table ⇄ events panel",
+        does: "key_focus",
         action: Action::Focus,
         codes: &[KeyCode::Tab, KeyCode::BackTab],
     },
     Binding {
         keys: "↑ ↓  j k",
-        does: "select a process / scroll the events (wheel too)",
+        does: "key_select",
         action: Action::Up,
         codes: &[KeyCode::Up, KeyCode::Char('k')],
     },
@@ -83,7 +84,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "PgUp PgDn",
-        does: "a page up / down (table or events)",
+        does: "key_page",
         action: Action::PageUp,
         codes: &[KeyCode::PageUp],
     },
@@ -95,7 +96,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "Home End",
-        does: "first / last (End on the events: follow the newest)",
+        does: "key_ends",
         action: Action::Top,
         codes: &[KeyCode::Home, KeyCode::Char('g')],
     },
@@ -107,32 +108,32 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "s",
-        does: "sort the table by the next column",
+        does: "key_sort",
         action: Action::Sort,
         codes: &[KeyCode::Char('s')],
     },
     Binding {
         keys: "r",
-        does: "run again with a new seed",
+        does: "key_restart",
         action: Action::Restart,
         codes: &[KeyCode::Char('r')],
     },
     Binding {
         keys: "?",
-        does: "this help (↑ ↓ scroll it, any other key closes it)",
+        does: "key_help",
         action: Action::Help,
         codes: &[KeyCode::Char('?'), KeyCode::F(1)],
     },
     Binding {
         keys: "Ctrl-Z",
-        does: "suspend: the run's processes freeze; fg resumes",
+        does: "key_suspend",
         action: Action::Suspend,
         // A control key: see `action_for`.
         codes: &[],
     },
     Binding {
         keys: "q  Esc  Ctrl-C",
-        does: "quit: every process of the run is killed",
+        does: "key_quit",
         action: Action::Quit,
         codes: &[KeyCode::Char('q'), KeyCode::Esc],
     },

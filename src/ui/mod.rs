@@ -21,8 +21,8 @@ use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::Signal;
 use signal_hook::consts::SIGTSTP;
 
-use crate::launch::{Launch, EXIT_FAILED};
 use crate::engine::{PacerCmd, Run, Speed};
+use crate::launch::{Launch, EXIT_FAILED};
 use crate::model::Model;
 use crate::protocol::Event;
 use crate::signals;
@@ -325,7 +325,7 @@ impl App {
                 self.view.help_scroll = 0;
             }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
-            Action::Step => self.step(step::any(&self.model), PacerCmd::Step),
+            Action::Step => self.step(step::any(self.texts(), &self.model), PacerCmd::Step),
             Action::Focus => {
                 self.view.focus = match self.view.focus {
                     Focus::Table => Focus::Events,
@@ -333,7 +333,7 @@ impl App {
                 }
             }
             Action::StepSelected => {
-                let plan = step::selected(&self.model, self.view.selected);
+                let plan = step::selected(self.texts(), &self.model, self.view.selected);
                 let pid = self.view.selected.unwrap_or_default();
                 self.step(plan, PacerCmd::StepPid(pid));
             }
@@ -365,6 +365,11 @@ impl App {
         self.view.log_top = (to < newest_page).then(|| log[to].seq);
     }
 
+    /// The scenario's texts, over the shared ones.
+    fn texts(&self) -> &crate::scenario::Texts {
+        &self.launch.scenario.spec().texts
+    }
+
     /// One step for any process at the gate; if none is there now, or the
     /// selected one cannot move, says why.
     fn step(&mut self, plan: step::Plan, cmd: PacerCmd) {
@@ -378,7 +383,7 @@ impl App {
     }
 
     fn move_selection(&mut self, by: isize) {
-        let order = row_order(&self.model, self.view.sort);
+        let order = row_order(&self.model, self.view.sort, self.texts());
         if order.is_empty() {
             return;
         }
@@ -404,7 +409,7 @@ impl App {
             return;
         }
         self.view.focus = Focus::Table;
-        let order = row_order(&self.model, self.view.sort);
+        let order = row_order(&self.model, self.view.sort, self.texts());
         let index = view::row_at(&self.view, row - rows.y);
         if let Some(&i) = order.get(index) {
             self.view.selected = Some(self.model.procs[i].pid);

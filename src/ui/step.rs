@@ -6,6 +6,8 @@
 
 use crate::model::{Activity, Model, Proc};
 use crate::protocol::Pid;
+use crate::scenario::texts::who;
+use crate::scenario::Texts;
 
 /// What a step will do.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,53 +30,55 @@ pub fn blocked(p: &Proc) -> bool {
 }
 
 /// A step of any one process (`n`).
-pub fn any(model: &Model) -> Plan {
+pub fn any(texts: &Texts, model: &Model) -> Plan {
     if model.ended {
-        return Plan::Refuse("The run has ended: no step is left. r runs it again.".into());
+        return Plan::Refuse(texts.say("step_ended", &[]));
     }
     if model.waiting_at_gates() > 0 {
         return Plan::Go(None);
     }
     let blocked = model.procs.iter().filter(|p| blocked(p)).count();
-    Plan::Go(Some(format!(
-        "No process waits at the gate now ({blocked} blocked in the kernel, the rest busy): \
-         the step goes to the first one that gets there."
-    )))
+    Plan::Go(Some(
+        texts.say("step_none_at_gate", &[("blocked", &blocked)]),
+    ))
 }
 
 /// A step of the selected process (Enter).
-pub fn selected(model: &Model, selected: Option<Pid>) -> Plan {
+pub fn selected(texts: &Texts, model: &Model, selected: Option<Pid>) -> Plan {
     let Some(p) = selected.and_then(|pid| model.proc(pid)) else {
-        return Plan::Refuse("Select a process first (↑ ↓ or a click), then press Enter.".into());
+        return Plan::Refuse(texts.say("step_select_first", &[]));
     };
-    let me = format!("{} (PID {})", p.name, p.pid);
+    let me = who(texts, model, p.pid);
     if !p.alive() {
-        return Plan::Refuse(format!("{me} has exited: it has no step left."));
+        return Plan::Refuse(texts.say("step_exited", &[("who", &me)]));
     }
     if blocked(p) {
         let holds = |pid: Option<Pid>| match pid.and_then(|pid| model.proc(pid)) {
-            Some(h) if h.alive() => format!("{} (PID {}) holds", h.name, h.pid),
-            Some(h) => format!("{} (PID {}), dead, still holds", h.name, h.pid),
-            None => "nobody holds".into(),
+            Some(h) => {
+                let key = if h.alive() {
+                    "step_holder_alive"
+                } else {
+                    "step_holder_dead"
+                };
+                texts.say(key, &[("holder", &who(texts, model, h.pid))])
+            }
+            None => texts.say("step_holder_none", &[]),
         };
         let why = match &p.activity {
-            Activity::WaitingForLock(lock) => format!(
-                "waits in the kernel for the lock {lock}, which {} now: the kernel wakes it when \
-                 the lock is free",
-                holds(model.locks.get(lock).and_then(|l| l.holder))
-            ),
-            Activity::Blocked(op) if op == "put" => {
-                "is blocked in the kernel putting on a full queue: a get wakes it".into()
+            Activity::WaitingForLock(lock) => {
+                let holds = holds(model.locks.get(lock).and_then(|l| l.holder));
+                texts.say("step_waits_for_lock", &[("lock", lock), ("holds", &holds)])
             }
-            _ => "is blocked in the kernel getting from an empty queue: a put wakes it".into(),
+            Activity::Blocked(op) if op == "put" => texts.say("step_blocked_put", &[]),
+            _ => texts.say("step_blocked_get", &[]),
         };
-        return Plan::Refuse(format!("{me} {why}; no permit can move it."));
+        return Plan::Refuse(texts.say("step_blocked", &[("who", &me), ("why", &why)]));
     }
     if p.at_gate.is_none() {
-        return Plan::Go(Some(format!(
-            "{me} is not at the gate now ({}); it takes one step when it gets there.",
-            super::view::procs_doing(p)
-        )));
+        let doing = super::view::procs_doing(texts, p);
+        return Plan::Go(Some(
+            texts.say("step_not_at_gate", &[("who", &me), ("doing", &doing)]),
+        ));
     }
     Plan::Go(None)
 }
@@ -83,6 +87,7 @@ pub fn selected(model: &Model, selected: Option<Pid>) -> Plan {
 mod tests {
     use super::*;
     use crate::protocol::{Body, Event};
+    use crate::scenario::texts::common;
 
     fn model() -> Model {
         let mut m = Model::new();
@@ -120,7 +125,7 @@ mod tests {
             &mut m,
             14,
             Body::Ready {
-                action: "read the file".into(),
+                action: "read_file".into(),
             },
         );
         m
@@ -136,37 +141,76 @@ mod tests {
     #[test]
     fn a_step_of_a_process_that_cannot_move_says_why() {
         let m = model();
-        let why = refused(selected(&m, Some(11)));
+        let why = refused(selected(common(), &m, Some(11)));
         assert!(
             why.contains("p-1 (PID 11) waits in the kernel for the lock tickets"),
             "{why}"
         );
         assert!(why.contains("p-0 (PID 10) holds"), "{why}");
-        let why = refused(selected(&m, Some(12)));
+        let why = refused(selected(common(), &m, Some(12)));
         assert!(
             why.contains("blocked in the kernel getting from an empty queue"),
             "{why}"
         );
-        let why = refused(selected(&m, Some(13)));
+        let why = refused(selected(common(), &m, Some(13)));
         assert!(why.contains("p-3 (PID 13) has exited"), "{why}");
-        assert!(refused(selected(&m, None)).contains("Select a process first"));
+        assert!(refused(selected(common(), &m, None)).contains("Select a process first"));
         // At the gate, it goes; holding the lock and busy, it goes when it gets there.
-        assert_eq!(selected(&m, Some(14)), Plan::Go(None));
+        assert_eq!(selected(common(), &m, Some(14)), Plan::Go(None));
         assert!(
-            matches!(selected(&m, Some(10)), Plan::Go(Some(note)) if note.contains("not at the gate"))
+            matches!(selected(common(), &m, Some(10)), Plan::Go(Some(note)) if note.contains("not at the gate"))
         );
     }
 
     #[test]
     fn a_step_when_nobody_is_at_the_gate_says_who_is_blocked() {
         let mut m = model();
-        assert_eq!(any(&m), Plan::Go(None));
+        assert_eq!(any(common(), &m), Plan::Go(None));
         m.apply(&Event::new(99, Some(14), Body::Exit { exitcode: 0 }));
-        match any(&m) {
+        match any(common(), &m) {
             Plan::Go(Some(note)) => assert!(note.contains("2 blocked in the kernel"), "{note}"),
             other => panic!("{other:?}"),
         }
         m.apply(&Event::new(100, None, Body::End));
-        assert!(refused(any(&m)).contains("The run has ended"));
+        assert!(refused(any(common(), &m)).contains("The run has ended"));
+    }
+
+    #[test]
+    fn every_answer_to_a_step_is_in_the_texts_with_its_holes_filled() {
+        use crate::scenario::texts::tests::unfinished;
+        let mut m = model();
+        let said = |plan: Plan| match plan {
+            Plan::Refuse(why) | Plan::Go(Some(why)) => Some(why),
+            Plan::Go(None) => None,
+        };
+        let mut answers: Vec<String> = [None, Some(10), Some(11), Some(12), Some(13), Some(14)]
+            .into_iter()
+            .filter_map(|pid| said(selected(common(), &m, pid)))
+            .collect();
+        // The lock's holder dead, and the lock free.
+        m.apply(&Event::new(97, Some(10), Body::Exit { exitcode: -9 }));
+        answers.extend(said(selected(common(), &m, Some(11))));
+        m.apply(&Event::new(
+            98,
+            Some(10),
+            Body::LockRelease {
+                lock: "tickets".into(),
+            },
+        ));
+        answers.extend(said(selected(common(), &m, Some(11))));
+        let put = Body::Blocked {
+            queue: "q".into(),
+            op: "put".into(),
+        };
+        m.apply(&Event::new(98, Some(12), put));
+        answers.extend(said(selected(common(), &m, Some(12))));
+        m.apply(&Event::new(99, Some(14), Body::Exit { exitcode: 0 }));
+        answers.extend(said(any(common(), &m)));
+        m.apply(&Event::new(100, None, Body::End));
+        answers.extend(said(any(common(), &m)));
+        assert_eq!(answers.len(), 10, "{answers:#?}");
+        for why in answers {
+            assert!(!unfinished(&why), "{why}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::ipc::{EventSink, Gates};
-use crate::protocol::{Body, Pid};
+use crate::protocol::{Act, Body, Pid};
 
 /// The role of a thread started by [`Ctx::run_threads`]: its id is a
 /// thread id (TID), not a PID.
@@ -101,8 +101,9 @@ impl<'a> Ctx<'a> {
 
     /// Waits for the pacer's permit before the next instrumented action.
     /// When the run is not paced the gate is open and costs one atomic load.
-    /// The action's words are only made when the gate is closed.
-    pub fn gate(&mut self, action: impl std::fmt::Display) {
+    /// The action (a key and its values, see [`Act`]) is only made when the
+    /// gate is closed.
+    pub fn gate(&mut self, action: impl Into<Act>) {
         if self.gates.is_free() {
             return;
         }
@@ -112,10 +113,10 @@ impl<'a> Ctx<'a> {
     /// Announces the action and sleeps until the pacer grants it. The `ready`
     /// is sent at once, never kept back, even if the run went free since the
     /// gate looked: a `ready` the pacer never sees is a permit never granted.
-    fn wait_for_permit(&mut self, action: impl std::fmt::Display) {
+    fn wait_for_permit(&mut self, action: impl Into<Act>) {
         self.permits_used += 1;
         let ready = Body::Ready {
-            action: action.to_string(),
+            action: action.into(),
         };
         if self.sink.emit(Some(self.pid), ready).is_err() {
             exit_now(3);
@@ -273,7 +274,7 @@ impl Ctx<'_> {
         sem: &crate::ipc::sem::SharedSemaphore,
         name: &str,
     ) -> nix::Result<()> {
-        self.gate("take the lock");
+        self.gate("take_lock");
         self.emit(Body::LockWait { lock: name.into() });
         self.flush();
         sem.acquire(None)?;
@@ -288,7 +289,7 @@ impl Ctx<'_> {
         sem: &crate::ipc::sem::SharedSemaphore,
         name: &str,
     ) -> nix::Result<()> {
-        self.gate("let go of the lock");
+        self.gate("release_lock");
         self.emit(Body::LockRelease { lock: name.into() });
         self.flush();
         sem.release()
@@ -319,7 +320,7 @@ impl<'a> Ctx<'a> {
         name: &str,
         before_report: impl FnOnce(),
     ) -> std::io::Result<HeldLock> {
-        self.gate("take the lock");
+        self.gate("take_lock");
         // Each process opens the lock file itself: flock belongs to an open
         // file, so a descriptor inherited from the parent would be shared.
         let file = File::open(self.path(file))?;
@@ -339,7 +340,7 @@ impl<'a> Ctx<'a> {
 
     /// Lets go of a lock, as one instrumented action.
     pub fn unlock(&mut self, lock: HeldLock) -> std::io::Result<()> {
-        self.gate("let go of the lock");
+        self.gate("release_lock");
         // Stamped and sent before the unlock, so that hold intervals never
         // overlap: the next holder's acquire comes after it in the pipe.
         self.emit(Body::LockRelease { lock: lock.name });
@@ -452,7 +453,7 @@ mod tests {
             gates.grant(0); // lets the child end whatever came
             let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
             assert_eq!(kinds, ["sleep", "ready"]);
-            assert!(matches!(&events[1].body, Body::Ready { action } if action == "buy"));
+            assert!(matches!(&events[1].body, Body::Ready { action } if action.action == "buy"));
             assert!(!passed_early, "passed without a permit");
         });
         assert!(passed_rx.recv().is_ok());

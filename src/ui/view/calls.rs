@@ -11,6 +11,7 @@ use super::Screen;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
+    let texts = &screen.scenario.spec().texts;
     // The newest calls that fit, each wrapped to the panel's width.
     let rows = area.height.saturating_sub(2);
     let width = area.width.saturating_sub(2);
@@ -20,7 +21,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .iter()
         .rev()
         .map(|c| {
-            let who = m.proc(c.caller).map_or("?", |p| p.name.as_str());
+            let who = m
+                .proc(c.caller)
+                .map_or_else(|| texts.say("word_unknown", &[]), |p| p.name.clone());
             let mut spans = vec![
                 Span::styled(format!("{who}: "), t.label()),
                 Span::styled(c.call.clone(), t.value()),
@@ -30,9 +33,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             // What the call did beyond its value: the process it made, the
             // exit code its join reaped, a join that returned on its timeout.
             let note = match (c.exitcode, c.alive, c.target) {
-                (Some(code), _, _) => format!(" (exit code {code})"),
-                (None, Some(true), _) => " (still running)".into(),
-                (None, _, Some(pid)) if c.call.ends_with(".start()") => format!(" (PID {pid})"),
+                (Some(code), _, _) => texts.say("call_exit_code", &[("code", &code)]),
+                (None, Some(true), _) => texts.say("call_still_running", &[]),
+                (None, _, Some(pid)) if c.call.ends_with(".start()") => {
+                    texts.say("call_started", &[("pid", &pid)])
+                }
                 _ => String::new(),
             };
             spans.push(Span::styled(note, t.dim()));
@@ -46,10 +51,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .into_iter()
         .rev()
         .collect();
-    let block = Block::bordered().title(Span::styled(
-        format!(" Calls on Process objects {} ", m.calls.len()),
-        t.title(),
-    ));
+    let title = screen
+        .scenario
+        .spec()
+        .texts
+        .say("panel_calls", &[("n", &m.calls.len())]);
+    let block = Block::bordered().title(Span::styled(title, t.title()));
     // The newest is always the bottom line.
     frame.render_widget(
         Paragraph::new(lines)

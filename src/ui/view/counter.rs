@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::Screen;
+use super::{pad, Screen};
+use crate::protocol::Pid;
 use crate::scenario::CounterView;
 
 pub const HEIGHT: u16 = 8;
@@ -15,58 +16,71 @@ pub const HEIGHT: u16 = 8;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
     let t = screen.theme;
     let m = screen.model;
+    let texts = &screen.scenario.spec().texts;
+    let say = |key: &str| texts.say(key, &[]);
     // Names only: the table beside gives their PIDs.
-    let who = |pid| {
-        m.proc(pid)
-            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    let who = |pid: Pid| {
+        m.proc(pid).map_or_else(
+            || texts.say("who_unknown", &[("pid", &pid)]),
+            |p| p.name.clone(),
+        )
     };
     let lost = c.lost;
     let row = |label: &str, value: String, style| {
         Line::from(vec![
-            Span::styled(format!("{label:<16}"), t.label()),
+            Span::styled(pad(&say(label), 16), t.label()),
             Span::styled(value, style),
         ])
     };
     let mut lines = vec![
         row(
-            "in memory now",
+            "counter_in_memory",
             c.value
-                .map_or_else(|| "not read yet".into(), |v| v.to_string()),
+                .map_or_else(|| say("counter_not_read"), |v| v.to_string()),
             t.value(),
         ),
-        row("expected", c.expected.to_string(), t.value()),
+        row("counter_expected", c.expected.to_string(), t.value()),
         Line::from(vec![
-            Span::styled(format!("{:<16}", "+1s written"), t.label()),
+            Span::styled(pad(&say("counter_written"), 16), t.label()),
             Span::styled(c.writes.to_string(), t.value()),
-            Span::styled("  lost ", t.label()),
+            Span::styled(say("counter_lost"), t.label()),
             Span::styled(lost.to_string(), if lost > 0 { t.bad() } else { t.good() }),
         ]),
     ];
-    match &m.last_lost {
+    match &m.files.last_lost {
         Some(l) => {
-            let read = |v: Option<i64>| v.map_or_else(|| "?".into(), |v| v.to_string());
-            lines.push(Line::styled("newest lost update:", t.label()));
+            let read = |v: Option<i64>| v.map_or_else(|| say("word_unknown"), |v| v.to_string());
+            lines.push(Line::styled(say("counter_newest_lost"), t.label()));
+            let (over, over_read) = (who(l.over), read(l.over_read));
             lines.push(Line::from(Span::styled(
-                format!(
-                    "  {} read {}, wrote {}",
-                    who(l.over),
-                    read(l.over_read),
-                    l.over_wrote
+                texts.say(
+                    "counter_overwritten",
+                    &[
+                        ("who", &over),
+                        ("read", &over_read),
+                        ("wrote", &l.over_wrote),
+                    ],
                 ),
                 t.value(),
             )));
+            let (writer, writer_read) = (who(l.writer), read(l.read));
             lines.push(Line::from(Span::styled(
-                format!(
-                    "✗ {} read {}, wrote {}",
-                    who(l.writer),
-                    read(l.read),
-                    l.wrote
+                texts.say(
+                    "counter_lost_write",
+                    &[
+                        ("who", &writer),
+                        ("read", &writer_read),
+                        ("wrote", &l.wrote),
+                    ],
                 ),
                 t.bad(),
             )));
         }
-        None => lines.push(Line::styled("no update lost so far", t.dim())),
+        None => lines.push(Line::styled(say("counter_none_lost"), t.dim())),
     }
-    let block = Block::bordered().title(Span::styled(" Counter in shared memory ", t.title()));
+    let block = Block::bordered().title(Span::styled(
+        screen.scenario.spec().texts.say("panel_counter", &[]),
+        t.title(),
+    ));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

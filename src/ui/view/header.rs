@@ -7,7 +7,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
 use crate::model::{Model, Moment};
-use crate::scenario::texts::format_speed;
+use crate::scenario::texts::speed_words;
 use crate::ui::theme::MARK;
 
 /// Whether a counter of `moment` showing `value` should light up: the fold
@@ -25,25 +25,27 @@ fn lit(model: &Model, moment: Moment, value: &str) -> bool {
 pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     let t = screen.theme;
     let m = screen.model;
+    let texts = &screen.scenario.spec().texts;
+    let say = |key: &str| texts.say(key, &[]);
     let status = if !m.errors.is_empty() {
-        Span::styled("✖ stopped by an error", t.bad())
+        Span::styled(say("header_error"), t.bad())
     } else if m.ended {
-        Span::styled("■ finished", t.good())
+        Span::styled(say("header_finished"), t.good())
     } else if m.pace.paused {
-        Span::styled("⏸ PAUSED", t.paused())
+        Span::styled(say("header_paused"), t.paused())
     } else {
-        Span::styled("▶ running", t.good())
+        Span::styled(say("header_running"), t.good())
     };
-    let speed = m.pace.speed.map_or_else(|| "max".to_string(), format_speed);
+    let speed = speed_words(m.pace.speed);
     let elapsed = screen.view.elapsed;
     let first: Vec<Vec<Span<'a>>> = vec![
         vec![
-            Span::styled("mpviz ", t.title()),
+            Span::styled(say("header_mpviz"), t.title()),
             Span::styled(screen.scenario.name().to_string(), t.value()),
         ],
         vec![status],
         vec![
-            Span::styled("speed ", t.label()),
+            Span::styled(say("header_speed"), t.label()),
             Span::styled(speed, t.value()),
         ],
         vec![Span::styled(
@@ -55,15 +57,17 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
             t.value(),
         )],
         vec![Span::styled(screen.scenario.variant(), t.label())],
-        vec![Span::styled(format!("seed {}", m.seed), t.dim())],
+        vec![Span::styled(
+            texts.say("header_seed", &[("seed", &m.seed)]),
+            t.dim(),
+        )],
     ];
     let mut second: Vec<Vec<Span<'a>>> = Vec::new();
     // The counters the scenario declares lit by a moment.
     let show = screen.scenario.show();
-    for (label, value) in screen.scenario.headline(m) {
-        let alarm = show
-            .alarm(label)
-            .is_some_and(|moment| lit(m, moment, &value));
+    for (key, value) in screen.scenario.headline(m) {
+        let alarm = show.alarm(key).is_some_and(|moment| lit(m, moment, &value));
+        let label = say(&format!("headline_{key}"));
         second.push(if alarm {
             vec![
                 Span::styled(format!("{MARK} {label} "), t.alarm()),
@@ -81,12 +85,18 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     let children = m.procs.iter().filter(|p| p.role != "forkserver");
     let (total, alive) = children.fold((0, 0), |(n, a), p| (n + 1, a + usize::from(p.alive())));
     second.extend([
-        vec![Span::styled(format!("{alive}/{total} alive"), t.label())],
         vec![Span::styled(
-            format!("{} at the gate", m.waiting_at_gates()),
+            texts.say("header_alive", &[("alive", &alive), ("total", &total)]),
             t.label(),
         )],
-        vec![Span::styled(format!("{} actions", m.actions), t.label())],
+        vec![Span::styled(
+            texts.say("header_at_gate", &[("n", &m.waiting_at_gates())]),
+            t.label(),
+        )],
+        vec![Span::styled(
+            texts.say("header_actions", &[("n", &m.actions)]),
+            t.label(),
+        )],
     ]);
     // Two lines where they fit; else one flow, so that a wrapped first line
     // shares its second row with the numbers.

@@ -12,6 +12,7 @@ use crate::ui::theme::MARK;
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
+    let texts = &screen.scenario.spec().texts;
     let mut lines = Vec::new();
     for b in BINDINGS.iter().filter(|b| !b.keys.is_empty()) {
         lines.push(Line::from(vec![
@@ -24,28 +25,28 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 ),
                 t.key(),
             ),
-            Span::raw(b.does),
+            Span::raw(texts.say(b.does, &[])),
         ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
         Span::styled("              S  ", t.key()),
-        Span::raw("state in /proc: R running, S sleeping, D disk, Z zombie"),
+        Span::raw(texts.say("help_state", &[])),
     ]));
     lines.push(Line::from(vec![
         Span::styled("              ⏸  ", t.key()),
-        Span::raw("held at the pacer's gate until it gets a permit; then its next action"),
+        Span::raw(texts.say("help_gate", &[])),
     ]));
     lines.push(Line::from(vec![
         Span::styled(format!("              {MARK}  "), t.alarm()),
-        Span::raw("a moment the scenario shows (a lost update, an oversell, a torn read, a deadlock): marked where it happened"),
+        Span::raw(texts.say("help_moment", &[])),
     ]));
     lines.push(Line::raw(""));
+    let spec = screen.scenario.spec();
     lines.push(Line::styled(
-        format!(
-            "{} (tutorial {})",
-            screen.scenario.spec().title,
-            screen.scenario.spec().tutorial
+        texts.say(
+            "help_scenario",
+            &[("title", &spec.title), ("tutorial", &spec.tutorial)],
         ),
         t.title(),
     ));
@@ -64,11 +65,14 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     // Scrolled no further than its last line.
     let last = (needed as u16).saturating_sub(height.saturating_sub(2));
     let scroll = screen.view.help_scroll.min(last);
-    let title = if last > 0 {
-        " Keys — ↑ ↓ scroll, any other key closes "
-    } else {
-        " Keys — any key closes "
-    };
+    let title = texts.say(
+        if last > 0 {
+            "help_title_scroll"
+        } else {
+            "help_title"
+        },
+        &[],
+    );
     frame.render_widget(Clear, popup);
     let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(

@@ -7,7 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{cut, Screen};
+use unicode_width::UnicodeWidthStr;
+
+use super::{cut, pad, Screen};
 use crate::scenario::FileLine;
 
 /// Rows the panel wants for `lines`: the lines, the two orders (up to two
@@ -25,6 +27,7 @@ pub fn draw(
     start_order: &[u32],
 ) {
     let t = screen.theme;
+    let texts = &screen.scenario.spec().texts;
     let torn = lines.iter().filter(|l| !l.whole).count();
     let file = screen
         .scenario
@@ -35,7 +38,7 @@ pub fn draw(
     let block = Block::bordered().title(Line::from(vec![
         Span::styled(format!(" {file} "), t.title()),
         Span::styled(
-            format!("{} lines, {torn} torn ", lines.len()),
+            texts.say("lines_count", &[("n", &lines.len()), ("torn", &torn)]),
             if torn > 0 { t.bad() } else { t.label() },
         ),
     ]));
@@ -46,17 +49,18 @@ pub fn draw(
     let width = usize::from(inner.width);
     let order = |label: &str, order: &mut dyn Iterator<Item = u32>| {
         let numbers: Vec<String> = order.map(|n| n.to_string()).collect();
-        let label = format!("{label:<13}");
+        let label = texts.say(label, &[]);
+        let label = pad(&label, label.width().max(13));
         let numbers = cut(
             &numbers.join(" "),
-            (2 * width).saturating_sub(label.len() + 1),
+            (2 * width).saturating_sub(label.width() + 1),
         );
         Line::from(vec![Span::styled(label, t.label()), Span::raw(numbers)])
     };
     let written: Vec<u32> = lines.iter().filter_map(|l| l.writer).collect();
     let orders = vec![
-        order("started:", &mut start_order.iter().copied()),
-        order("in the file:", &mut written.into_iter()),
+        order("lines_started", &mut start_order.iter().copied()),
+        order("lines_in_file", &mut written.into_iter()),
     ];
     let orders_height: u16 = orders
         .iter()
@@ -73,11 +77,11 @@ pub fn draw(
     let skip = lines.len().saturating_sub(rows);
     let mut out: Vec<Line> = Vec::new();
     if lines.is_empty() {
-        out.push(Line::styled("(empty)", t.dim()));
+        out.push(Line::styled(texts.say("lines_empty", &[]), t.dim()));
     }
     if skip > 0 {
         out.push(Line::styled(
-            format!("     … {} lines above", skip + 1),
+            texts.say("lines_above", &[("n", &(skip + 1))]),
             t.dim(),
         ));
     }
@@ -86,7 +90,7 @@ pub fn draw(
         let mark = if line.whole {
             Span::raw("")
         } else {
-            Span::styled("  ✗ torn", t.bad())
+            Span::styled(texts.say("lines_torn", &[]), t.bad())
         };
         let text_style = if line.whole { t.value() } else { t.bad() };
         out.push(Line::from(vec![

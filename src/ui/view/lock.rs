@@ -7,8 +7,9 @@ use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::Screen;
-use crate::model::Model;
+use super::{pad, Screen};
+use crate::model::{Model, TakenAfterDeath};
+use crate::protocol::Pid;
 
 /// Rows the panel wants: holder, a heading, and up to eight waiters.
 pub fn height(model: &Model, available: u16) -> u16 {
@@ -28,13 +29,19 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let name_of = |pid| m.proc(pid).map_or_else(String::new, |p| p.name.clone());
+    let texts = &screen.scenario.spec().texts;
+    let say = |key: &str| texts.say(key, &[]);
+    let who = |pid: Pid| texts.say("lock_who", &[("name", &name_of(pid)), ("pid", &pid)]);
+    // "holder" and "waiting", in one column as wide as the wider.
+    let (holder, waiting) = (say("lock_holder"), say("lock_waiting"));
+    let label_width = holder.width().max(waiting.width()) + 1;
+    let (holder, waiting) = (pad(&holder, label_width), pad(&waiting, label_width));
     let mut lines = Vec::new();
     if m.locks.is_empty() {
-        lines.push(Line::styled("No lock taken in this run.", t.dim()));
+        lines.push(Line::styled(say("lock_none"), t.dim()));
     }
     let rows = area.height.saturating_sub(2) as usize;
     // What kind of lock it is, and how it differs from Python's.
-    let texts = &screen.scenario.spec().texts;
     let about = match m.locks.values().next() {
         Some(lock) if m.locks.len() == 1 && lock.kept_by_the_dead => {
             texts.get("lock_about_semaphore")
@@ -52,75 +59,78 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     for (name, lock) in &m.locks {
         if m.locks.len() > 1 {
-            lines.push(Line::styled(format!("lock {name}"), t.dim()));
+            lines.push(Line::styled(
+                texts.say("lock_name", &[("name", name)]),
+                t.dim(),
+            ));
         }
         match lock.holder {
             Some(pid) if lock.holder_dead || lock.deadlocked() => {
                 let code = m.proc(pid).and_then(|p| p.exitcode);
                 // What was observed: its exit while it held the lock.
                 lines.push(Line::from(vec![
-                    Span::styled("holder  ", t.label()),
-                    Span::styled(format!("{} PID {pid}", name_of(pid)), t.bad()),
+                    Span::styled(holder.clone(), t.label()),
+                    Span::styled(who(pid), t.bad()),
                 ]));
                 lines.push(Line::styled(
-                    format!(
-                        "  died holding the lock{}",
-                        code.map_or_else(String::new, |c| format!(" (exit {c})"))
-                    ),
+                    match code {
+                        Some(code) => texts.say("lock_died_exit", &[("code", &code)]),
+                        None => say("lock_died"),
+                    },
                     t.bad(),
                 ));
                 // A deadlock only once it was named on evidence.
                 lines.push(match &lock.deadlock {
                     Some(evidence) => Line::styled(
-                        format!(
-                            "  DEADLOCK: value {}; {} asleep on it (futex)",
-                            evidence.value,
-                            evidence.seen.len()
+                        texts.say(
+                            "lock_deadlock",
+                            &[("value", &evidence.value), ("asleep", &evidence.seen.len())],
                         ),
                         t.bad(),
                     ),
-                    None => Line::styled("  not seen let go yet", t.dim()),
+                    None => Line::styled(say("lock_not_let_go"), t.dim()),
                 });
             }
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
                 lines.push(Line::from(vec![
-                    Span::styled("holder  ", t.label()),
-                    Span::styled(format!("{} PID {pid}", name_of(pid)), t.holder()),
+                    Span::styled(holder.clone(), t.label()),
+                    Span::styled(who(pid), t.holder()),
                 ]));
-                if let Some((dead, _)) = lock.taken_after_death.filter(|&(_, by)| by == pid) {
+                if let Some(TakenAfterDeath { dead, .. }) =
+                    lock.taken_after_death.filter(|taken| taken.by == pid)
+                {
                     lines.push(Line::styled(
-                        format!("  the kernel let go for dead PID {dead}"),
+                        texts.say("lock_let_go", &[("dead", &dead)]),
                         t.good(),
                     ));
                 }
+                let held = format!("{held:.1}");
                 lines.push(Line::styled(
-                    format!("  held {held:.1}s, taken {}×", lock.acquisitions),
+                    texts.say(
+                        "lock_held",
+                        &[("held", &held), ("taken", &lock.acquisitions)],
+                    ),
                     t.dim(),
                 ));
             }
             None => {
-                // On one line if it fits, else on two (the row counted for
-                // what is under a holder).
-                let (head, free) = ("holder  ", "nobody: the lock is free");
-                let width = usize::from(area.width.saturating_sub(2));
-                match free.split_once(": ") {
-                    Some((who, what)) if head.width() + free.width() > width => {
-                        lines.push(Line::from(vec![
-                            Span::styled(head, t.label()),
-                            Span::styled(who, t.good()),
-                        ]));
-                        lines.push(Line::styled(format!("  {what}"), t.good()));
-                    }
-                    _ => lines.push(Line::from(vec![
-                        Span::styled(head, t.label()),
-                        Span::styled(free, t.good()),
-                    ])),
+                // On one line if it fits, else wrapped under it (the row
+                // counted for what is under a holder).
+                let width =
+                    usize::from(area.width.saturating_sub(2)).saturating_sub(holder.width());
+                let mut free = super::wrap_words(&say("lock_free"), width.max(1)).into_iter();
+                lines.push(Line::from(vec![
+                    Span::styled(holder.clone(), t.label()),
+                    Span::styled(free.next().unwrap_or_default(), t.good()),
+                ]));
+                for rest in free {
+                    lines.push(Line::styled(pad("", holder.width()) + &rest, t.good()));
                 }
             }
         }
         lines.push(Line::from(vec![
-            Span::styled("waiting ", t.label()),
+            Span::styled(waiting.clone(), t.label()),
             Span::styled(lock.waiters.len().to_string(), t.value()),
         ]));
         let room = rows.saturating_sub(lines.len());
@@ -132,12 +142,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         for (i, pid) in lock.waiters.iter().take(shown).enumerate() {
             lines.push(Line::from(vec![
                 Span::styled(format!("{:>3}. ", i + 1), t.dim()),
-                Span::raw(format!("{} PID {pid}", name_of(pid))),
+                Span::raw(who(pid)),
             ]));
         }
         if lock.waiters.len() > shown {
             lines.push(Line::styled(
-                format!("     … and {} more", lock.waiters.len() - shown),
+                texts.say("lock_more", &[("n", &(lock.waiters.len() - shown))]),
                 t.dim(),
             ));
         }
@@ -149,9 +159,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             } else {
                 "flock"
             };
-            format!(" Lock \"{name}\" ({kind}) ")
+            texts.say("panel_lock", &[("name", name), ("kind", &kind)])
         }
-        _ => " Locks ".to_string(),
+        _ => texts.say("panel_locks", &[]),
     };
     let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(Paragraph::new(lines).block(block), area);

@@ -11,16 +11,25 @@ use super::Screen;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = &screen.model.manager;
+    let texts = &screen.scenario.spec().texts;
+    let say = |key: &str| texts.say(key, &[]);
     let [managed, plain] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
 
-    let server = m
-        .server
-        .map_or_else(|| "not yet heard from".into(), |p| format!("PID {p}"));
+    let server = m.server.map_or_else(
+        || say("managed_unheard"),
+        |p| texts.say("who_unknown", &[("pid", &p)]),
+    );
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} requests, ", m.requests), t.label()),
         Span::styled(
-            format!("dict {} · list {}", m.dict.len(), m.list.len()),
+            texts.say("managed_requests", &[("n", &m.requests)]),
+            t.label(),
+        ),
+        Span::styled(
+            texts.say(
+                "managed_sizes",
+                &[("dict", &m.dict.len()), ("list", &m.list.len())],
+            ),
             t.value(),
         ),
     ])];
@@ -40,40 +49,49 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     if entries.len() > shown {
         lines.push(Line::styled(
-            format!(" … and {} more", entries.len() - shown),
+            texts.say("managed_more", &[("n", &(entries.len() - shown))]),
             t.dim(),
         ));
     }
     let block = Block::bordered().title(Line::from(vec![
-        Span::styled(" Managed dict and list ", t.title()),
-        Span::styled(format!("server {server} "), t.label()),
+        Span::styled(
+            screen.scenario.spec().texts.say("panel_managed", &[]),
+            t.title(),
+        ),
+        Span::styled(
+            texts.say("managed_server", &[("server", &server)]),
+            t.label(),
+        ),
     ]));
     frame.render_widget(Paragraph::new(lines).block(block), managed);
 
     let sizes: std::collections::BTreeSet<u32> = m.plain.values().copied().collect();
     let copies = match (m.plain.len(), sizes.len()) {
-        (0, _) => "none yet".to_string(),
+        (0, _) => say("plain_none_yet"),
         (n, 1) => {
             let k = sizes.iter().next().copied().unwrap_or(0);
-            format!("{n} × {k} item{}", if k == 1 { "" } else { "s" })
+            texts.say("plain_copies_alike", &[("n", &n), ("k", &k)])
         }
-        (n, _) => format!("{n}, of {sizes:?} items"),
+        (n, _) => texts.say(
+            "plain_copies",
+            &[("n", &n), ("sizes", &format!("{sizes:?}"))],
+        ),
     };
     let main = match m.main_plain {
-        Some(n) => Span::styled(
-            format!("{n} item{}", if n == 1 { "" } else { "s" }),
-            t.good(),
-        ),
-        None => Span::styled("?", t.dim()),
+        Some(n) => Span::styled(texts.say("plain_items", &[("n", &n)]), t.good()),
+        None => Span::styled(say("word_unknown"), t.dim()),
     };
     let lines = vec![
-        Line::from(vec![Span::styled("in the main process: ", t.label()), main]),
+        Line::from(vec![Span::styled(say("plain_main"), t.label()), main]),
         Line::from(vec![
-            Span::styled("workers' own copies: ", t.label()),
+            Span::styled(say("plain_workers"), t.label()),
             Span::styled(copies, t.value()),
         ]),
-        Line::styled("(each process has its own memory)", t.dim()),
+        Line::styled(say("plain_own_memory"), t.dim()),
     ];
-    let block = Block::bordered().title(Span::styled(" Plain dict ", t.title()));
+    let block = Block::bordered().title(Span::styled(
+        screen.scenario.spec().texts.say("panel_plain", &[]),
+        t.title(),
+    ));
     frame.render_widget(Paragraph::new(lines).block(block), plain);
 }

@@ -134,10 +134,13 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let t = screen.theme;
-        let say = format!(
-            "terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}); q quits",
-            area.width, area.height
-        );
+        let need = format!("{MIN_WIDTH}×{MIN_HEIGHT}");
+        let have = format!("{}×{}", area.width, area.height);
+        let say = screen
+            .scenario
+            .spec()
+            .texts
+            .say("too_small", &[("need", &need), ("have", &have)]);
         frame.render_widget(
             Paragraph::new(Line::styled(say, t.warn())).wrap(Wrap { trim: true }),
             area,
@@ -288,24 +291,25 @@ fn files_height(model: &Model) -> u16 {
 fn draw_files(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let files = &screen.model.files;
+    let texts = &screen.scenario.spec().texts;
     let content = |text: &str| {
         if text.is_empty() {
-            Span::styled("(empty: being rewritten)", t.bad())
+            Span::styled(texts.say("file_being_rewritten", &[]), t.bad())
         } else {
             Span::styled(text.replace('\n', "⏎"), t.value())
         }
     };
     let (title, lines) = match (files.len(), files.iter().next()) {
         (0, _) | (_, None) => (
-            " File on disk ".to_string(),
-            vec![Line::styled("(not read yet)", t.dim())],
+            texts.say("panel_file_none", &[]),
+            vec![Line::styled(texts.say("file_not_read", &[]), t.dim())],
         ),
         (1, Some((name, text))) => (
-            format!(" File on disk: {name} "),
+            texts.say("panel_file", &[("name", name)]),
             vec![Line::from(content(text))],
         ),
         _ => (
-            " Files on disk ".to_string(),
+            texts.say("panel_files", &[]),
             files
                 .iter()
                 .map(|(name, text)| {
@@ -359,11 +363,17 @@ fn explanation<'a>(screen: &Screen, width: u16) -> Line<'a> {
             Span::styled(status.clone(), t.warn()),
         ]);
     }
+    let texts = &screen.scenario.spec().texts;
     let text = match model.last_notable() {
         // An error that stopped the run stays in view until the teacher acts.
-        _ if !model.errors.is_empty() => format!("The run stopped: {}", model.errors[0]),
+        _ if !model.errors.is_empty() => {
+            texts.say("narration_error", &[("error", &model.errors[0])])
+        }
         // The summary stays on screen until the teacher quits or runs again.
-        _ if model.ended => format!("Finished. {}", screen.scenario.report(model)),
+        _ if model.ended => texts.say(
+            "narration_end",
+            &[("report", &screen.scenario.report(model))],
+        ),
         Some(entry) if model.log.len() > 1 => screen
             .scenario
             .spec()
@@ -395,28 +405,33 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
         frame.render_widget(Paragraph::new(Line::styled(status.clone(), t.warn())), area);
         return;
     }
+    // A key, and the key of the text that says what it does.
     let keys: &[(&str, &str)] = if screen.model.ended {
         &[
-            ("r", "run again"),
-            ("↑↓", "browse"),
-            ("?", "help"),
-            ("q", "quit"),
+            ("r", "footer_run_again"),
+            ("↑↓", "footer_browse"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
         ]
     } else {
         &[
-            ("space", "pause"),
-            ("n", "step"),
-            ("⏎", "step selected"),
-            ("+/-", "speed"),
-            ("r", "rerun"),
-            ("?", "help"),
-            ("q", "quit"),
+            ("space", "footer_pause"),
+            ("n", "footer_step"),
+            ("⏎", "footer_step_selected"),
+            ("+/-", "footer_speed"),
+            ("r", "footer_rerun"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
         ]
     };
+    let texts = &screen.scenario.spec().texts;
     let mut spans = Vec::new();
     for (key, does) in keys {
         spans.push(Span::styled(format!(" {key} "), t.key()));
-        spans.push(Span::styled(format!("{does} "), t.label()));
+        spans.push(Span::styled(
+            format!("{} ", texts.say(does, &[])),
+            t.label(),
+        ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -17,11 +17,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
-    let text = |key: &str| texts.get(key).unwrap_or_default().to_string();
-    let block = Block::bordered().title(Span::styled(" Pool: AsyncResults ", t.title()));
+    let text = |key: &str| texts.say(key, &[]);
+    let block = Block::bordered().title(Span::styled(texts.say("panel_pool", &[]), t.title()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let crawl = m.last_page.is_some() || m.last_parsed.is_some();
+    let crawl = m.pool.last_page.is_some() || m.pool.last_parsed.is_some();
     let [gauge, note, calls, page, parsed, list] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -32,13 +32,12 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ])
     .areas(inner);
     if let Some(q) = m.queues.values().next() {
+        let label = texts.say(
+            "ring_label",
+            &[("depth", &q.depth), ("maxsize", &q.maxsize)],
+        );
         frame.render_widget(
-            Paragraph::new(super::queue::depth_gauge(
-                &text("ring_label"),
-                q,
-                gauge.width,
-                t,
-            )),
+            Paragraph::new(super::queue::depth_gauge(label, q, gauge.width, t)),
             gauge,
         );
     }
@@ -47,105 +46,110 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         note,
     );
     let mut call = m
-        .pool_calls
+        .pool
+        .calls
         .iter()
         .map(|c| format!("{c}()"))
         .collect::<Vec<_>>()
         .join(" ");
-    if m.pool_joined.is_some() {
+    if m.pool.joined.is_some() {
         call.push_str(&format!(" {}", text("joined_label")));
     }
-    if let Some((task, ms, expired)) = m.last_wait {
-        let how = if expired { "expired" } else { "ready" };
-        call.push_str(&format!(" · wait({task}, {ms} ms): {how}"));
+    if let Some(wait) = m.pool.last_wait {
+        let key = if wait.expired {
+            "pool_wait_expired"
+        } else {
+            "pool_wait_ready"
+        };
+        call.push_str(&texts.say(key, &[("task", &wait.task), ("ms", &wait.timeout_ms)]));
     }
     frame.render_widget(Paragraph::new(Line::styled(call, t.label())), calls);
 
-    let name = |pid| {
-        m.proc(pid)
-            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    let name = |pid: crate::protocol::Pid| {
+        m.proc(pid).map_or_else(
+            || texts.say("who_unknown", &[("pid", &pid)]),
+            |p| p.name.clone(),
+        )
     };
-    if let Some(fetched) = &m.last_page {
-        let label = format!(
-            "{} {} ({}): ",
-            text("fetched_label"),
-            fetched.task,
-            name(fetched.worker)
+    if let Some(fetched) = &m.pool.last_page {
+        let label = texts.say(
+            "fetched_label",
+            &[("task", &fetched.task), ("who", &name(fetched.worker))],
         );
         let lines = cut_into_lines(&label, &fetched.page, page, (t.label(), t.dim()));
         frame.render_widget(Paragraph::new(lines), page);
     }
-    if let Some((task, what)) = &m.last_parsed {
-        let label = format!("{} {task}: ", text("parsed_label"));
-        let lines = cut_into_lines(&label, what, parsed, (t.label(), t.good()));
+    if let Some(found) = &m.pool.last_parsed {
+        let label = texts.say("parsed_label", &[("task", &found.task)]);
+        let lines = cut_into_lines(&label, &found.what, parsed, (t.label(), t.good()));
         frame.render_widget(Paragraph::new(lines), parsed);
     }
 
     let rows = list.height as usize;
     let width = usize::from(list.width);
     // Keep the newest tasks in view.
-    let skip = m.tasks.len().saturating_sub(rows);
+    let skip = m.pool.tasks.len().saturating_sub(rows);
     let lines: Vec<Line> = m
+        .pool
         .tasks
         .iter()
         .skip(skip)
         .map(|(task, view)| {
-            // Each in words, and shorter for a narrow panel.
-            let ((state, short), style) = match &view.state {
-                TaskState::Pending => (("pending".to_string(), None), t.dim()),
-                TaskState::Running(pid) => ((format!("runs on {}", name(*pid)), None), t.warn()),
+            let by =
+                |key: &str, pid: &crate::protocol::Pid| texts.say(key, &[("who", &name(*pid))]);
+            // The words, and the fewer words for a narrow panel.
+            let (state, short, style) = match &view.state {
+                TaskState::Pending => (text("pool_pending"), None, t.dim()),
+                TaskState::Running(pid) => (by("pool_runs_on", pid), None, t.warn()),
                 TaskState::Ready { ok: true, worker } => (
-                    (
-                        format!("✓ by {}", name(*worker)),
-                        Some(format!("✓ {}", name(*worker))),
-                    ),
+                    by("pool_ok", worker),
+                    Some(by("pool_ok_short", worker)),
                     t.good(),
                 ),
                 TaskState::Ready { ok: false, worker } => (
-                    (
-                        format!("✗ in {}", name(*worker)),
-                        Some(format!("✗ {}", name(*worker))),
-                    ),
+                    by("pool_failed", worker),
+                    Some(by("pool_failed_short", worker)),
                     t.bad(),
                 ),
             };
             let (after, short_after) = match (&view.callback, &view.got) {
-                (Some((pid, thread, ok)), _) => {
-                    let (which, cb) = if *ok {
-                        ("callback", "cb")
+                (Some(run), _) => {
+                    let (key, short) = if run.ok {
+                        ("pool_callback", "pool_callback_short")
                     } else {
-                        ("error cb", "err cb")
+                        ("pool_error_callback", "pool_error_callback_short")
                     };
+                    let thread = texts.say("pool_thread", &[("thread", &run.thread)]);
+                    let short = texts.say(short, &[("pid", &run.pid)]);
                     (
-                        format!(" · {which} PID {pid} ({thread})"),
-                        Some(format!(" · {cb} PID {pid} ({thread})")),
+                        texts.say(key, &[("pid", &run.pid), ("thread", &run.thread)]),
+                        Some((short, thread)),
                     )
                 }
-                (None, Some(Ok(value))) => (
-                    format!(
-                        " · apply → {}",
-                        value.map_or_else(String::new, |v| v.to_string())
-                    ),
-                    None,
-                ),
-                (None, Some(Err(raised))) => (format!(" · apply raised {raised}"), None),
+                (None, Some(Ok(value))) => {
+                    let value = value.map_or_else(String::new, |v| v.to_string());
+                    (texts.say("pool_apply_returned", &[("value", &value)]), None)
+                }
+                (None, Some(Err(raised))) => {
+                    (texts.say("pool_apply_raised", &[("raised", raised)]), None)
+                }
                 (None, None) => (String::new(), None),
             };
-            let head = format!("task {task:<3} ");
-            // Too wide: the short words, then without the thread's name
-            // (the narration names it): a PID is never cut.
+            let number = format!("{task:<3}");
+            let head = texts.say("pool_task", &[("task", &number)]);
+            // Too wide: the fewer words, the thread's name only if it fits
+            // (the narration names it), the worker's name cut last: a PID
+            // is never cut.
             let (state, after) = if head.width() + state.width() + after.width() > width {
                 let state = short.unwrap_or(state);
-                let after = short_after.unwrap_or(after);
                 let room = width.saturating_sub(head.width() + state.width());
-                let after = match after.find(" (") {
-                    Some(at) if after.width() > room => after[..at].to_string(),
-                    _ => after,
+                let after = match short_after {
+                    Some((pid, thread)) if pid.width() + thread.width() > room => pid,
+                    Some((pid, thread)) => pid + &thread,
+                    None => after,
                 };
-                // Narrower still: the worker's name is cut, not the PID.
                 let room = width.saturating_sub(head.width() + after.width());
-                let state = cut(&state, room);
-                (state, after)
+                (cut(&state, room), after)
             } else {
                 (state, after)
             };

@@ -10,7 +10,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{cut, wrap_words, Screen, ViewState};
 use crate::model::{Activity, Model, Proc};
-use crate::scenario::texts::{counted, outcome_word};
+use crate::scenario::texts::outcome_word;
+use crate::scenario::Texts;
 use crate::ui::theme::MARK;
 use crate::worker::THREAD_ROLE;
 
@@ -36,19 +37,21 @@ impl SortKey {
         }
     }
 
+    /// The key of its name in the texts.
     pub fn name(self) -> &'static str {
         match self {
-            SortKey::Start => "start",
-            SortKey::Pid => "PID",
-            SortKey::State => "state",
-            SortKey::Doing => "doing",
-            SortKey::Exit => "exit",
+            SortKey::Start => "sort_start",
+            SortKey::Pid => "sort_pid",
+            SortKey::State => "sort_state",
+            SortKey::Doing => "sort_doing",
+            SortKey::Exit => "sort_exit",
         }
     }
 }
 
-/// The table's rows, as indices into `model.procs`, in display order.
-pub fn row_order(model: &Model, sort: SortKey) -> Vec<usize> {
+/// The table's rows, as indices into `model.procs`, in display order
+/// (sorted by what they are doing, in the words of `texts`).
+pub fn row_order(model: &Model, sort: SortKey, texts: &Texts) -> Vec<usize> {
     let mut order: Vec<usize> = (0..model.procs.len()).collect();
     let p = |i: usize| &model.procs[i];
     let start = |i: usize| (p(i).role != "forkserver", p(i).slot);
@@ -57,7 +60,7 @@ pub fn row_order(model: &Model, sort: SortKey) -> Vec<usize> {
         SortKey::Pid => order.sort_by_key(|&i| p(i).pid),
         // Living processes first, running before sleeping.
         SortKey::State => order.sort_by_key(|&i| (!p(i).alive(), state_rank(p(i).state), start(i))),
-        SortKey::Doing => order.sort_by_key(|&i| (!p(i).alive(), doing(p(i)), start(i))),
+        SortKey::Doing => order.sort_by_key(|&i| (!p(i).alive(), doing(texts, p(i)), start(i))),
         SortKey::Exit => order.sort_by_key(|&i| (p(i).exitcode.is_some(), p(i).exitcode, start(i))),
     }
     order
@@ -74,41 +77,42 @@ fn state_rank(state: Option<char>) -> u8 {
     }
 }
 
-/// What the process is doing now, in a few words.
-pub fn doing(p: &Proc) -> String {
+/// What the process is doing now, in a few words, in the words of
+/// `texts` (a scenario's, over the shared ones).
+pub fn doing(texts: &Texts, p: &Proc) -> String {
     if let Some(action) = &p.at_gate {
-        return format!("⏸ {action}");
+        return texts.say("doing_at_gate", &[("action", &texts.act(action))]);
     }
+    let say = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| texts.say(key, args);
     match &p.activity {
-        Activity::Started => "started".into(),
-        Activity::WaitingForLock(_) => "waiting for lock".into(),
-        Activity::HoldingLock(_) => "holds the lock".into(),
-        Activity::Read(Some(v)) => format!("read {v}"),
-        Activity::Read(None) => "read a torn file".into(),
-        Activity::Sleeping(ms) => format!("delay {ms} ms"),
-        Activity::Truncated(_) => "emptied the file".into(),
-        Activity::Wrote(v) if p.overwrote.is_some() => format!("wrote {v} (lost update)"),
-        Activity::Wrote(v) => format!("wrote {v}"),
-        Activity::Appended(_, n) => format!("wrote {n} bytes"),
-        // The reason first: a narrow column cuts the end.
-        Activity::Blocked(op) if op == "put" => "queue full (blocked)".into(),
-        Activity::Blocked(_) => "queue empty (blocked)".into(),
-        Activity::Put(item) => format!("put item {item}"),
-        Activity::Got(item) => format!("got item {item}"),
-        Activity::GaveUp(why) => format!("gave up: {why}"),
-        Activity::AskedSize(v) => format!("qsize() said {v}"),
-        Activity::RunningTask(t) => format!("runs task {t}"),
-        Activity::FinishedTask(t, true) => format!("finished task {t}"),
-        Activity::FinishedTask(t, false) => format!("task {t} raised an error"),
-        Activity::Requested(op) => format!("asked {op}"),
-        Activity::Served(op, client) => format!("served {op} for {client}"),
-        Activity::SetPlain(n) => format!("own plain dict: {}", counted(n, "item", "items")),
-        Activity::Finished(o) => outcome_word(*o).into(),
-        Activity::Released(_) => "let go of the lock".into(),
-        Activity::Joined => "ended: join() returned".into(),
+        Activity::Started => say("doing_started", &[]),
+        Activity::WaitingForLock(_) => say("doing_waiting_for_lock", &[]),
+        Activity::HoldingLock(_) => say("doing_holding_lock", &[]),
+        Activity::Read(Some(v)) => say("doing_read", &[("value", v)]),
+        Activity::Read(None) => say("doing_read_torn", &[]),
+        Activity::Sleeping(ms) => say("doing_sleeping", &[("ms", ms)]),
+        Activity::Truncated(_) => say("doing_truncated", &[]),
+        Activity::Wrote(v) if p.overwrote.is_some() => say("doing_wrote_lost", &[("value", v)]),
+        Activity::Wrote(v) => say("doing_wrote", &[("value", v)]),
+        Activity::Appended(_, n) => say("doing_appended", &[("bytes", n)]),
+        Activity::Blocked(op) if op == "put" => say("doing_blocked_put", &[]),
+        Activity::Blocked(_) => say("doing_blocked_get", &[]),
+        Activity::Put(item) => say("doing_put", &[("item", item)]),
+        Activity::Got(item) => say("doing_got", &[("item", item)]),
+        Activity::GaveUp(why) => say("doing_gave_up", &[("why", why)]),
+        Activity::AskedSize(v) => say("doing_asked_size", &[("value", v)]),
+        Activity::RunningTask(t) => say("doing_running_task", &[("task", t)]),
+        Activity::FinishedTask(t, true) => say("doing_finished_task", &[("task", t)]),
+        Activity::FinishedTask(t, false) => say("doing_task_failed", &[("task", t)]),
+        Activity::Requested(op) => say("doing_requested", &[("request", op)]),
+        Activity::Served(op, client) => say("doing_served", &[("request", op), ("client", client)]),
+        Activity::SetPlain(n) => say("doing_set_plain", &[("n", n)]),
+        Activity::Finished(o) => outcome_word(*o),
+        Activity::Released(_) => say("doing_released", &[]),
+        Activity::Joined => say("doing_joined", &[]),
         Activity::Exited(_) => match p.outcome {
-            Some(o) => format!("done: {}", outcome_word(o)),
-            None => "done".into(),
+            Some(o) => say("doing_exited_outcome", &[("outcome", &outcome_word(o))]),
+            None => say("doing_exited", &[]),
         },
     }
 }
@@ -138,7 +142,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let view = screen.view;
-    let order = row_order(m, view.sort);
+    let order = row_order(m, view.sort, &screen.scenario.spec().texts);
     let rows_area = Rect {
         x: area.x + 1,
         y: area.y + 2,
@@ -165,9 +169,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     // A thread's id is a TID, not a PID.
     let threads = m.procs.iter().filter(|p| p.role == THREAD_ROLE).count();
     let id_head = match threads {
-        0 => "PID",
-        n if n == m.procs.len() => "TID",
-        _ => "PID/TID",
+        0 => "column_pid",
+        n if n == m.procs.len() => "column_tid",
+        _ => "column_pid_tid",
     };
     // Columns as wide as their widest entry (a PID is never cut); DOING
     // gets the rest and is cut, with an ellipsis, by display width.
@@ -177,7 +181,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .map(|p| p.pid.to_string().len())
         .max()
         .unwrap_or(0)
-        .max(id_head.len());
+        .max(screen.scenario.spec().texts.say(id_head, &[]).width());
     let name_width = m
         .procs
         .iter()
@@ -187,9 +191,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .clamp(4, 16);
     let fixed = pid_width + name_width + 1 + 4 + 4;
     let doing_width = usize::from(area.width.saturating_sub(2)).saturating_sub(fixed + 1);
+    let texts = &screen.scenario.spec().texts;
     let doing_of = |p: &Proc| match m.marked.get(&p.pid) {
-        Some(_) => format!("{MARK} {}", doing(p)),
-        None => doing(p),
+        Some(_) => format!("{MARK} {}", doing(texts, p)),
+        None => doing(texts, p),
     };
     // Where every row fits even with each cut one on two lines, they wrap
     // (a few processes, a narrow terminal); else each is cut with "…".
@@ -259,24 +264,41 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let rows: Vec<Row> = rows.collect();
     view.row_heights
         .replace(if wrap { heights } else { Vec::new() });
-    let header = Row::new(vec![id_head, "NAME", "S", "DOING", "EXIT"]).style(t.label());
+    let header = Row::new(
+        [
+            id_head,
+            "column_name",
+            "column_state",
+            "column_doing",
+            "column_exit",
+        ]
+        .map(|key| texts.say(key, &[])),
+    )
+    .style(t.label());
     // Counted as the header counts: the scenario's processes; the fork
     // server (mpviz's) is named apart.
     let children = m.procs.iter().filter(|p| p.role != "forkserver");
     let (total, alive) = children.fold((0, 0), |(n, a), p| (n + 1, a + usize::from(p.alive())));
     let server = if m.procs.iter().any(|p| p.role == "forkserver") {
-        " + fork server"
+        texts.say("table_fork_server", &[])
     } else {
-        ""
+        String::new()
     };
     let title = Line::from(vec![
-        Span::styled(" Processes ", t.title()),
-        Span::styled(format!("{alive}/{total} alive{server} "), t.label()),
+        Span::styled(texts.say("table_title", &[]), t.title()),
+        Span::styled(
+            format!(
+                "{}{server} ",
+                texts.say("table_alive", &[("alive", &alive), ("total", &total)])
+            ),
+            t.label(),
+        ),
     ]);
     let mut title = title;
     if view.sort != SortKey::Start {
+        let sort = texts.say(view.sort.name(), &[]);
         title.push_span(Span::styled(
-            format!("· sort: {} ", view.sort.name()),
+            texts.say("table_sort", &[("sort", &sort)]),
             t.dim(),
         ));
     }

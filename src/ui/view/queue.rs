@@ -10,7 +10,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
-use crate::model::QueueState;
+use crate::model::{BlockedOn, QueueState, SizeRead};
 use crate::ui::theme::Theme;
 
 pub const HEIGHT: u16 = 12;
@@ -28,9 +28,13 @@ pub fn draw_unseen(frame: &mut Frame, area: Rect, screen: &Screen) {
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &QueueState) {
     let t = screen.theme;
     let m = screen.model;
+    let texts = &screen.scenario.spec().texts;
     let block = Block::bordered().title(Line::from(vec![
-        Span::styled(" Queue ", t.title()),
-        Span::styled(format!("maxsize {} · shared memory ", q.maxsize), t.label()),
+        Span::styled(texts.say("panel_queue", &[]), t.title()),
+        Span::styled(
+            texts.say("queue_maxsize", &[("maxsize", &q.maxsize)]),
+            t.label(),
+        ),
     ]));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -42,7 +46,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     .areas(inner);
 
     frame.render_widget(
-        Paragraph::new(depth_gauge("depth", q, gauge.width, t)),
+        Paragraph::new(depth_gauge(
+            texts.say(
+                "queue_gauge",
+                &[("depth", &q.depth), ("maxsize", &q.maxsize)],
+            ),
+            q,
+            gauge.width,
+            t,
+        )),
         gauge,
     );
     let data: Vec<u64> = q.history.iter().map(|&d| u64::from(d)).collect();
@@ -55,13 +67,15 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
         history,
     );
 
-    let who = |pid| {
-        m.proc(pid)
-            .map_or_else(|| format!("PID {pid}"), |p| p.name.clone())
+    let who = |pid: crate::protocol::Pid| {
+        m.proc(pid).map_or_else(
+            || texts.say("who_unknown", &[("pid", &pid)]),
+            |p| p.name.clone(),
+        )
     };
     let count = |label: &str, n: u64| {
         vec![
-            Span::styled(format!("{label} "), t.label()),
+            Span::styled(format!("{} ", texts.say(label, &[])), t.label()),
             Span::styled(n.to_string(), t.value()),
         ]
     };
@@ -69,54 +83,62 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let mut lines = vec![
         Line::from(
             [
-                count("put", q.puts),
+                count("queue_put", q.puts),
                 vec![sep()],
-                count("got", q.gets),
+                count("queue_got", q.gets),
                 vec![sep()],
-                count("max", u64::from(q.max_depth)),
+                count("queue_max", u64::from(q.max_depth)),
             ]
             .concat(),
         ),
         Line::from(
             [
-                count("Full", q.full_timeouts),
+                count("queue_full", q.full_timeouts),
                 vec![sep()],
-                count("Empty", q.empty_timeouts),
+                count("queue_empty", q.empty_timeouts),
             ]
             .concat(),
         ),
     ];
-    if let Some((pid, value)) = q.last_qsize {
+    if let Some(SizeRead { by: pid, value }) = q.last_qsize {
         let stale = if value == q.depth {
             t.label()
         } else {
             t.warn()
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("{}: qsize() = {value}", who(pid)), t.label()),
-            Span::styled(format!(", real {}", q.depth), stale),
+            Span::styled(
+                texts.say("queue_qsize", &[("who", &who(pid)), ("value", &value)]),
+                t.label(),
+            ),
+            Span::styled(texts.say("queue_real", &[("depth", &q.depth)]), stale),
         ]));
     }
     if q.blocked.is_empty() {
         lines.push(Line::styled(
-            format!("nobody is blocked on {name}"),
+            texts.say("queue_nobody_blocked", &[("name", &name)]),
             t.dim(),
         ));
     }
-    for (pid, op) in &q.blocked {
-        let on = if op == "put" { "full" } else { "empty" };
+    for BlockedOn { pid, op } in &q.blocked {
+        let key = if op == "put" {
+            "queue_blocked_put"
+        } else {
+            "queue_blocked_get"
+        };
         lines.push(Line::from(vec![
-            Span::styled("blocked: ", t.warn()),
-            Span::raw(format!("{} ({op}, {on})", who(*pid))),
+            Span::styled(texts.say("queue_blocked", &[]), t.warn()),
+            Span::raw(texts.say(key, &[("who", &who(*pid))])),
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
 }
 
-/// `label` and the queue's depth against its maxsize, then the bar in the
-/// rest of `width`: the label beside the bar, not printed over it; the bar
-/// in two glyphs, so that it reads without colour too.
-pub fn depth_gauge(label: &str, q: &QueueState, width: u16, t: Theme) -> Line<'static> {
+/// `label` (the depth against maxsize, in words), then a bar of the
+/// queue's depth in the rest of `width`: the label beside the bar, not
+/// printed over it; the bar in two glyphs, so that it reads without colour
+/// too.
+pub fn depth_gauge(label: String, q: &QueueState, width: u16, t: Theme) -> Line<'static> {
     let ratio = if q.maxsize == 0 {
         0.0
     } else {
@@ -127,7 +149,6 @@ pub fn depth_gauge(label: &str, q: &QueueState, width: u16, t: Theme) -> Line<'s
     } else {
         t.good()
     };
-    let label = format!("{label} {}/{} ", q.depth, q.maxsize);
     let room = usize::from(width).saturating_sub(label.width());
     let filled = (ratio * room as f64).round() as usize;
     Line::from(vec![

@@ -10,6 +10,7 @@ use ratatui::Terminal;
 use super::*;
 use crate::model::Moment;
 use crate::protocol::{Body, Event, Outcome};
+use crate::scenario::texts::common;
 use crate::scenario::ticket::{Ticket, TicketParams};
 use crate::ui::theme::MARK;
 
@@ -106,7 +107,7 @@ fn midway(buyers: u32) -> Model {
         &mut m,
         Some(pid(3)),
         Body::Ready {
-            action: "take the lock".into(),
+            action: "take_lock".into(),
         },
     );
     push(
@@ -242,13 +243,13 @@ fn the_table_scrolls_to_keep_the_selected_process_on_screen_with_a_thousand_rows
 #[test]
 fn sorting_by_pid_orders_the_rows_by_pid() {
     let m = midway(6);
-    let order = row_order(&m, SortKey::Pid);
+    let order = row_order(&m, SortKey::Pid, common());
     let pids: Vec<Pid> = order.iter().map(|&i| m.procs[i].pid).collect();
     let mut sorted = pids.clone();
     sorted.sort();
     assert_eq!(pids, sorted);
     // Start order puts the fork server first, then buyers by slot.
-    let start = row_order(&m, SortKey::Start);
+    let start = row_order(&m, SortKey::Start, common());
     assert_eq!(m.procs[start[0]].role, "forkserver");
     assert_eq!(m.procs[start[1]].name, "buyer-0");
 }
@@ -274,7 +275,8 @@ fn the_help_lists_every_key() {
         .iter()
         .filter(|b| !b.keys.is_empty())
     {
-        assert!(s.contains(b.does), "help lacks {:?}", b.does);
+        let does = crate::scenario::texts::common().say(b.does, &[]);
+        assert!(s.contains(&does), "help lacks {does:?}");
     }
     // Ctrl-Z is handled apart from the other keys, and listed too.
     assert!(s.contains("Ctrl-Z"), "{s}");
@@ -952,7 +954,7 @@ fn every_scenario_is_readable_at_80x24_and_120x40() {
                         .iter()
                         .find(|r| r[3..].trim_start().split(' ').next() == Some(pid.as_str()))
                         .unwrap_or_else(|| panic!("no row for PID {pid}: {at}"));
-                    let doing = procs::doing(p);
+                    let doing = procs::doing(&scenario.spec().texts, p);
                     let shown = doing.split(' ').take(2).collect::<Vec<_>>().join(" ");
                     assert!(row.contains(&shown), "{shown:?} cut in {row:?}: {at}");
                 }
@@ -989,7 +991,7 @@ fn up_to_the_first_loss() -> (Model, Box<dyn Scenario>) {
     let mut events = events.into_iter();
     for e in events.by_ref() {
         m.apply(&e);
-        if m.lost_writes > 0 {
+        if m.files.lost_writes > 0 {
             break;
         }
     }
@@ -1033,7 +1035,7 @@ fn a_lost_update_stays_in_the_narration_and_is_marked_where_it_happened() {
         let (_, lost) = scenario
             .headline(&m)
             .into_iter()
-            .find(|(label, _)| *label == "lost updates")
+            .find(|(key, _)| *key == "lost_updates")
             .unwrap();
         assert!(f.contains(&format!("✗ lost updates {lost}")), "{s}");
     }
@@ -1158,12 +1160,15 @@ fn the_queue_gauge_does_not_print_over_its_label() {
 fn the_pool_ring_gauge_does_not_print_over_its_label() {
     let events = recorded("pool");
     let scenario = scenario_of(&events);
-    let ring = scenario.spec().texts.get("ring_label").unwrap();
     for (w, h) in [(80, 24), (120, 40)] {
         let m = fold(&events[..events.len() / 3]);
         let q = m.queues.values().next().unwrap();
+        let label = scenario.spec().texts.say(
+            "ring_label",
+            &[("depth", &q.depth), ("maxsize", &q.maxsize)],
+        );
         let s = text(&render(&m, &view(), &*scenario, w, h, false));
-        assert_gauge_beside(&s, &format!("{ring} {}/{} ", q.depth, q.maxsize));
+        assert_gauge_beside(&s, &label);
     }
 }
 
@@ -1175,9 +1180,9 @@ fn every_pool_pid_shows_whole_at_80x24_and_120x40() {
     // And seven-digit PIDs (pid_max is 4194304 on many systems), each an
     // error callback, the longest words.
     let mut long = m.clone();
-    for v in long.tasks.values_mut() {
-        if let Some((pid, _, ok)) = &mut v.callback {
-            (*pid, *ok) = (4_194_303, false);
+    for v in long.pool.tasks.values_mut() {
+        if let Some(run) = &mut v.callback {
+            (run.pid, run.ok) = (4_194_303, false);
         }
         if let crate::model::TaskState::Ready { ok, .. } = &mut v.state {
             *ok = false;
@@ -1186,8 +1191,8 @@ fn every_pool_pid_shows_whole_at_80x24_and_120x40() {
     for (m, w, h) in [(&m, 80, 24), (&m, 120, 40), (&long, 80, 24)] {
         let s = text(&render(m, &view(), &*scenario, w, h, false));
         let mut callbacks = 0;
-        for (task, v) in &m.tasks {
-            let Some((pid, _, _)) = &v.callback else {
+        for (task, v) in &m.pool.tasks {
+            let Some(pid) = v.callback.as_ref().map(|run| run.pid) else {
                 continue;
             };
             let Some(line) = s.lines().find(|l| l.contains(&format!("task {task:<3} "))) else {
@@ -1276,7 +1281,7 @@ fn an_empty_ticket_file_is_said_to_be_empty() {
 fn why_a_step_cannot_happen_is_shown_whole_at_80x24() {
     let m = midway(6);
     let mut v = view();
-    let why = match crate::ui::step::selected(&m, Some(1001)) {
+    let why = match crate::ui::step::selected(&ticket(6, true).spec().texts, &m, Some(1001)) {
         crate::ui::step::Plan::Refuse(why) => why,
         other => panic!("{other:?}"),
     };
@@ -1291,10 +1296,13 @@ fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() 
     let scenario = scenario_of(&events);
     let m = fold(&events);
     let tickets = 3;
-    assert!(m.outcomes.success > tickets, "the recorded run oversold");
+    assert!(
+        m.procs.outcomes.success > tickets,
+        "the recorded run oversold"
+    );
     let s = text(&render(&m, &view(), &*scenario, 120, 40, false));
     assert!(
-        s.contains(&format!("✗ sold {}/{tickets}", m.outcomes.success)),
+        s.contains(&format!("✗ sold {}/{tickets}", m.procs.outcomes.success)),
         "{s}"
     );
     // Every buyer whose sale came after the last ticket is marked.
@@ -1304,7 +1312,7 @@ fn an_oversold_run_marks_its_sold_counter_and_the_buyers_past_the_last_ticket() 
         .filter(|e| e.moment == Some(Moment::Oversold))
         .filter_map(|e| e.pid)
         .collect();
-    assert_eq!(oversold.len() as u32, m.outcomes.success - tickets);
+    assert_eq!(oversold.len() as u32, m.procs.outcomes.success - tickets);
     for pid in oversold {
         assert!(m.marked.contains_key(&pid), "{pid}");
     }
@@ -1330,7 +1338,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
         m.now_ns + 1,
         Some(1002),
         Body::Ready {
-            action: action.into(),
+            action: crate::protocol::Act::new("py").with("code", action),
         },
     ));
     let v = view();
@@ -1349,7 +1357,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     );
     // A click finds the row under it, two-line rows counted: buyer-2's
     // two lines are rows 3 and 4 (fork server, buyer-0, buyer-1 above).
-    let order = row_order(&m, v.sort);
+    let order = row_order(&m, v.sort, common());
     let name = |y| &m.procs[order[row_at(&v, y)]].name;
     assert_eq!((name(3).as_str(), name(4).as_str()), ("buyer-2", "buyer-2"));
     assert_eq!(name(2), "buyer-1");
@@ -1359,12 +1367,101 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
         many.now_ns + 1,
         Some(1002),
         Body::Ready {
-            action: action.into(),
+            action: crate::protocol::Act::new("py").with("code", action),
         },
     ));
     let s = text(&render(&many, &v, &ticket(1000, true), 80, 24, false));
     assert!(v.row_heights.borrow().is_empty());
     assert!(s.contains("⏸ open the file for wr…"), "{s}");
+}
+
+#[test]
+fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
+    use crate::model::Activity;
+    use crate::scenario::texts::tests::unfinished;
+    for (name, _) in RECORDED {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let texts = &scenario.spec().texts;
+        // Each action a process waited to do, in words.
+        for e in &events {
+            if let Body::Ready { action } = &e.body {
+                let said = texts.act(action);
+                assert!(!unfinished(&said), "{name}: {action}: {said}");
+            }
+        }
+        let ends = [events.len() / 3, events.len() / 2, events.len()];
+        for (n, sort) in ends
+            .into_iter()
+            .zip([SortKey::Start, SortKey::Doing, SortKey::Exit])
+        {
+            let m = fold(&events[..n]);
+            // Its summary line and the words on how it is set up.
+            for said in [scenario.report(&m), scenario.variant()] {
+                assert!(!unfinished(&said), "{name}: {said}");
+            }
+            // Every narration the run's log gives.
+            for entry in &m.log {
+                if let Some(said) = texts.explain_entry(entry, &m) {
+                    assert!(!unfinished(&said), "{name}: {:?}: {said}", entry.event);
+                }
+            }
+            // The screen (its header, table, panels, narration, footer),
+            // sorted, and with its help at two sizes (scrolled or not).
+            let mut v = view();
+            v.sort = sort;
+            for help in [false, true] {
+                v.help = help;
+                for (w, h) in [(80, 24), (120, 40)] {
+                    let s = text(&render(&m, &v, &*scenario, w, h, false));
+                    assert!(!unfinished(&s), "{name} after {n} events:\n{s}");
+                }
+            }
+        }
+        // Every state the table can say, at the gate or not.
+        let m = fold(&events);
+        let mut p = m.procs.last().unwrap().clone();
+        let activities = [
+            Activity::Started,
+            Activity::WaitingForLock("l".into()),
+            Activity::HoldingLock("l".into()),
+            Activity::Read(Some(3)),
+            Activity::Read(None),
+            Activity::Sleeping(10),
+            Activity::Truncated("f".into()),
+            Activity::Wrote(2),
+            Activity::Appended("f".into(), 12),
+            Activity::Finished(Outcome::Success),
+            Activity::Finished(Outcome::Fail),
+            Activity::Finished(Outcome::TornRead),
+            Activity::Released("l".into()),
+            Activity::Blocked("put".into()),
+            Activity::Blocked("get".into()),
+            Activity::Put(1),
+            Activity::Got(1),
+            Activity::GaveUp("full".into()),
+            Activity::AskedSize(2),
+            Activity::RunningTask(4),
+            Activity::FinishedTask(4, true),
+            Activity::FinishedTask(4, false),
+            Activity::Requested("d[1] = 1".into()),
+            Activity::Served("d[1] = 1".into(), 7),
+            Activity::SetPlain(1),
+            Activity::Exited(0),
+            Activity::Joined,
+        ];
+        for activity in activities {
+            for (overwrote, outcome) in [(None, None), (Some(1), Some(Outcome::Success))] {
+                p.activity = activity.clone();
+                p.overwrote = overwrote;
+                p.outcome = outcome;
+                let said = procs::doing(texts, &p);
+                assert!(!unfinished(&said), "{name}: {activity:?}: {said}");
+            }
+        }
+        p.at_gate = Some("take_lock".into());
+        assert!(!unfinished(&procs::doing(texts, &p)));
+    }
 }
 
 /// A scenario that runs as `inner` does but declares `show` instead.
@@ -1513,8 +1610,13 @@ fn a_free_lock_is_said_whole_at_80x24() {
         .position(|e| matches!(e.body, Body::LockMade { .. }))
         .unwrap();
     let m = fold(&events[..=made]);
+    let free = scenario.spec().texts.say("lock_free", &[]);
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&render(&m, &view(), &*scenario, w, h, false));
-        assert!(flat(&s).contains("the lock is free"), "{w}×{h}: {s}");
+        // Every word of it whole (wrapped, not cut).
+        let words: Vec<&str> = s.split_whitespace().collect();
+        for word in free.split_whitespace() {
+            assert!(words.contains(&word), "{w}×{h}: {word:?} whole: {s}");
+        }
     }
 }
