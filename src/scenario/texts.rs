@@ -202,6 +202,55 @@ impl Texts {
         })?;
         Some(fill(template, |hole| hole_value(self, hole, ev, model)))
     }
+
+    /// The key of the events panel's line for `ev`: `log_` and its kind,
+    /// and the case where the kind has several (`log_read_torn`).
+    pub fn log_key(ev: &Event) -> String {
+        let case = match &ev.body {
+            Body::Read { value: Some(_), .. } => "",
+            Body::Read { reset: Some(_), .. } => "_reset",
+            Body::Read { .. } => "_torn",
+            Body::Write { value: None, .. } => "_bytes",
+            Body::TaskDone { ok: false, .. }
+            | Body::Callback { ok: false, .. }
+            | Body::ResultGet { ok: false, .. } => "_error",
+            Body::ResultWait { expired: true, .. } => "_expired",
+            Body::Blocked { op, .. } if op == "put" => "_put",
+            Body::Blocked { .. } => "_get",
+            Body::File { content, .. } if content.trim().is_empty() => "_empty",
+            Body::Pace { paused: true, .. } => "_paused",
+            Body::ProcessCall {
+                exitcode: Some(_), ..
+            } => "_reaped",
+            _ => "",
+        };
+        format!("log_{}{case}", ev.kind())
+    }
+
+    /// The events panel's line for `ev`: what happened in a few words, the
+    /// event's data as it is (the narration says it in full).
+    pub fn log_line(&self, ev: &Event, model: &Model) -> String {
+        self.say_by(&Self::log_key(ev), |hole| {
+            hole_value(self, hole, ev, model).or_else(|| match hole {
+                // What an event may lack, the line says without.
+                "error_type" => Some(self.say("word_an_error", &[])),
+                "error" | "result" => Some(String::new()),
+                _ => None,
+            })
+        })
+    }
+}
+
+/// A request to the manager's server, as Python writes it (`d[1] = 2`):
+/// the text `request_OP`, its `{key}` and `{value}` filled (`?` where the
+/// request has none).
+pub fn request(texts: &Texts, op: &str, key: Option<i64>, value: Option<i64>) -> String {
+    let number = |x: Option<i64>| Some(x.map_or_else(|| "?".into(), |x| x.to_string()));
+    texts.say_by(&format!("request_{op}"), |hole| match hole {
+        "key" => number(key),
+        "value" => number(value),
+        _ => None,
+    })
 }
 
 /// A process as the texts name it: "buyer-3 (PID 1003)"; a thread by its
@@ -234,7 +283,38 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
-        "lock" => lock_name?.to_string(),
+        "lock" => match &ev.body {
+            Body::LockMade { lock, .. } | Body::Deadlock { lock, .. } => lock.clone(),
+            _ => lock_name?.to_string(),
+        },
+        "holder_pid" => match &ev.body {
+            Body::Deadlock { holder, .. } => holder.to_string(),
+            _ => return None,
+        },
+        "scenario" => match &ev.body {
+            Body::Start { scenario, .. } => scenario.clone(),
+            _ => return None,
+        },
+        "seed" => match &ev.body {
+            Body::Start { seed, .. } => seed.to_string(),
+            _ => return None,
+        },
+        "reset" => match &ev.body {
+            Body::Read { reset, .. } => (*reset)?.to_string(),
+            _ => return None,
+        },
+        "bytes" => match &ev.body {
+            Body::Write { bytes, .. } => format!("{:?}", bytes.as_deref().unwrap_or_default()),
+            _ => return None,
+        },
+        "outcome" => match &ev.body {
+            Body::Outcome { result } => result.as_str().to_string(),
+            _ => return None,
+        },
+        "key" => match &ev.body {
+            Body::PlainSet { key, .. } => key.to_string(),
+            _ => return None,
+        },
         "holder" => lock?
             .holder
             .map_or_else(|| texts.say("word_nobody", &[]), who),
@@ -245,6 +325,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
                 value.map_or_else(|| texts.say("word_nothing", &[]), |v| v.to_string())
             }
             Body::Qsize { value, .. } => value.to_string(),
+            Body::PlainSet { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
                 (Some(v), _) => v.to_string(),
                 (None, Some(b)) => format!("{b:?}"),
@@ -365,7 +446,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "request" => match &ev.body {
             Body::Request { op, key, value } | Body::Served { op, key, value, .. } => {
-                super::manager::request(op, *key, *value)
+                request(texts, op, *key, *value)
             }
             _ => return None,
         },
@@ -373,12 +454,18 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::Served { client, .. } => who(*client),
             _ => return None,
         },
+        "client_pid" => match &ev.body {
+            Body::Served { client, .. } => client.to_string(),
+            _ => return None,
+        },
         "dict_len" => match &ev.body {
             Body::Served { dict_len, .. } => dict_len.to_string(),
+            Body::Reply { dict, .. } => dict.len().to_string(),
             _ => return None,
         },
         "list_len" => match &ev.body {
             Body::Served { list_len, .. } => list_len.to_string(),
+            Body::Reply { list, .. } => list.len().to_string(),
             _ => return None,
         },
         "len" => match &ev.body {
@@ -387,6 +474,9 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "result" => match &ev.body {
             Body::ProcessCall { result, .. } => result.to_string(),
+            Body::TaskDone { result, .. } | Body::ResultGet { result, .. } => {
+                (*result)?.to_string()
+            }
             _ => return None,
         },
         "lock_kind" => match &ev.body {
@@ -427,7 +517,10 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::State { state } => state.to_string(),
             _ => return None,
         },
-        "role" => proc?.role.clone(),
+        "role" => match &ev.body {
+            Body::Spawn { role, .. } => role.clone(),
+            _ => proc?.role.clone(),
+        },
         "ppid" => proc?.ppid.to_string(),
         "sold" => model.procs.outcomes.success.to_string(),
         "tickets" => model.params.get("tickets")?.to_string(),
