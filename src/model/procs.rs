@@ -59,7 +59,7 @@ impl QueueOp {
 }
 
 /// A request to the manager's server: its `op` (`dict_set`, the key of its
-/// text `request_dict_set`) and its numbers.
+/// text `code_dict_set`) and its numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub op: String,

@@ -203,8 +203,8 @@ impl Texts {
         Some(fill(template, |hole| hole_value(self, hole, ev, model)))
     }
 
-    /// The key of the events panel's line for `ev`: `log_` and its kind,
-    /// and the case where the kind has several (`log_read_torn`).
+    /// The events panel's line for `ev` is the text `log_` and this: its
+    /// kind, and the case where the kind has several (`read_torn`).
     pub fn log_key(ev: &Event) -> String {
         let case = match &ev.body {
             Body::Read { value: Some(_), .. } => "",
@@ -224,13 +224,13 @@ impl Texts {
             } => "_reaped",
             _ => "",
         };
-        format!("log_{}{case}", ev.kind())
+        format!("{}{case}", ev.kind())
     }
 
     /// The events panel's line for `ev`: what happened in a few words, the
     /// event's data as it is (the narration says it in full).
     pub fn log_line(&self, ev: &Event, model: &Model) -> String {
-        self.say_by(&Self::log_key(ev), |hole| {
+        self.say_by(&format!("log_{}", Self::log_key(ev)), |hole| {
             hole_value(self, hole, ev, model).or_else(|| match hole {
                 // What an event may lack, the line says without.
                 "error_type" => Some(self.say("word_an_error", &[])),
@@ -242,11 +242,11 @@ impl Texts {
 }
 
 /// A request to the manager's server, as Python writes it (`d[1] = 2`):
-/// the text `request_OP`, its `{key}` and `{value}` filled (`?` where the
+/// the text `code_OP`, its `{key}` and `{value}` filled (`?` where the
 /// request has none).
 pub fn request(texts: &Texts, op: &str, key: Option<i64>, value: Option<i64>) -> String {
     let number = |x: Option<i64>| Some(x.map_or_else(|| "?".into(), |x| x.to_string()));
-    texts.say_by(&format!("request_{op}"), |hole| match hole {
+    texts.say_by(&format!("code_{op}"), |hole| match hole {
         "key" => number(key),
         "value" => number(value),
         _ => None,
@@ -626,7 +626,7 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
 
 /// An outcome in words, for tables.
 pub fn outcome_word(outcome: Outcome) -> String {
-    common().say(&format!("outcome_word_{}", outcome.as_str()), &[])
+    common().say(&format!("word_outcome_{}", outcome.as_str()), &[])
 }
 
 #[cfg(test)]
@@ -715,6 +715,79 @@ pub(crate) mod tests {
             found.push((key.to_string(), Vec::new()));
         }
         found
+    }
+
+    /// The keys the code asks for by name, `say("KEY"`, and the prefixes
+    /// of those it builds, `say(&format!("PREFIX_{..}"`, in `source`.
+    fn keys_said(source: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        for call in ["say(", "say_by("] {
+            for (at, _) in source.match_indices(call) {
+                let rest = source[at + call.len()..].trim_start();
+                let rest = rest.strip_prefix("&format!(").unwrap_or(rest);
+                if let Some((key, _)) = rest.strip_prefix('"').and_then(|r| r.split_once('"')) {
+                    found.push(key.split('{').next().unwrap_or(key));
+                }
+            }
+        }
+        found
+    }
+
+    /// Every `.rs` file under `dir`, and its text.
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// A text's key and an event kind's share one namespace: the narration
+    /// of a kind is its name's text (`put`, `blocked_put`, `spawn_worker`,
+    /// `outcome_success_oversold`). A text the code asks for by name must
+    /// never be one, or it silently becomes that kind's narration (as a
+    /// gauge's `queue_depth` would): its key, or the prefix it is built
+    /// from, is neither a kind's name nor begins with one and `_`, and no
+    /// kind's name begins with the prefix.
+    #[test]
+    fn a_text_the_code_asks_for_by_name_is_never_an_events_narration() {
+        let narration = |key: &str| {
+            Body::KINDS
+                .iter()
+                .find(|&&kind| key == kind || key.starts_with(&format!("{kind}_")))
+        };
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut checked = 0;
+        for (file, source) in &files {
+            for key in keys_said(source) {
+                if key.is_empty() {
+                    continue;
+                }
+                let kind = narration(key).or_else(|| {
+                    // A built key: a kind its prefix could end up naming.
+                    (key.ends_with('_'))
+                        .then(|| Body::KINDS.iter().find(|k| k.starts_with(key)))
+                        .flatten()
+                });
+                assert!(
+                    kind.is_none(),
+                    "{file}: the text {key:?} the code asks for by name is in the namespace \
+                     of the event kind {kind:?}, whose narration it would be: give it a \
+                     prefix of its own (`panel_`, `word_`, `log_`, ...)"
+                );
+                checked += 1;
+            }
+        }
+        // The reading of the sources found the calls (about two hundred).
+        assert!(checked > 150, "only {checked} keys found");
     }
 
     #[test]
