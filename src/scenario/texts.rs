@@ -790,6 +790,38 @@ pub(crate) mod tests {
         assert!(checked > 150, "only {checked} keys found");
     }
 
+    /// Every text the code asks for by name (a refusal of bad input, a
+    /// panel's words) is in the shared file or a scenario's own.
+    #[test]
+    fn every_text_the_code_asks_for_by_name_is_in_the_files() {
+        let scenarios: Vec<Texts> = crate::scenario::SPECS
+            .iter()
+            .map(|(name, _)| crate::scenario::spec(name).unwrap().texts)
+            .collect();
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut checked = 0;
+        for (file, source) in &files {
+            // A test's own keys are made up (`no_such_key`); a built key's
+            // prefix names no text.
+            let source = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for key in keys_said(source) {
+                if key.is_empty() || key.ends_with('_') {
+                    continue;
+                }
+                assert!(
+                    scenarios.iter().any(|t| t.get(key).is_some()),
+                    "{file}: no file has the text {key:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "only {checked} keys found");
+    }
+
     #[test]
     fn every_action_the_code_gates_on_has_a_text_whose_holes_it_fills() {
         let sources = [
