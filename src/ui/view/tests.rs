@@ -662,6 +662,46 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
 }
 
 #[test]
+fn the_table_says_a_managers_request_as_python_writes_it() {
+    let texts = &crate::scenario::spec("manager").unwrap().texts;
+    let mut m = Model::new();
+    for (pid, name) in [(30, "server"), (31, "worker-0")] {
+        let spawn = Body::Spawn {
+            name: name.into(),
+            role: "worker".into(),
+            slot: 0,
+            ppid: 1,
+        };
+        m.apply(&Event::new(0, Some(pid), spawn));
+    }
+    let (key, value) = (Some(3), Some(9));
+    m.apply(&Event::new(
+        1,
+        Some(31),
+        Body::Request {
+            op: "dict_set".into(),
+            key,
+            value,
+        },
+    ));
+    m.apply(&Event::new(
+        2,
+        Some(30),
+        Body::Served {
+            client: 31,
+            op: "list_append".into(),
+            key: None,
+            value,
+            dict_len: 1,
+            list_len: 1,
+        },
+    ));
+    let doing = |pid| procs::doing(texts, m.proc(pid).unwrap());
+    assert_eq!(doing(31), "asked d[3] = 9");
+    assert_eq!(doing(30), "served l.append(9) for 31");
+}
+
+#[test]
 fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     use crate::scenario::manager::{Manager, ManagerParams};
     let scenario = Manager::new(ManagerParams { workers: 2 }).unwrap();
