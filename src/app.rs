@@ -15,6 +15,7 @@ use crate::cli::{
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
+use crate::scenario::texts::common;
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
@@ -49,7 +50,8 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             ui::restore_terminal();
-            eprintln!("mpviz: error: {e:#}");
+            let message = format!("{e:#}");
+            eprintln!("{}", common().say("usage_error", &[("message", &message)]));
             ExitCode::from(EXIT_FAILED)
         }
     }
@@ -73,13 +75,13 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid command line");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            usage_error(&format!("{first} (see mpviz --help)"))
+            usage_error(&common().say("usage_see_help", &[("message", &first)]))
         }
     }
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("mpviz: error: {message}");
+    eprintln!("{}", common().say("usage_error", &[("message", &message)]));
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -114,17 +116,12 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
         Front::Dashboard
     };
     if front == Front::Dashboard && std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
-        return Err(
-            "the dashboard cannot draw on this terminal (TERM=dumb); use --headless or --json"
-                .into(),
-        );
+        return Err(common().say("usage_dumb_terminal", &[]));
     }
     if front == Front::Dashboard
         && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
     {
-        return Err(
-            "the dashboard needs a terminal; use --headless or --json to run without one".into(),
-        );
+        return Err(common().say("usage_no_terminal", &[]));
     }
     let speed = match (args.speed, front) {
         (Some(speed), _) => speed,
@@ -134,7 +131,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
     // Tests watch a paused run's stream: `--json` then sits still until killed.
     let paused_json = front == Front::Json && std::env::var_os(PAUSED_JSON_VAR).is_some();
     if args.paused && front != Front::Dashboard && !paused_json {
-        return Err("--paused needs the dashboard: a headless run has nobody to resume it".into());
+        return Err(common().say("usage_paused_headless", &[]));
     }
     Ok((
         RunOptions {
@@ -272,9 +269,9 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         timeout_ms: args.timeout_ms,
     };
     if params.maxsize > QUEUE_MAX_SIZE {
-        return Err(format!(
-            "--maxsize {} is more than a queue may hold ({})",
-            params.maxsize, QUEUE_MAX_SIZE
+        return Err(common().say(
+            "usage_maxsize",
+            &[("maxsize", &params.maxsize), ("max", &QUEUE_MAX_SIZE)],
         ));
     }
     let processes = params.producers.saturating_add(params.consumers);
@@ -293,7 +290,7 @@ fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
     let tasks = or_default(args.tasks, &spec, "tasks");
     let fail = args.fail.unwrap_or(0);
     if fail > tasks {
-        return Err(format!("--fail {fail} is more than the {tasks} tasks"));
+        return Err(common().say("usage_fail", &[("fail", &fail), ("tasks", &tasks)]));
     }
     // The task queue holds up to ten tasks: the feeder runs a little ahead.
     let queue_size = 10u32.min(tasks);

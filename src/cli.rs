@@ -6,6 +6,7 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Speed;
+use crate::scenario::texts::common;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -187,31 +188,31 @@ fn parse_count(s: &str) -> Result<u32, String> {
     let n: i64 = s
         .trim()
         .parse()
-        .map_err(|_| "expected a whole number such as 10".to_string())?;
+        .map_err(|_| common().say("usage_count", &[]))?;
     if n < 1 {
-        return Err("must be at least 1".into());
+        return Err(common().say("usage_at_least_1", &[]));
     }
-    u32::try_from(n).map_err(|_| format!("must be at most {}", u32::MAX))
+    u32::try_from(n).map_err(|_| common().say("usage_at_most", &[("max", &u32::MAX)]))
 }
 
 fn parse_delay(s: &str) -> Result<u64, String> {
     let n: i64 = s
         .trim()
         .parse()
-        .map_err(|_| "expected a whole number of milliseconds such as 500".to_string())?;
+        .map_err(|_| common().say("usage_delay", &[]))?;
     if n < 0 {
-        return Err("must not be negative".into());
+        return Err(common().say("usage_negative", &[]));
     }
     let n = n as u64;
     if n > MAX_DELAY_MS {
-        return Err(format!("must be at most {MAX_DELAY_MS} (one minute)"));
+        return Err(common().say("usage_delay_too_long", &[("max", &MAX_DELAY_MS)]));
     }
     Ok(n)
 }
 
 fn parse_timeout(s: &str) -> Result<u64, String> {
     match parse_delay(s)? {
-        0 => Err("must be at least 1".into()),
+        0 => Err(common().say("usage_at_least_1", &[])),
         n => Ok(n),
     }
 }
@@ -219,7 +220,7 @@ fn parse_timeout(s: &str) -> Result<u64, String> {
 fn parse_seed(s: &str) -> Result<u64, String> {
     s.trim()
         .parse()
-        .map_err(|_| "expected a whole number from 0 to 18446744073709551615".to_string())
+        .map_err(|_| common().say("usage_seed", &[("max", &u64::MAX)]))
 }
 
 pub fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -227,13 +228,11 @@ pub fn parse_speed(s: &str) -> Result<Speed, String> {
     if s.eq_ignore_ascii_case("max") {
         return Ok(Speed::Max);
     }
-    let bounds = || format!("must be from {MIN_SPEED} to {MAX_SPEED} actions a second, or max");
-    let n: f64 = s.parse().map_err(|_| {
-        format!("expected a number of actions per second from {MIN_SPEED} to {MAX_SPEED}, such as 10 or 0.5, or max")
-    })?;
+    let say = |key| common().say(key, &[("min", &MIN_SPEED), ("max", &MAX_SPEED)]);
+    let n: f64 = s.parse().map_err(|_| say("usage_speed"))?;
     // NaN fails both comparisons: it is refused too.
     if !(MIN_SPEED..=MAX_SPEED).contains(&n) {
-        return Err(bounds());
+        return Err(say("usage_speed_bounds"));
     }
     Ok(Speed::PerSecond(n))
 }

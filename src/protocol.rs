@@ -362,6 +362,9 @@ macro_rules! kinds {
         }
 
         impl Body {
+            /// Every kind's JSON name, in the order declared.
+            pub const KINDS: &'static [&'static str] = &[$( $vn, )* $( $un, )*];
+
             /// What the contract says of this event's kind.
             pub fn info(&self) -> KindInfo {
                 match self {

@@ -116,13 +116,19 @@ fn cgroup_room(cgroups: &str, root: &Path) -> Option<u64> {
 pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String> {
     let available = processes_available();
     if wanted + 1 > available {
-        let what = if asked == wanted {
-            format!("{flag} {wanted} is more processes")
+        let key = if asked == wanted {
+            "usage_processes"
         } else {
-            format!("{flag} {asked} needs {wanted} processes, more")
+            "usage_processes_needs"
         };
-        return Err(format!(
-            "{what} than this system can start now (about {available} more; see `ulimit -u`, /proc/sys/kernel/pid_max and the cgroup's pids.max)"
+        return Err(crate::scenario::texts::common().say(
+            key,
+            &[
+                ("flag", &flag),
+                ("asked", &asked),
+                ("wanted", &wanted),
+                ("available", &available),
+            ],
         ));
     }
     Ok(())

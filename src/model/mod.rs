@@ -27,7 +27,7 @@ pub use locks::{DeadlockEvidence, LockState, Locks, TakenAfterDeath, WaitLine};
 pub use manager::{ManagerState, ReadBack};
 pub use narration::{LogEntry, Moment, Told};
 pub use pool::{CallbackRun, FetchedPage, Parsed, Pool, TaskState, TaskView, TimedWait};
-pub use procs::{Activity, Outcomes, Proc, Procs};
+pub use procs::{Activity, Outcomes, Proc, Procs, QueueOp, Request};
 pub use queues::{BlockedOn, QueueState, Queues, SizeRead, QUEUE_HISTORY};
 
 /// How many notable events the log keeps.

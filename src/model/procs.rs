@@ -20,25 +20,61 @@ pub enum Activity {
     Appended(String, usize),
     Finished(Outcome),
     Released(String),
-    /// Blocked on a queue: "put" on a full one, "get" on an empty one.
-    Blocked(String),
+    /// Blocked on a queue: a put on a full one, a get on an empty one.
+    Blocked(QueueOp),
     Put(u64),
     Got(u64),
-    /// A put or get whose timeout expired: "full" or "empty".
-    GaveUp(String),
+    /// A put or get whose timeout expired: the queue stayed full or empty.
+    GaveUp(QueueOp),
     AskedSize(u32),
     /// A pool worker waiting for a task, running one, or done with one.
     RunningTask(u32),
     FinishedTask(u32, bool),
     /// Asked the manager's server to do this.
-    Requested(String),
+    Requested(Request),
     /// Did this for a client, as the manager's server.
-    Served(String, Pid),
+    Served(Request, Pid),
     /// Set a key in its own plain dict, which now holds this many items.
     SetPlain(u32),
     Exited(i32),
     /// A thread that ended: its process's join on it returned.
     Joined,
+}
+
+/// What a queue operation was: a put or a get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueOp {
+    Put,
+    Get,
+}
+
+impl QueueOp {
+    /// Its name in text keys: `doing_blocked_put`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueOp::Put => "put",
+            QueueOp::Get => "get",
+        }
+    }
+}
+
+/// A request to the manager's server: its `op` (`dict_set`, the key of its
+/// text `code_dict_set`) and its numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub op: String,
+    pub key: Option<i64>,
+    pub value: Option<i64>,
+}
+
+impl Request {
+    pub fn new(op: &str, key: Option<i64>, value: Option<i64>) -> Request {
+        Request {
+            op: op.to_string(),
+            key,
+            value,
+        }
+    }
 }
 
 impl Activity {
@@ -62,15 +98,22 @@ impl Activity {
             Body::TaskDone { task, ok, .. } => Activity::FinishedTask(*task, *ok),
             Body::Put { item, .. } => Activity::Put(*item),
             Body::Get { item, .. } => Activity::Got(*item),
-            Body::Blocked { op, .. } => Activity::Blocked(op.clone()),
-            Body::Full { .. } => Activity::GaveUp("full".into()),
-            Body::Empty { .. } => Activity::GaveUp("empty".into()),
+            Body::Blocked { op, .. } if op == "put" => Activity::Blocked(QueueOp::Put),
+            Body::Blocked { .. } => Activity::Blocked(QueueOp::Get),
+            Body::Full { .. } => Activity::GaveUp(QueueOp::Put),
+            Body::Empty { .. } => Activity::GaveUp(QueueOp::Get),
             Body::Qsize { value, .. } => Activity::AskedSize(*value),
             Body::Outcome { result } => Activity::Finished(*result),
             Body::Exit { exitcode } => Activity::Exited(*exitcode),
             Body::Joined => Activity::Joined,
-            Body::Request { op, .. } => Activity::Requested(op.clone()),
-            Body::Served { op, client, .. } => Activity::Served(op.clone(), *client),
+            Body::Request { op, key, value } => Activity::Requested(Request::new(op, *key, *value)),
+            Body::Served {
+                op,
+                key,
+                value,
+                client,
+                ..
+            } => Activity::Served(Request::new(op, *key, *value), *client),
             Body::PlainSet { len, .. } => Activity::SetPlain(*len),
             _ => return None,
         })

@@ -272,15 +272,9 @@ fn read_back(
     Ok(Some(()))
 }
 
-/// A request to the manager as Python would write it.
+/// A request to the manager as Python would write it (`d[1] = 2`).
 pub fn request(op: &str, key: Option<i64>, value: Option<i64>) -> String {
-    let v = |x: Option<i64>| x.map_or_else(|| "?".into(), |x| x.to_string());
-    match op {
-        "dict_set" => format!("d[{}] = {}", v(key), v(value)),
-        "list_append" => format!("l.append({})", v(value)),
-        "read" => "print(d, l)".into(),
-        other => other.to_string(),
-    }
+    super::texts::request(super::texts::common(), op, key, value)
 }
 
 /// A request on the wire: one line of words.

@@ -202,6 +202,55 @@ impl Texts {
         })?;
         Some(fill(template, |hole| hole_value(self, hole, ev, model)))
     }
+
+    /// The events panel's line for `ev` is the text `log_` and this: its
+    /// kind, and the case where the kind has several (`read_torn`).
+    pub fn log_key(ev: &Event) -> String {
+        let case = match &ev.body {
+            Body::Read { value: Some(_), .. } => "",
+            Body::Read { reset: Some(_), .. } => "_reset",
+            Body::Read { .. } => "_torn",
+            Body::Write { value: None, .. } => "_bytes",
+            Body::TaskDone { ok: false, .. }
+            | Body::Callback { ok: false, .. }
+            | Body::ResultGet { ok: false, .. } => "_error",
+            Body::ResultWait { expired: true, .. } => "_expired",
+            Body::Blocked { op, .. } if op == "put" => "_put",
+            Body::Blocked { .. } => "_get",
+            Body::File { content, .. } if content.trim().is_empty() => "_empty",
+            Body::Pace { paused: true, .. } => "_paused",
+            Body::ProcessCall {
+                exitcode: Some(_), ..
+            } => "_reaped",
+            _ => "",
+        };
+        format!("{}{case}", ev.kind())
+    }
+
+    /// The events panel's line for `ev`: what happened in a few words, the
+    /// event's data as it is (the narration says it in full).
+    pub fn log_line(&self, ev: &Event, model: &Model) -> String {
+        self.say_by(&format!("log_{}", Self::log_key(ev)), |hole| {
+            hole_value(self, hole, ev, model).or_else(|| match hole {
+                // What an event may lack, the line says without.
+                "error_type" => Some(self.say("word_an_error", &[])),
+                "error" | "result" => Some(String::new()),
+                _ => None,
+            })
+        })
+    }
+}
+
+/// A request to the manager's server, as Python writes it (`d[1] = 2`):
+/// the text `code_OP`, its `{key}` and `{value}` filled (`?` where the
+/// request has none).
+pub fn request(texts: &Texts, op: &str, key: Option<i64>, value: Option<i64>) -> String {
+    let number = |x: Option<i64>| Some(x.map_or_else(|| "?".into(), |x| x.to_string()));
+    texts.say_by(&format!("code_{op}"), |hole| match hole {
+        "key" => number(key),
+        "value" => number(value),
+        _ => None,
+    })
 }
 
 /// A process as the texts name it: "buyer-3 (PID 1003)"; a thread by its
@@ -234,7 +283,38 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
-        "lock" => lock_name?.to_string(),
+        "lock" => match &ev.body {
+            Body::LockMade { lock, .. } | Body::Deadlock { lock, .. } => lock.clone(),
+            _ => lock_name?.to_string(),
+        },
+        "holder_pid" => match &ev.body {
+            Body::Deadlock { holder, .. } => holder.to_string(),
+            _ => return None,
+        },
+        "scenario" => match &ev.body {
+            Body::Start { scenario, .. } => scenario.clone(),
+            _ => return None,
+        },
+        "seed" => match &ev.body {
+            Body::Start { seed, .. } => seed.to_string(),
+            _ => return None,
+        },
+        "reset" => match &ev.body {
+            Body::Read { reset, .. } => (*reset)?.to_string(),
+            _ => return None,
+        },
+        "bytes" => match &ev.body {
+            Body::Write { bytes, .. } => format!("{:?}", bytes.as_deref().unwrap_or_default()),
+            _ => return None,
+        },
+        "outcome" => match &ev.body {
+            Body::Outcome { result } => result.as_str().to_string(),
+            _ => return None,
+        },
+        "key" => match &ev.body {
+            Body::PlainSet { key, .. } => key.to_string(),
+            _ => return None,
+        },
         "holder" => lock?
             .holder
             .map_or_else(|| texts.say("word_nobody", &[]), who),
@@ -245,6 +325,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
                 value.map_or_else(|| texts.say("word_nothing", &[]), |v| v.to_string())
             }
             Body::Qsize { value, .. } => value.to_string(),
+            Body::PlainSet { value, .. } => value.to_string(),
             Body::Write { value, bytes, .. } => match (value, bytes) {
                 (Some(v), _) => v.to_string(),
                 (None, Some(b)) => format!("{b:?}"),
@@ -365,7 +446,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "request" => match &ev.body {
             Body::Request { op, key, value } | Body::Served { op, key, value, .. } => {
-                super::manager::request(op, *key, *value)
+                request(texts, op, *key, *value)
             }
             _ => return None,
         },
@@ -373,12 +454,18 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::Served { client, .. } => who(*client),
             _ => return None,
         },
+        "client_pid" => match &ev.body {
+            Body::Served { client, .. } => client.to_string(),
+            _ => return None,
+        },
         "dict_len" => match &ev.body {
             Body::Served { dict_len, .. } => dict_len.to_string(),
+            Body::Reply { dict, .. } => dict.len().to_string(),
             _ => return None,
         },
         "list_len" => match &ev.body {
             Body::Served { list_len, .. } => list_len.to_string(),
+            Body::Reply { list, .. } => list.len().to_string(),
             _ => return None,
         },
         "len" => match &ev.body {
@@ -387,6 +474,9 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "result" => match &ev.body {
             Body::ProcessCall { result, .. } => result.to_string(),
+            Body::TaskDone { result, .. } | Body::ResultGet { result, .. } => {
+                (*result)?.to_string()
+            }
             _ => return None,
         },
         "lock_kind" => match &ev.body {
@@ -427,7 +517,10 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::State { state } => state.to_string(),
             _ => return None,
         },
-        "role" => proc?.role.clone(),
+        "role" => match &ev.body {
+            Body::Spawn { role, .. } => role.clone(),
+            _ => proc?.role.clone(),
+        },
         "ppid" => proc?.ppid.to_string(),
         "sold" => model.procs.outcomes.success.to_string(),
         "tickets" => model.params.get("tickets")?.to_string(),
@@ -533,7 +626,7 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
 
 /// An outcome in words, for tables.
 pub fn outcome_word(outcome: Outcome) -> String {
-    common().say(&format!("outcome_word_{}", outcome.as_str()), &[])
+    common().say(&format!("word_outcome_{}", outcome.as_str()), &[])
 }
 
 #[cfg(test)]
@@ -622,6 +715,111 @@ pub(crate) mod tests {
             found.push((key.to_string(), Vec::new()));
         }
         found
+    }
+
+    /// The keys the code asks for by name, `say("KEY"`, and the prefixes
+    /// of those it builds, `say(&format!("PREFIX_{..}"`, in `source`.
+    fn keys_said(source: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        for call in ["say(", "say_by("] {
+            for (at, _) in source.match_indices(call) {
+                let rest = source[at + call.len()..].trim_start();
+                let rest = rest.strip_prefix("&format!(").unwrap_or(rest);
+                if let Some((key, _)) = rest.strip_prefix('"').and_then(|r| r.split_once('"')) {
+                    found.push(key.split('{').next().unwrap_or(key));
+                }
+            }
+        }
+        found
+    }
+
+    /// Every `.rs` file under `dir`, and its text.
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+
+    /// A text's key and an event kind's share one namespace: the narration
+    /// of a kind is its name's text (`put`, `blocked_put`, `spawn_worker`,
+    /// `outcome_success_oversold`). A text the code asks for by name must
+    /// never be one, or it silently becomes that kind's narration (as a
+    /// gauge's `queue_depth` would): its key, or the prefix it is built
+    /// from, is neither a kind's name nor begins with one and `_`, and no
+    /// kind's name begins with the prefix.
+    #[test]
+    fn a_text_the_code_asks_for_by_name_is_never_an_events_narration() {
+        let narration = |key: &str| {
+            Body::KINDS
+                .iter()
+                .find(|&&kind| key == kind || key.starts_with(&format!("{kind}_")))
+        };
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut checked = 0;
+        for (file, source) in &files {
+            for key in keys_said(source) {
+                if key.is_empty() {
+                    continue;
+                }
+                let kind = narration(key).or_else(|| {
+                    // A built key: a kind its prefix could end up naming.
+                    (key.ends_with('_'))
+                        .then(|| Body::KINDS.iter().find(|k| k.starts_with(key)))
+                        .flatten()
+                });
+                assert!(
+                    kind.is_none(),
+                    "{file}: the text {key:?} the code asks for by name is in the namespace \
+                     of the event kind {kind:?}, whose narration it would be: give it a \
+                     prefix of its own (`panel_`, `word_`, `log_`, ...)"
+                );
+                checked += 1;
+            }
+        }
+        // The reading of the sources found the calls (about two hundred).
+        assert!(checked > 150, "only {checked} keys found");
+    }
+
+    /// Every text the code asks for by name (a refusal of bad input, a
+    /// panel's words) is in the shared file or a scenario's own.
+    #[test]
+    fn every_text_the_code_asks_for_by_name_is_in_the_files() {
+        let scenarios: Vec<Texts> = crate::scenario::SPECS
+            .iter()
+            .map(|(name, _)| crate::scenario::spec(name).unwrap().texts)
+            .collect();
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut checked = 0;
+        for (file, source) in &files {
+            // A test's own keys are made up (`no_such_key`); a built key's
+            // prefix names no text.
+            let source = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for key in keys_said(source) {
+                if key.is_empty() || key.ends_with('_') {
+                    continue;
+                }
+                assert!(
+                    scenarios.iter().any(|t| t.get(key).is_some()),
+                    "{file}: no file has the text {key:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 150, "only {checked} keys found");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! kernel wakes it, not by a permit. The dashboard says so instead of
 //! doing nothing.
 
-use crate::model::{Activity, Model, Proc};
+use crate::model::{Activity, Model, Proc, QueueOp};
 use crate::protocol::Pid;
 use crate::scenario::texts::who;
 use crate::scenario::Texts;
@@ -69,7 +69,7 @@ pub fn selected(texts: &Texts, model: &Model, selected: Option<Pid>) -> Plan {
                 let holds = holds(model.locks.get(lock).and_then(|l| l.holder));
                 texts.say("step_waits_for_lock", &[("lock", lock), ("holds", &holds)])
             }
-            Activity::Blocked(op) if op == "put" => texts.say("step_blocked_put", &[]),
+            Activity::Blocked(QueueOp::Put) => texts.say("step_blocked_put", &[]),
             _ => texts.say("step_blocked_get", &[]),
         };
         return Plan::Refuse(texts.say("step_blocked", &[("who", &me), ("why", &why)]));

@@ -294,7 +294,7 @@ fn draw_files(frame: &mut Frame, area: Rect, screen: &Screen) {
     let texts = &screen.scenario.spec().texts;
     let content = |text: &str| {
         if text.is_empty() {
-            Span::styled(texts.say("file_being_rewritten", &[]), t.bad())
+            Span::styled(texts.say("panel_file_being_rewritten", &[]), t.bad())
         } else {
             Span::styled(text.replace('\n', "⏎"), t.value())
         }
@@ -302,7 +302,7 @@ fn draw_files(frame: &mut Frame, area: Rect, screen: &Screen) {
     let (title, lines) = match (files.len(), files.iter().next()) {
         (0, _) | (_, None) => (
             texts.say("panel_file_none", &[]),
-            vec![Line::styled(texts.say("file_not_read", &[]), t.dim())],
+            vec![Line::styled(texts.say("panel_file_not_read", &[]), t.dim())],
         ),
         (1, Some((name, text))) => (
             texts.say("panel_file", &[("name", name)]),

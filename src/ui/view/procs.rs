@@ -9,8 +9,8 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::{cut, wrap_words, Screen, ViewState};
-use crate::model::{Activity, Model, Proc};
-use crate::scenario::texts::outcome_word;
+use crate::model::{Activity, Model, Proc, Request};
+use crate::scenario::texts::{outcome_word, request};
 use crate::scenario::Texts;
 use crate::ui::theme::MARK;
 use crate::worker::THREAD_ROLE;
@@ -84,6 +84,7 @@ pub fn doing(texts: &Texts, p: &Proc) -> String {
         return texts.say("doing_at_gate", &[("action", &texts.act(action))]);
     }
     let say = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| texts.say(key, args);
+    let said = |r: &Request| request(texts, &r.op, r.key, r.value);
     match &p.activity {
         Activity::Started => say("doing_started", &[]),
         Activity::WaitingForLock(_) => say("doing_waiting_for_lock", &[]),
@@ -95,17 +96,18 @@ pub fn doing(texts: &Texts, p: &Proc) -> String {
         Activity::Wrote(v) if p.overwrote.is_some() => say("doing_wrote_lost", &[("value", v)]),
         Activity::Wrote(v) => say("doing_wrote", &[("value", v)]),
         Activity::Appended(_, n) => say("doing_appended", &[("bytes", n)]),
-        Activity::Blocked(op) if op == "put" => say("doing_blocked_put", &[]),
-        Activity::Blocked(_) => say("doing_blocked_get", &[]),
+        Activity::Blocked(op) => say(&format!("doing_blocked_{}", op.as_str()), &[]),
         Activity::Put(item) => say("doing_put", &[("item", item)]),
         Activity::Got(item) => say("doing_got", &[("item", item)]),
-        Activity::GaveUp(why) => say("doing_gave_up", &[("why", why)]),
+        Activity::GaveUp(op) => say(&format!("doing_gave_up_{}", op.as_str()), &[]),
         Activity::AskedSize(v) => say("doing_asked_size", &[("value", v)]),
         Activity::RunningTask(t) => say("doing_running_task", &[("task", t)]),
         Activity::FinishedTask(t, true) => say("doing_finished_task", &[("task", t)]),
         Activity::FinishedTask(t, false) => say("doing_task_failed", &[("task", t)]),
-        Activity::Requested(op) => say("doing_requested", &[("request", op)]),
-        Activity::Served(op, client) => say("doing_served", &[("request", op), ("client", client)]),
+        Activity::Requested(r) => say("doing_requested", &[("request", &said(r))]),
+        Activity::Served(r, client) => {
+            say("doing_served", &[("request", &said(r)), ("client", client)])
+        }
         Activity::SetPlain(n) => say("doing_set_plain", &[("n", n)]),
         Activity::Finished(o) => outcome_word(*o),
         Activity::Released(_) => say("doing_released", &[]),

@@ -664,6 +664,46 @@ fn the_counter_panel_shows_memory_expected_lost_and_how_an_update_was_lost() {
 }
 
 #[test]
+fn the_table_says_a_managers_request_as_python_writes_it() {
+    let texts = &crate::scenario::spec("manager").unwrap().texts;
+    let mut m = Model::new();
+    for (pid, name) in [(30, "server"), (31, "worker-0")] {
+        let spawn = Body::Spawn {
+            name: name.into(),
+            role: "worker".into(),
+            slot: 0,
+            ppid: 1,
+        };
+        m.apply(&Event::new(0, Some(pid), spawn));
+    }
+    let (key, value) = (Some(3), Some(9));
+    m.apply(&Event::new(
+        1,
+        Some(31),
+        Body::Request {
+            op: "dict_set".into(),
+            key,
+            value,
+        },
+    ));
+    m.apply(&Event::new(
+        2,
+        Some(30),
+        Body::Served {
+            client: 31,
+            op: "list_append".into(),
+            key: None,
+            value,
+            dict_len: 1,
+            list_len: 1,
+        },
+    ));
+    let doing = |pid| procs::doing(texts, m.proc(pid).unwrap());
+    assert_eq!(doing(31), "asked d[3] = 9");
+    assert_eq!(doing(30), "served l.append(9) for 31");
+}
+
+#[test]
 fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     use crate::scenario::manager::{Manager, ManagerParams};
     let scenario = Manager::new(ManagerParams { workers: 2 }).unwrap();
@@ -1058,7 +1098,8 @@ fn the_events_panel_follows_at_the_bottom_and_stays_where_it_was_scrolled() {
     let scenario = scenario_of(&events);
     let half = events.len() / 2;
     let first = fold(&events[..half]);
-    let last_line = |m: &Model| log::describe(&m.log.back().unwrap().event);
+    let texts = &scenario.spec().texts;
+    let last_line = |m: &Model| texts.log_line(&m.log.back().unwrap().event, m);
     // Following: the newest entry is on screen, before and after more come.
     let s = text(&render(&first, &view(), &*scenario, 120, 40, false));
     assert!(s.contains(&last_line(&first)), "{s}");
@@ -1074,7 +1115,7 @@ fn the_events_panel_follows_at_the_bottom_and_stays_where_it_was_scrolled() {
             .skip_while(|l| !l.contains("┌ Events"))
             .nth(1)
             .unwrap();
-        assert!(panel_top.contains(&log::describe(&top.event)), "{s}");
+        assert!(panel_top.contains(&texts.log_line(&top.event, m)), "{s}");
         assert!(s.contains("newer ↓ End"), "{s}");
     }
     // The first row a scrolled panel shows is the one it was scrolled to,
@@ -1377,7 +1418,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
 
 #[test]
 fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
-    use crate::model::Activity;
+    use crate::model::{Activity, QueueOp, Request};
     use crate::scenario::texts::tests::unfinished;
     for (name, _) in RECORDED {
         let events = recorded(name);
@@ -1388,6 +1429,15 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             if let Body::Ready { action } = &e.body {
                 let said = texts.act(action);
                 assert!(!unfinished(&said), "{name}: {action}: {said}");
+            }
+        }
+        // Every line of the events panel, as the model stood when it came.
+        let mut m = Model::new();
+        for e in &events {
+            m.apply(e);
+            if e.is_logged() {
+                let said = texts.log_line(e, &m);
+                assert!(!unfinished(&said), "{name}: {e:?}: {said}");
             }
         }
         let ends = [events.len() / 3, events.len() / 2, events.len()];
@@ -1435,17 +1485,19 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             Activity::Finished(Outcome::Fail),
             Activity::Finished(Outcome::TornRead),
             Activity::Released("l".into()),
-            Activity::Blocked("put".into()),
-            Activity::Blocked("get".into()),
+            Activity::Blocked(QueueOp::Put),
+            Activity::Blocked(QueueOp::Get),
             Activity::Put(1),
             Activity::Got(1),
-            Activity::GaveUp("full".into()),
+            Activity::GaveUp(QueueOp::Put),
+            Activity::GaveUp(QueueOp::Get),
             Activity::AskedSize(2),
             Activity::RunningTask(4),
             Activity::FinishedTask(4, true),
             Activity::FinishedTask(4, false),
-            Activity::Requested("d[1] = 1".into()),
-            Activity::Served("d[1] = 1".into(), 7),
+            Activity::Requested(Request::new("dict_set", Some(1), Some(1))),
+            Activity::Requested(Request::new("list_append", None, Some(1))),
+            Activity::Served(Request::new("read", None, None), 7),
             Activity::SetPlain(1),
             Activity::Exited(0),
             Activity::Joined,
