@@ -163,12 +163,33 @@ pub fn kill_everything() {
     }
 }
 
+/// Makes this thread the one that ends mpviz with its last word (a panic,
+/// running out of memory), so that the end is one line whatever else fails
+/// meanwhile: another thread that gets here waits for the end instead of
+/// adding a line. Returns whether this is the thread's first claim (false
+/// when the reporter fails again on its way out and comes back here).
+pub fn claim_last_word() -> bool {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static REPORTER: AtomicI32 = AtomicI32::new(0);
+    // SAFETY: gettid has no preconditions and does not allocate.
+    let me = unsafe { nix::libc::gettid() };
+    match REPORTER.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => true,
+        Err(reporter) if reporter == me => false,
+        Err(_) => loop {
+            // SAFETY: sleeps until a signal; the reporter ends the process.
+            unsafe { nix::libc::pause() };
+        },
+    }
+}
+
 /// On a panic in any thread: `restore` (the front end's: give the terminal
 /// back), then kill every run and remove its files, print the message and
 /// exit 101.
 pub fn install_panic_hook(restore: fn()) {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        claim_last_word();
         restore();
         kill_everything();
         // The standard library panics when a new thread cannot get the

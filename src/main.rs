@@ -8,8 +8,42 @@ fn main() -> ExitCode {
     match std::env::args_os().nth(1) {
         Some(a) if a == mpviz::engine::forkserver::ARG => mpviz::engine::forkserver::main(),
         Some(a) if a == mpviz::cleanup::KEEPER_ARG => mpviz::cleanup::keeper_main(),
-        _ => mpviz::app::main(),
+        _ => {
+            on_abort_exit_1();
+            mpviz::app::main()
+        }
     }
+}
+
+/// The C library gives up on its own when it runs out of memory where it
+/// cannot report it (a thread's first thread-local destructor: "Fatal glibc
+/// error: ... out of memory"): it prints that one line and aborts. mpviz
+/// then ends with exit 1, as for its own allocations, instead of SIGABRT
+/// (the shell's "Aborted", exit 134); the keeper and the fork server, which
+/// see it end, remove what the run left.
+fn on_abort_exit_1() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    extern "C" fn exit_1(_: nix::libc::c_int) {
+        // Only async-signal-safe calls: one write of fixed bytes, _exit.
+        if mpviz::ui::terminal_taken() {
+            // Mouse off, cursor shown, the main screen back.
+            const GIVE_BACK: &[u8] =
+                b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?25h\x1b[?1049l";
+            // SAFETY: a write of a static buffer, then the end of the process.
+            unsafe {
+                let _ = nix::libc::write(1, GIVE_BACK.as_ptr().cast(), GIVE_BACK.len());
+            }
+        }
+        // SAFETY: ends the process at once.
+        unsafe { nix::libc::_exit(1) };
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(exit_1),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler makes only async-signal-safe calls.
+    let _ = unsafe { sigaction(Signal::SIGABRT, &action) };
 }
 
 /// The system's allocator, except that running out of memory (`ulimit -v`)
@@ -48,23 +82,11 @@ fn checked(ptr: *mut u8, size: usize) -> *mut u8 {
 }
 
 /// Gives the terminal back, says so in one line without allocating, and
-/// exits 1 at once. One thread does it: another that runs out meanwhile
-/// waits for the end instead of adding a second line; the reporting thread
-/// itself, should giving the terminal back fail to allocate, goes straight
-/// on to the line.
+/// exits 1 at once; one thread does it (see `cleanup::claim_last_word`).
 fn out_of_memory(size: usize) -> ! {
     use std::io::Write;
-    use std::sync::atomic::{AtomicI32, Ordering};
-    static REPORTER: AtomicI32 = AtomicI32::new(0);
-    // SAFETY: gettid has no preconditions and does not allocate.
-    let me = unsafe { nix::libc::gettid() };
-    match REPORTER.compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst) {
-        Ok(_) => mpviz::ui::restore_terminal(),
-        Err(reporter) if reporter == me => {}
-        Err(_) => loop {
-            // SAFETY: sleeps until a signal; the reporter ends the process.
-            unsafe { nix::libc::pause() };
-        },
+    if mpviz::cleanup::claim_last_word() {
+        mpviz::ui::restore_terminal();
     }
     let mut line = [0u8; 160];
     let mut cursor = std::io::Cursor::new(&mut line[..]);

@@ -74,6 +74,12 @@ fn take_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
 /// Gives the terminal back as it was: mouse off, cursor shown, the main
 /// screen, echo and line editing on. Safe to call from a panic hook and
 /// more than once.
+/// Whether the dashboard holds the terminal now. Reads one atomic: fit for
+/// a signal handler.
+pub fn terminal_taken() -> bool {
+    TERMINAL_TAKEN.load(Ordering::SeqCst)
+}
+
 pub fn restore_terminal() {
     if TERMINAL_TAKEN.swap(false, Ordering::SeqCst) {
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture, Show);
