@@ -370,7 +370,7 @@ fn a_thread_that_cannot_start_ends_the_run_with_one_line_and_exit_1() {
             // An allocation that fails is one line and exit 1 too.
             _ if stderr.contains("out of memory") => {
                 assert_eq!(code, Some(1), "ulimit -v {kb}: {stderr}");
-                assert_eq!(stderr.lines().count(), 1, "ulimit -v {kb}: {stderr}");
+                assert_ended_for_memory(&stderr, &format!("ulimit -v {kb}"));
                 assert!(!left, "ulimit -v {kb} left its directory");
             }
             _ => panic!("ulimit -v {kb}: exit {code:?}: {stderr}"),

@@ -247,3 +247,25 @@ pub fn wait_until_nothing_left(what: &str, tmp: &Path) {
             && std::fs::read_dir(tmp).is_ok_and(|mut d| d.next().is_none())
     });
 }
+
+/// What a run that ran out of memory (and exited 1) said: mpviz's one line.
+/// Where the C library gives up by itself (a thread's first thread-local)
+/// it prints its own line before mpviz ends with exit 1, and a thread of
+/// mpviz that ran out at the same moment may have said so too: then two
+/// lines, both about the memory, and never more.
+pub fn assert_ended_for_memory(stderr: &str, what: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let glibc = |l: &&str| l.starts_with("Fatal glibc error: ") && l.contains("out of memory");
+    let ours = |l: &&str| {
+        l.starts_with("mpviz: error: out of memory")
+            || (lines.len() == 1 && l.starts_with("mpviz: error: "))
+    };
+    assert!(
+        lines.len() == 1 || (lines.len() == 2 && lines.iter().any(glibc)),
+        "{what}: {stderr}"
+    );
+    assert!(
+        lines.iter().all(|l| ours(l) || glibc(l)),
+        "{what}: {stderr}"
+    );
+}
