@@ -115,7 +115,6 @@ impl Proc {
 pub struct Outcomes {
     pub success: u32,
     pub fail: u32,
-    pub torn_read: u32,
 }
 
 /// Every process of the run, in the order they were started (read as a
@@ -195,7 +194,6 @@ impl Procs {
             Body::Outcome { result } => match result {
                 Outcome::Success => self.outcomes.success += 1,
                 Outcome::Fail => self.outcomes.fail += 1,
-                Outcome::TornRead => self.outcomes.torn_read += 1,
             },
             _ => {}
         }

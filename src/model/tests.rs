@@ -198,19 +198,19 @@ fn outcomes_are_counted_and_kept_per_process() {
             3,
             Some(12),
             Body::Outcome {
-                result: Outcome::TornRead,
+                result: Outcome::Success,
             },
         ),
     ]);
     assert_eq!(
         m.procs.outcomes,
         Outcomes {
-            success: 1,
+            success: 2,
             fail: 1,
-            torn_read: 1
         }
     );
-    assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::TornRead));
+    assert_eq!(m.proc(11).unwrap().outcome, Some(Outcome::Fail));
+    assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::Success));
 }
 
 fn read(pid: Pid, value: i64) -> Event {

@@ -1433,7 +1433,6 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             Activity::Appended("f".into(), 12),
             Activity::Finished(Outcome::Success),
             Activity::Finished(Outcome::Fail),
-            Activity::Finished(Outcome::TornRead),
             Activity::Released("l".into()),
             Activity::Blocked("put".into()),
             Activity::Blocked("get".into()),
