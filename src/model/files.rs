@@ -37,8 +37,13 @@ struct LastWrite {
 #[derive(Debug, Clone, Default)]
 pub struct Files {
     contents: BTreeMap<String, String>,
-    /// The last write to each file.
+    /// The last write to each file, in the order the stream reports them
+    /// (where the memory does not count its writes).
     last_write: HashMap<String, LastWrite>,
+    /// Where the memory counts its writes: each file's reported writes by
+    /// their place, until the write that landed next over them is reported
+    /// (writes may be reported out of the order they landed in).
+    landed_writes: HashMap<String, BTreeMap<u64, LastWrite>>,
     /// How many writes of a value each file has had.
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
@@ -51,7 +56,8 @@ pub struct Files {
     /// Reads the reader replaced by a count of its own (see
     /// [`Body::Read`]'s `reset`): a notable moment, kept on its row.
     pub resets: u32,
-    /// Writes based on a stale read (see [`super::Proc::overwrote`]).
+    /// Writes based on a stale read that undid another's update, as the
+    /// stream shows them (whether or not the loss is certain yet).
     pub lost_writes: u32,
 }
 
@@ -67,6 +73,27 @@ impl Files {
     /// How many values have been written to `file` (see [`LostUpdate`]).
     pub fn writes_of(&self, file: &str) -> u64 {
         self.writes.get(file).copied().unwrap_or(0)
+    }
+
+    /// Keeps `write`, which landed at `place` in `file`, and returns the
+    /// write that landed just before it, the one it wrote over, if that
+    /// one is reported (else the stream cannot tell yet whom it overwrote).
+    /// The writes up to the newest settled one are all reported: those
+    /// before it are no longer needed.
+    fn landed_write(&mut self, file: &str, place: u64, write: LastWrite) -> Option<LastWrite> {
+        if !self.landed_writes.contains_key(file) {
+            self.landed_writes.insert(file.to_string(), BTreeMap::new());
+        }
+        let writes = self.landed_writes.get_mut(file).expect("inserted above");
+        let over = writes.remove(&place.saturating_sub(1));
+        writes.insert(place, write);
+        while let Some(entry) = writes.first_entry() {
+            if *entry.key() >= self.landings.settled {
+                break;
+            }
+            entry.remove();
+        }
+        over
     }
 
     /// Folds in a process's start and end (which bound what it may still
@@ -138,9 +165,12 @@ impl Files {
                         wrote: *value,
                         read,
                     };
-                    match self.last_write.get_mut(file.as_str()) {
-                        Some(last) => Some(std::mem::replace(last, write)),
-                        None => self.last_write.insert(file.clone(), write),
+                    match landed {
+                        Some(place) => self.landed_write(file, *place, write),
+                        None => match self.last_write.get_mut(file.as_str()) {
+                            Some(last) => Some(std::mem::replace(last, write)),
+                            None => self.last_write.insert(file.clone(), write),
+                        },
                     }
                 });
                 // The file was written since this process read it, and this
@@ -150,8 +180,17 @@ impl Files {
                 let undoes = |over_wrote: i64| {
                     read.is_some_and(|read| (value - over_wrote) * (value - read).signum() <= 0)
                 };
-                let lost = match previous {
-                    Some(over) if overtaken && Some(over.by) != pid && undoes(over.wrote) => {
+                let over =
+                    previous.filter(|over| overtaken && Some(over.by) != pid && undoes(over.wrote));
+                if over.is_some() {
+                    self.lost_writes += 1;
+                }
+                // Where the memory counts its writes, a loss is claimed only
+                // once it is certain ([`Landings`]): a later write may yet
+                // carry the count on past this one.
+                let certain = landed.is_none() || self.landings.lost > 0;
+                let lost = match over {
+                    Some(over) if certain => {
                         self.last_lost = pid.map(|writer| LostUpdate {
                             file: file.clone(),
                             writer,
@@ -165,9 +204,6 @@ impl Files {
                     }
                     _ => None,
                 };
-                if lost.is_some() {
-                    self.lost_writes += 1;
-                }
                 if let Some(p) = procs.get_mut(pid) {
                     p.overwrote = lost;
                 }

@@ -100,7 +100,9 @@ pub struct Proc {
     /// How many writes the file had had when this process last read it.
     pub read_version: Option<u64>,
     /// Set when this process wrote back a value computed from a read that
-    /// another process's write had overtaken: that process's update was lost.
+    /// another process's write had overtaken: that process's update was lost
+    /// (where the memory counts its writes, set only once a loss is certain,
+    /// see [`super::Landings`]).
     pub overwrote: Option<Pid>,
 }
 

@@ -784,3 +784,30 @@ fn a_write_that_landed_first_is_not_taken_for_one_over_a_later_one_reported_firs
         "nothing is claimed the stream cannot tell"
     );
 }
+
+#[test]
+fn a_write_overwrites_the_one_that_landed_just_before_it_whatever_order_they_are_reported_in() {
+    // 11 reads 0 and stalls; 10 reads 0, writes 1 (it lands first) and
+    // exits; 12 reads that 1. 11's stale 1 lands second, over 10's 1; 12's
+    // 2 lands third. 12's report reaches the stream before 11's: the last
+    // write in the stream when 11's arrives is 12's, which landed after it.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        counted(11, false, 0, 0),
+        counted(10, false, 0, 0),
+        counted(10, true, 1, 1),
+        ev(5, Some(10), Body::Exit { exitcode: 0 }),
+        counted(12, false, 1, 1),
+        counted(12, true, 3, 2),
+        counted(11, true, 2, 1),
+    ]);
+    assert_eq!(m.files.landings.lost, 1, "three writes, the memory holds 2");
+    assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
+    let lost = m.files.last_lost.as_ref().unwrap();
+    assert_eq!((lost.writer, lost.over, lost.over_wrote), (11, 10, 1));
+    // 12's write went on past 11's: it undid nothing.
+    assert_eq!(m.proc(12).unwrap().overwrote, None);
+    assert_eq!(m.files.lost_writes, 1);
+}
