@@ -187,10 +187,10 @@ fn threads_are_real_tasks_of_one_process_and_lose_updates_too() {
 
 /// Folds the run's stream one event at a time (every prefix, as the screen
 /// sees it) and returns the "lost" the header showed after each event,
-/// checking that the counter panel showed the same, and that nothing on
-/// screen claims a loss (the header's counter lit, a row or log line marked
-/// as a lost update, the counter panel's newest lost update) while the
-/// header still shows none.
+/// checking that the counter panel showed the same, that the header's
+/// counter is lit exactly when it shows a loss, and that nothing on screen
+/// claims a loss (a row or log line marked as a lost update, the counter
+/// panel's newest lost update) while the header still shows none.
 fn lost_at_every_prefix(run: &JsonRun) -> Vec<u64> {
     use mpviz::model::{Model, Moment};
     use mpviz::protocol::Event;
@@ -211,12 +211,14 @@ fn lost_at_every_prefix(run: &JsonRun) -> Vec<u64> {
             .parse::<u64>()
             .unwrap();
         assert_eq!(race.counter(&model).unwrap().lost, lost, "after {e}");
+        let at = shown.len();
+        let lit = show.lit("lost", race.alarm_count("lost", &model), &model);
+        assert_eq!(
+            lit,
+            lost > 0,
+            "the header at lost {lost} after event {at}: {e}"
+        );
         if lost == 0 {
-            let at = shown.len();
-            assert!(
-                !show.lit("lost", race.alarm_count("lost", &model), &model),
-                "the header lit at lost 0 after event {at}: {e}"
-            );
             assert_eq!(
                 model.moment_count(Moment::LostUpdate),
                 0,

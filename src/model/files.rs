@@ -48,6 +48,14 @@ pub struct Files {
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
+    /// Where the memory counts its writes: the lost updates the stream
+    /// shows, by the writer's place, not yet certain (see [`Landings`]).
+    pending: BTreeMap<u64, LostUpdate>,
+    /// The place of each process's newest write that landed.
+    last_landed: HashMap<Pid, u64>,
+    /// The writes (writer, place) whose lost update became certain in the
+    /// event just folded: the model marks them where they were logged.
+    pub confirmed: Vec<(Pid, u64)>,
     /// The number in memory whose writes are counted where they land.
     pub landings: Landings,
     /// Reads whose text did not parse (a file another process had emptied
@@ -100,6 +108,37 @@ impl Files {
     /// read), its reads and writes, and the parent's readings of files.
     /// `procs` keeps each process's last read and the update it undid.
     pub(super) fn apply(&mut self, ev: &Event, procs: &mut Procs) {
+        self.fold(ev, procs);
+        self.confirm(procs);
+    }
+
+    /// The lost updates whose loss the last event made certain: those
+    /// whose write, once settled, raised the count of updates lost for
+    /// certain. The others are forgotten once settled.
+    fn confirm(&mut self, procs: &mut Procs) {
+        self.confirmed.clear();
+        for place in std::mem::take(&mut self.landings.raised) {
+            let Some(lost) = self.pending.remove(&place) else {
+                continue;
+            };
+            // Its row says so while that write is still its newest.
+            if self.last_landed.get(&lost.writer) == Some(&place) {
+                if let Some(p) = procs.get_mut(Some(lost.writer)) {
+                    p.overwrote = Some(lost.over);
+                }
+            }
+            self.confirmed.push((lost.writer, place));
+            self.last_lost = Some(lost);
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > self.landings.settled {
+                break;
+            }
+            entry.remove();
+        }
+    }
+
+    fn fold(&mut self, ev: &Event, procs: &mut Procs) {
         let pid = ev.pid;
         match &ev.body {
             Body::Spawn { ppid, .. } => {
@@ -144,6 +183,7 @@ impl Files {
             } => {
                 if let (Some(pid), Some(place)) = (pid, landed) {
                     self.landings.wrote(pid, *place, *value);
+                    self.last_landed.insert(pid, *place);
                 }
                 let (read, read_version) = pid
                     .and_then(|p| procs.get(p))
@@ -185,27 +225,34 @@ impl Files {
                 if over.is_some() {
                     self.lost_writes += 1;
                 }
-                // Where the memory counts its writes, a loss is claimed only
-                // once it is certain ([`Landings`]): a later write may yet
-                // carry the count on past this one.
-                let certain = landed.is_none() || self.landings.lost > 0;
-                let lost = match over {
-                    Some(over) if certain => {
-                        self.last_lost = pid.map(|writer| LostUpdate {
-                            file: file.clone(),
-                            writer,
-                            read,
-                            wrote: *value,
-                            over: over.by,
-                            over_read: over.read,
-                            over_wrote: over.wrote,
-                        });
-                        Some(over.by)
-                    }
-                    _ => None,
-                };
+                let lost = over.and_then(|over| {
+                    pid.map(|writer| LostUpdate {
+                        file: file.clone(),
+                        writer,
+                        read,
+                        wrote: *value,
+                        over: over.by,
+                        over_read: over.read,
+                        over_wrote: over.wrote,
+                    })
+                });
                 if let Some(p) = procs.get_mut(pid) {
-                    p.overwrote = lost;
+                    p.overwrote = None;
+                }
+                match (lost, landed) {
+                    // Where the memory counts its writes, a loss is claimed
+                    // only once it is certain ([`Landings`]): a later write
+                    // may yet carry the count on past this one.
+                    (Some(lost), Some(place)) => {
+                        self.pending.insert(*place, lost);
+                    }
+                    (Some(lost), None) => {
+                        if let Some(p) = procs.get_mut(pid) {
+                            p.overwrote = Some(lost.over);
+                        }
+                        self.last_lost = Some(lost);
+                    }
+                    (None, _) => {}
                 }
             }
             Body::File { file, content } => match self.contents.get_mut(file.as_str()) {
@@ -275,6 +322,9 @@ pub struct Landings {
     pub settled: u64,
     /// Updates lost for certain (see above).
     pub lost: u64,
+    /// The places of the writes whose settling raised `lost`, not yet
+    /// taken by [`Files`].
+    raised: Vec<u64>,
 }
 
 impl Landings {
@@ -392,7 +442,11 @@ impl Landings {
                 .next_back()
                 .map_or(value, |&read| read.max(value));
             let lost = i64::try_from(k).unwrap_or(i64::MAX).saturating_sub(highest);
-            self.lost = self.lost.max(u64::try_from(lost).unwrap_or(0));
+            let lost = u64::try_from(lost).unwrap_or(0);
+            if lost > self.lost {
+                self.lost = lost;
+                self.raised.push(k);
+            }
             self.settled = k;
         }
     }

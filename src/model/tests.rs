@@ -628,6 +628,51 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     assert_eq!(m.files.landings.settled, 1);
 }
 
+#[test]
+fn a_stale_write_is_marked_a_lost_update_once_the_loss_is_certain_not_before() {
+    // As above: 11's stale 2 lands sixth while 10 holds a read of 5. The
+    // loss is certain only once 10 has written back its 6: then 11's write
+    // (logged earlier) and 11's row are marked, and 11 is said to have
+    // written over 10's 5 (write 5, the one that landed just before it).
+    let mut events = vec![spawn(10, 0), spawn(11, 1)];
+    events.push(counted(10, false, 0, 0));
+    events.push(counted(10, true, 1, 1));
+    events.push(counted(11, false, 1, 1));
+    for k in 1..5 {
+        events.push(counted(10, false, k, k as i64));
+        events.push(counted(10, true, k + 1, k as i64 + 1));
+    }
+    events.push(counted(10, false, 5, 5));
+    events.push(counted(11, true, 6, 2));
+    events.push(counted(10, true, 7, 6));
+    let mut m = Model::new();
+    for e in &events {
+        m.apply(e);
+        let lost = m.files.landings.lost;
+        let marked = m.moment_count(Moment::LostUpdate);
+        assert_eq!(marked > 0, lost > 0, "after {e:?}");
+        assert_eq!(m.files.last_lost.is_some(), lost > 0, "after {e:?}");
+    }
+    assert_eq!(m.files.landings.lost, 1);
+    assert_eq!(m.moment_count(Moment::LostUpdate), 1);
+    assert_eq!(m.marked.get(&11), Some(&Moment::LostUpdate));
+    assert_eq!(m.marked.get(&10), None);
+    let lost = m.files.last_lost.as_ref().unwrap();
+    assert_eq!((lost.writer, lost.over, lost.over_wrote), (11, 10, 5));
+    let marked: Vec<_> = m
+        .log
+        .iter()
+        .filter(|e| e.moment == Some(Moment::LostUpdate))
+        .map(|e| (e.pid, e.body.clone()))
+        .collect();
+    assert_eq!(
+        marked,
+        vec![(Some(11), events[events.len() - 2].body.clone())]
+    );
+    // 11's newest write is that one: its row says whom it overwrote.
+    assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
+}
+
 /// Two buyers of a ticket run without the lock, as a paced step reports it:
 /// both read 3, buyer-0 writes 2, then buyer-1 writes 2 over it (its read
 /// predates that write), gets its ticket and exits; the pacer re-announces
