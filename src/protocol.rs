@@ -26,9 +26,6 @@ pub struct Event {
 pub enum Outcome {
     Success,
     Fail,
-    /// The file was read while another process had truncated it and not yet
-    /// written it back.
-    TornRead,
 }
 
 impl Outcome {
@@ -36,7 +33,6 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::Fail => "fail",
-            Outcome::TornRead => "torn_read",
         }
     }
 }
@@ -941,7 +937,7 @@ mod tests {
             },
             Body::Sleep { ms: 1000 },
             Body::Outcome {
-                result: Outcome::TornRead,
+                result: Outcome::Fail,
             },
             Body::Exit { exitcode: -9 },
             Body::State { state: 'Z' },
@@ -1110,10 +1106,10 @@ mod tests {
             1,
             Some(3),
             Body::Outcome {
-                result: Outcome::TornRead,
+                result: Outcome::Fail,
             },
         );
-        assert!(ev.to_json().contains(r#""result":"torn_read""#));
+        assert!(ev.to_json().contains(r#""result":"fail""#));
         let ev = Event::new(1, Some(3), Body::State { state: 'Z' });
         assert!(ev.to_json().contains(r#""state":"Z""#));
         let ev = Event::new(1, Some(3), Body::Exit { exitcode: -9 });

@@ -187,13 +187,17 @@ fn threads_are_real_tasks_of_one_process_and_lose_updates_too() {
 
 /// Folds the run's stream one event at a time (every prefix, as the screen
 /// sees it) and returns the "lost" the header showed after each event,
-/// checking that the counter panel showed the same.
+/// checking that the counter panel showed the same, that the header's
+/// counter is lit exactly when it shows a loss, and that nothing on screen
+/// claims a loss (a row or log line marked as a lost update, the counter
+/// panel's newest lost update) while the header still shows none.
 fn lost_at_every_prefix(run: &JsonRun) -> Vec<u64> {
-    use mpviz::model::Model;
+    use mpviz::model::{Model, Moment};
     use mpviz::protocol::Event;
     let start = &run.events[0];
     assert_eq!(start["kind"], "start");
     let race = mpviz::scenario::from_params("race", &start["params"]).unwrap();
+    let show = race.show();
     let mut model = Model::new();
     let mut shown = Vec::new();
     for e in &run.events {
@@ -207,6 +211,25 @@ fn lost_at_every_prefix(run: &JsonRun) -> Vec<u64> {
             .parse::<u64>()
             .unwrap();
         assert_eq!(race.counter(&model).unwrap().lost, lost, "after {e}");
+        let at = shown.len();
+        let lit = show.lit("lost", race.alarm_count("lost", &model), &model);
+        assert_eq!(
+            lit,
+            lost > 0,
+            "the header at lost {lost} after event {at}: {e}"
+        );
+        if lost == 0 {
+            assert_eq!(
+                model.moment_count(Moment::LostUpdate),
+                0,
+                "a lost update marked at lost 0 after event {at}: {e}"
+            );
+            assert!(
+                model.procs.iter().all(|p| p.overwrote.is_none()),
+                "a row says a write was lost at lost 0 after event {at}: {e}"
+            );
+            assert_eq!(model.files.last_lost, None, "after event {at}: {e}");
+        }
         shown.push(lost);
     }
     shown

@@ -37,12 +37,25 @@ struct LastWrite {
 #[derive(Debug, Clone, Default)]
 pub struct Files {
     contents: BTreeMap<String, String>,
-    /// The last write to each file.
+    /// The last write to each file, in the order the stream reports them
+    /// (where the memory does not count its writes).
     last_write: HashMap<String, LastWrite>,
+    /// Where the memory counts its writes: each file's reported writes by
+    /// their place, until the write that landed next over them is reported
+    /// (writes may be reported out of the order they landed in).
+    landed_writes: HashMap<String, BTreeMap<u64, LastWrite>>,
     /// How many writes of a value each file has had.
     writes: HashMap<String, u64>,
     /// The newest lost update, to show how it happened.
     pub last_lost: Option<LostUpdate>,
+    /// Where the memory counts its writes: the lost updates the stream
+    /// shows, by the writer's place, not yet certain (see [`Landings`]).
+    pending: BTreeMap<u64, LostUpdate>,
+    /// The place of each process's newest write that landed.
+    last_landed: HashMap<Pid, u64>,
+    /// The writes (writer, place) whose lost update became certain in the
+    /// event just folded: the model marks them where they were logged.
+    pub confirmed: Vec<(Pid, u64)>,
     /// The number in memory whose writes are counted where they land.
     pub landings: Landings,
     /// Reads whose text did not parse (a file another process had emptied
@@ -51,7 +64,8 @@ pub struct Files {
     /// Reads the reader replaced by a count of its own (see
     /// [`Body::Read`]'s `reset`): a notable moment, kept on its row.
     pub resets: u32,
-    /// Writes based on a stale read (see [`super::Proc::overwrote`]).
+    /// Writes based on a stale read that undid another's update, as the
+    /// stream shows them (whether or not the loss is certain yet).
     pub lost_writes: u32,
 }
 
@@ -69,10 +83,62 @@ impl Files {
         self.writes.get(file).copied().unwrap_or(0)
     }
 
+    /// Keeps `write`, which landed at `place` in `file`, and returns the
+    /// write that landed just before it, the one it wrote over, if that
+    /// one is reported (else the stream cannot tell yet whom it overwrote).
+    /// The writes up to the newest settled one are all reported: those
+    /// before it are no longer needed.
+    fn landed_write(&mut self, file: &str, place: u64, write: LastWrite) -> Option<LastWrite> {
+        if !self.landed_writes.contains_key(file) {
+            self.landed_writes.insert(file.to_string(), BTreeMap::new());
+        }
+        let writes = self.landed_writes.get_mut(file).expect("inserted above");
+        let over = writes.remove(&place.saturating_sub(1));
+        writes.insert(place, write);
+        while let Some(entry) = writes.first_entry() {
+            if *entry.key() >= self.landings.settled {
+                break;
+            }
+            entry.remove();
+        }
+        over
+    }
+
     /// Folds in a process's start and end (which bound what it may still
     /// read), its reads and writes, and the parent's readings of files.
     /// `procs` keeps each process's last read and the update it undid.
     pub(super) fn apply(&mut self, ev: &Event, procs: &mut Procs) {
+        self.fold(ev, procs);
+        self.confirm(procs);
+    }
+
+    /// The lost updates whose loss the last event made certain: those
+    /// whose write, once settled, raised the count of updates lost for
+    /// certain. The others are forgotten once settled.
+    fn confirm(&mut self, procs: &mut Procs) {
+        self.confirmed.clear();
+        for place in std::mem::take(&mut self.landings.raised) {
+            let Some(lost) = self.pending.remove(&place) else {
+                continue;
+            };
+            // Its row says so while that write is still its newest.
+            if self.last_landed.get(&lost.writer) == Some(&place) {
+                if let Some(p) = procs.get_mut(Some(lost.writer)) {
+                    p.overwrote = Some(lost.over);
+                }
+            }
+            self.confirmed.push((lost.writer, place));
+            self.last_lost = Some(lost);
+        }
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > self.landings.settled {
+                break;
+            }
+            entry.remove();
+        }
+    }
+
+    fn fold(&mut self, ev: &Event, procs: &mut Procs) {
         let pid = ev.pid;
         match &ev.body {
             Body::Spawn { ppid, .. } => {
@@ -117,6 +183,7 @@ impl Files {
             } => {
                 if let (Some(pid), Some(place)) = (pid, landed) {
                     self.landings.wrote(pid, *place, *value);
+                    self.last_landed.insert(pid, *place);
                 }
                 let (read, read_version) = pid
                     .and_then(|p| procs.get(p))
@@ -138,9 +205,12 @@ impl Files {
                         wrote: *value,
                         read,
                     };
-                    match self.last_write.get_mut(file.as_str()) {
-                        Some(last) => Some(std::mem::replace(last, write)),
-                        None => self.last_write.insert(file.clone(), write),
+                    match landed {
+                        Some(place) => self.landed_write(file, *place, write),
+                        None => match self.last_write.get_mut(file.as_str()) {
+                            Some(last) => Some(std::mem::replace(last, write)),
+                            None => self.last_write.insert(file.clone(), write),
+                        },
                     }
                 });
                 // The file was written since this process read it, and this
@@ -150,26 +220,39 @@ impl Files {
                 let undoes = |over_wrote: i64| {
                     read.is_some_and(|read| (value - over_wrote) * (value - read).signum() <= 0)
                 };
-                let lost = match previous {
-                    Some(over) if overtaken && Some(over.by) != pid && undoes(over.wrote) => {
-                        self.last_lost = pid.map(|writer| LostUpdate {
-                            file: file.clone(),
-                            writer,
-                            read,
-                            wrote: *value,
-                            over: over.by,
-                            over_read: over.read,
-                            over_wrote: over.wrote,
-                        });
-                        Some(over.by)
-                    }
-                    _ => None,
-                };
-                if lost.is_some() {
+                let over =
+                    previous.filter(|over| overtaken && Some(over.by) != pid && undoes(over.wrote));
+                if over.is_some() {
                     self.lost_writes += 1;
                 }
+                let lost = over.and_then(|over| {
+                    pid.map(|writer| LostUpdate {
+                        file: file.clone(),
+                        writer,
+                        read,
+                        wrote: *value,
+                        over: over.by,
+                        over_read: over.read,
+                        over_wrote: over.wrote,
+                    })
+                });
                 if let Some(p) = procs.get_mut(pid) {
-                    p.overwrote = lost;
+                    p.overwrote = None;
+                }
+                match (lost, landed) {
+                    // Where the memory counts its writes, a loss is claimed
+                    // only once it is certain ([`Landings`]): a later write
+                    // may yet carry the count on past this one.
+                    (Some(lost), Some(place)) => {
+                        self.pending.insert(*place, lost);
+                    }
+                    (Some(lost), None) => {
+                        if let Some(p) = procs.get_mut(pid) {
+                            p.overwrote = Some(lost.over);
+                        }
+                        self.last_lost = Some(lost);
+                    }
+                    (None, _) => {}
                 }
             }
             Body::File { file, content } => match self.contents.get_mut(file.as_str()) {
@@ -239,6 +322,9 @@ pub struct Landings {
     pub settled: u64,
     /// Updates lost for certain (see above).
     pub lost: u64,
+    /// The places of the writes whose settling raised `lost`, not yet
+    /// taken by [`Files`].
+    raised: Vec<u64>,
 }
 
 impl Landings {
@@ -356,7 +442,11 @@ impl Landings {
                 .next_back()
                 .map_or(value, |&read| read.max(value));
             let lost = i64::try_from(k).unwrap_or(i64::MAX).saturating_sub(highest);
-            self.lost = self.lost.max(u64::try_from(lost).unwrap_or(0));
+            let lost = u64::try_from(lost).unwrap_or(0);
+            if lost > self.lost {
+                self.lost = lost;
+                self.raised.push(k);
+            }
             self.settled = k;
         }
     }

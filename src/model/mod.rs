@@ -193,6 +193,40 @@ impl Model {
         if ev.is_logged() && !unchanged_pace {
             self.log_entry(ev, pace_changed);
         }
+        self.mark_certain_losses(ev);
+    }
+
+    /// Marks the writes whose lost update `ev` made certain (see
+    /// [`Files::confirmed`]): their rows, and their log lines while the log
+    /// keeps them. `ev` itself, if it is such a write, was marked as it was
+    /// logged.
+    fn mark_certain_losses(&mut self, ev: &Event) {
+        for (writer, place) in std::mem::take(&mut self.files.confirmed) {
+            let is_it = |e: &Event| {
+                e.pid == Some(writer)
+                    && matches!(e.body, Body::Write { landed: Some(at), .. } if at == place)
+            };
+            if is_it(ev) {
+                continue;
+            }
+            self.mark(&narration::Happened {
+                moment: Moment::LostUpdate,
+                to: vec![writer],
+            });
+            if let Some(entry) = self.log.iter_mut().rev().find(|e| is_it(&e.event)) {
+                entry.moment = Some(Moment::LostUpdate);
+                entry.salience = Salience::Alarm;
+            }
+        }
+    }
+
+    /// Counts a moment and marks the rows of the processes it happened to.
+    fn mark(&mut self, happened: &narration::Happened) {
+        *self.moments.entry(happened.moment).or_default() += 1;
+        for pid in &happened.to {
+            let mark = self.marked.entry(*pid).or_insert(happened.moment);
+            *mark = (*mark).max(happened.moment);
+        }
     }
 
     /// Logs `ev` with its salience, marks its moment, and lets it take the
@@ -200,11 +234,7 @@ impl Model {
     fn log_entry(&mut self, ev: &Event, pace_changed: bool) {
         let moment = narration::moment(ev, self);
         if let Some(happened) = &moment {
-            *self.moments.entry(happened.moment).or_default() += 1;
-            for pid in &happened.to {
-                let mark = self.marked.entry(*pid).or_insert(happened.moment);
-                *mark = (*mark).max(happened.moment);
-            }
+            self.mark(happened);
         }
         let entry = LogEntry {
             seq: self.logged,

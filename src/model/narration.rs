@@ -88,10 +88,7 @@ pub(super) fn moment(ev: &Event, model: &Model) -> Option<Happened> {
                 .is_some_and(|p| p.overwrote.is_some());
             lost.then_some(Moment::LostUpdate)?
         }
-        Body::Read { value: None, .. }
-        | Body::Outcome {
-            result: Outcome::TornRead,
-        } => Moment::TornRead,
+        Body::Read { value: None, .. } => Moment::TornRead,
         Body::Outcome {
             result: Outcome::Success,
         } => {

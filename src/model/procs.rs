@@ -143,7 +143,9 @@ pub struct Proc {
     /// How many writes the file had had when this process last read it.
     pub read_version: Option<u64>,
     /// Set when this process wrote back a value computed from a read that
-    /// another process's write had overtaken: that process's update was lost.
+    /// another process's write had overtaken: that process's update was lost
+    /// (where the memory counts its writes, set only once a loss is certain,
+    /// see [`super::Landings`]).
     pub overwrote: Option<Pid>,
 }
 
@@ -158,7 +160,6 @@ impl Proc {
 pub struct Outcomes {
     pub success: u32,
     pub fail: u32,
-    pub torn_read: u32,
 }
 
 /// Every process of the run, in the order they were started (read as a
@@ -238,7 +239,6 @@ impl Procs {
             Body::Outcome { result } => match result {
                 Outcome::Success => self.outcomes.success += 1,
                 Outcome::Fail => self.outcomes.fail += 1,
-                Outcome::TornRead => self.outcomes.torn_read += 1,
             },
             _ => {}
         }

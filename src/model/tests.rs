@@ -198,19 +198,19 @@ fn outcomes_are_counted_and_kept_per_process() {
             3,
             Some(12),
             Body::Outcome {
-                result: Outcome::TornRead,
+                result: Outcome::Success,
             },
         ),
     ]);
     assert_eq!(
         m.procs.outcomes,
         Outcomes {
-            success: 1,
+            success: 2,
             fail: 1,
-            torn_read: 1
         }
     );
-    assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::TornRead));
+    assert_eq!(m.proc(11).unwrap().outcome, Some(Outcome::Fail));
+    assert_eq!(m.proc(12).unwrap().outcome, Some(Outcome::Success));
 }
 
 fn read(pid: Pid, value: i64) -> Event {
@@ -628,6 +628,51 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     assert_eq!(m.files.landings.settled, 1);
 }
 
+#[test]
+fn a_stale_write_is_marked_a_lost_update_once_the_loss_is_certain_not_before() {
+    // As above: 11's stale 2 lands sixth while 10 holds a read of 5. The
+    // loss is certain only once 10 has written back its 6: then 11's write
+    // (logged earlier) and 11's row are marked, and 11 is said to have
+    // written over 10's 5 (write 5, the one that landed just before it).
+    let mut events = vec![spawn(10, 0), spawn(11, 1)];
+    events.push(counted(10, false, 0, 0));
+    events.push(counted(10, true, 1, 1));
+    events.push(counted(11, false, 1, 1));
+    for k in 1..5 {
+        events.push(counted(10, false, k, k as i64));
+        events.push(counted(10, true, k + 1, k as i64 + 1));
+    }
+    events.push(counted(10, false, 5, 5));
+    events.push(counted(11, true, 6, 2));
+    events.push(counted(10, true, 7, 6));
+    let mut m = Model::new();
+    for e in &events {
+        m.apply(e);
+        let lost = m.files.landings.lost;
+        let marked = m.moment_count(Moment::LostUpdate);
+        assert_eq!(marked > 0, lost > 0, "after {e:?}");
+        assert_eq!(m.files.last_lost.is_some(), lost > 0, "after {e:?}");
+    }
+    assert_eq!(m.files.landings.lost, 1);
+    assert_eq!(m.moment_count(Moment::LostUpdate), 1);
+    assert_eq!(m.marked.get(&11), Some(&Moment::LostUpdate));
+    assert_eq!(m.marked.get(&10), None);
+    let lost = m.files.last_lost.as_ref().unwrap();
+    assert_eq!((lost.writer, lost.over, lost.over_wrote), (11, 10, 5));
+    let marked: Vec<_> = m
+        .log
+        .iter()
+        .filter(|e| e.moment == Some(Moment::LostUpdate))
+        .map(|e| (e.pid, e.body.clone()))
+        .collect();
+    assert_eq!(
+        marked,
+        vec![(Some(11), events[events.len() - 2].body.clone())]
+    );
+    // 11's newest write is that one: its row says whom it overwrote.
+    assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
+}
+
 /// Two buyers of a ticket run without the lock, as a paced step reports it:
 /// both read 3, buyer-0 writes 2, then buyer-1 writes 2 over it (its read
 /// predates that write), gets its ticket and exits; the pacer re-announces
@@ -783,4 +828,31 @@ fn a_write_that_landed_first_is_not_taken_for_one_over_a_later_one_reported_firs
         m.files.lost_writes, 0,
         "nothing is claimed the stream cannot tell"
     );
+}
+
+#[test]
+fn a_write_overwrites_the_one_that_landed_just_before_it_whatever_order_they_are_reported_in() {
+    // 11 reads 0 and stalls; 10 reads 0, writes 1 (it lands first) and
+    // exits; 12 reads that 1. 11's stale 1 lands second, over 10's 1; 12's
+    // 2 lands third. 12's report reaches the stream before 11's: the last
+    // write in the stream when 11's arrives is 12's, which landed after it.
+    let m = fold(&[
+        spawn(10, 0),
+        spawn(11, 1),
+        spawn(12, 2),
+        counted(11, false, 0, 0),
+        counted(10, false, 0, 0),
+        counted(10, true, 1, 1),
+        ev(5, Some(10), Body::Exit { exitcode: 0 }),
+        counted(12, false, 1, 1),
+        counted(12, true, 3, 2),
+        counted(11, true, 2, 1),
+    ]);
+    assert_eq!(m.files.landings.lost, 1, "three writes, the memory holds 2");
+    assert_eq!(m.proc(11).unwrap().overwrote, Some(10));
+    let lost = m.files.last_lost.as_ref().unwrap();
+    assert_eq!((lost.writer, lost.over, lost.over_wrote), (11, 10, 1));
+    // 12's write went on past 11's: it undid nothing.
+    assert_eq!(m.proc(12).unwrap().overwrote, None);
+    assert_eq!(m.files.lost_writes, 1);
 }

@@ -94,6 +94,11 @@ impl Append {
 /// The headline's counter of torn lines.
 const TORN: &str = "torn";
 
+/// How many of `lines` are torn.
+fn torn(lines: &[FileLine]) -> u64 {
+    lines.iter().filter(|l| !l.whole).count() as u64
+}
+
 impl Scenario for Append {
     fn name(&self) -> &'static str {
         "append"
@@ -197,11 +202,14 @@ impl Scenario for Append {
 
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
         let lines = self.lines(model);
-        let torn = lines.iter().filter(|l| !l.whole).count();
         vec![
             ("lines", format!("{}/{}", lines.len(), self.params.writers)),
-            (TORN, torn.to_string()),
+            (TORN, torn(&lines).to_string()),
         ]
+    }
+
+    fn alarm_count(&self, key: &str, model: &Model) -> Option<u64> {
+        (key == TORN).then(|| torn(&self.lines(model)))
     }
 
     fn intro(&self) -> String {

@@ -269,6 +269,13 @@ pub trait Scenario: Send + Sync {
     /// The numbers the dashboard's header shows, as (key, value): the label
     /// is the scenario's text `headline_KEY`.
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)>;
+    /// For a counter of the headline that lights up ([`Show::alarms`]) and
+    /// counts its moment itself rather than by the fold's moments (append's
+    /// torn lines, which the fold does not judge; the race's updates lost
+    /// for certain): the number it shows. See [`Show::lit`].
+    fn alarm_count(&self, _key: &str, _model: &Model) -> Option<u64> {
+        None
+    }
     /// What the dashboard shows of this run (its panels, which of the
     /// headline's counters light up) and what its stream needs kept in
     /// order: the one place the views and the reader look.

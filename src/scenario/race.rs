@@ -278,6 +278,10 @@ impl Scenario for Race {
         ]
     }
 
+    fn alarm_count(&self, key: &str, model: &Model) -> Option<u64> {
+        (key == LOST).then_some(model.files.landings.lost)
+    }
+
     fn counter(&self, model: &Model) -> Option<super::CounterView> {
         Some(super::CounterView {
             value: counter_of(model),

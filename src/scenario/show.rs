@@ -3,7 +3,7 @@
 //! in one place. The views lay the screen out from it and the reader holds
 //! events back by it; neither knows a scenario by its name.
 
-use crate::model::Moment;
+use crate::model::{Model, Moment};
 use crate::order::Rule;
 
 /// A panel of the column beside the process table.
@@ -114,5 +114,14 @@ impl Show {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, moment)| *moment)
+    }
+
+    /// Whether the header's counter `key` lights up: it is an alarm, and
+    /// the number it shows, where the scenario counts it (`count`, from
+    /// [`Scenario::alarm_count`](super::Scenario::alarm_count)), is above
+    /// zero; else the fold saw its moment.
+    pub fn lit(&self, key: &str, count: Option<u64>, model: &Model) -> bool {
+        self.alarm(key)
+            .is_some_and(|moment| count.map_or_else(|| model.moment_count(moment) > 0, |n| n > 0))
     }
 }

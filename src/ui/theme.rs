@@ -88,7 +88,6 @@ impl Theme {
         match outcome {
             Outcome::Success => self.good(),
             Outcome::Fail => self.warn(),
-            Outcome::TornRead => self.bad(),
         }
     }
 

@@ -6,20 +6,8 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use super::Screen;
-use crate::model::{Model, Moment};
 use crate::scenario::texts::speed_words;
 use crate::ui::theme::MARK;
-
-/// Whether a counter of `moment` showing `value` should light up: the fold
-/// saw the moment, or (for torn lines of a file, which the fold does not
-/// judge) the scenario's own count of it is above zero.
-fn lit(model: &Model, moment: Moment, value: &str) -> bool {
-    let counted = || {
-        let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<u64>().is_ok_and(|n| n > 0)
-    };
-    model.moment_count(moment) > 0 || moment == Moment::TornRead && counted()
-}
 
 /// The header's lines at `width` columns.
 pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
@@ -66,7 +54,7 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     // The counters the scenario declares lit by a moment.
     let show = screen.scenario.show();
     for (key, value) in screen.scenario.headline(m) {
-        let alarm = show.alarm(key).is_some_and(|moment| lit(m, moment, &value));
+        let alarm = show.lit(key, screen.scenario.alarm_count(key, m), m);
         let label = say(&format!("headline_{key}"));
         second.push(if alarm {
             vec![

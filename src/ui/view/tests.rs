@@ -1372,6 +1372,25 @@ fn torn_lines_light_the_append_counter_and_a_clean_run_lights_nothing() {
 }
 
 #[test]
+fn a_counter_lights_by_its_number_whatever_words_show_it() {
+    use crate::scenario::append::Append;
+    let events = recorded("append");
+    let params = match &events[0].body {
+        Body::Start { params, .. } => serde_json::from_value(params.clone()).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let append = Append::new(params).unwrap();
+    let show = append.show();
+    let worded = Declared {
+        inner: append,
+        show,
+        worded: "about ",
+    };
+    let s = text(&render(&fold(&events), &view(), &worded, 120, 40, false));
+    assert!(s.contains("✗ torn about 4"), "{s}");
+}
+
+#[test]
 fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     let action = "open the file for writing and write the count it computed";
     let mut m = midway(3);
@@ -1483,7 +1502,6 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             Activity::Appended("f".into(), 12),
             Activity::Finished(Outcome::Success),
             Activity::Finished(Outcome::Fail),
-            Activity::Finished(Outcome::TornRead),
             Activity::Released("l".into()),
             Activity::Blocked(QueueOp::Put),
             Activity::Blocked(QueueOp::Get),
@@ -1516,10 +1534,12 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
     }
 }
 
-/// A scenario that runs as `inner` does but declares `show` instead.
+/// A scenario that runs as `inner` does but declares `show` instead, and
+/// words each of its headline's values after `worded`.
 struct Declared<S> {
     inner: S,
     show: crate::scenario::Show,
+    worded: &'static str,
 }
 
 impl<S: Scenario> Scenario for Declared<S> {
@@ -1557,7 +1577,14 @@ impl<S: Scenario> Scenario for Declared<S> {
         self.inner.variant()
     }
     fn headline(&self, model: &Model) -> Vec<(&'static str, String)> {
-        self.inner.headline(model)
+        let mut headline = self.inner.headline(model);
+        for (_, value) in &mut headline {
+            value.insert_str(0, self.worded);
+        }
+        headline
+    }
+    fn alarm_count(&self, key: &str, model: &Model) -> Option<u64> {
+        self.inner.alarm_count(key, model)
     }
     fn show(&self) -> crate::scenario::Show {
         self.show.clone()
@@ -1587,6 +1614,7 @@ fn the_panels_and_the_lit_counters_are_the_ones_the_scenario_declares() {
     let declared = Declared {
         inner: ticket,
         show: Show::panels(&[(Panel::Calls, Height::Rest), (Panel::Log, Height::Rest)]),
+        worded: "",
     };
     let s = text(&render(&m, &view(), &declared, 120, 40, false));
     assert!(s.contains("Calls on Process objects"), "{s}");
