@@ -16,7 +16,7 @@ pub mod forkserver;
 pub mod limits;
 pub mod pacer;
 mod reader;
-mod sampler;
+pub(crate) mod sampler;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
