@@ -4,12 +4,10 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpviz::engine::{forkserver, PacerCmd, Run, RunOptions, Speed};
+use mpviz::engine::{PacerCmd, Run};
 use mpviz::protocol::{Body, Event};
-use mpviz::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
 use serde_json::Value;
 use support::*;
 
@@ -342,46 +340,20 @@ fn each_permit_lets_exactly_one_action_of_its_process_through() {
 /// first gate, and the parent's samples of /proc.
 const ALLOWED_WHILE_PAUSED: [&str; 5] = ["start", "pace", "spawn", "ready", "state"];
 
-/// A lifecycle run through the engine in this process, as the dashboard
-/// runs it (the binary is its fork server), paused at first.
+/// A lifecycle run (two waiters) through the engine in this process, as the
+/// dashboard runs it, paused at first.
 fn paused_run(speed: f64) -> Run {
-    std::env::set_var(forkserver::EXE_VAR, BIN);
-    let scenario = Lifecycle::new(LifecycleParams {
-        lock_kind: LockKind::Semaphore,
-        waiters: 2,
-    })
-    .unwrap();
-    Run::start(
-        Arc::new(scenario),
-        RunOptions {
-            seed: 1,
-            speed: Speed::PerSecond(speed),
-            paused: true,
-            sample_every: Duration::from_millis(20),
-        },
-    )
-    .unwrap()
-}
-
-/// Reads the run's events until `pred` holds for one.
-fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !events.iter().any(&pred) {
-        let batch = run
-            .events()
-            .recv_deadline(deadline)
-            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
-        events.extend(batch);
-    }
-}
-
-/// Reads the run's events for `time`: here the wait is the point, as
-/// nothing must happen in it.
-fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
-    let until = Instant::now() + time;
-    while let Ok(batch) = run.events().recv_deadline(until) {
-        events.extend(batch);
-    }
+    let speed = speed.to_string();
+    let args = [
+        "lifecycle",
+        "--waiters",
+        "2",
+        "--seed",
+        "1",
+        "--speed",
+        &speed,
+    ];
+    engine_run(&args, true)
 }
 
 #[test]

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use mpviz::engine::Run;
+use mpviz::protocol::Event;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mpviz");
@@ -246,4 +248,44 @@ pub fn wait_until_nothing_left(what: &str, tmp: &Path) {
         processes_with_tmpdir(tmp).is_empty()
             && std::fs::read_dir(tmp).is_ok_and(|mut d| d.next().is_none())
     });
+}
+
+/// A run through the engine in the test's own process, as the dashboard
+/// runs it: the command line `args` resolved as mpviz resolves it (its
+/// defaults, its checks), started paused or not, with the built binary as
+/// its helper processes (the fork server, the keeper), and the parent's
+/// `/proc` sampled every 20 ms. Stopping it (`Run::stop`, or dropping it)
+/// ends every process of it.
+pub fn engine_run(args: &[&str], paused: bool) -> Run {
+    let mut all = args.to_vec();
+    // Without a terminal: resolved as a run that needs none.
+    all.push("--json");
+    let launch =
+        mpviz::app::launch_from_args(&all).unwrap_or_else(|e| panic!("mpviz {all:?} refused: {e}"));
+    let mut options = launch.options;
+    options.paused = paused;
+    options.helper = BIN.into();
+    options.sample_every = Duration::from_millis(20);
+    Run::start(launch.scenario, options).unwrap()
+}
+
+/// Reads `run`'s events into `events` until `pred` holds for one of them.
+pub fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !events.iter().any(&pred) {
+        let batch = run
+            .events()
+            .recv_deadline(deadline)
+            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
+        events.extend(batch);
+    }
+}
+
+/// Reads `run`'s events into `events` for `time`: for a test where the wait
+/// is the point, as nothing may happen in it.
+pub fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
+    let until = Instant::now() + time;
+    while let Ok(batch) = run.events().recv_deadline(until) {
+        events.extend(batch);
+    }
 }
