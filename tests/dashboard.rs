@@ -855,71 +855,11 @@ fn ctrl_z_suspends_with_the_processes_frozen_and_sigcont_redraws() {
     support::wait_until_nothing_left("nothing is left", d.tmp.path());
 }
 
-/// A pids cgroup (v1) of the test's own; `None` where none can be made (not
-/// root, no pids hierarchy mounted). Dropped — at the test's end or while
-/// it panics — it moves every process still in it back to the test's own
-/// pids cgroup and removes itself, so that a failed test leaves no cgroup
-/// holding a process.
-struct PidsCgroup {
-    dir: std::path::PathBuf,
-    /// The test's own pids cgroup, where the processes go back.
-    home: std::path::PathBuf,
-}
-
-impl PidsCgroup {
-    const ROOT: &'static str = "/sys/fs/cgroup/pids";
-
-    fn new() -> Option<PidsCgroup> {
-        // This process's place in the pids hierarchy: "N:pids:/PATH".
-        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let path = own.lines().find_map(|l| {
-            let mut fields = l.splitn(3, ':');
-            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-            controllers
-                .split(',')
-                .any(|c| c == "pids")
-                .then(|| path.trim_start_matches('/').to_string())
-        })?;
-        let home = std::path::Path::new(Self::ROOT).join(path);
-        let dir = home.join(format!("mpviz-test-{}", std::process::id()));
-        std::fs::create_dir(&dir).ok()?;
-        Some(PidsCgroup { dir, home })
-    }
-
-    /// Moves `pid` in, then allows no task more than are in it now: the
-    /// kernel refuses its next fork.
-    fn confine(&self, pid: i64) {
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
-        let current = std::fs::read_to_string(self.dir.join("pids.current")).unwrap();
-        std::fs::write(self.dir.join("pids.max"), current.trim()).unwrap();
-    }
-}
-
-impl Drop for PidsCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::write(self.dir.join("pids.max"), "max");
-        // A process forking meanwhile may add one: try until it is empty.
-        for _ in 0..100 {
-            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.split_whitespace() {
-                let _ = std::fs::write(self.home.join("cgroup.procs"), pid);
-            }
-            match std::fs::remove_dir(&self.dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                _ => return,
-            }
-        }
-        eprintln!("could not remove the test's cgroup {}", self.dir.display());
-    }
-}
-
 /// The README: a run that fails (here a real fork refused by the kernel,
 /// mid-run) ends with one line and exit 1.
 #[test]
 fn a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line() {
-    let Some(cgroup) = PidsCgroup::new() else {
+    let Some(cgroup) = support::PidsCgroup::new() else {
         eprintln!(
             "SKIPPED a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line: \
              no pids cgroup can be made here (needs root and cgroup v1's pids)"

@@ -437,3 +437,73 @@ fn paused_while_a_child_sleeps_nothing_moves_but_what_was_granted() {
         }
     }
 }
+
+/// A fork the kernel refuses mid-run (main's first `p.start()`, in a pids
+/// cgroup that allows no task more): main reports what failed and exits 1,
+/// and the run ends with every process gone. The dashboard's side of it is
+/// in tests/dashboard.rs.
+#[test]
+fn a_fork_the_kernel_refuses_mid_run_ends_the_run_with_the_error_and_nothing_left() {
+    let Some(cgroup) = PidsCgroup::new() else {
+        eprintln!(
+            "SKIPPED a_fork_the_kernel_refuses_mid_run_ends_the_run_with_the_error_and_nothing_left: \
+             no pids cgroup can be made here (needs root and cgroup v1's pids)"
+        );
+        return;
+    };
+    let mut run = paused_run(1000.0);
+    let mut events: Vec<Event> = Vec::new();
+    read_until(&run, &mut events, "main at a gate", |e| e.kind() == "ready");
+    let main = events
+        .iter()
+        .find(|e| matches!(&e.body, Body::Spawn { name, .. } if name == "main"))
+        .and_then(|e| e.pid)
+        .unwrap();
+    cgroup.confine(main.into());
+    // Main steps until its first fork: before it, it makes its lock and its
+    // first Process object, which fork nothing.
+    let failed = |e: &Event| matches!(e.body, Body::Error { .. });
+    for _ in 0..10 {
+        if events.iter().any(failed) {
+            break;
+        }
+        run.pace(PacerCmd::Step);
+        let mut step = Vec::new();
+        read_until(&run, &mut step, "the step or the error", |e| {
+            e.is_action() || failed(e)
+        });
+        events.extend(step);
+    }
+    read_until(&run, &mut events, "the end of the run", |e| {
+        e.kind() == "end"
+    });
+    let error = events.iter().find(|e| failed(e)).unwrap();
+    let Body::Error { message } = &error.body else {
+        unreachable!()
+    };
+    assert_eq!(error.pid, Some(main), "{error:?}");
+    assert!(
+        message.contains("Resource temporarily unavailable"),
+        "{message}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.pid == Some(main) && matches!(e.body, Body::Exit { exitcode: 1 })),
+        "main exits 1: {events:?}"
+    );
+    let spawned: Vec<i32> = events
+        .iter()
+        .filter(|e| e.kind() == "spawn")
+        .filter_map(|e| e.pid)
+        .collect();
+    assert_eq!(
+        spawned.len(),
+        2,
+        "the fork server and main only: {events:?}"
+    );
+    run.stop();
+    for pid in spawned {
+        assert!(!alive(pid.into()), "PID {pid} outlived the run");
+    }
+}
