@@ -25,20 +25,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
-    let launch = match cli.command {
-        Command::List => {
-            list();
-            return ExitCode::SUCCESS;
-        }
-        Command::Race(args) => race_launch(args),
-        Command::Lifecycle(args) => lifecycle_launch(args),
-        Command::Ticket(args) => ticket_launch(args),
-        Command::Append(args) => append_launch(args),
-        Command::Queue(args) => queue_launch(args),
-        Command::Pool(args) => pool_launch(args),
-        Command::Manager(args) => manager_launch(args),
-    };
-    let launch = match launch {
+    if let Command::List = cli.command {
+        list();
+        return ExitCode::SUCCESS;
+    }
+    let launch = match launch_of(cli.command) {
         Ok(launch) => launch,
         Err(message) => return usage_error(&message),
     };
@@ -55,6 +46,29 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// The run a command asks for, its defaults resolved and its input checked.
+fn launch_of(command: Command) -> Result<Launch, String> {
+    match command {
+        Command::List => Err("`list` starts no run".into()),
+        Command::Race(args) => race_launch(args),
+        Command::Lifecycle(args) => lifecycle_launch(args),
+        Command::Ticket(args) => ticket_launch(args),
+        Command::Append(args) => append_launch(args),
+        Command::Queue(args) => queue_launch(args),
+        Command::Pool(args) => pool_launch(args),
+        Command::Manager(args) => manager_launch(args),
+    }
+}
+
+/// The run the command line `args` (without the program's name) asks for,
+/// as `main` resolves it: for a test that starts it through the engine in
+/// its own process (e.g. paused, which `--headless` and `--json` refuse).
+pub fn launch_from_args(args: &[&str]) -> Result<Launch, String> {
+    let cli = Cli::try_parse_from(std::iter::once("mpviz").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    launch_of(cli.command)
 }
 
 /// clap's errors are several lines (usage, tips); a user gets the first one.
@@ -104,9 +118,6 @@ fn list() {
     }
 }
 
-/// Lets `--json` start `--paused` (for tests: nothing would resume it).
-pub const PAUSED_JSON_VAR: &str = "MPVIZ_TEST_PAUSED_JSON";
-
 fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Front), String> {
     let front = if args.json {
         Front::Json
@@ -128,9 +139,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
         (None, Front::Dashboard) => Speed::PerSecond(spec.default_speed()),
         (None, _) => Speed::Max,
     };
-    // Tests watch a paused run's stream: `--json` then sits still until killed.
-    let paused_json = front == Front::Json && std::env::var_os(PAUSED_JSON_VAR).is_some();
-    if args.paused && front != Front::Dashboard && !paused_json {
+    if args.paused && front != Front::Dashboard {
         return Err(common().say("usage_paused_headless", &[]));
     }
     Ok((
@@ -139,6 +148,9 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
             speed,
             paused: args.paused,
             sample_every: Duration::from_millis(200),
+            // The helper processes are this binary itself.
+            helper: std::env::current_exe()
+                .map_err(|e| format!("could not find the mpviz executable: {e}"))?,
         },
         front,
     ))

@@ -70,8 +70,7 @@ struct Keeper {
 }
 
 impl Keeper {
-    fn start() -> anyhow::Result<Keeper> {
-        let exe = crate::engine::forkserver::exe()?;
+    fn start(exe: &Path) -> anyhow::Result<Keeper> {
         // Both pipes are close-on-exec on mpviz's side: no other process
         // (the fork server, its children) holds the writing end, so the
         // keeper's input ends exactly when mpviz does.
@@ -109,13 +108,13 @@ impl Keeper {
 }
 
 /// Makes a directory for a run (`$TMPDIR/mpviz-XXXXXX`), by the keeper, which
-/// is started first if it is not running yet.
-pub fn make_run_dir() -> anyhow::Result<PathBuf> {
+/// is started first (from the mpviz binary `exe`) if it is not running yet.
+pub fn make_run_dir(exe: &Path) -> anyhow::Result<PathBuf> {
     let mut keeper = KEEPER
         .lock()
         .map_err(|_| anyhow::anyhow!("the cleanup registry is poisoned"))?;
     if keeper.is_none() {
-        *keeper = Some(Keeper::start()?);
+        *keeper = Some(Keeper::start(exe)?);
     }
     let Some(keeper) = keeper.as_mut() else {
         bail!("the cleaning process is not running");

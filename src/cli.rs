@@ -128,8 +128,8 @@ pub struct LifecycleArgs {
     /// The lock a process is terminated holding: a semaphore (like Python's Lock) stays taken, an flock is let go by the kernel
     #[arg(long, value_name = "KIND", value_enum, default_value = "semaphore")]
     pub lock_kind: crate::scenario::lifecycle::LockKind,
-    /// How many processes wait for that lock [default: 2]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_count)]
+    /// How many processes wait for that lock (at most 50) [default: 2]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_waiters)]
     pub waiters: Option<u32>,
     #[command(flatten)]
     pub run: RunArgs,
@@ -193,6 +193,21 @@ fn parse_count(s: &str) -> Result<u32, String> {
         return Err(common().say("usage_at_least_1", &[]));
     }
     u32::try_from(n).map_err(|_| common().say("usage_at_most", &[("max", &u32::MAX)]))
+}
+
+/// The most lifecycle waiters: main joins each one with a 1 s timeout (and
+/// then watches it), so every waiter adds a second or more to the run; 50
+/// keep a run under a few minutes and fit the lock panel.
+pub const MAX_WAITERS: u32 = 50;
+
+fn parse_waiters(s: &str) -> Result<u32, String> {
+    let n = parse_count(s)?;
+    if n > MAX_WAITERS {
+        return Err(format!(
+            "must be at most {MAX_WAITERS} (main joins each waiter with a 1 s timeout)"
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_delay(s: &str) -> Result<u64, String> {

@@ -23,6 +23,13 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     // Standard output is written by a thread of its own: a reader that does
     // not read blocks that thread only, never the signals or the run.
     let (output, written) = spawn_writer()?;
+    if !json {
+        // `--json` starts with its `start` event; `--headless` with a line
+        // of its own. Written at once, so that an output that cannot be
+        // written (a full disk, a closed pipe) ends the run now, not after
+        // it; and a long run says what runs and how to repeat it.
+        let _ = output.send(format!("{}\n", start_line(&launch)).into_bytes());
+    }
     let stopped = |run: &mut Run, signal: Result<i32, _>| {
         run.stop();
         let signal = signal.unwrap_or(nix::libc::SIGTERM);
@@ -131,6 +138,21 @@ fn write_failed(
         }
         _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// `--headless`'s first line: the scenario, how it is set up (the words of
+/// the dashboard's title), the speed and the seed.
+fn start_line(launch: &Launch) -> String {
+    let speed = crate::scenario::texts::speed_words(launch.options.speed.per_second());
+    crate::scenario::texts::common().say(
+        "headless_start",
+        &[
+            ("scenario", &launch.scenario.name()),
+            ("variant", &launch.scenario.variant()),
+            ("speed", &speed),
+            ("seed", &launch.options.seed),
+        ],
+    )
 }
 
 /// The last line of `--json`: `kind` first, then the scenario's fields.

@@ -133,15 +133,27 @@ fn a_signal_ends_a_json_run_at_once_while_nobody_reads_its_output() {
     }
 }
 
-/// Runs `args` with standard output on /dev/full.
+/// A run paced to last far longer than the watchdog allows any test: at one
+/// action every four seconds, a hundred buyers take over half an hour.
+const LONGER_THAN_THE_WATCHDOG: [&str; 6] =
+    ["--buyers", "100", "--tickets", "100", "--speed", "0.25"];
+
+/// Runs `args` with standard output on /dev/full, and checks that the run
+/// ended before the watchdog had to end it.
 fn into_a_full_disk(args: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
-    let out = mpviz(tmp.path(), args)
+    let child = mpviz(tmp.path(), args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create("/dev/full").unwrap())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .unwrap();
+    let watchdog = Watchdog::new(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !watchdog.fired(),
+        "{args:?} did not notice the full output; it ran until the watchdog ended it"
+    );
     (out, tmp)
 }
 
@@ -157,9 +169,22 @@ fn failed_in_one_line(out: &std::process::Output, says: &str) {
 
 #[test]
 fn json_into_a_full_disk_fails_at_the_first_write_in_one_line() {
-    // Paced at one action a second, the run would last for minutes: it is
-    // the first failed write that ends it.
-    let (out, tmp) = into_a_full_disk(&["ticket", "--json", "--buyers", "20", "--speed", "1"]);
+    // Paced to outlast the watchdog: it is the first failed write that
+    // ends it.
+    let mut args = vec!["ticket", "--json"];
+    args.extend(LONGER_THAN_THE_WATCHDOG);
+    let (out, tmp) = into_a_full_disk(&args);
+    failed_in_one_line(&out, "No space left on device");
+    wait_until_nothing_left("nothing is left", tmp.path());
+}
+
+#[test]
+fn headless_into_a_full_disk_fails_at_its_first_line_in_one_line() {
+    // `--headless` says what runs as it starts: a full output is noticed
+    // then, not after a run paced to outlast the watchdog.
+    let mut args = vec!["ticket", "--headless"];
+    args.extend(LONGER_THAN_THE_WATCHDOG);
+    let (out, tmp) = into_a_full_disk(&args);
     failed_in_one_line(&out, "No space left on device");
     wait_until_nothing_left("nothing is left", tmp.path());
 }

@@ -172,3 +172,11 @@ fn help_version_and_list_answer_on_stdout() {
     assert!(text.lines().any(|l| l.starts_with("queue ")), "{text}");
     assert!(text.lines().any(|l| l.starts_with("pool ")), "{text}");
 }
+
+#[test]
+fn lifecycle_refuses_more_waiters_than_its_bound() {
+    // Each waiter costs main a 1 s timed join: 10000 would run for hours.
+    refused(&["lifecycle", "--json", "--waiters", "10000"], "--waiters");
+    refused(&["lifecycle", "--json", "--waiters", "51"], "at most 50");
+    refused(&["lifecycle", "--json", "--waiters", "0"], "at least 1");
+}

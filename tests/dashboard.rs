@@ -855,39 +855,15 @@ fn ctrl_z_suspends_with_the_processes_frozen_and_sigcont_redraws() {
     support::wait_until_nothing_left("nothing is left", d.tmp.path());
 }
 
-/// A pids cgroup (v1) of the test's own, removed when dropped; `None` where
-/// none can be made (not root, no pids hierarchy mounted).
-struct PidsCgroup(std::path::PathBuf);
-
-impl PidsCgroup {
-    fn new() -> Option<PidsCgroup> {
-        let dir = std::path::Path::new("/sys/fs/cgroup/pids")
-            .join(format!("mpviz-test-{}", std::process::id()));
-        std::fs::create_dir(&dir).ok()?;
-        Some(PidsCgroup(dir))
-    }
-
-    /// Moves `pid` in, then allows no task more than are in it now: the
-    /// kernel refuses its next fork.
-    fn confine(&self, pid: i64) {
-        std::fs::write(self.0.join("cgroup.procs"), pid.to_string()).unwrap();
-        let current = std::fs::read_to_string(self.0.join("pids.current")).unwrap();
-        std::fs::write(self.0.join("pids.max"), current.trim()).unwrap();
-    }
-}
-
-impl Drop for PidsCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 /// The README: a run that fails (here a real fork refused by the kernel,
 /// mid-run) ends with one line and exit 1.
 #[test]
 fn a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line() {
-    let Some(cgroup) = PidsCgroup::new() else {
-        eprintln!("skipped: no pids cgroup can be made here (needs root and cgroup v1's pids)");
+    let Some(cgroup) = support::PidsCgroup::new() else {
+        eprintln!(
+            "SKIPPED a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line: \
+             no pids cgroup can be made here (needs root and cgroup v1's pids)"
+        );
         return;
     };
     let mut d = Dashboard::start(&["lifecycle", "--paused"]);

@@ -4,12 +4,10 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mpviz::engine::{forkserver, PacerCmd, Run, RunOptions, Speed};
+use mpviz::engine::{PacerCmd, Run};
 use mpviz::protocol::{Body, Event};
-use mpviz::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
 use serde_json::Value;
 use support::*;
 
@@ -342,46 +340,20 @@ fn each_permit_lets_exactly_one_action_of_its_process_through() {
 /// first gate, and the parent's samples of /proc.
 const ALLOWED_WHILE_PAUSED: [&str; 5] = ["start", "pace", "spawn", "ready", "state"];
 
-/// A lifecycle run through the engine in this process, as the dashboard
-/// runs it (the binary is its fork server), paused at first.
+/// A lifecycle run (two waiters) through the engine in this process, as the
+/// dashboard runs it, paused at first.
 fn paused_run(speed: f64) -> Run {
-    std::env::set_var(forkserver::EXE_VAR, BIN);
-    let scenario = Lifecycle::new(LifecycleParams {
-        lock_kind: LockKind::Semaphore,
-        waiters: 2,
-    })
-    .unwrap();
-    Run::start(
-        Arc::new(scenario),
-        RunOptions {
-            seed: 1,
-            speed: Speed::PerSecond(speed),
-            paused: true,
-            sample_every: Duration::from_millis(20),
-        },
-    )
-    .unwrap()
-}
-
-/// Reads the run's events until `pred` holds for one.
-fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !events.iter().any(&pred) {
-        let batch = run
-            .events()
-            .recv_deadline(deadline)
-            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
-        events.extend(batch);
-    }
-}
-
-/// Reads the run's events for `time`: here the wait is the point, as
-/// nothing must happen in it.
-fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
-    let until = Instant::now() + time;
-    while let Ok(batch) = run.events().recv_deadline(until) {
-        events.extend(batch);
-    }
+    let speed = speed.to_string();
+    let args = [
+        "lifecycle",
+        "--waiters",
+        "2",
+        "--seed",
+        "1",
+        "--speed",
+        &speed,
+    ];
+    engine_run(&args, true)
 }
 
 #[test]
@@ -463,5 +435,75 @@ fn paused_while_a_child_sleeps_nothing_moves_but_what_was_granted() {
             *n += 1;
             assert_eq!(*n, 1, "a second action while paused: {e:?}");
         }
+    }
+}
+
+/// A fork the kernel refuses mid-run (main's first `p.start()`, in a pids
+/// cgroup that allows no task more): main reports what failed and exits 1,
+/// and the run ends with every process gone. The dashboard's side of it is
+/// in tests/dashboard.rs.
+#[test]
+fn a_fork_the_kernel_refuses_mid_run_ends_the_run_with_the_error_and_nothing_left() {
+    let Some(cgroup) = PidsCgroup::new() else {
+        eprintln!(
+            "SKIPPED a_fork_the_kernel_refuses_mid_run_ends_the_run_with_the_error_and_nothing_left: \
+             no pids cgroup can be made here (needs root and cgroup v1's pids)"
+        );
+        return;
+    };
+    let mut run = paused_run(1000.0);
+    let mut events: Vec<Event> = Vec::new();
+    read_until(&run, &mut events, "main at a gate", |e| e.kind() == "ready");
+    let main = events
+        .iter()
+        .find(|e| matches!(&e.body, Body::Spawn { name, .. } if name == "main"))
+        .and_then(|e| e.pid)
+        .unwrap();
+    cgroup.confine(main.into());
+    // Main steps until its first fork: before it, it makes its lock and its
+    // first Process object, which fork nothing.
+    let failed = |e: &Event| matches!(e.body, Body::Error { .. });
+    for _ in 0..10 {
+        if events.iter().any(failed) {
+            break;
+        }
+        run.pace(PacerCmd::Step);
+        let mut step = Vec::new();
+        read_until(&run, &mut step, "the step or the error", |e| {
+            e.is_action() || failed(e)
+        });
+        events.extend(step);
+    }
+    read_until(&run, &mut events, "the end of the run", |e| {
+        e.kind() == "end"
+    });
+    let error = events.iter().find(|e| failed(e)).unwrap();
+    let Body::Error { message } = &error.body else {
+        unreachable!()
+    };
+    assert_eq!(error.pid, Some(main), "{error:?}");
+    assert!(
+        message.contains("Resource temporarily unavailable"),
+        "{message}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.pid == Some(main) && matches!(e.body, Body::Exit { exitcode: 1 })),
+        "main exits 1: {events:?}"
+    );
+    let spawned: Vec<i32> = events
+        .iter()
+        .filter(|e| e.kind() == "spawn")
+        .filter_map(|e| e.pid)
+        .collect();
+    assert_eq!(
+        spawned.len(),
+        2,
+        "the fork server and main only: {events:?}"
+    );
+    run.stop();
+    for pid in spawned {
+        assert!(!alive(pid.into()), "PID {pid} outlived the run");
     }
 }

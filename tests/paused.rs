@@ -1,15 +1,15 @@
-//! Paused means no process moves, in every scenario: started `--paused`, a
-//! run shows its processes arriving at their first gate, the parent's own
-//! samples, and nothing else, however long it waits.
+//! Paused means no process moves, in every scenario: started paused, a run
+//! shows its processes arriving at their first gate, the parent's own
+//! samples, and nothing else, however long it waits. The runs go through
+//! the engine in the test's own process, as the dashboard runs them (a
+//! headless run refuses `--paused`: nobody would resume it).
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
-use support::{assert_dir_empty, mpviz, PATIENCE};
+use mpviz::protocol::Event;
+use support::{engine_run, read_for, read_until};
 
 /// What a paused run may show: the run's start and pace, processes being
 /// started and arriving at a gate (`ready`), and what the parent itself
@@ -25,54 +25,30 @@ const STILL: &[&str] = &[
     "queue_depth",
 ];
 
-/// Starts `args` paused with `--json`, waits until a process is at its gate,
-/// then a while longer, and returns everything the run reported.
-fn paused_stream(args: &[&str]) -> Vec<Value> {
-    let tmp = tempfile::tempdir().unwrap();
+/// Starts `args` paused, waits until a process is at its gate, then a while
+/// longer, stops the run and returns everything it reported.
+fn paused_stream(args: &[&str]) -> Vec<Event> {
     let mut all = args.to_vec();
-    all.extend(["--json", "--paused", "--speed", "1000"]);
-    let mut child = mpviz(tmp.path(), &all)
-        .env("MPVIZ_TEST_PAUSED_JSON", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let reader = std::thread::spawn(move || {
-        for line in out.lines().map_while(Result::ok) {
-            let _ = tx.send(serde_json::from_str::<Value>(&line).unwrap());
-        }
-    });
+    all.extend(["--speed", "1000"]);
+    let mut run = engine_run(&all, true);
     let mut events = Vec::new();
-    while !events.iter().any(|e: &Value| e["kind"] == "ready") {
-        match rx.recv_timeout(PATIENCE) {
-            Ok(event) => events.push(event),
-            Err(_) => panic!("{args:?}: no process came to a gate; read {events:?}"),
-        }
-    }
-    // Sleeping is the test here: whatever happens meanwhile is a move.
-    std::thread::sleep(Duration::from_millis(1500));
-    // Ended as a user would end it: SIGTERM, after which nothing is left.
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let _ = child.wait();
-    reader.join().unwrap();
-    events.extend(rx.try_iter());
-    assert_dir_empty(tmp.path());
+    read_until(&run, &mut events, "a process at its gate", |e| {
+        e.kind() == "ready"
+    });
+    // Waiting is the test here: whatever happens meanwhile is a move.
+    read_for(&run, &mut events, Duration::from_millis(1500));
+    run.stop();
     events
 }
 
 fn assert_nothing_moves(args: &[&str]) {
     let events = paused_stream(args);
-    let moved: Vec<&Value> = events
+    let moved: Vec<&Event> = events
         .iter()
-        .filter(|e| !STILL.contains(&e["kind"].as_str().unwrap()))
+        .filter(|e| !STILL.contains(&e.kind()))
         .collect();
     assert!(moved.is_empty(), "{args:?} moved while paused: {moved:?}");
 }
-
 #[test]
 fn a_paused_ticket_run_does_not_move() {
     assert_nothing_moves(&["ticket", "--buyers", "5"]);

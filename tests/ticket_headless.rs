@@ -347,8 +347,14 @@ fn headless_prints_a_short_human_summary() {
     .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 1, "{text}");
-    assert!(text.contains("sold 2, failed 1"), "{text}");
-    assert!(text.contains("seed 9"), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    // First what runs and its seed, then the summary.
+    assert!(
+        lines[0].starts_with("ticket: 3 buyers, 2 tickets") && lines[0].contains("seed 9"),
+        "{text}"
+    );
+    assert!(lines[1].contains("sold 2, failed 1"), "{text}");
+    assert!(lines[1].contains("seed 9"), "{text}");
     assert_dir_empty(tmp.path());
 }

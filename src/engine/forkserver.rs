@@ -29,23 +29,14 @@ use crate::worker::{exit_now, fork_announced, Ctx, Forked};
 pub const ARG: &str = "__forkserver";
 /// The environment variable that carries the [`Plan`].
 pub const PLAN_VAR: &str = "MPVIZ_FORKSERVER_PLAN";
-/// For tests only: the mpviz binary to start as a helper process (the fork
-/// server, the keeper), for a test that runs the engine in its own process
-/// (which is not the mpviz binary).
-pub const EXE_VAR: &str = "MPVIZ_TEST_EXE";
-
-/// The mpviz binary, which the helper processes of a run are started from.
-pub fn exe() -> anyhow::Result<std::path::PathBuf> {
-    match std::env::var_os(EXE_VAR) {
-        Some(exe) => Ok(exe.into()),
-        None => anyhow::Context::context(
-            std::env::current_exe(),
-            "could not find the mpviz executable",
-        ),
-    }
-}
 /// For tests only: the fork of this slot fails with EAGAIN, as it would when
-/// the system runs out of processes (which a test cannot arrange as root).
+/// the system runs out of processes. A real limit cannot pick the slot: the
+/// server forks every slot as soon as it starts, while mpviz's own threads,
+/// started at the same moment, draw on the same limit (a pids cgroup's or
+/// `ulimit -u`), so which of them is refused is the scheduler's choice. The
+/// forks a scenario's process makes step by step (lifecycle's main) are
+/// refused for real in tests (a pids cgroup: tests/lifecycle_headless.rs,
+/// tests/dashboard.rs).
 pub const FAIL_FORK_VAR: &str = "MPVIZ_TEST_FAIL_FORK_AT";
 
 /// Everything the server needs, passed as JSON in its environment.

@@ -16,7 +16,7 @@ pub mod forkserver;
 pub mod limits;
 pub mod pacer;
 mod reader;
-mod sampler;
+pub(crate) mod sampler;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -48,6 +48,10 @@ pub struct RunOptions {
     pub paused: bool,
     /// How often the sampler reads `/proc` while events flow.
     pub sample_every: Duration,
+    /// The mpviz binary, started as the run's helper processes (the fork
+    /// server, the keeper): mpviz passes its own executable; a test that
+    /// runs the engine in its own process passes the built binary.
+    pub helper: PathBuf,
 }
 
 /// One run of a scenario: its processes, its directory, its threads.
@@ -75,7 +79,7 @@ impl Run {
         // and return only once every process of the run is gone.
         let _ = nix::sys::prctl::set_child_subreaper(true);
         // Made by the process that removes it if mpviz dies (see `cleanup`).
-        let dir = cleanup::make_run_dir()?;
+        let dir = cleanup::make_run_dir(&opts.helper)?;
         // Removes it if the start fails below.
         let mut guard = StartGuard {
             dir: Some(dir.clone()),
@@ -119,7 +123,7 @@ impl Run {
         };
         let mut inherited = vec![pipe_write.as_raw_fd(), gates_fd.as_raw_fd()];
         inherited.extend(ipc.iter().map(|fd| fd.as_raw_fd()));
-        let mut cmd = Command::new(forkserver::exe()?);
+        let mut cmd = Command::new(&opts.helper);
         cmd.arg(forkserver::ARG)
             .env(forkserver::PLAN_VAR, serde_json::to_string(&plan)?)
             .stdin(Stdio::null())

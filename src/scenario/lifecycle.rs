@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Height, Panel, Scenario, Show, Side, Spec};
+use crate::engine::sampler::proc_state;
 use crate::ipc::sem::SharedSemaphore;
 use crate::model::{Model, Moment};
 use crate::protocol::{Act, Body, Pid, PyValue, SeenBlocked};
@@ -350,12 +351,6 @@ fn hello_body(ctx: &Ctx) {
         Some(pid),
         PyValue::Int(pid.into()),
     );
-}
-
-/// The state letter of `pid` in /proc, if it exists.
-fn proc_state(pid: Pid) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
 /// `pid` as the system shows it, if it is asleep in the kernel on a futex

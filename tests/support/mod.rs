@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use mpviz::engine::Run;
+use mpviz::protocol::Event;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mpviz");
@@ -268,4 +270,107 @@ pub fn assert_ended_for_memory(stderr: &str, what: &str) {
         lines.iter().all(|l| ours(l) || glibc(l)),
         "{what}: {stderr}"
     );
+}
+
+/// A run through the engine in the test's own process, as the dashboard
+/// runs it: the command line `args` resolved as mpviz resolves it (its
+/// defaults, its checks), started paused or not, with the built binary as
+/// its helper processes (the fork server, the keeper), and the parent's
+/// `/proc` sampled every 20 ms. Stopping it (`Run::stop`, or dropping it)
+/// ends every process of it.
+pub fn engine_run(args: &[&str], paused: bool) -> Run {
+    let mut all = args.to_vec();
+    // Without a terminal: resolved as a run that needs none.
+    all.push("--json");
+    let launch =
+        mpviz::app::launch_from_args(&all).unwrap_or_else(|e| panic!("mpviz {all:?} refused: {e}"));
+    let mut options = launch.options;
+    options.paused = paused;
+    options.helper = BIN.into();
+    options.sample_every = Duration::from_millis(20);
+    Run::start(launch.scenario, options).unwrap()
+}
+
+/// Reads `run`'s events into `events` until `pred` holds for one of them.
+pub fn read_until(run: &Run, events: &mut Vec<Event>, what: &str, pred: impl Fn(&Event) -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !events.iter().any(&pred) {
+        let batch = run
+            .events()
+            .recv_deadline(deadline)
+            .unwrap_or_else(|_| panic!("never saw {what}; read {events:?}"));
+        events.extend(batch);
+    }
+}
+
+/// Reads `run`'s events into `events` for `time`: for a test where the wait
+/// is the point, as nothing may happen in it.
+pub fn read_for(run: &Run, events: &mut Vec<Event>, time: Duration) {
+    let until = Instant::now() + time;
+    while let Ok(batch) = run.events().recv_deadline(until) {
+        events.extend(batch);
+    }
+}
+
+/// A pids cgroup (v1) of the test's own; `None` where none can be made (not
+/// root, no pids hierarchy mounted). Dropped — at the test's end or while
+/// it panics — it moves every process still in it back to the test's own
+/// pids cgroup and removes itself, so that a failed test leaves no cgroup
+/// holding a process.
+pub struct PidsCgroup {
+    dir: std::path::PathBuf,
+    /// The test's own pids cgroup, where the processes go back.
+    home: std::path::PathBuf,
+}
+
+impl PidsCgroup {
+    const ROOT: &'static str = "/sys/fs/cgroup/pids";
+
+    pub fn new() -> Option<PidsCgroup> {
+        // This process's place in the pids hierarchy: "N:pids:/PATH".
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let path = own.lines().find_map(|l| {
+            let mut fields = l.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "pids")
+                .then(|| path.trim_start_matches('/').to_string())
+        })?;
+        let home = std::path::Path::new(Self::ROOT).join(path);
+        // One per test: several may run at once in one test binary.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = home.join(format!("mpviz-test-{}-{n}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        Some(PidsCgroup { dir, home })
+    }
+
+    /// Moves `pid` in, then allows no task more than are in it now: the
+    /// kernel refuses its next fork.
+    pub fn confine(&self, pid: i64) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+        let current = std::fs::read_to_string(self.dir.join("pids.current")).unwrap();
+        std::fs::write(self.dir.join("pids.max"), current.trim()).unwrap();
+    }
+}
+
+impl Drop for PidsCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("pids.max"), "max");
+        // A process forking meanwhile may add one: try until it is empty.
+        for _ in 0..100 {
+            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.split_whitespace() {
+                let _ = std::fs::write(self.home.join("cgroup.procs"), pid);
+            }
+            match std::fs::remove_dir(&self.dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                _ => return,
+            }
+        }
+        eprintln!("could not remove the test's cgroup {}", self.dir.display());
+    }
 }
