@@ -1,7 +1,7 @@
 """The same work as `mpviz pool --headless` in Python's multiprocessing,
 written anew as mpviz's peer: a Pool of W workers, N tiny tasks (the
 tutorial's calc, counting to 1000) submitted with apply_async, each with a
-callback that runs in the main process; the first task also sleeps 100 ms
+callback that runs in the main process; the first task also sleeps 200 ms
 and the main process waits 50 ms for it (a wait that expires), as mpviz's
 does; then close and join.
 
@@ -21,7 +21,7 @@ def calc(count=1000):
 
 
 def slow_calc(count=1000):
-    time.sleep(0.1)
+    time.sleep(0.2)
     return calc(count)
 
 
