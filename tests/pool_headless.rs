@@ -179,6 +179,9 @@ fn position(events: &[Value], kind: &str, task: u64) -> usize {
         .unwrap_or_else(|| panic!("no {kind} of task {task}"))
 }
 
+/// The slow task sleeps this long (`pool::SLOW_MS`), the wait lasts `timeout_ms`.
+const SLOW_NS: u64 = 100_000_000;
+
 #[test]
 fn the_timed_wait_expires_while_the_slow_task_still_runs_paced_or_not() {
     for speed in ["max", "20"] {
@@ -191,15 +194,21 @@ fn the_timed_wait_expires_while_the_slow_task_still_runs_paced_or_not() {
         assert_eq!(waits.len(), 1);
         let wait = waits[0];
         assert_eq!(wait["task"], 0);
+        // The wait counts only a result set before its deadline, and the
+        // task's result comes SLOW_NS after its submit at the earliest.
         assert_eq!(wait["expired"], true, "at speed {speed}");
-        // The task had started, and finished only after the wait gave up.
-        assert!(position(events, "task_start", 0) < position(events, "result_wait", 0));
+        let t = |e: &Value| e["t_ns"].as_u64().unwrap();
+        let submit = &events[position(events, "task_submit", 0)];
         let done = &events[position(events, "task_done", 0)];
+        // The wait began after the submit and lasted its timeout (one clock:
+        // mpviz's main process stamps both).
+        let timeout_ns = wait["timeout_ms"].as_u64().unwrap() * 1_000_000;
+        assert!(position(events, "task_submit", 0) < position(events, "result_wait", 0));
+        assert!(t(submit) + timeout_ns <= t(wait), "{submit} {wait}");
+        // The task really was long: it slept after its submit.
+        assert!(t(submit) + SLOW_NS <= t(done), "{submit} {done}");
+        // And it finished only after the wait gave up.
         assert!(position(events, "result_wait", 0) < position(events, "task_done", 0));
-        assert!(
-            wait["t_ns"].as_u64() < done["t_ns"].as_u64(),
-            "{wait} {done}"
-        );
     }
 }
 
@@ -224,7 +233,8 @@ fn close_comes_before_join_and_join_returns_once_every_worker_was_reaped() {
         .iter()
         .enumerate()
         .all(|(i, e)| e["kind"] != "callback" || i < joined));
-    // join() returned after the fork server's waitpid reported every worker's exit.
+    // join() waited on each worker's pidfd; it is reported after the fork
+    // server's waitpid reported every worker's exit.
     let workers: HashSet<i64> = run.pids("worker").into_iter().collect();
     let exits: HashSet<i64> = events[..joined]
         .iter()

@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -42,13 +42,16 @@ pub const ROLE: &str = "worker";
 pub const TASK_QUEUE: &str = "tasks";
 /// How long the main process waits for the slow task's result before it
 /// gives up once (`AsyncResult.wait(timeout)`).
-pub const WAIT_MS: u64 = 50;
+pub const WAIT_MS: u64 = 20;
 /// The task the main process waits for: the first, which is slow.
 pub const SLOW_TASK: u32 = 0;
-/// How long the slow task sleeps (the tutorial's network delay): twice the
-/// wait, which begins once the main process has seen the task start, so the
-/// wait expires while the task still sleeps.
-pub const SLOW_MS: u64 = 2 * WAIT_MS;
+/// How long the slow task sleeps (the tutorial's network delay): several
+/// times the wait. The wait begins right after the submit, and the task's
+/// result cannot be set before the task has slept this long after the same
+/// submit (paced, after its worker's permits too), so the wait, which counts
+/// a result only if it was set before its deadline, expires while the task
+/// still runs.
+pub const SLOW_MS: u64 = 5 * WAIT_MS;
 /// The work of one task: the tutorial's `calc`, a count to this number.
 const WORK: u64 = 1_000;
 /// The stop signal in the task queue (Python puts `None`).
@@ -612,6 +615,9 @@ fn serve(listener: TcpListener, parent: Parent) {
 struct PoolState {
     /// The AsyncResults that are ready: what each task returned or raised.
     ready: HashMap<u32, Result<Returned, Raised>>,
+    /// When each was set (a timed wait counts only those set before its
+    /// deadline).
+    ready_at: HashMap<u32, Instant>,
     /// Submitted and not yet ready.
     outstanding: u32,
     /// The result handler has had the task handler's sentinel: no more
@@ -619,12 +625,15 @@ struct PoolState {
     sentinel: bool,
     /// The result handler has returned: no more results will be set.
     handler_done: bool,
-    /// The slow task has reported its start (seen in the stream).
-    slow_started: bool,
     /// The pool's workers, from their spawns, and those whose exit their
     /// reaper (the fork server's `waitpid`) has reported.
     workers: BTreeSet<Pid>,
     exited: BTreeSet<Pid>,
+    /// A pidfd for each worker, opened when its spawn is seen (it cannot
+    /// have exited then: a worker exits only on a stop signal, sent after
+    /// `close()`, which comes after every worker is known). `join()` waits on
+    /// them. `None`: the worker was already gone.
+    pidfds: Vec<Option<OwnedFd>>,
     /// The caller waits in `join()` for the workers' exits.
     joining: bool,
 }
@@ -632,6 +641,11 @@ struct PoolState {
 impl PoolState {
     fn all_exited(&self, workers: u32) -> bool {
         self.workers.len() == workers as usize && self.workers.is_subset(&self.exited)
+    }
+
+    /// Whether `task`'s AsyncResult was set before `deadline`.
+    fn set_before(&self, task: u32, deadline: Instant) -> bool {
+        self.ready_at.get(&task).is_some_and(|&at| at < deadline)
     }
 }
 
@@ -884,6 +898,7 @@ fn handle_results(read: OwnedFd, shared: &Shared, sync: bool, parent: &Parent) {
                     }
                     shared.update(|s| {
                         s.ready.insert(task, value);
+                        s.ready_at.insert(task, Instant::now());
                         s.outstanding = s.outstanding.saturating_sub(1);
                     });
                 }
@@ -935,6 +950,14 @@ fn call(
     handlers: [JoinHandle<()>; 2],
 ) {
     let ready = |task: u32| move |s: &PoolState| s.ready.contains_key(&task) || s.handler_done;
+    // `Pool()` returns once its workers are started: the main process has
+    // each one in hand (here a pidfd) before it submits anything.
+    if !shared.wait_until(parent, None, |s| {
+        s.workers.len() == p.workers as usize || parent.stopping()
+    }) || parent.stopping()
+    {
+        return;
+    }
     for task in 0..p.tasks {
         // Paced as a child is: paused, the main process submits nothing.
         if !parent.gate(("submit_task", [("task", task)])) {
@@ -968,10 +991,18 @@ fn call(
     parent.emit(Body::PoolCall {
         call: "join".into(),
     });
-    // Python's join: the handler threads, then each worker process.
+    // Python's join: the handler threads, then each worker process, whose
+    // exit the main process sees itself on the worker's pidfd.
     for handler in handlers {
         let _ = handler.join();
     }
+    let pidfds = std::mem::take(&mut shared.lock().pidfds);
+    if !wait_exits(pidfds.iter().flatten(), || parent.stop_requested()) {
+        return;
+    }
+    // Reported once the fork server's reports of those exits have entered
+    // the stream too, so that the stream never shows join returned before
+    // the exits it waited for.
     shared.update(|s| s.joining = true);
     if shared.wait_until(parent, None, |s| s.all_exited(p.workers)) {
         let workers = shared.lock().workers.iter().copied().collect();
@@ -979,26 +1010,75 @@ fn call(
     }
 }
 
-/// As the tutorial's loop does after `apply_async`: once the slow task is
-/// seen running, `wait(0.05)` on it. It sleeps for longer, so the wait
-/// expires while it still runs. False if the run is being stopped.
-fn wait_for_the_slow_task(shared: &Shared, parent: &Parent) -> bool {
-    let ready = |s: &PoolState| s.ready.contains_key(&SLOW_TASK) || s.handler_done;
-    if !shared.wait_until(parent, None, |s| s.slow_started || ready(s)) {
-        return false;
+/// Opens a pidfd for `pid` (Linux ≥ 5.3): a descriptor that becomes readable
+/// when the process exits, for a process that is not this one's child too.
+fn pidfd_open(pid: Pid) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor
+    // (or -1), which only the `OwnedFd` made here owns.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits until the process of every pidfd has exited (the kernel makes a
+/// pidfd readable then): true, or false if `stop()` says so first.
+fn wait_exits<'a>(pidfds: impl Iterator<Item = &'a OwnedFd>, stop: impl Fn() -> bool) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut left: Vec<BorrowedFd> = pidfds.map(|fd| fd.as_fd()).collect();
+    while !left.is_empty() {
+        if stop() {
+            return false;
+        }
+        let mut fds: Vec<PollFd> = left
+            .iter()
+            .map(|&fd| PollFd::new(fd, PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+        let exited: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        left = left
+            .into_iter()
+            .zip(exited)
+            .filter_map(|(fd, exited)| (!exited).then_some(fd))
+            .collect();
+    }
+    true
+}
+
+/// As the tutorial's loop does right after `apply_async` of the slow task:
+/// `wait(0.02)` on it. The task sleeps for longer, so the wait expires while
+/// it still runs. False if the run is being stopped.
+fn wait_for_the_slow_task(shared: &Shared, parent: &Parent) -> bool {
     let until = Instant::now() + Duration::from_millis(WAIT_MS);
-    shared.wait_until(parent, Some(until), ready);
+    let set = timed_wait(shared, parent, SLOW_TASK, until);
     if parent.stop_requested() {
         return false;
     }
-    let expired = !shared.lock().ready.contains_key(&SLOW_TASK);
+    let expired = !set;
     parent.emit(Body::ResultWait {
         task: SLOW_TASK,
         timeout_ms: WAIT_MS,
         expired,
     });
     true
+}
+
+/// `AsyncResult.wait()` until `deadline`: whether `task`'s result was set
+/// before it. As with the kernel's timed wait that Python's `Event.wait`
+/// rests on, a result set after the deadline does not count, however late
+/// this thread wakes to look.
+fn timed_wait(shared: &Shared, parent: &Parent, task: u32, deadline: Instant) -> bool {
+    shared.wait_until(parent, Some(deadline), |s| {
+        s.set_before(task, deadline) || s.handler_done
+    });
+    shared.lock().set_before(task, deadline)
 }
 
 /// What the caller's `get()` returned, or raised.
@@ -1019,12 +1099,7 @@ fn got(task: u32, value: &Result<Returned, Raised>) -> Body {
 
 impl ParentSide for MainProcess {
     fn wants(&self) -> super::EventFilter {
-        |event| {
-            matches!(
-                event.body,
-                Body::Spawn { .. } | Body::Exit { .. } | Body::TaskStart { task: SLOW_TASK }
-            )
-        }
+        |event| matches!(event.body, Body::Spawn { .. } | Body::Exit { .. })
     }
 
     fn on_event(&mut self, event: &Event, parent: &Parent) {
@@ -1037,8 +1112,19 @@ impl ParentSide for MainProcess {
         };
         match &event.body {
             Body::Spawn { role, .. } if role == ROLE => {
+                let pidfd = match pidfd_open(pid) {
+                    Ok(fd) => Some(fd),
+                    // Already exited and reaped: nothing to wait for.
+                    Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => None,
+                    Err(e) => {
+                        let message = format!("could not watch worker PID {pid} (pidfd_open): {e}");
+                        parent.emit_as(None, Body::Error { message });
+                        None
+                    }
+                };
                 self.shared.update(|s| {
                     s.workers.insert(pid);
+                    s.pidfds.push(pidfd);
                 });
             }
             Body::Exit { .. } => self.shared.update(|s| {
@@ -1046,7 +1132,6 @@ impl ParentSide for MainProcess {
                     s.exited.insert(pid);
                 }
             }),
-            Body::TaskStart { .. } => self.shared.update(|s| s.slow_started = true),
             _ => {}
         }
     }
@@ -1077,6 +1162,48 @@ mod tests {
         let (mut stream, _) = listener.accept().unwrap();
         assert_eq!(read_head(&mut stream), "GET /page/7 HTTP/1.0\r\n\r\n");
         client.join().unwrap();
+    }
+
+    fn parent() -> Parent {
+        let flag = || Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (out, _) = crossbeam_channel::unbounded();
+        Parent::new(crate::ipc::RunClock::start(), out, flag(), flag())
+    }
+
+    #[test]
+    fn a_timed_wait_counts_a_result_only_if_it_was_set_before_the_deadline() {
+        let (shared, parent) = (Shared::default(), parent());
+        // Set before the deadline: the wait returns it, at once.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        shared.update(|s| {
+            s.ready.insert(1, Ok(Returned::Number(1)));
+            s.ready_at.insert(1, Instant::now());
+        });
+        assert!(timed_wait(&shared, &parent, 1, deadline));
+        // Set after the deadline, and there by the time the waiter looks (as
+        // when its thread wakes late): the wait expired all the same.
+        let deadline = Instant::now();
+        while Instant::now() <= deadline {
+            std::hint::spin_loop();
+        }
+        shared.update(|s| {
+            s.ready.insert(SLOW_TASK, Ok(Returned::Number(1)));
+            s.ready_at.insert(SLOW_TASK, Instant::now());
+        });
+        assert!(!timed_wait(&shared, &parent, SLOW_TASK, deadline));
+    }
+
+    #[test]
+    fn the_join_wait_returns_only_once_the_process_has_exited() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.3")
+            .spawn()
+            .unwrap();
+        let pidfd = pidfd_open(child.id() as Pid).unwrap();
+        assert!(!wait_exits([&pidfd].into_iter(), || true), "stopped first");
+        assert!(wait_exits([&pidfd].into_iter(), || false));
+        // Exited (a zombie until now): reaping it does not wait.
+        assert!(child.try_wait().unwrap().is_some());
     }
 
     #[test]
