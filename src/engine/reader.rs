@@ -210,9 +210,11 @@ impl Holding {
     pub(super) fn take(&mut self, event: Event, out: &mut Vec<Event>) {
         // Each with whether it was released from the main process's line,
         // which it then leaves for good.
-        let mut ready = vec![(self.arrived, event, false)];
+        // What was released goes next; it is allocated only when something is.
+        let mut ready: Vec<(u64, Event, bool)> = Vec::new();
+        let mut next = Some((self.arrived, event, false));
         self.arrived += 1;
-        while let Some((seq, event, from_parent_line)) = ready.pop() {
+        while let Some((seq, event, from_parent_line)) = next.take().or_else(|| ready.pop()) {
             let of_parent = event.pid.is_some() && event.pid == self.parent;
             if of_parent && !from_parent_line && !self.parent_held.is_empty() {
                 self.parent_held.push_back((seq, event));
