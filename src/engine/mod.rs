@@ -208,6 +208,7 @@ impl Run {
                 .context("could not start the mpviz-pipe thread")?,
             out: tx.clone(),
             outgoing: Vec::new(),
+            pacer_news: Vec::new(),
             pacer: pacer_tx.clone(),
             clock,
             dir: dir.clone(),

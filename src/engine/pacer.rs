@@ -109,6 +109,9 @@ pub(crate) enum PacerInput {
         pid: Pid,
         seen: Seen,
     },
+    /// Several of the above, in order: what one batch of the stream told
+    /// (one message, so that a busy run wakes the pacer once a batch).
+    Many(Vec<PacerInput>),
     Stop,
 }
 
@@ -507,13 +510,28 @@ impl Pacer {
                     Err(_) => return,
                 },
             };
-            match input {
-                PacerInput::Cmd(cmd) => self.command(cmd),
-                PacerInput::Ready { pid, slot } => self.ready(pid, slot),
-                PacerInput::Seen { pid, seen } => self.seen(pid, seen),
-                PacerInput::Stop => return,
+            if !self.take(input) {
+                return;
             }
         }
+    }
+
+    /// Handles one input; false once told to stop.
+    fn take(&mut self, input: PacerInput) -> bool {
+        match input {
+            PacerInput::Cmd(cmd) => self.command(cmd),
+            PacerInput::Ready { pid, slot } => self.ready(pid, slot),
+            PacerInput::Seen { pid, seen } => self.seen(pid, seen),
+            PacerInput::Many(inputs) => {
+                for input in inputs {
+                    if !self.take(input) {
+                        return false;
+                    }
+                }
+            }
+            PacerInput::Stop => return false,
+        }
+        true
     }
 }
 

@@ -27,6 +27,8 @@ pub(super) struct Reader {
     /// What is forwarded while a batch is handled, sent as one.
     pub outgoing: Vec<Event>,
     pub pacer: Sender<PacerInput>,
+    /// What the pacer is to be told of the batch at hand, sent with it.
+    pub pacer_news: Vec<PacerInput>,
     pub clock: RunClock,
     pub dir: PathBuf,
     pub files: Vec<String>,
@@ -423,6 +425,10 @@ impl Reader {
     }
 
     fn send_outgoing(&mut self) {
+        if !self.pacer_news.is_empty() {
+            let news = std::mem::take(&mut self.pacer_news);
+            let _ = self.pacer.send(PacerInput::Many(news));
+        }
         if !self.outgoing.is_empty() {
             let _ = self.out.send(std::mem::take(&mut self.outgoing));
         }
@@ -433,20 +439,20 @@ impl Reader {
         if let (Body::Ready { .. }, Some(p)) = (&event.body, pid) {
             if p == self.parent_pid {
                 let slot = self.parent_slot;
-                let _ = self.pacer.send(PacerInput::Ready { pid: p, slot });
+                self.pacer_news.push(PacerInput::Ready { pid: p, slot });
                 self.forward(event);
                 return;
             }
         }
         if let Some(p) = pid.filter(|p| slots.contains_key(p)) {
             if let Some(seen) = pacer::Seen::of(&event.body) {
-                let _ = self.pacer.send(PacerInput::Seen { pid: p, seen });
+                self.pacer_news.push(PacerInput::Seen { pid: p, seen });
             }
         }
         match &event.body {
             Body::Ready { .. } => {
                 if let Some(slot) = pid.and_then(|p| slots.get(&p)) {
-                    let _ = self.pacer.send(PacerInput::Ready {
+                    self.pacer_news.push(PacerInput::Ready {
                         pid: pid.unwrap_or_default(),
                         slot: *slot,
                     });
