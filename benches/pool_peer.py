@@ -1,8 +1,8 @@
 """The same work as `mpviz pool --headless` in Python's multiprocessing,
 written anew as mpviz's peer: a Pool of W workers, N tiny tasks (the
 tutorial's calc, counting to 1000) submitted with apply_async, each with a
-callback that runs in the main process; the first task also sleeps 100 ms
-and the main process waits 20 ms for it (a wait that expires), as mpviz's
+callback that runs in the main process; the first task also sleeps 70 ms
+and the main process waits 10 ms for it (a wait that expires), as mpviz's
 does; then close and join.
 
 Usage: python3 benches/pool_peer.py [TASKS] [WORKERS]
@@ -21,7 +21,7 @@ def calc(count=1000):
 
 
 def slow_calc(count=1000):
-    time.sleep(0.1)
+    time.sleep(0.07)
     return calc(count)
 
 
@@ -35,7 +35,7 @@ def main():
         work = slow_calc if task == 0 else calc
         result = pool.apply_async(work, args=(1000,), callback=lambda r: done.append(len(str(r))))
         if task == 0:
-            result.wait(0.02)
+            result.wait(0.01)
     pool.close()
     pool.join()
     wall_ms = (time.perf_counter() - start) * 1000

@@ -180,7 +180,7 @@ fn position(events: &[Value], kind: &str, task: u64) -> usize {
 }
 
 /// The slow task sleeps this long (`pool::SLOW_MS`), the wait lasts `timeout_ms`.
-const SLOW_NS: u64 = 100_000_000;
+const SLOW_NS: u64 = mpviz::scenario::pool::SLOW_MS * 1_000_000;
 
 #[test]
 fn the_timed_wait_expires_while_the_slow_task_still_runs_paced_or_not() {

@@ -42,7 +42,7 @@ pub const ROLE: &str = "worker";
 pub const TASK_QUEUE: &str = "tasks";
 /// How long the main process waits for the slow task's result before it
 /// gives up once (`AsyncResult.wait(timeout)`).
-pub const WAIT_MS: u64 = 20;
+pub const WAIT_MS: u64 = 10;
 /// The task the main process waits for: the first, which is slow.
 pub const SLOW_TASK: u32 = 0;
 /// How long the slow task sleeps (the tutorial's network delay): several
@@ -51,7 +51,7 @@ pub const SLOW_TASK: u32 = 0;
 /// submit (paced, after its worker's permits too), so the wait, which counts
 /// a result only if it was set before its deadline, expires while the task
 /// still runs.
-pub const SLOW_MS: u64 = 5 * WAIT_MS;
+pub const SLOW_MS: u64 = 7 * WAIT_MS;
 /// The work of one task: the tutorial's `calc`, a count to this number.
 const WORK: u64 = 1_000;
 /// The stop signal in the task queue (Python puts `None`).
