@@ -344,8 +344,10 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             | Body::File { file, .. } => file.clone(),
             _ => return None,
         },
+        // On one line: each line break shown as ⏎ (a file of lines, such as
+        // the append race's, would otherwise read as one run of words).
         "content" => match &ev.body {
-            Body::File { content, .. } => content.clone(),
+            Body::File { content, .. } => content.replace('\n', "⏎ ").trim_end().to_string(),
             _ => return None,
         },
         "task" => match &ev.body {
@@ -921,6 +923,21 @@ pub(crate) mod tests {
         assert!(text.contains("buyer-0 (PID 10)"), "{text}");
         assert!(text.contains("buyer-1"), "{text}");
         assert!(!text.contains('{'), "{text}");
+    }
+
+    #[test]
+    fn a_files_line_breaks_show_in_its_log_line() {
+        let spec = crate::scenario::spec("append").unwrap();
+        let file = Event::new(
+            0,
+            None,
+            Body::File {
+                file: "a.txt".into(),
+                content: "writer 5\nwriter 9\n".into(),
+            },
+        );
+        let line = spec.texts.log_line(&file, &Model::new());
+        assert_eq!(line, "a.txt = writer 5⏎ writer 9⏎");
     }
 
     #[test]
