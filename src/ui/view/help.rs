@@ -13,34 +13,45 @@ use crate::ui::theme::MARK;
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let texts = &screen.scenario.spec().texts;
+    let width = area.width.saturating_sub(4).min(76);
+    let inner = usize::from(width.saturating_sub(2).max(1));
+    // A key (or mark) right-aligned in a column of its own, its text beside
+    // it; a text too long for one line goes on under itself, not under the
+    // keys.
+    const KEYS: usize = 17;
+    let entry = |lines: &mut Vec<Line<'static>>, key: Span<'static>, text: String| {
+        let rows = super::wrap_words(&text, inner.saturating_sub(KEYS).max(10));
+        for (i, row) in rows.into_iter().enumerate() {
+            let head = if i == 0 {
+                key.clone()
+            } else {
+                Span::raw(" ".repeat(KEYS))
+            };
+            lines.push(Line::from(vec![head, Span::raw(row)]));
+        }
+    };
     let mut lines = Vec::new();
     for b in BINDINGS.iter().filter(|b| !b.keys.is_empty()) {
-        lines.push(Line::from(vec![
-            // Right-aligned by display width.
-            Span::styled(
-                format!(
-                    "{}{}  ",
-                    " ".repeat(15usize.saturating_sub(b.keys.width())),
-                    b.keys
-                ),
-                t.key(),
+        // Right-aligned by display width.
+        let key = Span::styled(
+            format!(
+                "{}{}  ",
+                " ".repeat((KEYS - 2).saturating_sub(b.keys.width())),
+                b.keys
             ),
-            Span::raw(texts.say(b.does, &[])),
-        ]));
+            t.key(),
+        );
+        entry(&mut lines, key, texts.say(b.does, &[]));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::styled("              S  ", t.key()),
-        Span::raw(texts.say("help_state", &[])),
-    ]));
-    lines.push(Line::from(vec![
-        Span::styled("              ⏸  ", t.key()),
-        Span::raw(texts.say("help_gate", &[])),
-    ]));
-    lines.push(Line::from(vec![
-        Span::styled(format!("              {MARK}  "), t.alarm()),
-        Span::raw(texts.say("help_moment", &[])),
-    ]));
+    let mark = |m: &str, style| Span::styled(format!("{}{m}  ", " ".repeat(KEYS - 3)), style);
+    entry(&mut lines, mark("S", t.key()), texts.say("help_state", &[]));
+    entry(&mut lines, mark("⏸", t.key()), texts.say("help_gate", &[]));
+    entry(
+        &mut lines,
+        mark(MARK, t.alarm()),
+        texts.say("help_moment", &[]),
+    );
     lines.push(Line::raw(""));
     let spec = screen.scenario.spec();
     lines.push(Line::styled(
@@ -52,8 +63,6 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ));
     lines.push(Line::raw(screen.scenario.intro()));
 
-    let width = area.width.saturating_sub(4).min(76);
-    let inner = usize::from(width.saturating_sub(2).max(1));
     let needed: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
     let height = (needed as u16 + 2).min(area.height);
     let [popup] = Layout::horizontal([Constraint::Length(width)])

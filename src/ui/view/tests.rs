@@ -283,6 +283,23 @@ fn the_help_lists_every_key() {
 }
 
 #[test]
+fn a_long_help_line_goes_on_under_its_own_text_at_80_columns() {
+    let mut v = view();
+    v.help = true;
+    let s = text(&render(&midway(6), &v, &ticket(6, true), 80, 40, false));
+    // The gate's line is longer than the popup at 80 columns: its second
+    // row goes on under its text (the popup's border, then 17 columns of
+    // keys left blank), not from the border.
+    let rows: Vec<&str> = s.lines().collect();
+    let first = rows
+        .iter()
+        .position(|r| r.contains("⏸  held at the pacer's gate"))
+        .unwrap_or_else(|| panic!("{s}"));
+    let under = format!("│{}next action", " ".repeat(17));
+    assert!(rows[first + 1].contains(&under), "{s}");
+}
+
+#[test]
 fn an_emptied_file_is_shown_as_such_and_no_lock_runs_say_so() {
     let mut m = midway(6);
     m.apply(&Event::new(
