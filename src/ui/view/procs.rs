@@ -198,15 +198,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         Some(_) => format!("{MARK} {}", doing(texts, p)),
         None => doing(texts, p),
     };
-    // Where every row fits even with each cut one on two lines, they wrap
-    // (a few processes, a narrow terminal); else each is cut with "…".
-    let wrap = order.len() <= visible && {
-        let long = order
-            .iter()
-            .filter(|&&i| doing_of(&m.procs[i]).width() > doing_width)
-            .count();
-        order.len() + long <= visible
-    };
+    // Where every row fits on one line, the lines left over let long rows
+    // wrap onto a second, first rows first (a few processes, a narrow
+    // terminal); the rest, if any, are cut with "…".
+    let mut spare = visible.saturating_sub(order.len());
     let mut heights = Vec::new();
     let rows = order
         .iter()
@@ -227,7 +222,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 _ => Default::default(),
             };
             let doing = doing_of(p);
-            let doing_lines: Vec<Line> = if wrap && doing.width() > doing_width {
+            let wraps = spare > 0 && doing.width() > doing_width;
+            spare -= usize::from(wraps);
+            let doing_lines: Vec<Line> = if wraps {
                 let words = wrap_words(&doing, doing_width);
                 let rest = words[1..].join(" ");
                 vec![
@@ -264,8 +261,9 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             }
         });
     let rows: Vec<Row> = rows.collect();
+    let wrapped = heights.iter().any(|&h| h > 1);
     view.row_heights
-        .replace(if wrap { heights } else { Vec::new() });
+        .replace(if wrapped { heights } else { Vec::new() });
     let header = Row::new(
         [
             id_head,

@@ -1408,6 +1408,41 @@ fn a_counter_lights_by_its_number_whatever_words_show_it() {
 }
 
 #[test]
+fn where_not_every_long_row_can_wrap_the_first_ones_still_do() {
+    // Ten buyers, each about to do something too long for one line: one
+    // line each fits, two each does not. The lines left over go to the
+    // first rows, whole; the others are cut.
+    let action = "open the file for writing and write the count it computed";
+    let mut m = midway(10);
+    for slot in 0..10 {
+        m.apply(&Event::new(
+            m.now_ns + 1,
+            Some(1000 + slot),
+            Body::Ready {
+                action: crate::protocol::Act::new("py").with("code", action),
+            },
+        ));
+    }
+    let v = view();
+    let s = text(&render(&m, &v, &ticket(10, true), 80, 24, false));
+    let wrapped = v.row_heights.borrow().iter().filter(|&&h| h == 2).count();
+    assert!((1..10).contains(&wrapped), "{wrapped} rows wrapped:\n{s}");
+    let order = row_order(&m, v.sort, common());
+    let first_long = m.procs[order[1]].pid;
+    let table = s
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| l.chars().skip(1).take(48).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat(&table).contains("⏸ open the file for writing and write the"),
+        "{first_long}:\n{s}"
+    );
+    assert!(s.contains("⏸ open the file for wr…"), "{s}");
+}
+
+#[test]
 fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     let action = "open the file for writing and write the count it computed";
     let mut m = midway(3);
