@@ -195,13 +195,7 @@ fn main(ctx: &mut Ctx, workers: u32) -> std::io::Result<()> {
     // dict.
     let mut plain: BTreeMap<i64, i64> = BTreeMap::new();
     let me = i64::from(ctx.pid);
-    ctx.gate(("set_plain", [("key", me)]));
-    plain.insert(me, me);
-    ctx.emit(Body::PlainSet {
-        key: me,
-        value: me,
-        len: plain.len() as u32,
-    });
+    set_plain(ctx, &mut plain, me);
 
     // m = Manager(): the server process, with the listening socket.
     let name = format!("mpviz-manager-{}-{}", ctx.pid, fastrand::u64(..));
@@ -501,14 +495,20 @@ fn work(
         }
     }
     // The same in the plain dict: this process's copy of main's memory.
-    ctx.gate(("set_plain", [("key", me)]));
-    plain.insert(me, me);
+    set_plain(ctx, plain, me);
+    Ok(())
+}
+
+/// `plain[key] = key` in this process's own plain dict, as a paced step
+/// that reports the dict's new size.
+fn set_plain(ctx: &mut Ctx, plain: &mut BTreeMap<i64, i64>, key: i64) {
+    ctx.gate(("set_plain", [("key", key)]));
+    plain.insert(key, key);
     ctx.emit(Body::PlainSet {
-        key: me,
-        value: me,
+        key,
+        value: key,
         len: plain.len() as u32,
     });
-    Ok(())
 }
 
 #[cfg(test)]
