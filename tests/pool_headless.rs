@@ -386,7 +386,7 @@ fn a_thread_that_cannot_start_ends_the_run_with_one_line_and_exit_1() {
                 pool_failures.push(thread);
             }
             // An allocation that fails is one line and exit 1 too.
-            _ if stderr.contains("out of memory") => {
+            _ if stderr.contains("out of memory") || stderr.contains("memory allocation of") => {
                 assert_eq!(code, Some(1), "ulimit -v {kb}: {stderr}");
                 assert_ended_for_memory(&stderr, &format!("ulimit -v {kb}"));
                 assert!(!left, "ulimit -v {kb} left its directory");

@@ -251,13 +251,19 @@ pub fn wait_until_nothing_left(what: &str, tmp: &Path) {
 }
 
 /// What a run that ran out of memory (and exited 1) said: mpviz's one line.
-/// Where the C library gives up by itself (a thread's first thread-local)
-/// it prints its own line before mpviz ends with exit 1, and a thread of
-/// mpviz that ran out at the same moment may have said so too: then two
-/// lines, both about the memory, and never more.
+/// Where the C library or the Rust runtime gives up by itself (a thread's
+/// first thread-local) it prints its own line before mpviz ends with exit
+/// 1, and a thread of mpviz that ran out at the same moment may have said
+/// so too: then two lines, both about the memory, and never more.
 pub fn assert_ended_for_memory(stderr: &str, what: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
-    let glibc = |l: &&str| l.starts_with("Fatal glibc error: ") && l.contains("out of memory");
+    // The C library's line, or the Rust runtime's where it allocates
+    // outside mpviz's allocator (a thread's thread-locals); either aborts,
+    // and mpviz then exits 1.
+    let glibc = |l: &&str| {
+        (l.starts_with("Fatal glibc error: ") && l.contains("out of memory"))
+            || (l.starts_with("memory allocation of ") && l.ends_with(" bytes failed"))
+    };
     let ours = |l: &&str| {
         l.starts_with("mpviz: error: out of memory")
             || (lines.len() == 1 && l.starts_with("mpviz: error: "))
