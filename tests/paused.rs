@@ -49,6 +49,7 @@ fn assert_nothing_moves(args: &[&str]) {
         .collect();
     assert!(moved.is_empty(), "{args:?} moved while paused: {moved:?}");
 }
+
 #[test]
 fn a_paused_ticket_run_does_not_move() {
     assert_nothing_moves(&["ticket", "--buyers", "5"]);

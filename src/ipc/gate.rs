@@ -92,7 +92,7 @@ impl Gates {
             if seen >= ticket {
                 return;
             }
-            futex_wait(word, seen);
+            futex_wait(word, seen, None);
         }
     }
 }
@@ -112,40 +112,32 @@ impl Gates {
             if left.is_zero() {
                 return false;
             }
-            futex_wait_for(word, seen, left);
+            futex_wait(word, seen, Some(left));
         }
     }
 }
 
-fn futex_wait_for(word: &AtomicU32, expected: u32, timeout: std::time::Duration) {
-    let spec = nix::libc::timespec {
-        tv_sec: timeout.as_secs() as nix::libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as nix::libc::c_long,
-    };
-    // SAFETY: as in futex_wait; the timeout is relative and lives across the call.
-    unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_futex,
-            word.as_ptr(),
-            nix::libc::FUTEX_WAIT,
-            expected,
-            &spec as *const nix::libc::timespec,
-        );
-    }
-}
-
 // The futex calls are not private (no FUTEX_PRIVATE_FLAG): the word is shared
-// between processes.
-fn futex_wait(word: &AtomicU32, expected: u32) {
-    // SAFETY: the address is a valid, aligned u32 in a shared mapping. A spurious
-    // or interrupted return is handled by the caller's loop.
+// between processes. Sleeps while the word is `expected`, for at most
+// `timeout` if given.
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) {
+    let spec = timeout.map(|t| nix::libc::timespec {
+        tv_sec: t.as_secs() as nix::libc::time_t,
+        tv_nsec: t.subsec_nanos() as nix::libc::c_long,
+    });
+    let spec_ptr = spec
+        .as_ref()
+        .map_or(std::ptr::null(), |s| s as *const nix::libc::timespec);
+    // SAFETY: the address is a valid, aligned u32 in a shared mapping; the
+    // timeout, if any, is relative and lives across the call. A spurious or
+    // interrupted return is handled by the caller's loop.
     unsafe {
         nix::libc::syscall(
             nix::libc::SYS_futex,
             word.as_ptr(),
             nix::libc::FUTEX_WAIT,
             expected,
-            std::ptr::null::<nix::libc::timespec>(),
+            spec_ptr,
         );
     }
 }

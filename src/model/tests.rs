@@ -474,7 +474,7 @@ fn leaving_the_middle_of_a_long_line_keeps_the_order_of_the_rest() {
 #[test]
 fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
     let q = || "q".to_string();
-    let m = fold(&[
+    let blocked = vec![
         ev(
             0,
             None,
@@ -495,28 +495,11 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
                 op: "get".into(),
             },
         ),
-    ]);
+    ];
+    let m = fold(&blocked);
     assert_eq!(m.actions, 1, "the step's action is the blocked get");
-    let m = fold(&[
-        ev(
-            0,
-            None,
-            Body::Start {
-                scenario: "queue".into(),
-                seed: 1,
-                parent_pid: 99,
-                params: serde_json::Value::Null,
-            },
-        ),
-        spawn(10, 0),
-        ev(
-            2,
-            Some(10),
-            Body::Blocked {
-                queue: q(),
-                op: "get".into(),
-            },
-        ),
+    let mut events = blocked;
+    events.extend([
         // The main process's paced put, then the get the block held up.
         ev(
             3,
@@ -546,6 +529,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             },
         ),
     ]);
+    let m = fold(&events);
     assert_eq!(
         m.actions, 3,
         "block+get is one; the put and the next get one each"

@@ -780,18 +780,23 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     );
 }
 
-#[test]
-fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
-    use crate::protocol::{PyValue, SeenBlocked};
+/// Lifecycle's lock scene: main (40) made a lock of `kind`, the holder (41)
+/// holds it, waiter-1 (42) waits for it.
+fn a_holder_and_a_waiter(
+    kind: crate::scenario::lifecycle::LockKind,
+) -> (crate::scenario::lifecycle::Lifecycle, Model) {
     use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
+    let lock_kind = match kind {
+        LockKind::Semaphore => "semaphore",
+        LockKind::Flock => "flock",
+    };
     let scenario = Lifecycle::new(LifecycleParams {
-        lock_kind: LockKind::Semaphore,
+        lock_kind: kind,
         waiters: 1,
     })
     .unwrap();
-    let mut m = Model::new();
     let lock = || "lock".to_string();
-    for e in [
+    let m = fold(&[
         spawned(40, 0, "main", "main"),
         spawned(41, 1, "holder", "holder"),
         spawned(42, 2, "waiter-1", "waiter"),
@@ -800,11 +805,22 @@ fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
             Some(40),
             Body::LockMade {
                 lock: lock(),
-                lock_kind: "semaphore".into(),
+                lock_kind: lock_kind.into(),
             },
         ),
         Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
         Event::new(4, Some(42), Body::LockWait { lock: lock() }),
+    ]);
+    (scenario, m)
+}
+
+#[test]
+fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
+    use crate::protocol::{PyValue, SeenBlocked};
+    use crate::scenario::lifecycle::LockKind;
+    let (scenario, mut m) = a_holder_and_a_waiter(LockKind::Semaphore);
+    let lock = || "lock".to_string();
+    for e in [
         Event::new(
             5,
             Some(40),
@@ -871,32 +887,10 @@ fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
 
 #[test]
 fn a_dead_holders_flock_is_shown_let_go_only_when_the_next_waiter_takes_it() {
-    use crate::scenario::lifecycle::{Lifecycle, LifecycleParams, LockKind};
-    let scenario = Lifecycle::new(LifecycleParams {
-        lock_kind: LockKind::Flock,
-        waiters: 1,
-    })
-    .unwrap();
-    let mut m = Model::new();
+    use crate::scenario::lifecycle::LockKind;
+    let (scenario, mut m) = a_holder_and_a_waiter(LockKind::Flock);
     let lock = || "lock".to_string();
-    for e in [
-        spawned(40, 0, "main", "main"),
-        spawned(41, 1, "holder", "holder"),
-        spawned(42, 2, "waiter-1", "waiter"),
-        Event::new(
-            2,
-            Some(40),
-            Body::LockMade {
-                lock: lock(),
-                lock_kind: "flock".into(),
-            },
-        ),
-        Event::new(3, Some(41), Body::LockAcquire { lock: lock() }),
-        Event::new(4, Some(42), Body::LockWait { lock: lock() }),
-        Event::new(6, Some(41), Body::Exit { exitcode: -15 }),
-    ] {
-        m.apply(&e);
-    }
+    m.apply(&Event::new(6, Some(41), Body::Exit { exitcode: -15 }));
     let s = text(&render(&m, &view(), &scenario, 120, 30, false));
     assert!(s.contains("died holding the lock (exit -15)"), "{s}");
     assert!(s.contains("not seen let go yet"), "{s}");
