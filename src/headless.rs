@@ -44,11 +44,11 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
             recv(run.events()) -> batch => {
                 let Ok(batch) = batch else { break };
                 let mut lines = Vec::new();
-                for event in &batch {
-                    model.apply(event);
+                for event in batch {
                     if json {
                         let _ = writeln!(lines, "{}", event.to_json());
                     }
+                    model.fold(event);
                 }
                 if !lines.is_empty() {
                     let _ = output.send(lines);

@@ -53,6 +53,12 @@ impl<N> OrderKey<N> {
         }
     }
 
+    /// Whether one event alone waits for this fact, so that it can be
+    /// forgotten once that event has passed: an item is got once.
+    pub fn waited_for_once(&self) -> bool {
+        matches!(self, OrderKey::Put(..))
+    }
+
     /// The same fact with its queue named by `name(queue)`.
     pub fn map_name<M>(self, name: impl FnOnce(N) -> M) -> OrderKey<M> {
         match self {

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// An operating-system process id, as `getpid()` returns it.
 pub type Pid = i32;
 
+/// The name of a lock, a queue or a file, or of what a process did to one
+/// (`op`): short, so kept inline in the event rather than allocated, which a
+/// busy run does hundreds of thousands of times.
+pub type Name = compact_str::CompactString;
+
 /// One thing that happened, stamped with the run's shared clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -441,19 +446,19 @@ kinds! {
         action: Act,
     },
     LockWait["lock_wait", action, normal] {
-        lock: String,
+        lock: Name,
     },
     /// Stamped after the lock is really held.
     LockAcquire["lock_acquire", report, normal] {
-        lock: String,
+        lock: Name,
     },
     /// Stamped before the lock is really let go.
     LockRelease["lock_release", action, normal] {
-        lock: String,
+        lock: Name,
     },
     /// The process read `file`; `value` is absent when the text did not parse.
     Read["read", action, normal] {
-        file: String,
+        file: Name,
         value: Option<i64>,
         text: String,
         /// A number in memory (the race's counter): how many writes had
@@ -467,12 +472,12 @@ kinds! {
     },
     /// The process opened `file` for writing, emptying it.
     Truncate["truncate", action, normal] {
-        file: String,
+        file: Name,
     },
     /// The process wrote to `file`: a number it computed (`value`), or raw
     /// `bytes` (an append).
     Write["write", action, normal] {
-        file: String,
+        file: Name,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -486,41 +491,41 @@ kinds! {
     /// The process put `item` into `queue`; `depth` is the queue's real depth
     /// just after (the kernel's count of messages).
     Put["put", action_unless_blocked, normal] {
-        queue: String,
+        queue: Name,
         item: u64,
         depth: u32,
     },
     /// The process took `item` from `queue`; `depth` just after.
     Get["get", action_unless_blocked, normal] {
-        queue: String,
+        queue: Name,
         item: u64,
         depth: u32,
     },
     /// The process found `queue` full (`op` "put") or empty (`op` "get") and
     /// blocks until that changes.
     Blocked["blocked", action, notable] {
-        queue: String,
-        op: String,
+        queue: Name,
+        op: Name,
     },
     /// A put gave up when its timeout expired: the queue stayed full
     /// (Python's `queue.Full`).
     Full["full", action, notable] {
-        queue: String,
+        queue: Name,
         item: u64,
     },
     /// A get gave up when its timeout expired: the queue stayed empty
     /// (Python's `queue.Empty`).
     Empty["empty", action, notable] {
-        queue: String,
+        queue: Name,
     },
     /// The process asked the queue how many items it holds (`qsize()`).
     Qsize["qsize", action, normal] {
-        queue: String,
+        queue: Name,
         value: u32,
     },
     /// The parent measured the queue's depth.
     QueueDepth["queue_depth", report, sample] {
-        queue: String,
+        queue: Name,
         depth: u32,
         maxsize: u32,
     },
@@ -616,7 +621,7 @@ kinds! {
     },
     /// The parent read the real content of `file`.
     File["file", report, routine] {
-        file: String,
+        file: Name,
         content: String,
     },
     /// The pacer's setting changed. `speed` is actions per second, absent for
@@ -629,7 +634,7 @@ kinds! {
     /// shared objects: `dict_set` (`key`, `value`), `list_append` (`value`),
     /// `read` (everything), `shutdown`. Reported before it is sent.
     Request["request", action, normal] {
-        op: String,
+        op: Name,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -640,7 +645,7 @@ kinds! {
     /// `list_len` items.
     Served["served", action, normal] {
         client: Pid,
-        op: String,
+        op: Name,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -668,7 +673,7 @@ kinds! {
     /// the holder dies) or `semaphore` (a POSIX semaphore, like Python's
     /// `Lock`: nobody lets go for a dead holder).
     LockMade["lock_made", action, routine] {
-        lock: String,
+        lock: Name,
         lock_kind: String,
     },
     /// A call on a Process object, made by the process `pid`: `call` as
@@ -695,7 +700,7 @@ kinds! {
     /// (`sem_getvalue`: 0, taken), its holder reaped, and each waiter `seen`
     /// asleep in the kernel on the semaphore itself (not at mpviz's gate).
     Deadlock["deadlock", action, normal] {
-        lock: String,
+        lock: Name,
         holder: Pid,
         waiters: Vec<Pid>,
         value: i32,
@@ -862,30 +867,30 @@ mod tests {
                 landed: None,
             },
             Body::Put {
-                queue: q(),
+                queue: q().into(),
                 item: u64::MAX,
                 depth: 10,
             },
             Body::Get {
-                queue: q(),
+                queue: q().into(),
                 item: 0,
                 depth: 0,
             },
             Body::Blocked {
-                queue: q(),
+                queue: q().into(),
                 op: "put".into(),
             },
             Body::Full {
-                queue: q(),
+                queue: q().into(),
                 item: 4,
             },
-            Body::Empty { queue: q() },
+            Body::Empty { queue: q().into() },
             Body::Qsize {
-                queue: q(),
+                queue: q().into(),
                 value: 2,
             },
             Body::QueueDepth {
-                queue: q(),
+                queue: q().into(),
                 depth: 1,
                 maxsize: 3,
             },

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::ipc::{Gates, RunClock};
-use crate::protocol::{Body, Event, Pid};
+use crate::protocol::{Body, Event, Name, Pid};
 
 /// Instrumented actions per second across all processes of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,9 +123,9 @@ pub(crate) enum Seen {
         thread_of: Option<Pid>,
     },
     Exit,
-    LockWait(String),
-    LockAcquire(String),
-    LockRelease(String),
+    LockWait(Name),
+    LockAcquire(Name),
+    LockRelease(Name),
     /// Blocked until another process acts: on a queue, or on the manager's
     /// socket (a worker that asked, the server that answered).
     Blocked,
@@ -171,7 +171,7 @@ struct Actor {
     /// Until when a grant waits for it while it is busy.
     busy_until: Instant,
     /// The lock it is blocked on.
-    waits_for: Option<String>,
+    waits_for: Option<Name>,
     /// How many locks it holds.
     holds: u32,
     /// For a thread: its process, which waits for its threads (joins them)
@@ -195,7 +195,7 @@ pub(crate) struct Pacer {
     spawned: u32,
     /// Locks let go while someone was blocked on them: the kernel is handing
     /// each to one of them.
-    handover: HashSet<String>,
+    handover: HashSet<Name>,
     /// Past this, a grant stops waiting for the processes still to spawn
     /// and for a lock's handover.
     settle_by: Instant,
@@ -349,7 +349,7 @@ impl Pacer {
         if seen == Seen::Exit {
             self.actors.remove(&pid);
             self.waiting.retain(|_, &mut p| p != pid);
-            let blocked: HashSet<&String> = self
+            let blocked: HashSet<&Name> = self
                 .actors
                 .values()
                 .filter_map(|a| a.waits_for.as_ref())

@@ -69,6 +69,9 @@ pub(super) fn spawn_pipe_reader(
             let mut buf = vec![0u8; 1 << 16];
             // Bytes read and not yet decoded: a frame may span two reads.
             let mut partial: Vec<u8> = Vec::with_capacity(1 << 17);
+            // Each batch starts as large as the last: it is not grown, and
+            // its events are not moved, event by event.
+            let mut last_len = 0;
             loop {
                 let n = match pipe.read(&mut buf) {
                     Ok(0) => return,
@@ -77,13 +80,14 @@ pub(super) fn spawn_pipe_reader(
                     Err(_) => return,
                 };
                 partial.extend_from_slice(&buf[..n]);
-                let mut batch = Vec::new();
+                let mut batch = Vec::with_capacity(last_len);
                 let mut used = 0;
                 while let Some((event, len)) = Event::decode(&partial[used..]) {
                     batch.push(event.unwrap_or_else(|e| unreadable(&e, clock)));
                     used += len;
                 }
                 partial.drain(..used);
+                last_len = batch.len();
                 if !batch.is_empty() && tx.send(batch).is_err() {
                     return;
                 }
@@ -231,6 +235,13 @@ impl Holding {
                 }
                 continue;
             }
+            // A fact that only this event waited for is not needed again.
+            for key in event.waits_for().into_iter().flatten() {
+                if key.waited_for_once() && self.rules.contains(&key.rule()) {
+                    let key = self.numbered(key);
+                    self.passed.remove(&key);
+                }
+            }
             let released = event
                 .releases()
                 .filter(|key| self.rules.contains(&key.rule()))
@@ -280,7 +291,6 @@ impl Reader {
         let server_pid = self.server.id() as Pid;
         let mut slots: HashMap<Pid, u32> = HashMap::default();
         let mut holding = Holding::new(server_pid, self.parent_pid, &self.order);
-        let mut passing: Vec<Event> = Vec::new();
         let mut contents: HashMap<String, String> = HashMap::default();
         let mut lines = std::mem::replace(&mut self.lines, crossbeam_channel::never());
         let mut parent = self
@@ -342,13 +352,18 @@ impl Reader {
                 // after the next batch, by when the write is done.
                 files_dirty = 2;
             }
-            // Handled in order; an event released from hold goes next.
+            // Handled in order; an event released from hold goes next. What
+            // passes goes straight to the outgoing batch and is looked at
+            // there: a busy run moves each event as few times as it can.
+            let mut out = std::mem::take(&mut self.outgoing);
             for event in batch {
-                holding.take(event, &mut passing);
-                for event in passing.drain(..) {
+                let from = out.len();
+                holding.take(event, &mut out);
+                for event in &out[from..] {
                     self.pass(event, &mut slots);
                 }
             }
+            self.outgoing = out;
             if files_dirty > 0 && lines.is_empty() {
                 files_dirty -= 1;
                 for file in &files {
@@ -359,7 +374,8 @@ impl Reader {
         }
         // Nothing more will come that a held event waits for: let it out.
         for event in holding.flush() {
-            self.pass(event, &mut slots);
+            self.pass(&event, &mut slots);
+            self.outgoing.push(event);
         }
         self.send_outgoing();
         // Every writer has closed the pipe: the children and the server are
@@ -404,8 +420,9 @@ impl Reader {
         let _ = self.wake_sampler.try_send(());
     }
 
-    /// An event whose turn has come (see [`Holding`]).
-    fn pass(&mut self, event: Event, slots: &mut HashMap<Pid, u32>) {
+    /// An event whose turn has come (see [`Holding`]), on its way out: what
+    /// the run learns from it.
+    fn pass(&mut self, event: &Event, slots: &mut HashMap<Pid, u32>) {
         if let (Body::Spawn { slot, .. }, Some(pid)) = (&event.body, event.pid) {
             slots.insert(pid, *slot);
             if let Ok(mut live) = self.live.lock() {
@@ -413,15 +430,22 @@ impl Reader {
             }
         }
         self.handle(event, slots);
+        self.tell_parent(event);
     }
 
+    /// The reader's own event, sent out after what has passed so far.
     fn forward(&mut self, event: Event) {
+        self.tell_parent(&event);
+        self.outgoing.push(event);
+    }
+
+    /// A copy for the scenario's parent side, if it wants this event.
+    fn tell_parent(&self, event: &Event) {
         if let Some((parent, wants)) = &self.to_parent {
-            if wants(&event) {
+            if wants(event) {
                 let _ = parent.send(event.clone());
             }
         }
-        self.outgoing.push(event);
     }
 
     fn send_outgoing(&mut self) {
@@ -434,13 +458,14 @@ impl Reader {
         }
     }
 
-    fn handle(&mut self, event: Event, slots: &HashMap<Pid, u32>) {
+    /// Tells the pacer what it needs to know of `event`, and acts on what
+    /// ends a process or the run.
+    fn handle(&mut self, event: &Event, slots: &HashMap<Pid, u32>) {
         let pid = event.pid;
         if let (Body::Ready { .. }, Some(p)) = (&event.body, pid) {
             if p == self.parent_pid {
                 let slot = self.parent_slot;
                 self.pacer_news.push(PacerInput::Ready { pid: p, slot });
-                self.forward(event);
                 return;
             }
         }
@@ -470,7 +495,6 @@ impl Reader {
             }
             _ => {}
         }
-        self.forward(event);
     }
 
     /// Reads the real file and reports its content if it changed.
@@ -485,7 +509,7 @@ impl Reader {
                 self.clock.now(),
                 None,
                 Body::File {
-                    file: file.to_string(),
+                    file: file.into(),
                     content,
                 },
             ));

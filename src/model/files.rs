@@ -190,7 +190,7 @@ impl Files {
                     .map_or((None, None), |p| (p.last_read, p.read_version));
                 // A key made only for a file not written before.
                 if !self.writes.contains_key(file.as_str()) {
-                    self.writes.insert(file.clone(), 0);
+                    self.writes.insert(file.to_string(), 0);
                 }
                 let version = self.writes.get_mut(file.as_str()).expect("inserted above");
                 // Another write landed between this process's read and its
@@ -209,7 +209,7 @@ impl Files {
                         Some(place) => self.landed_write(file, *place, write),
                         None => match self.last_write.get_mut(file.as_str()) {
                             Some(last) => Some(std::mem::replace(last, write)),
-                            None => self.last_write.insert(file.clone(), write),
+                            None => self.last_write.insert(file.to_string(), write),
                         },
                     }
                 });
@@ -227,7 +227,7 @@ impl Files {
                 }
                 let lost = over.and_then(|over| {
                     pid.map(|writer| LostUpdate {
-                        file: file.clone(),
+                        file: file.to_string(),
                         writer,
                         read,
                         wrote: *value,
@@ -258,7 +258,7 @@ impl Files {
             Body::File { file, content } => match self.contents.get_mut(file.as_str()) {
                 Some(old) => old.clone_from(content),
                 None => {
-                    self.contents.insert(file.clone(), content.clone());
+                    self.contents.insert(file.to_string(), content.clone());
                 }
             },
             _ => {}

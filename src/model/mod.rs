@@ -28,7 +28,7 @@ pub use manager::{ManagerState, ReadBack};
 pub use narration::{LogEntry, Moment, Told};
 pub use pool::{CallbackRun, FetchedPage, Parsed, Pool, TaskState, TaskView, TimedWait};
 pub use procs::{Activity, Outcomes, Proc, Procs, QueueOp, Request};
-pub use queues::{BlockedOn, QueueState, Queues, SizeRead, QUEUE_HISTORY};
+pub use queues::{BlockedOn, ItemCount, QueueState, Queues, SizeRead, QUEUE_HISTORY};
 
 /// How many notable events the log keeps.
 pub const LOG_CAPACITY: usize = 2000;
@@ -101,9 +101,15 @@ impl Model {
         self.procs.iter().filter(|p| p.alive()).count()
     }
 
-    /// Folds one event in: the run's own events here, the others in the
-    /// part of their domain.
+    /// Folds one event in (see [`Model::fold`]), keeping a copy of it.
     pub fn apply(&mut self, ev: &Event) {
+        self.fold(ev.clone());
+    }
+
+    /// Folds one event in: the run's own events here, the others in the
+    /// part of their domain. The log keeps the event itself.
+    pub fn fold(&mut self, event: Event) {
+        let ev = &event;
         self.events += 1;
         self.now_ns = self.now_ns.max(ev.t_ns);
         let pace_changed = match &ev.body {
@@ -190,23 +196,30 @@ impl Model {
         }
         // A step re-announces the pace it left unchanged: nothing to log.
         let unchanged_pace = matches!(ev.body, Body::Pace { .. }) && !pace_changed;
+        let this_write = match ev.body {
+            Body::Write {
+                landed: Some(at), ..
+            } => ev.pid.map(|pid| (pid, at)),
+            _ => None,
+        };
         if ev.is_logged() && !unchanged_pace {
-            self.log_entry(ev, pace_changed);
+            self.log_entry(event, pace_changed);
         }
-        self.mark_certain_losses(ev);
+        self.mark_certain_losses(this_write);
     }
 
-    /// Marks the writes whose lost update `ev` made certain (see
-    /// [`Files::confirmed`]): their rows, and their log lines while the log
-    /// keeps them. `ev` itself, if it is such a write, was marked as it was
+    /// Marks the writes whose lost update the event just folded made
+    /// certain (see [`Files::confirmed`]): their rows, and their log lines
+    /// while the log keeps them. The event itself, if it is such a write
+    /// (`this_write`: its writer and landing place), was marked as it was
     /// logged.
-    fn mark_certain_losses(&mut self, ev: &Event) {
+    fn mark_certain_losses(&mut self, this_write: Option<(Pid, u64)>) {
         for (writer, place) in std::mem::take(&mut self.files.confirmed) {
             let is_it = |e: &Event| {
                 e.pid == Some(writer)
                     && matches!(e.body, Body::Write { landed: Some(at), .. } if at == place)
             };
-            if is_it(ev) {
+            if this_write == Some((writer, place)) {
                 continue;
             }
             self.mark(&narration::Happened {
@@ -231,22 +244,24 @@ impl Model {
 
     /// Logs `ev` with its salience, marks its moment, and lets it take the
     /// narration if it matters enough.
-    fn log_entry(&mut self, ev: &Event, pace_changed: bool) {
+    fn log_entry(&mut self, event: Event, pace_changed: bool) {
+        let ev = &event;
         let moment = narration::moment(ev, self);
         if let Some(happened) = &moment {
             self.mark(happened);
         }
+        let salience = match moment {
+            Some(_) => Salience::Alarm,
+            None => narration::salience(ev, self, pace_changed),
+        };
+        let new_step = ev.is_action() && ev.pid != self.parent_pid;
         let entry = LogEntry {
             seq: self.logged,
-            event: ev.clone(),
-            salience: match moment {
-                Some(_) => Salience::Alarm,
-                None => narration::salience(ev, self, pace_changed),
-            },
+            event,
+            salience,
             moment: moment.map(|happened| happened.moment),
         };
         self.logged += 1;
-        let new_step = ev.is_action() && ev.pid != self.parent_pid;
         if narration::replaces(self.narration.as_ref(), &entry, new_step) {
             self.narration = Some(Told {
                 seq: entry.seq,

@@ -4,22 +4,22 @@ use std::ops::Deref;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::protocol::{Body, Event, Outcome, Pid};
+use crate::protocol::{Body, Event, Name, Outcome, Pid};
 
 /// What a process is doing, from the last thing it reported.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Activity {
     Started,
-    WaitingForLock(String),
-    HoldingLock(String),
+    WaitingForLock(Name),
+    HoldingLock(Name),
     Read(Option<i64>),
     Sleeping(u64),
-    Truncated(String),
+    Truncated(Name),
     Wrote(i64),
     /// Wrote this many bytes to the file.
-    Appended(String, usize),
+    Appended(Name, usize),
     Finished(Outcome),
-    Released(String),
+    Released(Name),
     /// Blocked on a queue: a put on a full one, a get on an empty one.
     Blocked(QueueOp),
     Put(u64),

@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::protocol::{Body, Event, Pid};
+use crate::protocol::{Body, Event, Name, Pid};
 
 /// How many recent depths a queue keeps for its history.
 pub const QUEUE_HISTORY: usize = 120;
@@ -15,7 +15,7 @@ pub const QUEUE_HISTORY: usize = 120;
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockedOn {
     pub pid: Pid,
-    pub op: String,
+    pub op: Name,
 }
 
 /// A `qsize()` a process read: who, and the value it got.
@@ -23,6 +23,13 @@ pub struct BlockedOn {
 pub struct SizeRead {
     pub by: Pid,
     pub value: u32,
+}
+
+/// How many times one item was put into a queue, and got from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ItemCount {
+    pub put: u32,
+    pub got: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,8 +47,7 @@ pub struct QueueState {
     /// Who is blocked on the queue now, in the order they blocked.
     pub blocked: Vec<BlockedOn>,
     /// How many times each item was put, and got.
-    pub put_items: HashMap<u64, u32>,
-    pub got_items: HashMap<u64, u32>,
+    pub items: HashMap<u64, ItemCount>,
     /// The last `qsize()` a process read.
     pub last_qsize: Option<SizeRead>,
     /// Items the parent itself put (stop signals).
@@ -97,7 +103,7 @@ impl Queues {
                 let q = self.queue(queue);
                 q.measured(*depth);
                 q.puts += 1;
-                *q.put_items.entry(*item).or_default() += 1;
+                q.items.entry(*item).or_default().put += 1;
                 if by_parent {
                     q.parent_items.insert(*item);
                 }
@@ -107,7 +113,7 @@ impl Queues {
                 let q = self.queue(queue);
                 q.measured(*depth);
                 q.gets += 1;
-                *q.got_items.entry(*item).or_default() += 1;
+                q.items.entry(*item).or_default().got += 1;
                 q.unblock(pid);
             }
             Body::Blocked { queue, op } => {

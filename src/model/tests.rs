@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{Outcome, SeenBlocked};
+use crate::protocol::{Name, Outcome, SeenBlocked};
 
 fn ev(t: u64, pid: Option<Pid>, body: Body) -> Event {
     Event::new(t, pid, body)
@@ -19,7 +19,7 @@ fn spawn(pid: Pid, slot: u32) -> Event {
 }
 
 fn lock(kind: &str, pid: Pid) -> Event {
-    let lock = "tickets".to_string();
+    let lock = Name::from("tickets");
     let body = match kind {
         "wait" => Body::LockWait { lock },
         "acquire" => Body::LockAcquire { lock },
@@ -119,7 +119,7 @@ fn a_holder_that_dies_is_shown_dead_until_the_next_acquire_shows_the_lock_let_go
 
 /// A semaphore lock taken by 10, 11 and 12 waiting, and 10 terminated.
 fn semaphore_holder_died() -> Vec<Event> {
-    let lock = || "lock".to_string();
+    let lock = || Name::from("lock");
     vec![
         spawn(10, 0),
         spawn(11, 1),
@@ -491,7 +491,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             2,
             Some(10),
             Body::Blocked {
-                queue: q(),
+                queue: q().into(),
                 op: "get".into(),
             },
         ),
@@ -505,7 +505,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             3,
             Some(99),
             Body::Put {
-                queue: q(),
+                queue: q().into(),
                 item: 0,
                 depth: 1,
             },
@@ -514,7 +514,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             4,
             Some(10),
             Body::Get {
-                queue: q(),
+                queue: q().into(),
                 item: 0,
                 depth: 0,
             },
@@ -523,7 +523,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             5,
             Some(10),
             Body::Get {
-                queue: q(),
+                queue: q().into(),
                 item: 1,
                 depth: 0,
             },
@@ -542,14 +542,14 @@ fn counted(pid: Pid, write: bool, place: u64, value: i64) -> Event {
     let file = "counter".to_string();
     let body = if write {
         Body::Write {
-            file,
+            file: file.into(),
             value: Some(value),
             bytes: None,
             landed: Some(place),
         }
     } else {
         Body::Read {
-            file,
+            file: file.into(),
             value: Some(value),
             text: value.to_string(),
             landed: Some(place),
@@ -668,7 +668,7 @@ fn a_lost_update_then_routine() -> Vec<Event> {
             t,
             Some(pid),
             Body::Read {
-                file: file(),
+                file: file().into(),
                 value: Some(3),
                 text: "{\"count\": 3}".into(),
                 landed: None,
@@ -681,7 +681,7 @@ fn a_lost_update_then_routine() -> Vec<Event> {
             t,
             Some(pid),
             Body::Write {
-                file: file(),
+                file: file().into(),
                 value: Some(2),
                 bytes: None,
                 landed: None,
@@ -728,7 +728,7 @@ fn a_lost_update_then_routine() -> Vec<Event> {
             8,
             None,
             Body::File {
-                file: file(),
+                file: file().into(),
                 content: "{\"count\": 2}".into(),
             },
         ),

@@ -425,7 +425,7 @@ impl Shared {
         };
         ctx.emit(Body::Served {
             client: client.pid,
-            op: op.clone(),
+            op: op.as_str().into(),
             key,
             value,
             dict_len: self.dict.len() as u32,

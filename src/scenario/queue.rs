@@ -18,9 +18,9 @@ use serde_json::{json, Map, Value};
 
 use super::{Height, Panel, Parent, ParentSide, Scenario, Show, Spec};
 use crate::ipc::queue::{self, Queue, Timed};
-use crate::model::{Model, QueueState};
+use crate::model::{ItemCount, Model, QueueState};
 use crate::order::Rule;
-use crate::protocol::{Body, Event, Pid};
+use crate::protocol::{Body, Event, Name, Pid};
 use crate::scenario::texts::summary_value;
 use crate::worker::Ctx;
 
@@ -148,20 +148,20 @@ impl Scenario for QueueScenario {
     fn summary(&self, model: &Model) -> Map<String, Value> {
         let none = QueueState::default();
         let q = model.queues.get(QUEUE).unwrap_or(&none);
-        let real = |item: &&u64| !self.is_stop(**item);
-        let produced = self.without_stops(q.puts, |i| q.put_items.get(i).copied());
-        let consumed = self.without_stops(q.gets, |i| q.got_items.get(i).copied());
+        let produced = self.without_stops(q.puts, |i| q.items.get(i).map(|n| n.put));
+        let consumed = self.without_stops(q.gets, |i| q.items.get(i).map(|n| n.got));
+        let real = |(item, _): &(&u64, &ItemCount)| !self.is_stop(**item);
         let lost = q
-            .put_items
-            .keys()
+            .items
+            .iter()
             .filter(real)
-            .filter(|i| !q.got_items.contains_key(i))
+            .filter(|(_, n)| n.put > 0 && n.got == 0)
             .count();
         let duplicated: u32 = q
-            .got_items
+            .items
             .iter()
-            .filter(|(i, _)| real(i))
-            .map(|(_, n)| n - 1)
+            .filter(real)
+            .map(|(_, n)| n.got.saturating_sub(1))
             .sum();
         let p = &self.params;
         let mut s = Map::new();
@@ -218,7 +218,7 @@ impl Scenario for QueueScenario {
         // Drawn every frame: counts, not a walk over every item.
         let none = QueueState::default();
         let q = model.queues.get(QUEUE).unwrap_or(&none);
-        let got = self.without_stops(q.gets, |i| q.got_items.get(i).copied());
+        let got = self.without_stops(q.gets, |i| q.items.get(i).map(|n| n.got));
         vec![
             ("depth", format!("{}/{}", q.depth, self.params.maxsize)),
             ("consumed", format!("{got}/{}", self.params.items)),
@@ -242,7 +242,7 @@ fn produce(
     p: &QueueParams,
     timeout: Option<Duration>,
 ) -> nix::Result<()> {
-    let queue_name = || QUEUE.to_string();
+    let queue_name = || Name::from(QUEUE);
     for item in (u64::from(ctx.slot)..u64::from(p.items)).step_by(p.producers as usize) {
         loop {
             ctx.gate(("put_item", [("item", item)]));
@@ -284,7 +284,7 @@ fn consume(
     p: &QueueParams,
     timeout: Option<Duration>,
 ) -> nix::Result<()> {
-    let queue_name = || QUEUE.to_string();
+    let queue_name = || Name::from(QUEUE);
     loop {
         ctx.gate("ask_qsize");
         ctx.emit(Body::Qsize {

@@ -108,7 +108,7 @@ impl Texts {
             Body::LockWait { lock } => {
                 let held = model
                     .locks
-                    .get(lock)
+                    .get(lock.as_str())
                     .and_then(|l| l.holder)
                     .is_some_and(|h| Some(h) != pid);
                 if held { "lock_wait_held" } else { "lock_wait" }.into()
@@ -124,7 +124,7 @@ impl Texts {
             Body::LockAcquire { lock }
                 if model
                     .locks
-                    .get(lock)
+                    .get(lock.as_str())
                     .and_then(|l| l.taken_after_death)
                     .is_some_and(|taken| Some(taken.by) == pid) =>
             {
@@ -140,7 +140,7 @@ impl Texts {
             Body::Get { queue, item, .. }
                 if model
                     .queues
-                    .get(queue)
+                    .get(queue.as_str())
                     .is_some_and(|q| q.parent_items.contains(item)) =>
             {
                 "get_stop".into()
@@ -284,7 +284,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
         "lock" => match &ev.body {
-            Body::LockMade { lock, .. } | Body::Deadlock { lock, .. } => lock.clone(),
+            Body::LockMade { lock, .. } | Body::Deadlock { lock, .. } => lock.to_string(),
             _ => lock_name?.to_string(),
         },
         "holder_pid" => match &ev.body {
@@ -341,7 +341,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::Read { file, .. }
             | Body::Write { file, .. }
             | Body::Truncate { file }
-            | Body::File { file, .. } => file.clone(),
+            | Body::File { file, .. } => file.to_string(),
             _ => return None,
         },
         // On one line: each line break shown as ⏎ (a file of lines, such as
@@ -914,9 +914,11 @@ pub(crate) mod tests {
         m.apply(&Event::new(
             1,
             Some(10),
-            Body::LockAcquire { lock: lock.clone() },
+            Body::LockAcquire {
+                lock: lock.clone().into(),
+            },
         ));
-        let wait = Event::new(2, Some(11), Body::LockWait { lock });
+        let wait = Event::new(2, Some(11), Body::LockWait { lock: lock.into() });
         m.apply(&wait);
         assert_eq!(Texts::key_for(&wait, &m), "lock_wait_held");
         let text = spec.texts.explain(&wait, &m).unwrap();
@@ -1002,8 +1004,20 @@ pub(crate) mod tests {
             returned.contains("joins its non-daemon children"),
             "{returned}"
         );
-        m.apply(&Event::new(2, Some(41), Body::LockAcquire { lock: lock() }));
-        m.apply(&Event::new(2, Some(42), Body::LockWait { lock: lock() }));
+        m.apply(&Event::new(
+            2,
+            Some(41),
+            Body::LockAcquire {
+                lock: lock().into(),
+            },
+        ));
+        m.apply(&Event::new(
+            2,
+            Some(42),
+            Body::LockWait {
+                lock: lock().into(),
+            },
+        ));
         m.apply(&Event::new(3, Some(41), Body::Exit { exitcode: -15 }));
         let seen = SeenBlocked {
             pid: 42,
@@ -1015,7 +1029,7 @@ pub(crate) mod tests {
             4,
             Some(40),
             Body::Deadlock {
-                lock: lock(),
+                lock: lock().into(),
                 holder: 41,
                 waiters: vec![42],
                 value: 0,
@@ -1032,7 +1046,13 @@ pub(crate) mod tests {
         // Not a deadlock but an flock: the next waiter takes it.
         let taken = say(
             &mut m,
-            Event::new(5, Some(42), Body::LockAcquire { lock: lock() }),
+            Event::new(
+                5,
+                Some(42),
+                Body::LockAcquire {
+                    lock: lock().into(),
+                },
+            ),
         );
         assert!(
             taken.contains("let go of the flock when its holder holder (PID 41) died"),

@@ -196,12 +196,12 @@ impl App {
             select! {
                 recv(self.events) -> batch => match batch {
                     Ok(batch) => {
-                        for event in &batch {
+                        for event in batch {
                             self.apply(event);
                         }
                         // Fold whatever else is waiting before drawing again.
                         for batch in self.events.try_iter().take(1000).collect::<Vec<_>>() {
-                            for event in &batch {
+                            for event in batch {
                                 self.apply(event);
                             }
                         }
@@ -237,8 +237,8 @@ impl App {
         }
     }
 
-    fn apply(&mut self, event: &Event) {
-        self.model.apply(event);
+    fn apply(&mut self, event: Event) {
+        self.model.fold(event);
         if self.model.ended {
             self.events = crossbeam_channel::never();
         }

@@ -66,7 +66,7 @@ pub fn selected(texts: &Texts, model: &Model, selected: Option<Pid>) -> Plan {
         };
         let why = match &p.activity {
             Activity::WaitingForLock(lock) => {
-                let holds = holds(model.locks.get(lock).and_then(|l| l.holder));
+                let holds = holds(model.locks.get(lock.as_str()).and_then(|l| l.holder));
                 texts.say("step_waits_for_lock", &[("lock", lock), ("holds", &holds)])
             }
             Activity::Blocked(QueueOp::Put) => texts.say("step_blocked_put", &[]),
@@ -109,9 +109,27 @@ mod tests {
             );
         }
         let lock = || "tickets".to_string();
-        at(&mut m, 10, Body::LockWait { lock: lock() });
-        at(&mut m, 10, Body::LockAcquire { lock: lock() });
-        at(&mut m, 11, Body::LockWait { lock: lock() });
+        at(
+            &mut m,
+            10,
+            Body::LockWait {
+                lock: lock().into(),
+            },
+        );
+        at(
+            &mut m,
+            10,
+            Body::LockAcquire {
+                lock: lock().into(),
+            },
+        );
+        at(
+            &mut m,
+            11,
+            Body::LockWait {
+                lock: lock().into(),
+            },
+        );
         at(
             &mut m,
             12,

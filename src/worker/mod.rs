@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::ipc::{EventSink, Gates};
-use crate::protocol::{Act, Body, Pid};
+use crate::protocol::{Act, Body, Name, Pid};
 
 /// The role of a thread started by [`Ctx::run_threads`]: its id is a
 /// thread id (TID), not a PID.
@@ -298,7 +298,7 @@ impl Ctx<'_> {
 
 /// A `flock` this process holds; give it back with [`Ctx::unlock`].
 pub struct HeldLock {
-    name: String,
+    name: Name,
     held: Flock<File>,
 }
 

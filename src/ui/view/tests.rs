@@ -9,7 +9,7 @@ use ratatui::Terminal;
 
 use super::*;
 use crate::model::Moment;
-use crate::protocol::{Body, Event, Outcome};
+use crate::protocol::{Body, Event, Name, Outcome};
 use crate::scenario::texts::common;
 use crate::scenario::ticket::{Ticket, TicketParams};
 use crate::ui::theme::MARK;
@@ -67,7 +67,7 @@ fn midway(buyers: u32) -> Model {
         );
         push(&mut m, Some(pid(slot)), Body::State { state: 'S' });
     }
-    let lock = || "tickets".to_string();
+    let lock = || Name::from("tickets");
     for slot in 4..buyers {
         push(&mut m, Some(pid(slot)), Body::LockAcquire { lock: lock() });
         push(
@@ -419,7 +419,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         2,
         None,
         Body::QueueDepth {
-            queue: q(),
+            queue: q().into(),
             depth: 0,
             maxsize: 2,
         },
@@ -428,7 +428,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         3,
         Some(11),
         Body::Qsize {
-            queue: q(),
+            queue: q().into(),
             value: 0,
         },
     ));
@@ -436,7 +436,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         4,
         Some(10),
         Body::Put {
-            queue: q(),
+            queue: q().into(),
             item: 0,
             depth: 1,
         },
@@ -445,7 +445,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         5,
         Some(10),
         Body::Put {
-            queue: q(),
+            queue: q().into(),
             item: 1,
             depth: 2,
         },
@@ -454,7 +454,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         6,
         Some(10),
         Body::Blocked {
-            queue: q(),
+            queue: q().into(),
             op: "put".into(),
         },
     ));
@@ -795,7 +795,7 @@ fn a_holder_and_a_waiter(
         waiters: 1,
     })
     .unwrap();
-    let lock = || "lock".to_string();
+    let lock = || Name::from("lock");
     let m = fold(&[
         spawned(40, 0, "main", "main"),
         spawned(41, 1, "holder", "holder"),
@@ -819,7 +819,7 @@ fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
     use crate::protocol::{PyValue, SeenBlocked};
     use crate::scenario::lifecycle::LockKind;
     let (scenario, mut m) = a_holder_and_a_waiter(LockKind::Semaphore);
-    let lock = || "lock".to_string();
+    let lock = || Name::from("lock");
     for e in [
         Event::new(
             5,
@@ -889,7 +889,7 @@ fn a_dead_holder_is_shown_as_seen_and_a_deadlock_only_once_named_on_evidence() {
 fn a_dead_holders_flock_is_shown_let_go_only_when_the_next_waiter_takes_it() {
     use crate::scenario::lifecycle::LockKind;
     let (scenario, mut m) = a_holder_and_a_waiter(LockKind::Flock);
-    let lock = || "lock".to_string();
+    let lock = || Name::from("lock");
     m.apply(&Event::new(6, Some(41), Body::Exit { exitcode: -15 }));
     let s = text(&render(&m, &view(), &scenario, 120, 30, false));
     assert!(s.contains("died holding the lock (exit -15)"), "{s}");
