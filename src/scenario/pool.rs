@@ -358,6 +358,11 @@ impl Scenario for Pool {
         } else {
             String::new()
         };
+        let crawl = if p.crawl {
+            texts.say("variant_crawl", &[])
+        } else {
+            String::new()
+        };
         texts.say(
             "variant",
             &[
@@ -365,6 +370,7 @@ impl Scenario for Pool {
                 ("tasks", &p.tasks),
                 ("call", &call),
                 ("fail", &fail),
+                ("crawl", &crawl),
             ],
         )
     }

@@ -74,20 +74,32 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 
 /// `text` cut to `width` terminal columns (by display width, not
-/// characters), with `…` where it was cut.
+/// characters), with `…` where it was cut. The cut falls between words
+/// when a space in the last two thirds of what fits allows it, so that a
+/// number (a PID, a value) is shown whole or not at all.
 pub fn cut(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }
     let mut out = String::new();
     let mut used = 0;
+    // Where `out` could end between words, and how wide it is there.
+    let mut last_space: Option<(usize, usize)> = None;
+    let mut mid_word = false;
     for c in text.chars() {
         let w = c.width().unwrap_or(0);
         if used + w + 1 > width {
+            mid_word = !c.is_whitespace();
             break;
+        }
+        if c.is_whitespace() {
+            last_space = Some((out.len(), used));
         }
         out.push(c);
         used += w;
+    }
+    if let Some((at, _)) = last_space.filter(|&(_, wide)| mid_word && wide * 3 >= width) {
+        out.truncate(at);
     }
     if width > 0 {
         out.push('…');

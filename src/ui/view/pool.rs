@@ -42,7 +42,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         );
     }
     frame.render_widget(
-        Paragraph::new(Line::styled(text("queue_note"), t.dim())),
+        Paragraph::new(Line::styled(
+            cut(&text("queue_note"), usize::from(note.width)),
+            t.dim(),
+        )),
         note,
     );
     let mut call = m
@@ -63,6 +66,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         };
         call.push_str(&texts.say(key, &[("task", &wait.task), ("ms", &wait.timeout_ms)]));
     }
+    let call = cut(&call, usize::from(calls.width));
     frame.render_widget(Paragraph::new(Line::styled(call, t.label())), calls);
 
     let name = |pid: crate::protocol::Pid| {
@@ -163,32 +167,69 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     frame.render_widget(Paragraph::new(lines), list);
 }
 
-/// `label` then `text`, cut into as many whole lines of the area's width as
-/// it has rows (a page of HTML has few spaces to wrap at).
+/// `label` then `text` in as many lines of the area's width as it has rows,
+/// by display width, each broken after a space or a tag's `>` where one
+/// falls late enough in the line (a page of HTML has few spaces), so that a
+/// number or a word is not split; `…` ends the last line if text is left.
 fn cut_into_lines(
     label: &str,
     text: &str,
     area: Rect,
     (label_style, text_style): (ratatui::style::Style, ratatui::style::Style),
 ) -> Vec<Line<'static>> {
-    let chars: Vec<char> = label
+    let all: String = label
         .chars()
         .chain(text.chars())
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let in_label = label.chars().count();
-    chars
-        .chunks(usize::from(area.width.max(1)))
-        .take(usize::from(area.height))
-        .scan(0, |start, chunk| {
-            let cut = in_label.saturating_sub(*start).min(chunk.len());
-            *start += chunk.len();
-            let head: String = chunk[..cut].iter().collect();
-            let rest: String = chunk[cut..].iter().collect();
-            Some(Line::from(vec![
-                Span::styled(head, label_style),
-                Span::styled(rest, text_style),
-            ]))
-        })
-        .collect()
+    let width = usize::from(area.width.max(1));
+    let rows = usize::from(area.height);
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < all.len() && lines.len() < rows {
+        let rest = &all[start..];
+        // The last row keeps a column for the `…` if text is left.
+        let last_row = lines.len() + 1 == rows && rest.width() > width;
+        let end = start + line_end(rest, width - usize::from(last_row));
+        let mut shown = all[start..end].to_string();
+        if last_row {
+            shown.push('…');
+        }
+        // The label's part of this line, in its own style.
+        let mut in_label = label.len().saturating_sub(start).min(shown.len());
+        while !shown.is_char_boundary(in_label) {
+            in_label -= 1;
+        }
+        let (head, rest) = shown.split_at(in_label);
+        lines.push(Line::from(vec![
+            Span::styled(head.to_string(), label_style),
+            Span::styled(rest.to_string(), text_style),
+        ]));
+        start = end;
+    }
+    lines
+}
+
+/// Where the first line of `text` ends (a byte index) at `width` columns:
+/// after the last space or `>` in the line's last two thirds, else where
+/// the line is full.
+fn line_end(text: &str, width: usize) -> usize {
+    let mut used = 0;
+    let mut after_break = None;
+    for (at, c) in text.char_indices() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width {
+            return match after_break {
+                Some((end, wide)) if wide * 3 >= width => end,
+                // At least one character, however narrow the line.
+                _ if at == 0 => c.len_utf8(),
+                _ => at,
+            };
+        }
+        used += w;
+        if c == ' ' || c == '>' {
+            after_break = Some((at + c.len_utf8(), used));
+        }
+    }
+    text.len()
 }

@@ -285,7 +285,17 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         String::new()
     };
     let title = Line::from(vec![
-        Span::styled(texts.say("table_title", &[]), t.title()),
+        Span::styled(
+            texts.say(
+                if threads > 0 {
+                    "table_title_threads"
+                } else {
+                    "table_title"
+                },
+                &[],
+            ),
+            t.title(),
+        ),
         Span::styled(
             format!(
                 "{}{server} ",

@@ -321,6 +321,7 @@ fn an_emptied_file_is_shown_as_such_and_no_lock_runs_say_so() {
     ));
     let s = text(&render(&m, &view(), &ticket(6, true), 100, 30, false));
     assert!(s.contains("(empty: being rewritten)"), "{s}");
+    assert!(s.contains("left in file empty (being rewritten)"), "{s}");
     let s = text(&render(
         &no_lock,
         &view(),
@@ -353,6 +354,10 @@ fn a_torn_read_reset_to_100_is_counted_logged_and_explained() {
     ));
     let s = text(&render(&m, &view(), &ticket(6, false), 120, 30, false));
     assert!(s.contains("resets to 100 1"), "the header counts it: {s}");
+    assert!(
+        s.contains("lost updates n/a after a reset"),
+        "sold minus tickets gone no longer counts losses: {s}"
+    );
     assert!(s.contains("torn read → count 100"), "the log says it: {s}");
     assert!(s.contains("bare except: sets the count to 100"), "{s}");
 }
@@ -600,6 +605,9 @@ fn a_crawl_shows_the_page_fetched_and_what_the_callback_parsed_at_80x24() {
         s.contains("callback parsed 3: Page 3: 3 links"),
         "what the callback parsed: {s}"
     );
+    // Lines break between words: the page's size is not split.
+    let size = format!("{} bytes", page(3).len());
+    assert!(s.contains(&size), "{size}: {s}");
 }
 
 #[test]
@@ -772,12 +780,24 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     assert!(s.contains("l = [32]"), "{s}");
     assert!(s.contains(" d[31] = 31"), "{s}");
     assert!(s.contains(" d[32] = 32"), "{s}");
-    assert!(s.contains("in the main process: 1 item "), "{s}");
-    assert!(s.contains("workers' own copies: 1 × 2 items"), "{s}");
+    assert!(s.contains("main process: 1 item "), "{s}");
+    assert!(s.contains("workers' copies: 1 × 2 items"), "{s}");
     assert!(
         s.contains("served for 32") || s.contains("l.append(32)"),
         "{s}"
     );
+    // At 80×24 the side panels are narrow: the server moves out of the
+    // title into the first line, and every line is shown whole.
+    let s = text(&render(&m, &view(), &scenario, 80, 24, false));
+    assert!(s.contains("│server PID 30 "), "{s}");
+    for whole in [
+        "dict 2 · list 1",
+        "main process: 1 item",
+        "workers' copies: 1 × 2 items",
+        "(each has its own memory)",
+    ] {
+        assert!(s.contains(whole), "{whole}:\n{s}");
+    }
 }
 
 /// Lifecycle's lock scene: main (40) made a lock of `kind`, the holder (41)
@@ -1433,7 +1453,7 @@ fn where_not_every_long_row_can_wrap_the_first_ones_still_do() {
         flat(&table).contains("⏸ open the file for writing and write the"),
         "{first_long}:\n{s}"
     );
-    assert!(s.contains("⏸ open the file for wr…"), "{s}");
+    assert!(s.contains("⏸ open the file for…"), "{s}");
 }
 
 #[test]
@@ -1478,7 +1498,7 @@ fn a_few_processes_with_long_actions_wrap_them_instead_of_cutting() {
     ));
     let s = text(&render(&many, &v, &ticket(1000, true), 80, 24, false));
     assert!(v.row_heights.borrow().is_empty());
-    assert!(s.contains("⏸ open the file for wr…"), "{s}");
+    assert!(s.contains("⏸ open the file for…"), "{s}");
 }
 
 #[test]
@@ -1704,6 +1724,7 @@ fn a_run_with_threads_heads_their_ids_tid_and_cuts_none_at_80x24() {
     for (w, h) in [(80, 24), (120, 40)] {
         let s = text(&render(&m, &view(), &scenario, w, h, false));
         assert_eq!(head(&s), "PID/TID", "{w}×{h}: {s}");
+        assert!(s.contains("┌ Processes and threads 5/5 alive"), "{s}");
         for tid in tids.clone() {
             assert!(
                 s.contains(&format!("│{tid} ")),
@@ -1725,6 +1746,7 @@ fn a_run_with_threads_heads_their_ids_tid_and_cuts_none_at_80x24() {
         false,
     ));
     assert_eq!(head(&s), "PID", "{s}");
+    assert!(s.contains("┌ Processes 4/6 alive"), "{s}");
 }
 
 #[test]
@@ -1745,4 +1767,19 @@ fn a_free_lock_is_said_whole_at_80x24() {
             assert!(words.contains(&word), "{w}×{h}: {word:?} whole: {s}");
         }
     }
+}
+
+#[test]
+fn a_cut_falls_between_words_so_that_no_number_is_shown_in_part() {
+    let doing = "⏸ served l.append(17540) for PID 17540";
+    let shown = super::cut(doing, 34);
+    assert_eq!(shown, "⏸ served l.append(17540) for PID…");
+    assert!(shown.width() <= 33);
+    // With no space late enough, the cut falls inside the word.
+    assert_eq!(super::cut("l.append(17540)", 10), "l.append(…");
+    // By display width: a Chinese character takes two columns.
+    let zh = super::cut("进程 17540 持有锁", 9);
+    assert_eq!(zh, "进程…");
+    assert!(zh.width() <= 9);
+    assert_eq!(super::cut("short", 5), "short");
 }
