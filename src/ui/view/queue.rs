@@ -29,10 +29,16 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
     let t = screen.theme;
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
+    let title = texts.say("panel_queue", &[]);
+    // What the queue is, cut to what the border leaves.
+    let room = usize::from(area.width.saturating_sub(2)).saturating_sub(title.width());
     let block = Block::bordered().title(Line::from(vec![
-        Span::styled(texts.say("panel_queue", &[]), t.title()),
+        Span::styled(title, t.title()),
         Span::styled(
-            texts.say("queue_maxsize", &[("maxsize", &q.maxsize)]),
+            super::cut(
+                &texts.say("queue_maxsize", &[("maxsize", &q.maxsize)]),
+                room,
+            ),
             t.label(),
         ),
     ]));

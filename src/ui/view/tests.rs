@@ -471,6 +471,9 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         s.contains("queue full (blocked)"),
         "the table row says it too: {s}"
     );
+    // Narrow, the title is cut where a word ends, with an ellipsis.
+    let s = text(&render(&m, &view(), &scenario, 80, 24, false));
+    assert!(s.contains("┌ Queue maxsize 2 · shared…─"), "{s}");
 }
 
 #[test]
