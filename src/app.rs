@@ -1,7 +1,7 @@
 //! From the command line to a run: resolve defaults, refuse bad input, pick
 //! the front end (dashboard, `--headless`, `--json`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +14,17 @@ use crate::cli::{
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
+use crate::lang::{self, Lang};
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
-use crate::scenario::texts::common;
+use crate::scenario::texts::messages;
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
 use crate::{cleanup, headless, ui};
 
 pub fn main() -> ExitCode {
     cleanup::install_panic_hook(ui::restore_terminal);
+    // The language first: the command line's own errors are in it too.
+    let args: Vec<String> = std::env::args().collect();
+    lang::set_current(Lang::of_args(&args));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
@@ -29,7 +33,7 @@ pub fn main() -> ExitCode {
         list();
         return ExitCode::SUCCESS;
     }
-    let launch = match launch_of(cli.command) {
+    let launch = match launch_of(cli.command, lang::current()) {
         Ok(launch) => launch,
         Err(message) => return usage_error(&message),
     };
@@ -42,23 +46,26 @@ pub fn main() -> ExitCode {
         Err(e) => {
             ui::restore_terminal();
             let message = format!("{e:#}");
-            eprintln!("{}", common().say("usage_error", &[("message", &message)]));
+            eprintln!(
+                "{}",
+                messages().say("usage_error", &[("message", &message)])
+            );
             ExitCode::from(EXIT_FAILED)
         }
     }
 }
 
 /// The run a command asks for, its defaults resolved and its input checked.
-fn launch_of(command: Command) -> Result<Launch, String> {
+fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
     match command {
         Command::List => Err("`list` starts no run".into()),
-        Command::Race(args) => race_launch(args),
-        Command::Lifecycle(args) => lifecycle_launch(args),
-        Command::Ticket(args) => ticket_launch(args),
-        Command::Append(args) => append_launch(args),
-        Command::Queue(args) => queue_launch(args),
-        Command::Pool(args) => pool_launch(args),
-        Command::Manager(args) => manager_launch(args),
+        Command::Race(args) => race_launch(args, lang),
+        Command::Lifecycle(args) => lifecycle_launch(args, lang),
+        Command::Ticket(args) => ticket_launch(args, lang),
+        Command::Append(args) => append_launch(args, lang),
+        Command::Queue(args) => queue_launch(args, lang),
+        Command::Pool(args) => pool_launch(args, lang),
+        Command::Manager(args) => manager_launch(args, lang),
     }
 }
 
@@ -68,7 +75,7 @@ fn launch_of(command: Command) -> Result<Launch, String> {
 pub fn launch_from_args(args: &[&str]) -> Result<Launch, String> {
     let cli = Cli::try_parse_from(std::iter::once("mpviz").chain(args.iter().copied()))
         .map_err(|e| e.to_string())?;
-    launch_of(cli.command)
+    launch_of(cli.command, Lang::of_args(args))
 }
 
 /// clap's errors are several lines (usage, tips); a user gets the first one.
@@ -89,13 +96,16 @@ fn clap_exit(e: clap::Error) -> ExitCode {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid command line");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            usage_error(&common().say("usage_see_help", &[("message", &first)]))
+            usage_error(&messages().say("usage_see_help", &[("message", &first)]))
         }
     }
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("{}", common().say("usage_error", &[("message", &message)]));
+    eprintln!(
+        "{}",
+        messages().say("usage_error", &[("message", &message)])
+    );
     ExitCode::from(EXIT_USAGE)
 }
 
@@ -106,15 +116,21 @@ fn list() {
         .max()
         .unwrap_or(0);
     for (name, _) in scenario::SPECS {
-        let texts = scenario::texts::common();
-        let line = match scenario::spec(name) {
+        let texts = messages();
+        let line = match scenario::spec_in(name, lang::current()) {
             Ok(spec) => texts.say(
                 "list_line",
-                &[("about", &spec.about), ("tutorial", &spec.tutorial)],
+                &[
+                    ("about", &spec.texts.say("about", &[])),
+                    ("tutorial", &spec.tutorial),
+                ],
             ),
             Err(e) => texts.say("list_broken", &[("error", &e)]),
         };
-        println!("{name:width$}  {line}");
+        // A reader that left (`mpviz list | head -1`) ends the list.
+        if writeln!(std::io::stdout(), "{name:width$}  {line}").is_err() {
+            return;
+        }
     }
 }
 
@@ -127,12 +143,12 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
         Front::Dashboard
     };
     if front == Front::Dashboard && std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
-        return Err(common().say("usage_dumb_terminal", &[]));
+        return Err(messages().say("usage_dumb_terminal", &[]));
     }
     if front == Front::Dashboard
         && !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal())
     {
-        return Err(common().say("usage_no_terminal", &[]));
+        return Err(messages().say("usage_no_terminal", &[]));
     }
     let speed = match (args.speed, front) {
         (Some(speed), _) => speed,
@@ -140,7 +156,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
         (None, _) => Speed::Max,
     };
     if args.paused && front != Front::Dashboard {
-        return Err(common().say("usage_paused_headless", &[]));
+        return Err(messages().say("usage_paused_headless", &[]));
     }
     Ok((
         RunOptions {
@@ -160,6 +176,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
 /// `processes` children (what `flag` `asked` for comes to), and builds the
 /// scenario.
 fn launch(
+    lang: Lang,
     name: &str,
     run: &RunArgs,
     flag: &str,
@@ -170,8 +187,13 @@ fn launch(
     let spec = scenario::spec(name).map_err(|e| e.to_string())?;
     let (options, front) = run_options(run, &spec)?;
     limits::check_processes(flag, u64::from(asked), u64::from(processes))?;
+    let mut scenario = scenario().map_err(|e| e.to_string())?;
+    // Just made: nothing else holds it yet.
+    if let Some(s) = Arc::get_mut(&mut scenario) {
+        s.spec_mut().speak(lang);
+    }
     Ok(Launch {
-        scenario: scenario().map_err(|e| e.to_string())?,
+        scenario,
         options,
         front,
     })
@@ -182,7 +204,7 @@ fn or_default(value: Option<u32>, spec: &scenario::Spec, key: &str) -> u32 {
     value.unwrap_or_else(|| spec.default_u64(key).clamp(1, u64::from(u32::MAX)) as u32)
 }
 
-fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
+fn ticket_launch(args: TicketArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("ticket").map_err(|e| e.to_string())?;
     let params = ticket::TicketParams {
         buyers: or_default(args.buyers, &spec, "buyers"),
@@ -191,6 +213,7 @@ fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
         delay_ms: args.delay_ms.unwrap_or(spec.default_u64("delay_ms")),
     };
     launch(
+        lang,
         "ticket",
         &args.run,
         "--buyers",
@@ -200,7 +223,7 @@ fn ticket_launch(args: TicketArgs) -> Result<Launch, String> {
     )
 }
 
-fn race_launch(args: RaceArgs) -> Result<Launch, String> {
+fn race_launch(args: RaceArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("race").map_err(|e| e.to_string())?;
     let params = race::RaceParams {
         workers: or_default(args.workers, &spec, "workers"),
@@ -210,6 +233,7 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
     };
     // Threads count against the same limit as processes (RLIMIT_NPROC).
     launch(
+        lang,
         "race",
         &args.run,
         "--workers",
@@ -219,7 +243,7 @@ fn race_launch(args: RaceArgs) -> Result<Launch, String> {
     )
 }
 
-fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
+fn manager_launch(args: ManagerArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("manager").map_err(|e| e.to_string())?;
     let params = manager::ManagerParams {
         workers: or_default(args.workers, &spec, "workers"),
@@ -227,6 +251,7 @@ fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     // Main, the server and the workers.
     let processes = params.workers.saturating_add(2);
     launch(
+        lang,
         "manager",
         &args.run,
         "--workers",
@@ -236,7 +261,7 @@ fn manager_launch(args: ManagerArgs) -> Result<Launch, String> {
     )
 }
 
-fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
+fn lifecycle_launch(args: LifecycleArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("lifecycle").map_err(|e| e.to_string())?;
     let params = lifecycle::LifecycleParams {
         lock_kind: args.lock_kind,
@@ -245,6 +270,7 @@ fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
     // Main and the ten processes it starts, and the waiters.
     let processes = params.waiters.saturating_add(11);
     launch(
+        lang,
         "lifecycle",
         &args.run,
         "--waiters",
@@ -254,7 +280,7 @@ fn lifecycle_launch(args: LifecycleArgs) -> Result<Launch, String> {
     )
 }
 
-fn append_launch(args: AppendArgs) -> Result<Launch, String> {
+fn append_launch(args: AppendArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("append").map_err(|e| e.to_string())?;
     let params = append::AppendParams {
         writers: or_default(args.writers, &spec, "writers"),
@@ -262,6 +288,7 @@ fn append_launch(args: AppendArgs) -> Result<Launch, String> {
         lock: args.lock,
     };
     launch(
+        lang,
         "append",
         &args.run,
         "--writers",
@@ -271,7 +298,7 @@ fn append_launch(args: AppendArgs) -> Result<Launch, String> {
     )
 }
 
-fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
+fn queue_launch(args: QueueArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("queue").map_err(|e| e.to_string())?;
     let params = queue::QueueParams {
         producers: or_default(args.producers, &spec, "producers"),
@@ -281,13 +308,14 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
         timeout_ms: args.timeout_ms,
     };
     if params.maxsize > QUEUE_MAX_SIZE {
-        return Err(common().say(
+        return Err(messages().say(
             "usage_maxsize",
             &[("maxsize", &params.maxsize), ("max", &QUEUE_MAX_SIZE)],
         ));
     }
     let processes = params.producers.saturating_add(params.consumers);
     launch(
+        lang,
         "queue",
         &args.run,
         "--producers and --consumers",
@@ -297,12 +325,12 @@ fn queue_launch(args: QueueArgs) -> Result<Launch, String> {
     )
 }
 
-fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
+fn pool_launch(args: PoolArgs, lang: Lang) -> Result<Launch, String> {
     let spec = scenario::spec("pool").map_err(|e| e.to_string())?;
     let tasks = or_default(args.tasks, &spec, "tasks");
     let fail = args.fail.unwrap_or(0);
     if fail > tasks {
-        return Err(common().say("usage_fail", &[("fail", &fail), ("tasks", &tasks)]));
+        return Err(messages().say("usage_fail", &[("fail", &fail), ("tasks", &tasks)]));
     }
     // The task queue holds up to ten tasks: the feeder runs a little ahead.
     let queue_size = 10u32.min(tasks);
@@ -315,6 +343,7 @@ fn pool_launch(args: PoolArgs) -> Result<Launch, String> {
         crawl: args.crawl,
     };
     launch(
+        lang,
         "pool",
         &args.run,
         "--workers",

@@ -6,7 +6,8 @@
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Speed;
-use crate::scenario::texts::common;
+use crate::lang::Lang;
+use crate::scenario::texts::messages;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +22,9 @@ Space pauses, n steps one action, +/- change the speed, ? shows every key.",
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// The language mpviz speaks: zh (中文) or en; without it, LC_ALL, LC_MESSAGES or LANG (zh… means Chinese)
+    #[arg(long, global = true, value_name = "LANG", value_parser = parse_lang)]
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,11 +192,11 @@ fn parse_count(s: &str) -> Result<u32, String> {
     let n: i64 = s
         .trim()
         .parse()
-        .map_err(|_| common().say("usage_count", &[]))?;
+        .map_err(|_| messages().say("usage_count", &[]))?;
     if n < 1 {
-        return Err(common().say("usage_at_least_1", &[]));
+        return Err(messages().say("usage_at_least_1", &[]));
     }
-    u32::try_from(n).map_err(|_| common().say("usage_at_most", &[("max", &u32::MAX)]))
+    u32::try_from(n).map_err(|_| messages().say("usage_at_most", &[("max", &u32::MAX)]))
 }
 
 /// The most lifecycle waiters: main joins each one with a 1 s timeout (and
@@ -214,20 +218,20 @@ fn parse_delay(s: &str) -> Result<u64, String> {
     let n: i64 = s
         .trim()
         .parse()
-        .map_err(|_| common().say("usage_delay", &[]))?;
+        .map_err(|_| messages().say("usage_delay", &[]))?;
     if n < 0 {
-        return Err(common().say("usage_negative", &[]));
+        return Err(messages().say("usage_negative", &[]));
     }
     let n = n as u64;
     if n > MAX_DELAY_MS {
-        return Err(common().say("usage_delay_too_long", &[("max", &MAX_DELAY_MS)]));
+        return Err(messages().say("usage_delay_too_long", &[("max", &MAX_DELAY_MS)]));
     }
     Ok(n)
 }
 
 fn parse_timeout(s: &str) -> Result<u64, String> {
     match parse_delay(s)? {
-        0 => Err(common().say("usage_at_least_1", &[])),
+        0 => Err(messages().say("usage_at_least_1", &[])),
         n => Ok(n),
     }
 }
@@ -235,7 +239,7 @@ fn parse_timeout(s: &str) -> Result<u64, String> {
 fn parse_seed(s: &str) -> Result<u64, String> {
     s.trim()
         .parse()
-        .map_err(|_| common().say("usage_seed", &[("max", &u64::MAX)]))
+        .map_err(|_| messages().say("usage_seed", &[("max", &u64::MAX)]))
 }
 
 pub fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -243,13 +247,20 @@ pub fn parse_speed(s: &str) -> Result<Speed, String> {
     if s.eq_ignore_ascii_case("max") {
         return Ok(Speed::Max);
     }
-    let say = |key| common().say(key, &[("min", &MIN_SPEED), ("max", &MAX_SPEED)]);
+    let say = |key| messages().say(key, &[("min", &MIN_SPEED), ("max", &MAX_SPEED)]);
     let n: f64 = s.parse().map_err(|_| say("usage_speed"))?;
     // NaN fails both comparisons: it is refused too.
     if !(MIN_SPEED..=MAX_SPEED).contains(&n) {
         return Err(say("usage_speed_bounds"));
     }
     Ok(Speed::PerSecond(n))
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::named(s).ok_or_else(|| {
+        let known: Vec<&str> = Lang::all().into_iter().map(Lang::code).collect();
+        messages().say("usage_lang", &[("known", &known.join(", "))])
+    })
 }
 
 #[cfg(test)]

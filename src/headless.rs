@@ -30,12 +30,14 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         // it; and a long run says what runs and how to repeat it.
         let _ = output.send(format!("{}\n", start_line(&launch)).into_bytes());
     }
+    let launch_texts = launch.scenario.spec().texts.clone();
     let stopped = |run: &mut Run, signal: Result<i32, _>| {
         run.stop();
         let signal = signal.unwrap_or(nix::libc::SIGTERM);
+        let name = crate::scenario::texts::signal_name(signal);
         eprintln!(
-            "mpviz: stopped by {}; every process of the run was ended",
-            crate::scenario::texts::signal_name(signal)
+            "{}",
+            launch_texts.say("stopped_by_signal", &[("signal", &name)])
         );
         Ok(ExitCode::from(128 + signal as u8))
     };
@@ -143,8 +145,9 @@ fn write_failed(
 /// `--headless`'s first line: the scenario, how it is set up (the words of
 /// the dashboard's title), the speed and the seed.
 fn start_line(launch: &Launch) -> String {
-    let speed = crate::scenario::texts::speed_words(launch.options.speed.per_second());
-    crate::scenario::texts::common().say(
+    let texts = &launch.scenario.spec().texts;
+    let speed = crate::scenario::texts::speed_words(texts, launch.options.speed.per_second());
+    texts.say(
         "headless_start",
         &[
             ("scenario", &launch.scenario.name()),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod engine;
 pub mod headless;
 pub mod ipc;
+pub mod lang;
 pub mod launch;
 pub mod model;
 pub mod order;

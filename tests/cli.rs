@@ -180,3 +180,78 @@ fn lifecycle_refuses_more_waiters_than_its_bound() {
     refused(&["lifecycle", "--json", "--waiters", "51"], "at most 50");
     refused(&["lifecycle", "--json", "--waiters", "0"], "at least 1");
 }
+
+#[test]
+fn the_language_comes_from_lang_else_from_the_locale_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = mpviz(tmp.path(), args);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let chinese = |text: &str| text.contains("教程") && !text.contains("tutorial");
+    assert!(chinese(&list(&["list", "--lang", "zh"], &[])));
+    assert!(chinese(&list(&["--lang=zh", "list"], &[])));
+    // LC_ALL first, then LC_MESSAGES, then LANG.
+    assert!(chinese(&list(&["list"], &[("LC_ALL", "zh_CN.UTF-8")])));
+    let messages = [
+        ("LC_ALL", ""),
+        ("LC_MESSAGES", "zh_CN.UTF-8"),
+        ("LANG", "en_US.UTF-8"),
+    ];
+    assert!(chinese(&list(&["list"], &messages)));
+    let english = list(&["list"], &[("LC_ALL", "en_US.UTF-8"), ("LANG", "zh_CN")]);
+    assert!(english.contains("tutorial"), "{english}");
+    // --lang wins over the environment.
+    let english = list(&["list", "--lang", "en"], &[("LC_ALL", "zh_CN.UTF-8")]);
+    assert!(english.contains("tutorial"), "{english}");
+}
+
+#[test]
+fn bad_input_is_refused_in_chinese_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["ticket", "--lang", "zh", "--buyers", "0"][..],
+        &[
+            "pool", "--lang", "zh", "--json", "--fail", "5", "--tasks", "2",
+        ],
+    ] {
+        let out = mpviz(tmp.path(), args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("mpviz: 错误："), "{args:?}: {stderr}");
+    }
+    // A language mpviz does not speak is bad input too.
+    refused(&["list", "--lang", "xx"], "en, zh");
+}
+
+#[test]
+fn a_list_into_a_pipe_its_reader_closed_ends_quietly() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = mpviz(tmp.path(), &["list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes before the list is written.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+}

@@ -52,6 +52,7 @@ impl Dashboard {
         cmd.env("TERM", "xterm-256color");
         cmd.env("TMPDIR", tmp.path());
         cmd.env("NO_COLOR", "1");
+        cmd.env("LC_ALL", "C");
         for (key, value) in env {
             cmd.env(key, value);
         }
@@ -897,4 +898,98 @@ fn a_fork_refused_mid_run_makes_the_dashboard_exit_1_with_the_line() {
     );
     d.wait_terminal_given_back();
     support::wait_until_nothing_left("nothing is left", d.tmp.path());
+}
+
+/// The glyphs a panel's right edge may show: its border, or the table's
+/// scroll bar.
+const RIGHT_EDGE: &[&str] = &["┐", "│", "┘", "▲", "▼", "█", "║"];
+
+/// A scenario in Chinese, paused then stepped, at `rows`×`cols`: the
+/// screen's own words are Chinese (the header's state, the table's title, the
+/// key bar), no text is missing, every panel's right border is in the last
+/// column (a wide character drawn half or pushed over would move it), and q
+/// leaves nothing behind.
+fn in_chinese(args: &[&str], rows: u16, cols: u16) {
+    use mpviz::lang::Lang;
+    let zh = mpviz::scenario::texts::common_in(Lang::named("zh").expect("Chinese is built in"));
+    let paused = zh.say("header_paused", &[]);
+    let quit = format!("q {}", zh.say("footer_quit", &[]));
+    let title = zh.say("table_title", &[]);
+    let mut with_lang = args.to_vec();
+    with_lang.extend(["--lang", "zh", "--paused"]);
+    let mut d = Dashboard::start_sized(&with_lang, &[], rows, cols);
+    let check = |d: &Dashboard, what: &str| {
+        let screen = d.wait_for(what, |s| {
+            s.contains(paused.trim()) && s.contains(title.trim()) && s.contains(quit.trim())
+        });
+        assert!(
+            !screen.contains('⟦'),
+            "a text is missing ({what}):\n{screen}"
+        );
+        let parser = d.parser.lock().unwrap();
+        let cells = parser.screen();
+        for row in 0..rows {
+            let at = |col| {
+                cells
+                    .cell(row, col)
+                    .map(|c| c.contents())
+                    .unwrap_or_default()
+            };
+            if ["┌", "│", "└"].contains(&at(0)) {
+                let last = at(cols - 1);
+                assert!(
+                    RIGHT_EDGE.contains(&last),
+                    "{args:?} {cols}×{rows}, row {row} ends in {last:?} ({what}):\n{screen}"
+                );
+            }
+        }
+    };
+    check(&d, "paused, in Chinese");
+    let before = d.screen();
+    d.press("nn");
+    d.wait_for("two steps", |s| s != before);
+    check(&d, "after two steps");
+    let pid = d.pid();
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert!(!alive(i64::from(pid)));
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
+    assert_dir_empty(d.tmp.path());
+}
+
+/// Every scenario, small, as the Chinese tests run it.
+const SMALL_RUNS: &[&[&str]] = &[
+    &["ticket", "--buyers", "4", "--tickets", "2"],
+    &["race", "--workers", "3", "--increments", "2"],
+    &["lifecycle"],
+    &["append", "--writers", "3"],
+    &["pool", "--workers", "2", "--tasks", "4"],
+    &[
+        "queue",
+        "--producers",
+        "1",
+        "--consumers",
+        "1",
+        "--items",
+        "4",
+        "--maxsize",
+        "2",
+    ],
+    &["manager", "--workers", "3"],
+];
+
+#[test]
+fn every_scenario_speaks_chinese_at_80x24() {
+    for args in SMALL_RUNS {
+        in_chinese(args, 24, 80);
+    }
+}
+
+#[test]
+fn every_scenario_speaks_chinese_at_120x40() {
+    for args in SMALL_RUNS {
+        in_chinese(args, 40, 120);
+    }
 }

@@ -121,7 +121,7 @@ pub fn check_processes(flag: &str, asked: u64, wanted: u64) -> Result<(), String
         } else {
             "usage_processes_needs"
         };
-        return Err(crate::scenario::texts::common().say(
+        return Err(crate::scenario::texts::messages().say(
             key,
             &[
                 ("flag", &flag),

@@ -108,6 +108,10 @@ impl Scenario for Append {
         &self.spec
     }
 
+    fn spec_mut(&mut self) -> &mut Spec {
+        &mut self.spec
+    }
+
     fn params(&self) -> Value {
         serde_json::to_value(&self.params).unwrap_or(Value::Null)
     }

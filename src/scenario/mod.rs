@@ -1,9 +1,10 @@
 //! Scenarios: what the processes of a run do, and what the screen says about it.
 //!
-//! Each scenario is a type implementing [`Scenario`] plus a data file,
-//! `scenarios/NAME.toml`, built into the binary: its defaults, its one-line
-//! description and every sentence the dashboard shows. Translating mpviz is
-//! editing those files, not code.
+//! Each scenario is a type implementing [`Scenario`] plus data built into
+//! the binary: `scenarios/NAME.toml`, its defaults, and in each language's
+//! directory `scenarios/LANG/NAME.toml`, its one-line description and every
+//! sentence the dashboard shows (see [`texts`]). Translating mpviz is adding
+//! a directory of those files, not code.
 
 pub mod append;
 pub mod lifecycle;
@@ -21,6 +22,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::ipc::RunClock;
+use crate::lang::Lang;
 use crate::model::Model;
 use crate::protocol::{Body, Event, Pid};
 use crate::worker::Ctx;
@@ -28,25 +30,31 @@ use crate::worker::Ctx;
 pub use show::{Height, Panel, Show, Side};
 pub use texts::Texts;
 
-/// The data half of a scenario, from `scenarios/NAME.toml`.
+/// The data half of a scenario: `scenarios/NAME.toml`, and its texts in
+/// one language.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Spec {
     pub name: String,
-    pub title: String,
-    /// One line for `mpviz list`.
-    pub about: String,
     /// The tutorial's section.
     pub tutorial: String,
     pub defaults: toml::Table,
+    /// Every sentence, its `title` and one-line `about` (for `mpviz list`)
+    /// included, from the language's files.
+    #[serde(skip)]
     pub texts: Texts,
 }
 
 impl Spec {
-    /// A scenario's file, its texts laid over the shared ones.
-    pub fn parse(source: &str) -> anyhow::Result<Spec> {
+    /// A scenario's file, with its texts in `lang`.
+    pub fn parse(source: &str, lang: Lang) -> anyhow::Result<Spec> {
         let mut spec: Spec = toml::from_str(source).context("a scenario file is not valid")?;
-        spec.texts = spec.texts.over_common();
+        spec.texts = texts::scenario_texts(&spec.name, lang);
         Ok(spec)
+    }
+
+    /// The same scenario speaking `lang`.
+    pub fn speak(&mut self, lang: Lang) {
+        self.texts = texts::scenario_texts(&self.name, lang);
     }
 
     pub fn default_u64(&self, key: &str) -> u64 {
@@ -76,12 +84,18 @@ pub const SPECS: &[(&str, &str)] = &[
     ("manager", include_str!("../../scenarios/manager.toml")),
 ];
 
+/// Scenario `name`, speaking English.
 pub fn spec(name: &str) -> anyhow::Result<Spec> {
+    spec_in(name, Lang::EN)
+}
+
+/// Scenario `name`, speaking `lang`.
+pub fn spec_in(name: &str, lang: Lang) -> anyhow::Result<Spec> {
     let (_, source) = SPECS
         .iter()
         .find(|(n, _)| *n == name)
         .ok_or_else(|| anyhow::anyhow!("unknown scenario {name:?}"))?;
-    Spec::parse(source)
+    Spec::parse(source, lang)
 }
 
 /// A scenario's code in the parent (Python's main process): for example the
@@ -229,6 +243,8 @@ pub struct FileLine {
 pub trait Scenario: Send + Sync {
     fn name(&self) -> &'static str;
     fn spec(&self) -> &Spec;
+    /// The same, to set its language ([`Spec::speak`]).
+    fn spec_mut(&mut self) -> &mut Spec;
     /// The run's parameters as JSON (the `start` event shows them).
     fn params(&self) -> serde_json::Value;
     /// How many child processes the run starts.
@@ -407,11 +423,18 @@ mod tests {
     }
 
     #[test]
-    fn every_scenario_file_parses_and_names_itself() {
-        for (name, source) in SPECS {
-            let spec = Spec::parse(source).unwrap();
-            assert_eq!(&spec.name, name);
-            assert!(!spec.about.is_empty());
+    fn every_scenario_file_parses_and_names_itself_in_every_language() {
+        for lang in Lang::all() {
+            for (name, source) in SPECS {
+                let spec = Spec::parse(source, lang).unwrap();
+                assert_eq!(&spec.name, name);
+                for key in ["title", "about"] {
+                    assert!(
+                        spec.texts.get(key).is_some_and(|t| !t.is_empty()),
+                        "{name} {key}"
+                    );
+                }
+            }
         }
     }
 }

@@ -91,6 +91,10 @@ impl Scenario for Race {
         &self.spec
     }
 
+    fn spec_mut(&mut self) -> &mut Spec {
+        &mut self.spec
+    }
+
     fn params(&self) -> Value {
         serde_json::to_value(&self.params).unwrap_or(Value::Null)
     }

@@ -3,18 +3,21 @@
 //! A text is a template with `{name}`-style holes. The sentences every
 //! scenario shares (the table's states, column heads, panel titles, the
 //! header's items, the keys, status messages, the actions a process waits
-//! to do) are in `scenarios/common.toml` ([`common`]); each scenario's own
-//! are in its file, laid over the shared ones. [`Texts::say`] fills a text
+//! to do) are in `scenarios/LANG/common.toml` ([`common_in`]); each
+//! scenario's own are in `scenarios/LANG/NAME.toml`, laid over the shared
+//! ones ([`scenario_texts`]). Each language is a directory; English is
+//! complete, and stands in for what another lacks. [`Texts::say`] fills a text
 //! the code asks for by key; [`Texts::explain`] picks the template for an
 //! event (by its kind and, where it matters, what happened) and fills the
 //! holes from the event and the model.
 
 use std::collections::HashMap;
 use std::fmt::Display;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 
+use crate::lang::Lang;
 use crate::model::{LogEntry, Model};
 use crate::protocol::{Act, Body, Event, Outcome, PyValue};
 
@@ -22,25 +25,75 @@ use crate::protocol::{Act, Body, Event, Outcome, PyValue};
 #[serde(transparent)]
 pub struct Texts(HashMap<String, String>);
 
-/// The shared texts' file, compiled in.
-pub const COMMON: &str = include_str!("../../scenarios/common.toml");
+// Every language's text files, built in by `build.rs` from `scenarios/*/`.
+include!(concat!(env!("OUT_DIR"), "/texts.rs"));
 
 /// What [`Texts::say`] shows for a key no file has: visible, never silent.
 pub const MISSING: char = '⟦';
 
 #[derive(Deserialize)]
-struct CommonFile {
+struct TextsFile {
     texts: Texts,
 }
 
-/// The sentences every scenario shares.
-pub fn common() -> &'static Texts {
-    static COMMON_TEXTS: OnceLock<Texts> = OnceLock::new();
-    COMMON_TEXTS.get_or_init(|| {
-        toml::from_str::<CommonFile>(COMMON)
+/// The built-in text file `name` (`common` or a scenario's) of `lang`.
+pub fn file(lang: Lang, name: &str) -> Option<&'static str> {
+    TEXT_FILES
+        .iter()
+        .find(|(l, n, _)| *l == lang.code() && *n == name)
+        .map(|(_, _, text)| *text)
+}
+
+/// The texts of one file; none if the language has no such file.
+fn parse(lang: Lang, name: &str) -> Texts {
+    file(lang, name).map_or_else(Texts::default, |source| {
+        toml::from_str::<TextsFile>(source)
             .map(|f| f.texts)
-            .unwrap_or_else(|e| panic!("scenarios/common.toml is not valid: {e}"))
+            .unwrap_or_else(|e| panic!("scenarios/{}/{name}.toml is not valid: {e}", lang.code()))
     })
+}
+
+/// The sentences every scenario shares, in English.
+pub fn common() -> &'static Texts {
+    common_in(Lang::EN)
+}
+
+/// The shared sentences in the language of this process's messages
+/// ([`crate::lang::current`]): for the command line's errors and lists.
+pub fn messages() -> &'static Texts {
+    common_in(crate::lang::current())
+}
+
+/// The sentences every scenario shares, in `lang` (English where it has no
+/// text for a key).
+pub fn common_in(lang: Lang) -> &'static Texts {
+    static BY_LANG: OnceLock<Mutex<HashMap<Lang, &'static Texts>>> = OnceLock::new();
+    let mut by_lang = BY_LANG
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    by_lang.entry(lang).or_insert_with(|| {
+        let mut texts = parse(lang, "common");
+        if lang != Lang::EN {
+            texts.fill_from(&parse(Lang::EN, "common"));
+        }
+        Box::leak(Box::new(texts))
+    })
+}
+
+/// Scenario `name`'s texts in `lang`, laid over the shared ones: the
+/// scenario's own text for a key wins, and English stands in for a text
+/// the language lacks (the tests see that none is lacking).
+pub fn scenario_texts(name: &str, lang: Lang) -> Texts {
+    let mut english = parse(Lang::EN, name);
+    english.fill_from(common_in(Lang::EN));
+    if lang == Lang::EN {
+        return english;
+    }
+    let mut texts = parse(lang, name);
+    texts.fill_from(&parse(lang, "common"));
+    texts.fill_from(&english);
+    texts
 }
 
 impl Texts {
@@ -48,13 +101,11 @@ impl Texts {
         self.0.get(key).map(String::as_str)
     }
 
-    /// These texts over the shared ones: a scenario's own text for a key
-    /// wins.
-    pub fn over_common(mut self) -> Texts {
-        for (key, text) in &common().0 {
+    /// Takes from `other` every text these texts have no key for.
+    fn fill_from(&mut self, other: &Texts) {
+        for (key, text) in &other.0 {
             self.0.entry(key.clone()).or_insert_with(|| text.clone());
         }
-        self
     }
 
     /// Every key and its template.
@@ -438,7 +489,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             _ => return None,
         },
         "speed" => match &ev.body {
-            Body::Pace { speed, .. } => speed_words(*speed),
+            Body::Pace { speed, .. } => speed_words(texts, *speed),
             _ => return None,
         },
         "lost_pid" => proc?.overwrote.map(who)?,
@@ -550,15 +601,15 @@ pub fn lock_key(of: &str, lock: bool) -> &'static str {
 }
 
 /// The pacer's speed as the screen says it: "10/s", "1 per 5 s", "max".
-pub fn speed_words(speed: Option<f64>) -> String {
-    speed.map_or_else(|| common().say("speed_max", &[]), format_speed)
-}
-
-pub fn format_speed(per_second: f64) -> String {
-    if per_second >= 1.0 {
-        format!("{per_second:.0}/s")
-    } else {
-        format!("1 per {:.0} s", 1.0 / per_second)
+/// A speed in `texts`' words: `max`, `5/s`, `1 per 4 s`.
+pub fn speed_words(texts: &Texts, speed: Option<f64>) -> String {
+    match speed {
+        None => texts.say("speed_max", &[]),
+        Some(per_second) if per_second >= 1.0 => format!("{per_second:.0}/s"),
+        Some(per_second) => {
+            let every = format!("{:.0}", 1.0 / per_second);
+            texts.say("speed_one_per", &[("s", &every)])
+        }
     }
 }
 
@@ -626,9 +677,9 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
     out
 }
 
-/// An outcome in words, for tables.
-pub fn outcome_word(outcome: Outcome) -> String {
-    common().say(&format!("word_outcome_{}", outcome.as_str()), &[])
+/// An outcome in `texts`' words, for tables.
+pub fn outcome_word(texts: &Texts, outcome: Outcome) -> String {
+    texts.say(&format!("word_outcome_{}", outcome.as_str()), &[])
 }
 
 #[cfg(test)]
@@ -643,6 +694,65 @@ pub(crate) mod tests {
             .filter_map(|rest| rest.split_once('}'))
             .map(|(hole, _)| hole.split('|').next().unwrap_or(hole))
             .collect()
+    }
+
+    /// Every other language has each English file, with exactly its keys,
+    /// and each text has exactly the English text's holes.
+    #[test]
+    fn every_language_has_every_key_of_english_with_the_same_holes() {
+        let english: Vec<&str> = TEXT_FILES
+            .iter()
+            .filter(|(lang, _, _)| *lang == Lang::EN.code())
+            .map(|(_, name, _)| *name)
+            .collect();
+        assert!(
+            english.contains(&"common") && english.len() > 7,
+            "{english:?}"
+        );
+        let mut wrong = Vec::new();
+        for lang in Lang::all().into_iter().filter(|l| *l != Lang::EN) {
+            for name in &english {
+                let at = format!("scenarios/{}/{name}.toml", lang.code());
+                if file(lang, name).is_none() {
+                    wrong.push(format!("{at}: missing"));
+                    continue;
+                }
+                let (en, other) = (parse(Lang::EN, name), parse(lang, name));
+                for (key, text) in en.iter() {
+                    match other.get(key) {
+                        None => wrong.push(format!("{at}: no {key}")),
+                        Some(t) => {
+                            let (mut a, mut b) = (holes(text), holes(t));
+                            a.sort_unstable();
+                            a.dedup();
+                            b.sort_unstable();
+                            b.dedup();
+                            if a != b {
+                                wrong.push(format!("{at}: {key} has holes {b:?}, English {a:?}"));
+                            }
+                        }
+                    }
+                }
+                for (key, _) in other.iter() {
+                    if en.get(key).is_none() {
+                        wrong.push(format!("{at}: {key} is not in English"));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn the_parity_check_reads_holes_and_finds_files_by_language() {
+        // The check above compares these, so it can fail.
+        assert_eq!(
+            holes("{n} {n|item|items} in {queue}"),
+            vec!["n", "n", "queue"]
+        );
+        let zh = Lang::named("zh").expect("Chinese is built in");
+        assert!(file(zh, "common").is_some());
+        assert!(file(zh, "no such file").is_none());
     }
 
     /// Whether `text` shows a key no file has or a hole nobody filled.

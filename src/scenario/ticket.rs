@@ -93,6 +93,10 @@ impl Scenario for Ticket {
         &self.spec
     }
 
+    fn spec_mut(&mut self) -> &mut Spec {
+        &mut self.spec
+    }
+
     fn params(&self) -> Value {
         serde_json::to_value(&self.params).unwrap_or(Value::Null)
     }

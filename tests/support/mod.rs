@@ -21,7 +21,12 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// a test can check that the run left no file behind.
 pub fn mpviz(tmp: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env("TMPDIR", tmp).env("NO_COLOR", "1");
+    // English unless a test asks otherwise: the machine's locale does not
+    // choose the words the tests look for.
+    cmd.args(args)
+        .env("TMPDIR", tmp)
+        .env("NO_COLOR", "1")
+        .env("LC_ALL", "C");
     cmd
 }
 

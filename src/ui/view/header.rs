@@ -24,7 +24,7 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     } else {
         Span::styled(say("header_running"), t.good())
     };
-    let speed = speed_words(m.pace.speed);
+    let speed = speed_words(&screen.scenario.spec().texts, m.pace.speed);
     let elapsed = screen.view.elapsed;
     let first: Vec<Vec<Span<'a>>> = vec![
         vec![

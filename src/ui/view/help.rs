@@ -57,7 +57,10 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     lines.push(Line::styled(
         texts.say(
             "help_scenario",
-            &[("title", &spec.title), ("tutorial", &spec.tutorial)],
+            &[
+                ("title", &spec.texts.say("title", &[])),
+                ("tutorial", &spec.tutorial),
+            ],
         ),
         t.title(),
     ));

@@ -95,7 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         .collect();
     let focused = view.focus == Focus::Events;
     let mut title = vec![
-        Span::styled(" Events ", t.title()),
+        Span::styled(texts.say("panel_events", &[]), t.title()),
         Span::styled(format!("{} ", m.events), t.dim()),
     ];
     if view.log_top.is_some() && start + rows < m.log.len() {

@@ -109,11 +109,14 @@ pub fn doing(texts: &Texts, p: &Proc) -> String {
             say("doing_served", &[("request", &said(r)), ("client", client)])
         }
         Activity::SetPlain(n) => say("doing_set_plain", &[("n", n)]),
-        Activity::Finished(o) => outcome_word(*o),
+        Activity::Finished(o) => outcome_word(texts, *o),
         Activity::Released(_) => say("doing_released", &[]),
         Activity::Joined => say("doing_joined", &[]),
         Activity::Exited(_) => match p.outcome {
-            Some(o) => say("doing_exited_outcome", &[("outcome", &outcome_word(o))]),
+            Some(o) => say(
+                "doing_exited_outcome",
+                &[("outcome", &outcome_word(texts, o))],
+            ),
             None => say("doing_exited", &[]),
         },
     }

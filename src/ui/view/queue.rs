@@ -18,9 +18,10 @@ pub const HEIGHT: u16 = 12;
 /// The panel before anything about the queue has been reported.
 pub fn draw_unseen(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
-    let block = Block::bordered().title(Span::styled(" Queue ", t.title()));
+    let texts = &screen.scenario.spec().texts;
+    let block = Block::bordered().title(Span::styled(texts.say("panel_queue", &[]), t.title()));
     frame.render_widget(
-        Paragraph::new(Line::styled("(nothing reported yet)", t.dim())).block(block),
+        Paragraph::new(Line::styled(texts.say("queue_unseen", &[]), t.dim())).block(block),
         area,
     );
 }
@@ -112,13 +113,19 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
         } else {
             t.warn()
         };
-        lines.push(Line::from(vec![
-            Span::styled(
-                texts.say("queue_qsize", &[("who", &who(pid)), ("value", &value)]),
-                t.label(),
-            ),
-            Span::styled(texts.say("queue_real", &[("depth", &q.depth)]), stale),
-        ]));
+        let asked = Span::styled(
+            texts.say("queue_qsize", &[("who", &who(pid)), ("value", &value)]),
+            t.label(),
+        );
+        let real = Span::styled(texts.say("queue_real", &[("depth", &q.depth)]), stale);
+        // One line if both fit, else one each: the paragraph's wrapping
+        // misjudges a line of wide characters that ends at the border.
+        if asked.width() + real.width() <= usize::from(text.width) {
+            lines.push(Line::from(vec![asked, real]));
+        } else {
+            lines.push(Line::from(asked));
+            lines.push(Line::from(real));
+        }
     }
     if q.blocked.is_empty() {
         lines.push(Line::styled(

@@ -1618,6 +1618,9 @@ impl<S: Scenario> Scenario for Declared<S> {
     fn spec(&self) -> &crate::scenario::Spec {
         self.inner.spec()
     }
+    fn spec_mut(&mut self) -> &mut crate::scenario::Spec {
+        self.inner.spec_mut()
+    }
     fn params(&self) -> serde_json::Value {
         self.inner.params()
     }
