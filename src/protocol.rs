@@ -811,7 +811,7 @@ mod tests {
     /// One event of every kind a process can send through the pipe (all but
     /// `start`, which the parent makes itself, its params being free JSON).
     fn one_of_each_kind() -> Vec<Event> {
-        let q = || "q".to_string();
+        let q = || Name::from("q");
         let bodies = vec![
             Body::Spawn {
                 name: "buyer-1".into(),
@@ -867,30 +867,30 @@ mod tests {
                 landed: None,
             },
             Body::Put {
-                queue: q().into(),
+                queue: q(),
                 item: u64::MAX,
                 depth: 10,
             },
             Body::Get {
-                queue: q().into(),
+                queue: q(),
                 item: 0,
                 depth: 0,
             },
             Body::Blocked {
-                queue: q().into(),
+                queue: q(),
                 op: "put".into(),
             },
             Body::Full {
-                queue: q().into(),
+                queue: q(),
                 item: 4,
             },
-            Body::Empty { queue: q().into() },
+            Body::Empty { queue: q() },
             Body::Qsize {
-                queue: q().into(),
+                queue: q(),
                 value: 2,
             },
             Body::QueueDepth {
-                queue: q().into(),
+                queue: q(),
                 depth: 1,
                 maxsize: 3,
             },

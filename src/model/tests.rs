@@ -473,7 +473,7 @@ fn leaving_the_middle_of_a_long_line_keeps_the_order_of_the_rest() {
 
 #[test]
 fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
-    let q = || "q".to_string();
+    let q = || Name::from("q");
     let blocked = vec![
         ev(
             0,
@@ -491,7 +491,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             2,
             Some(10),
             Body::Blocked {
-                queue: q().into(),
+                queue: q(),
                 op: "get".into(),
             },
         ),
@@ -505,7 +505,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             3,
             Some(99),
             Body::Put {
-                queue: q().into(),
+                queue: q(),
                 item: 0,
                 depth: 1,
             },
@@ -514,7 +514,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             4,
             Some(10),
             Body::Get {
-                queue: q().into(),
+                queue: q(),
                 item: 0,
                 depth: 0,
             },
@@ -523,7 +523,7 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
             5,
             Some(10),
             Body::Get {
-                queue: q().into(),
+                queue: q(),
                 item: 1,
                 depth: 0,
             },
@@ -539,17 +539,17 @@ fn a_blocked_get_is_one_action_begun_by_the_block_and_a_step_of_main_counts() {
 /// A read (`write: false`) or write of the race's counter at its `place`
 /// among the writes that landed.
 fn counted(pid: Pid, write: bool, place: u64, value: i64) -> Event {
-    let file = "counter".to_string();
+    let file = Name::from("counter");
     let body = if write {
         Body::Write {
-            file: file.into(),
+            file,
             value: Some(value),
             bytes: None,
             landed: Some(place),
         }
     } else {
         Body::Read {
-            file: file.into(),
+            file,
             value: Some(value),
             text: value.to_string(),
             landed: Some(place),
@@ -662,13 +662,13 @@ fn a_stale_write_is_marked_a_lost_update_once_the_loss_is_certain_not_before() {
 /// predates that write), gets its ticket and exits; the pacer re-announces
 /// the pause.
 fn a_lost_update_then_routine() -> Vec<Event> {
-    let file = || "tickets.json".to_string();
+    let file = || Name::from("tickets.json");
     let read = |t, pid| {
         ev(
             t,
             Some(pid),
             Body::Read {
-                file: file().into(),
+                file: file(),
                 value: Some(3),
                 text: "{\"count\": 3}".into(),
                 landed: None,
@@ -681,7 +681,7 @@ fn a_lost_update_then_routine() -> Vec<Event> {
             t,
             Some(pid),
             Body::Write {
-                file: file().into(),
+                file: file(),
                 value: Some(2),
                 bytes: None,
                 landed: None,
@@ -728,7 +728,7 @@ fn a_lost_update_then_routine() -> Vec<Event> {
             8,
             None,
             Body::File {
-                file: file().into(),
+                file: file(),
                 content: "{\"count\": 2}".into(),
             },
         ),

@@ -1020,15 +1020,13 @@ pub(crate) mod tests {
                 },
             ));
         }
-        let lock = "tickets".to_string();
+        let lock = crate::protocol::Name::from("tickets");
         m.apply(&Event::new(
             1,
             Some(10),
-            Body::LockAcquire {
-                lock: lock.clone().into(),
-            },
+            Body::LockAcquire { lock: lock.clone() },
         ));
-        let wait = Event::new(2, Some(11), Body::LockWait { lock: lock.into() });
+        let wait = Event::new(2, Some(11), Body::LockWait { lock });
         m.apply(&wait);
         assert_eq!(Texts::key_for(&wait, &m), "lock_wait_held");
         let text = spec.texts.explain(&wait, &m).unwrap();
@@ -1057,7 +1055,7 @@ pub(crate) mod tests {
         use crate::protocol::{PyValue, SeenBlocked};
         let spec = crate::scenario::spec("lifecycle").unwrap();
         let mut m = Model::new();
-        let lock = || "lock".to_string();
+        let lock = || crate::protocol::Name::from("lock");
         let say = |m: &mut Model, e: Event| {
             m.apply(&e);
             let text = spec.texts.explain(&e, m).unwrap();
@@ -1114,20 +1112,8 @@ pub(crate) mod tests {
             returned.contains("joins its non-daemon children"),
             "{returned}"
         );
-        m.apply(&Event::new(
-            2,
-            Some(41),
-            Body::LockAcquire {
-                lock: lock().into(),
-            },
-        ));
-        m.apply(&Event::new(
-            2,
-            Some(42),
-            Body::LockWait {
-                lock: lock().into(),
-            },
-        ));
+        m.apply(&Event::new(2, Some(41), Body::LockAcquire { lock: lock() }));
+        m.apply(&Event::new(2, Some(42), Body::LockWait { lock: lock() }));
         m.apply(&Event::new(3, Some(41), Body::Exit { exitcode: -15 }));
         let seen = SeenBlocked {
             pid: 42,
@@ -1139,7 +1125,7 @@ pub(crate) mod tests {
             4,
             Some(40),
             Body::Deadlock {
-                lock: lock().into(),
+                lock: lock(),
                 holder: 41,
                 waiters: vec![42],
                 value: 0,
@@ -1156,13 +1142,7 @@ pub(crate) mod tests {
         // Not a deadlock but an flock: the next waiter takes it.
         let taken = say(
             &mut m,
-            Event::new(
-                5,
-                Some(42),
-                Body::LockAcquire {
-                    lock: lock().into(),
-                },
-            ),
+            Event::new(5, Some(42), Body::LockAcquire { lock: lock() }),
         );
         assert!(
             taken.contains("let go of the flock when its holder holder (PID 41) died"),

@@ -108,28 +108,10 @@ mod tests {
                 },
             );
         }
-        let lock = || "tickets".to_string();
-        at(
-            &mut m,
-            10,
-            Body::LockWait {
-                lock: lock().into(),
-            },
-        );
-        at(
-            &mut m,
-            10,
-            Body::LockAcquire {
-                lock: lock().into(),
-            },
-        );
-        at(
-            &mut m,
-            11,
-            Body::LockWait {
-                lock: lock().into(),
-            },
-        );
+        let lock = || crate::protocol::Name::from("tickets");
+        at(&mut m, 10, Body::LockWait { lock: lock() });
+        at(&mut m, 10, Body::LockAcquire { lock: lock() });
+        at(&mut m, 11, Body::LockWait { lock: lock() });
         at(
             &mut m,
             12,

@@ -416,7 +416,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
     })
     .unwrap();
     let mut m = Model::new();
-    let q = || "queue".to_string();
+    let q = || Name::from("queue");
     for (slot, role) in [(0u32, "producer"), (1, "consumer")] {
         m.apply(&spawned(10 + slot as Pid, slot, &format!("{role}-0"), role));
     }
@@ -424,7 +424,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         2,
         None,
         Body::QueueDepth {
-            queue: q().into(),
+            queue: q(),
             depth: 0,
             maxsize: 2,
         },
@@ -433,7 +433,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         3,
         Some(11),
         Body::Qsize {
-            queue: q().into(),
+            queue: q(),
             value: 0,
         },
     ));
@@ -441,7 +441,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         4,
         Some(10),
         Body::Put {
-            queue: q().into(),
+            queue: q(),
             item: 0,
             depth: 1,
         },
@@ -450,7 +450,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         5,
         Some(10),
         Body::Put {
-            queue: q().into(),
+            queue: q(),
             item: 1,
             depth: 2,
         },
@@ -459,7 +459,7 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
         6,
         Some(10),
         Body::Blocked {
-            queue: q().into(),
+            queue: q(),
             op: "put".into(),
         },
     ));
@@ -476,16 +476,17 @@ fn the_queue_panel_shows_depth_blocked_processes_and_a_stale_qsize() {
     assert!(s.contains("┌ Queue maxsize 2 · shared…─"), "{s}");
 }
 
-#[test]
-fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
+/// A pool of one worker for `tasks` tasks (`fail` of them failing), and a
+/// model that has seen its start, mpviz's PID 100.
+fn a_pool(tasks: u32, fail: u32, crawl: bool) -> (crate::scenario::pool::Pool, Model) {
     use crate::scenario::pool::{Pool, PoolParams};
     let scenario = Pool::new(PoolParams {
         workers: 1,
-        tasks: 3,
-        fail: 1,
+        tasks,
+        fail,
         sync: false,
-        queue_size: 3,
-        crawl: false,
+        queue_size: tasks,
+        crawl,
     })
     .unwrap();
     let mut m = Model::new();
@@ -499,6 +500,12 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
             params: serde_json::json!({}),
         },
     ));
+    (scenario, m)
+}
+
+#[test]
+fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
+    let (scenario, mut m) = a_pool(3, 1, false);
     m.apply(&Event::new(
         1,
         Some(10),
@@ -551,27 +558,8 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
 
 #[test]
 fn a_crawl_shows_the_page_fetched_and_what_the_callback_parsed_at_80x24() {
-    use crate::scenario::pool::{page, parse, Pool, PoolParams};
-    let scenario = Pool::new(PoolParams {
-        workers: 1,
-        tasks: 4,
-        fail: 0,
-        sync: false,
-        queue_size: 4,
-        crawl: true,
-    })
-    .unwrap();
-    let mut m = Model::new();
-    m.apply(&Event::new(
-        0,
-        None,
-        Body::Start {
-            scenario: "pool".into(),
-            seed: 1,
-            parent_pid: 100,
-            params: serde_json::json!({}),
-        },
-    ));
+    use crate::scenario::pool::{page, parse};
+    let (scenario, mut m) = a_pool(4, 0, true);
     m.apply(&spawned(10, 0, "worker-0", "worker"));
     m.apply(&Event::new(2, Some(100), Body::TaskSubmit { task: 3 }));
     m.apply(&Event::new(3, Some(10), Body::TaskStart { task: 3 }));
