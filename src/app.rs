@@ -75,7 +75,7 @@ fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
 pub fn launch_from_args(args: &[&str]) -> Result<Launch, String> {
     let cli = Cli::try_parse_from(std::iter::once("mpviz").chain(args.iter().copied()))
         .map_err(|e| e.to_string())?;
-    launch_of(cli.command, Lang::of_args(args))
+    launch_of(cli.command, cli.lang.unwrap_or_else(Lang::from_env))
 }
 
 /// clap's errors are several lines (usage, tips); a user gets the first one.
@@ -182,18 +182,15 @@ fn launch(
     flag: &str,
     asked: u32,
     processes: u32,
-    scenario: impl FnOnce() -> anyhow::Result<Arc<dyn Scenario>>,
+    scenario: impl FnOnce() -> anyhow::Result<Box<dyn Scenario>>,
 ) -> Result<Launch, String> {
     let spec = scenario::spec(name).map_err(|e| e.to_string())?;
     let (options, front) = run_options(run, &spec)?;
     limits::check_processes(flag, u64::from(asked), u64::from(processes))?;
     let mut scenario = scenario().map_err(|e| e.to_string())?;
-    // Just made: nothing else holds it yet.
-    if let Some(s) = Arc::get_mut(&mut scenario) {
-        s.spec_mut().speak(lang);
-    }
+    scenario.spec_mut().speak(lang);
     Ok(Launch {
-        scenario,
+        scenario: Arc::from(scenario),
         options,
         front,
     })
@@ -219,7 +216,7 @@ fn ticket_launch(args: TicketArgs, lang: Lang) -> Result<Launch, String> {
         "--buyers",
         params.buyers,
         params.buyers,
-        || Ok(Arc::new(ticket::Ticket::new(params)?)),
+        || Ok(Box::new(ticket::Ticket::new(params)?)),
     )
 }
 
@@ -239,7 +236,7 @@ fn race_launch(args: RaceArgs, lang: Lang) -> Result<Launch, String> {
         "--workers",
         params.workers,
         params.workers,
-        || Ok(Arc::new(race::Race::new(params)?)),
+        || Ok(Box::new(race::Race::new(params)?)),
     )
 }
 
@@ -257,7 +254,7 @@ fn manager_launch(args: ManagerArgs, lang: Lang) -> Result<Launch, String> {
         "--workers",
         params.workers,
         processes,
-        || Ok(Arc::new(manager::Manager::new(params)?)),
+        || Ok(Box::new(manager::Manager::new(params)?)),
     )
 }
 
@@ -276,7 +273,7 @@ fn lifecycle_launch(args: LifecycleArgs, lang: Lang) -> Result<Launch, String> {
         "--waiters",
         params.waiters,
         processes,
-        || Ok(Arc::new(lifecycle::Lifecycle::new(params)?)),
+        || Ok(Box::new(lifecycle::Lifecycle::new(params)?)),
     )
 }
 
@@ -294,7 +291,7 @@ fn append_launch(args: AppendArgs, lang: Lang) -> Result<Launch, String> {
         "--writers",
         params.writers,
         params.writers,
-        || Ok(Arc::new(append::Append::new(params)?)),
+        || Ok(Box::new(append::Append::new(params)?)),
     )
 }
 
@@ -321,7 +318,7 @@ fn queue_launch(args: QueueArgs, lang: Lang) -> Result<Launch, String> {
         "--producers and --consumers",
         processes,
         processes,
-        || Ok(Arc::new(queue::QueueScenario::new(params)?)),
+        || Ok(Box::new(queue::QueueScenario::new(params)?)),
     )
 }
 
@@ -349,6 +346,6 @@ fn pool_launch(args: PoolArgs, lang: Lang) -> Result<Launch, String> {
         "--workers",
         params.workers,
         params.workers,
-        || Ok(Arc::new(pool::Pool::new(params)?)),
+        || Ok(Box::new(pool::Pool::new(params)?)),
     )
 }

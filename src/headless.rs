@@ -30,15 +30,12 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         // it; and a long run says what runs and how to repeat it.
         let _ = output.send(format!("{}\n", start_line(&launch)).into_bytes());
     }
-    let launch_texts = launch.scenario.spec().texts.clone();
+    let texts = &launch.scenario.spec().texts;
     let stopped = |run: &mut Run, signal: Result<i32, _>| {
         run.stop();
         let signal = signal.unwrap_or(nix::libc::SIGTERM);
         let name = crate::scenario::texts::signal_name(signal);
-        eprintln!(
-            "{}",
-            launch_texts.say("stopped_by_signal", &[("signal", &name)])
-        );
+        eprintln!("{}", texts.say("stopped_by_signal", &[("signal", &name)]));
         Ok(ExitCode::from(128 + signal as u8))
     };
     loop {

@@ -79,6 +79,17 @@ pub struct Model {
     pub errors: Vec<String>,
 }
 
+/// A write to memory that counts its writes: its writer and its landing
+/// place.
+fn landed_write(ev: &Event) -> Option<(Pid, u64)> {
+    match ev.body {
+        Body::Write {
+            landed: Some(at), ..
+        } => ev.pid.map(|pid| (pid, at)),
+        _ => None,
+    }
+}
+
 impl Model {
     pub fn new() -> Model {
         Model::default()
@@ -196,12 +207,7 @@ impl Model {
         }
         // A step re-announces the pace it left unchanged: nothing to log.
         let unchanged_pace = matches!(ev.body, Body::Pace { .. }) && !pace_changed;
-        let this_write = match ev.body {
-            Body::Write {
-                landed: Some(at), ..
-            } => ev.pid.map(|pid| (pid, at)),
-            _ => None,
-        };
+        let this_write = landed_write(ev);
         if ev.is_logged() && !unchanged_pace {
             self.log_entry(event, pace_changed);
         }
@@ -215,10 +221,7 @@ impl Model {
     /// logged.
     fn mark_certain_losses(&mut self, this_write: Option<(Pid, u64)>) {
         for (writer, place) in std::mem::take(&mut self.files.confirmed) {
-            let is_it = |e: &Event| {
-                e.pid == Some(writer)
-                    && matches!(e.body, Body::Write { landed: Some(at), .. } if at == place)
-            };
+            let is_it = |e: &Event| landed_write(e) == Some((writer, place));
             if this_write == Some((writer, place)) {
                 continue;
             }

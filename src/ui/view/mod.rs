@@ -75,36 +75,42 @@ pub const MIN_HEIGHT: u16 = 24;
 
 /// `text` cut to `width` terminal columns (by display width, not
 /// characters), with `…` where it was cut. The cut falls between words
-/// when a space in the last two thirds of what fits allows it, so that a
-/// number (a PID, a value) is shown whole or not at all.
+/// where [`line_end`] allows it, so that a number (a PID, a value) is shown
+/// whole or not at all.
 pub fn cut(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }
-    let mut out = String::new();
+    if width == 0 {
+        return String::new();
+    }
+    let end = line_end(text, width - 1, char::is_whitespace);
+    format!("{}…", text[..end].trim_end())
+}
+
+/// Where a line of `text` at most `width` columns wide ends (a byte index):
+/// before a space that does not fit, else after the last character
+/// `breaks_after` accepts in the line's last two thirds, else where the line
+/// is full.
+pub fn line_end(text: &str, width: usize, breaks_after: impl Fn(char) -> bool) -> usize {
     let mut used = 0;
-    // Where `out` could end between words, and how wide it is there.
-    let mut last_space: Option<(usize, usize)> = None;
-    let mut mid_word = false;
-    for c in text.chars() {
+    // Where the line could end after a break, and how wide it is there.
+    let mut after_break = None;
+    for (at, c) in text.char_indices() {
         let w = c.width().unwrap_or(0);
-        if used + w + 1 > width {
-            mid_word = !c.is_whitespace();
-            break;
+        if used + w > width {
+            return match after_break {
+                _ if c.is_whitespace() => at,
+                Some((end, wide)) if wide * 3 >= width => end,
+                _ => at,
+            };
         }
-        if c.is_whitespace() {
-            last_space = Some((out.len(), used));
-        }
-        out.push(c);
         used += w;
+        if breaks_after(c) {
+            after_break = Some((at + c.len_utf8(), used));
+        }
     }
-    if let Some((at, _)) = last_space.filter(|&(_, wide)| mid_word && wide * 3 >= width) {
-        out.truncate(at);
-    }
-    if width > 0 {
-        out.push('…');
-    }
-    out
+    text.len()
 }
 
 /// `text` in lines of at most `width` columns, broken between words (a

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{cut, Screen};
+use super::{cut, line_end, Screen};
 use crate::model::TaskState;
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
@@ -190,7 +190,14 @@ fn cut_into_lines(
         let rest = &all[start..];
         // The last row keeps a column for the `…` if text is left.
         let last_row = lines.len() + 1 == rows && rest.width() > width;
-        let end = start + line_end(rest, width - usize::from(last_row));
+        let end = match line_end(rest, width - usize::from(last_row), |c| {
+            c == ' ' || c == '>'
+        }) {
+            // At least one character, however narrow the line.
+            0 => rest.chars().next().map_or(0, char::len_utf8),
+            n => n,
+        };
+        let end = start + end;
         let mut shown = all[start..end].to_string();
         if last_row {
             shown.push('…');
@@ -205,31 +212,8 @@ fn cut_into_lines(
             Span::styled(head.to_string(), label_style),
             Span::styled(rest.to_string(), text_style),
         ]));
-        start = end;
+        // The next line does not start with the space it broke at.
+        start = end + usize::from(all[end..].starts_with(' '));
     }
     lines
-}
-
-/// Where the first line of `text` ends (a byte index) at `width` columns:
-/// after the last space or `>` in the line's last two thirds, else where
-/// the line is full.
-fn line_end(text: &str, width: usize) -> usize {
-    let mut used = 0;
-    let mut after_break = None;
-    for (at, c) in text.char_indices() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w > width {
-            return match after_break {
-                Some((end, wide)) if wide * 3 >= width => end,
-                // At least one character, however narrow the line.
-                _ if at == 0 => c.len_utf8(),
-                _ => at,
-            };
-        }
-        used += w;
-        if c == ' ' || c == '>' {
-            after_break = Some((at + c.len_utf8(), used));
-        }
-    }
-    text.len()
 }
