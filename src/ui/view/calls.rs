@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::Screen;
@@ -59,9 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let block = Block::bordered().title(Span::styled(title, t.title()));
     // The newest is always the bottom line.
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
+        Paragraph::new(super::wrap_lines(&lines, width)).block(block),
         area,
     );
 }

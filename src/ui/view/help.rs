@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
@@ -66,7 +66,8 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     ));
     lines.push(Line::raw(screen.scenario.intro()));
 
-    let needed: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let lines = super::wrap_lines(&lines, inner as u16);
+    let needed = lines.len();
     let height = (needed as u16 + 2).min(area.height);
     let [popup] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
@@ -88,10 +89,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     frame.render_widget(Clear, popup);
     let block = Block::bordered().title(Span::styled(title, t.title()));
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
-            .block(block),
+        Paragraph::new(lines).scroll((scroll, 0)).block(block),
         popup,
     );
 }

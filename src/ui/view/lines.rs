@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
@@ -69,7 +69,7 @@ pub fn draw(
     let [file_area, orders_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(orders_height)]).areas(inner);
     frame.render_widget(
-        Paragraph::new(orders).wrap(Wrap { trim: false }),
+        Paragraph::new(super::wrap_lines(&orders, orders_area.width)),
         orders_area,
     );
     let rows = file_area.height as usize;

@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
@@ -114,17 +114,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     }
     let block = Block::bordered().title(Line::from(title));
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
+        Paragraph::new(super::wrap_lines(&lines, inner)).block(block),
         managed,
     );
 
     let block = Block::bordered().title(Span::styled(say("panel_plain"), t.title()));
     frame.render_widget(
-        Paragraph::new(plain_lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
+        Paragraph::new(super::wrap_lines(&plain_lines, inner)).block(block),
         plain,
     );
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -89,9 +89,10 @@ pub fn cut(text: &str, width: usize) -> String {
 }
 
 /// Where a line of `text` at most `width` columns wide ends (a byte index):
-/// before a space that does not fit, else after the last character
-/// `breaks_after` accepts in the line's last two thirds, else where the line
-/// is full.
+/// before a space or a wide character that does not fit, else after the
+/// last character `breaks_after` accepts (or the last wide one: Chinese
+/// breaks between any two characters) in the line's last two thirds, else
+/// where the line is full.
 pub fn line_end(text: &str, width: usize, breaks_after: impl Fn(char) -> bool) -> usize {
     let mut used = 0;
     // Where the line could end after a break, and how wide it is there.
@@ -100,13 +101,13 @@ pub fn line_end(text: &str, width: usize, breaks_after: impl Fn(char) -> bool) -
         let w = c.width().unwrap_or(0);
         if used + w > width {
             return match after_break {
-                _ if c.is_whitespace() => at,
+                _ if c.is_whitespace() || w > 1 => at,
                 Some((end, wide)) if wide * 3 >= width => end,
                 _ => at,
             };
         }
         used += w;
-        if breaks_after(c) {
+        if breaks_after(c) || w > 1 {
             after_break = Some((at + c.len_utf8(), used));
         }
     }
@@ -160,7 +161,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
             .texts
             .say("too_small", &[("need", &need), ("have", &have)]);
         frame.render_widget(
-            Paragraph::new(Line::styled(say, t.warn())).wrap(Wrap { trim: true }),
+            Paragraph::new(wrap_line(&Line::styled(say, t.warn()), area.width)),
             area,
         );
         return;
@@ -186,10 +187,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     .areas(area);
     frame.render_widget(Paragraph::new(header), top);
     draw_body(frame, body, screen);
-    frame.render_widget(
-        Paragraph::new(explanation).wrap(Wrap { trim: true }),
-        explain,
-    );
+    frame.render_widget(Paragraph::new(wrap_line(&explanation, area.width)), explain);
     draw_footer(frame, footer, screen);
     if screen.view.help {
         help::draw(frame, area, screen);
@@ -343,24 +341,57 @@ fn draw_files(frame: &mut Frame, area: Rect, screen: &Screen) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// How many rows `line` takes wrapped at `width` (words kept whole, as
-/// the paragraph wraps them, so a long word may take one more).
+/// How many rows `line` takes wrapped at `width` (see [`wrap_line`]).
 pub(super) fn wrapped_height(line: &Line, width: u16) -> u16 {
+    u16::try_from(wrap_line(line, width).len()).unwrap_or(u16::MAX)
+}
+
+/// `lines` wrapped at `width` (see [`wrap_line`]).
+pub(super) fn wrap_lines(lines: &[Line], width: u16) -> Vec<Line<'static>> {
+    lines.iter().flat_map(|l| wrap_line(l, width)).collect()
+}
+
+/// `line` in rows of at most `width` columns, by display width, each span
+/// keeping its style: broken after a space or between two wide (Chinese)
+/// characters where [`line_end`] allows it, the next row starting after
+/// the spaces it broke at. Every panel wraps with it rather than with the
+/// paragraph's own wrapping, which lets a row of wide characters run over
+/// a border.
+pub(super) fn wrap_line(line: &Line, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
-    let mut rows = 1;
-    let mut used = 0;
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
-    for word in text.split(' ') {
-        let w = word.width();
-        let need = if used == 0 { w } else { used + 1 + w };
-        if need <= width {
-            used = need;
-        } else {
-            rows += 1 + w / width;
-            used = w % width;
+    // Each span's bytes in `text`, and its style.
+    let mut spans = Vec::with_capacity(line.spans.len());
+    let mut at = 0;
+    for span in &line.spans {
+        spans.push((at, at + span.content.len(), span.style));
+        at += span.content.len();
+    }
+    let mut rows = Vec::new();
+    let mut start = 0;
+    loop {
+        let rest = &text[start..];
+        let end = start
+            + match line_end(rest, width, char::is_whitespace) {
+                // At least one character, however narrow the row.
+                0 => rest.chars().next().map_or(0, char::len_utf8),
+                n => n,
+            };
+        let row: Vec<Span<'static>> = spans
+            .iter()
+            .filter_map(|&(from, to, style)| {
+                let (from, to) = (from.max(start), to.min(end));
+                (from < to).then(|| Span::styled(text[from..to].to_string(), style))
+            })
+            .collect();
+        let mut row = Line::from(row).style(line.style);
+        row.alignment = line.alignment;
+        rows.push(row);
+        start = end + (text[end..].len() - text[end..].trim_start_matches(' ').len());
+        if start >= text.len() {
+            return rows;
         }
     }
-    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 /// The narration line: the run's error, the summary once it ended, else

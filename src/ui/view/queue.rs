@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Block, Paragraph, Sparkline};
 use ratatui::Frame;
 
 use unicode_width::UnicodeWidthStr;
@@ -118,14 +118,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             t.label(),
         );
         let real = Span::styled(texts.say("queue_real", &[("depth", &q.depth)]), stale);
-        // One line if both fit, else one each: the paragraph's wrapping
-        // misjudges a line of wide characters that ends at the border.
-        if asked.width() + real.width() <= usize::from(text.width) {
-            lines.push(Line::from(vec![asked, real]));
-        } else {
-            lines.push(Line::from(asked));
-            lines.push(Line::from(real));
-        }
+        lines.push(Line::from(vec![asked, real]));
     }
     if q.blocked.is_empty() {
         lines.push(Line::styled(
@@ -144,7 +137,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
             Span::raw(texts.say(key, &[("who", &who(*pid))])),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
+    frame.render_widget(Paragraph::new(super::wrap_lines(&lines, text.width)), text);
 }
 
 /// `label` (the depth against maxsize, in words), then a bar of the

@@ -789,6 +789,36 @@ fn the_manager_panel_shows_the_servers_dict_and_list_beside_the_plain_dicts() {
     ] {
         assert!(s.contains(whole), "{whole}:\n{s}");
     }
+    // In Chinese, a row of wide characters wraps inside the borders.
+    let mut scenario = scenario;
+    scenario
+        .spec_mut()
+        .speak(crate::lang::Lang::named("zh").unwrap());
+    let buffer = render(&m, &view(), &scenario, 80, 24, false);
+    assert_right_borders_in_place(&buffer);
+    // (A wide character's second cell reads as a space.)
+    let words: String = text(&buffer).chars().filter(|c| *c != ' ').collect();
+    assert!(
+        words.contains("工作进程的副本：1份，各2"),
+        "{}",
+        text(&buffer)
+    );
+}
+
+/// Every row that starts with a panel's left border ends with a right one
+/// (or the table's scroll bar): nothing drawn ran over it.
+fn assert_right_borders_in_place(buffer: &Buffer) {
+    let area = buffer.area;
+    for y in 0..area.height {
+        if ["┌", "│", "└"].contains(&buffer[(0, y)].symbol()) {
+            let last = buffer[(area.width - 1, y)].symbol();
+            assert!(
+                ["┐", "│", "┘", "▲", "▼", "█", "║"].contains(&last),
+                "row {y} ends in {last:?}:\n{}",
+                text(buffer)
+            );
+        }
+    }
 }
 
 /// Lifecycle's lock scene: main (40) made a lock of `kind`, the holder (41)
@@ -1775,5 +1805,31 @@ fn a_cut_falls_between_words_so_that_no_number_is_shown_in_part() {
     let zh = super::cut("进程 17540 持有锁", 9);
     assert_eq!(zh, "进程…");
     assert!(zh.width() <= 9);
+    // Chinese breaks between any two characters: what fits is kept.
+    assert_eq!(
+        super::cut("join() → 已返回，工作进程已退出", 20),
+        "join() → 已返回，工…"
+    );
     assert_eq!(super::cut("short", 5), "short");
+}
+
+#[test]
+fn a_wrapped_row_of_chinese_never_runs_past_its_width_and_keeps_its_styles() {
+    use ratatui::style::Style;
+    let bold = Style::new().bold();
+    let line = Line::from(vec![
+        Span::raw("工作进程的副本："),
+        Span::styled("1 份，各 2 项", bold),
+    ]);
+    let rows = super::wrap_line(&line, 27);
+    assert!(rows.len() > 1, "{rows:?}");
+    for row in &rows {
+        assert!(row.width() <= 27, "{row:?}");
+    }
+    let joined: String = rows.iter().map(|r| r.to_string()).collect();
+    assert_eq!(joined, "工作进程的副本：1 份，各 2 项");
+    // The styled words keep their style on whichever row they land.
+    let last = rows.last().unwrap();
+    assert!(last.spans.iter().all(|s| s.style == bold), "{last:?}");
+    assert_eq!(super::wrapped_height(&line, 27), rows.len() as u16);
 }
