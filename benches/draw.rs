@@ -1,5 +1,5 @@
-//! How long one frame of the dashboard takes with 1000 processes (the goal:
-//! under 2 ms).
+//! How long one frame of the dashboard takes with 1000 processes, with the
+//! code panel open and without it (the goal: under 2 ms).
 //!
 //!     cargo bench --bench draw -- --warm-up-time 1 --measurement-time 3
 //!
@@ -38,6 +38,8 @@ fn frame(c: &mut Criterion) {
     );
     assert!(!model.locks["tickets"].waiters.is_empty());
     assert!(model.waiting_at_gates() > 1);
+    // The code panel has processes to count at their lines.
+    assert!(model.code.any());
 
     let scenario: Arc<dyn Scenario> = Arc::new(
         Ticket::new(TicketParams {
@@ -48,15 +50,18 @@ fn frame(c: &mut Criterion) {
         })
         .expect("the ticket scenario builds"),
     );
-    let view = ViewState {
-        // A buyer in the middle of the table, still waiting for the lock.
-        selected: Some(stream::buyer_pid(700)),
-        elapsed: Duration::from_secs(42),
-        ..ViewState::default()
-    };
-
     let mut group = c.benchmark_group("draw");
-    for (width, height) in [(200u16, 50u16), (80, 24)] {
+    // At 200 columns the code panel is open unless `c` hid it; at 80, the
+    // other way round.
+    for (width, height, code) in [(200u16, 50u16, true), (80, 24, false), (80, 24, true)] {
+        let view = ViewState {
+            // A buyer in the middle of the table, still waiting for the lock.
+            selected: Some(stream::buyer_pid(700)),
+            elapsed: Duration::from_secs(42),
+            code_toggled: code != (width >= mpviz::ui::view::CODE_WIDTH),
+            ..ViewState::default()
+        };
+        let code = if code { "code panel" } else { "table" };
         let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
         let screen = Screen {
             model: &model,
@@ -74,7 +79,7 @@ fn frame(c: &mut Criterion) {
             }
         }
         group.bench_function(
-            format!("one frame, {BUYERS} processes, {width}x{height}"),
+            format!("one frame, {BUYERS} processes, {width}x{height}, {code}"),
             |b| {
                 b.iter(|| {
                     terminal

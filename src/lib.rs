@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cleanup;
 pub mod cli;
+pub mod code;
 pub mod engine;
 pub mod headless;
 pub mod ipc;

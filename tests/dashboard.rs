@@ -945,9 +945,33 @@ fn in_chinese(args: &[&str], rows: u16, cols: u16) {
         }
     };
     check(&d, "paused, in Chinese");
-    let before = d.screen();
+    // The code panel: shown at 120 columns, in the table's place at 80
+    // once `c` is pressed.
+    let code = zh.say("panel_code", &[("file", &format!("{}.py", args[0]))]);
+    let last_step = zh.say("panel_code_last", &[]);
+    let last_step = last_step.split('{').next().unwrap().trim();
+    if cols < 120 {
+        assert!(
+            !d.screen().contains(code.trim()),
+            "{args:?}: hidden at {cols} columns"
+        );
+        d.press("c");
+        let screen = d.wait_for("the code panel", |s| s.contains(code.trim()));
+        let doing = zh.say("column_doing", &[]);
+        assert!(
+            !screen.contains(&doing),
+            "{args:?}: in the table's place:\n{screen}"
+        );
+    } else {
+        d.wait_for("the code panel", |s| s.contains(code.trim()));
+    }
+    // A step runs a line, and the panel says whose.
     d.press("nn");
-    d.wait_for("two steps", |s| s != before);
+    d.wait_for("a step's line", |s| s.contains(last_step));
+    if cols < 120 {
+        d.press("c");
+        d.wait_for("the table back", |s| !s.contains(code.trim()));
+    }
     check(&d, "after two steps");
     let pid = d.pid();
     d.press("q");

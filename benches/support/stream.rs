@@ -157,7 +157,7 @@ pub fn sequential(buyers: u32, tickets: i64) -> Vec<Event> {
     let mut left = tickets;
     for slot in 0..buyers {
         s.spawn(slot);
-        s.ready(slot, "take the lock");
+        s.ready(slot, "take_lock");
         s.lock_wait(slot);
         s.lock_acquire(slot);
         left = s.buy_and_exit(slot, left);
@@ -180,7 +180,7 @@ pub fn contended(buyers: u32, tickets: i64, done: u32) -> Vec<Event> {
         s.spawn(slot);
     }
     for slot in 0..buyers {
-        s.ready(slot, "take the lock");
+        s.ready(slot, "take_lock");
     }
     for slot in (0..buyers).filter(|&slot| !at_gate(slot)) {
         s.lock_wait(slot);
@@ -193,7 +193,7 @@ pub fn contended(buyers: u32, tickets: i64, done: u32) -> Vec<Event> {
     }
     if done < buyers {
         s.lock_acquire(done);
-        s.ready(done, "read the file");
+        s.ready(done, "read_file");
     }
     s.events
 }

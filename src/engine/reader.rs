@@ -133,9 +133,11 @@ fn unreadable(e: &dyn std::fmt::Display, clock: RunClock) -> Event {
 /// Only the rules the scenario declares hold anything (and always
 /// [`Rule::Spawn`]); what they are is said once, in [`crate::order`].
 ///
-/// The main process (mpviz) reports from several threads in one line: once
-/// one of its events is held, its later ones stay behind it, in their order,
-/// until the front may pass.
+/// Each process's reports stay in the order it sent them: once one of its
+/// events is held, its later ones wait behind it, in their order, until the
+/// front may pass (a consumer's next `ready` never overtakes its held
+/// `get`). The main process (mpviz), which reports from several threads,
+/// is one line too.
 ///
 /// When the run ends, whatever is still held is let out in the order it
 /// arrived ([`Holding::flush`]): the stream loses nothing.
@@ -146,14 +148,17 @@ pub(super) struct Holding {
     /// The facts that have passed (and the spawns of the run's own
     /// processes, the fork server and mpviz, which need none).
     passed: HashSet<OrderKey<u32>>,
-    /// Events of the children waiting for a fact, by that fact.
-    held: HashMap<OrderKey<u32>, Vec<(u64, Event)>>,
+    /// The processes whose held line waits for a fact at its front, by
+    /// that fact.
+    held: HashMap<OrderKey<u32>, Vec<Option<Pid>>>,
+    /// Each process's held events, its front waiting for a fact, each with
+    /// its arrival number (only processes with some).
+    lines: HashMap<Option<Pid>, std::collections::VecDeque<(u64, Event)>>,
+    /// Processes whose line's front may now pass.
+    moving: Vec<Option<Pid>>,
     /// Each queue's number in a key, so that a key is made without
     /// allocating.
     queues: HashMap<String, u32>,
-    /// The main process (mpviz) and its line of held events.
-    parent: Option<Pid>,
-    parent_held: std::collections::VecDeque<(u64, Event)>,
     /// How many events have arrived: each held one keeps its number.
     arrived: u64,
 }
@@ -170,7 +175,6 @@ impl Holding {
                 .into_iter()
                 .map(OrderKey::Spawned)
                 .collect(),
-            parent: Some(parent),
             ..Holding::default()
         }
     }
@@ -214,73 +218,87 @@ impl Holding {
     /// Takes one arriving event; appends to `out` what may pass now, in order:
     /// the event itself (unless held) and what it releases.
     pub(super) fn take(&mut self, event: Event, out: &mut Vec<Event>) {
-        // Each with whether it was released from the main process's line,
-        // which it then leaves for good.
-        // What was released goes next; it is allocated only when something is.
-        let mut ready: Vec<(u64, Event, bool)> = Vec::new();
-        let mut next = Some((self.arrived, event, false));
+        let seq = self.arrived;
         self.arrived += 1;
-        while let Some((seq, event, from_parent_line)) = next.take().or_else(|| ready.pop()) {
-            let of_parent = event.pid.is_some() && event.pid == self.parent;
-            if of_parent && !from_parent_line && !self.parent_held.is_empty() {
-                self.parent_held.push_back((seq, event));
-                continue;
-            }
-            if let Some(key) = self.unmet(&event) {
-                if of_parent {
-                    self.parent_held.push_back((seq, event));
-                } else {
-                    let key = self.numbered(key);
-                    self.held.entry(key).or_default().push((seq, event));
-                }
-                continue;
-            }
-            // A fact that only this event waited for is not needed again.
-            for key in event.waits_for().into_iter().flatten() {
-                if key.waited_for_once() && self.rules.contains(&key.rule()) {
-                    let key = self.numbered(key);
-                    self.passed.remove(&key);
-                }
-            }
-            let released = event
-                .releases()
-                .filter(|key| self.rules.contains(&key.rule()))
-                .map(|key| self.numbered(key));
-            out.push(event);
-            let Some(key) = released else {
-                continue;
+        // A spawn is its parent's report (the fork server's), and what the
+        // process's own held events wait for.
+        let spawn = matches!(event.body, Body::Spawn { .. });
+        if let Some(line) = self.lines.get_mut(&event.pid).filter(|_| !spawn) {
+            line.push_back((seq, event));
+            return;
+        }
+        if let Some(key) = self.unmet(&event) {
+            let key = self.numbered(key);
+            let pid = event.pid;
+            self.held.entry(key).or_default().push(pid);
+            // (A spawn that waits goes before its process's own events,
+            // which wait for it.)
+            self.lines.entry(pid).or_default().push_front((seq, event));
+            return;
+        }
+        self.pass(event, out);
+        // Lines whose front a passed event released move on, in turn.
+        while let Some(pid) = self.moving.pop() {
+            self.move_line(pid, out);
+        }
+    }
+
+    /// Lets `pid`'s line out as far as its front may pass.
+    fn move_line(&mut self, pid: Option<Pid>, out: &mut Vec<Event>) {
+        loop {
+            let Some(line) = self.lines.get_mut(&pid) else {
+                return;
             };
-            self.passed.insert(key);
-            // Look the key up only when something is held.
-            let held = if self.held.is_empty() {
-                None
-            } else {
-                self.held.remove(&key)
+            let Some((seq, front)) = line.pop_front() else {
+                self.lines.remove(&pid);
+                return;
             };
-            if let Some(held) = held {
-                ready.extend(held.into_iter().rev().map(|(seq, e)| (seq, e, false)));
-            }
-            // The main process's line moves on as far as its front may pass.
-            let mut line = Vec::new();
-            while let Some(front) = self.parent_held.front() {
-                if self.unmet(&front.1).is_some() {
-                    break;
+            if let Some(key) = self.unmet(&front) {
+                let key = self.numbered(key);
+                self.held.entry(key).or_default().push(pid);
+                if let Some(line) = self.lines.get_mut(&pid) {
+                    line.push_front((seq, front));
                 }
-                line.extend(self.parent_held.pop_front());
+                return;
             }
-            ready.extend(line.into_iter().rev().map(|(seq, e)| (seq, e, true)));
+            self.pass(front, out);
+        }
+    }
+
+    /// `event` passes: what it waited for only once is forgotten, and the
+    /// lines that waited for what it establishes may move.
+    fn pass(&mut self, event: Event, out: &mut Vec<Event>) {
+        // A fact that only this event waited for is not needed again.
+        for key in event.waits_for().into_iter().flatten() {
+            if key.waited_for_once() && self.rules.contains(&key.rule()) {
+                let key = self.numbered(key);
+                self.passed.remove(&key);
+            }
+        }
+        let released = event
+            .releases()
+            .filter(|key| self.rules.contains(&key.rule()))
+            .map(|key| self.numbered(key));
+        out.push(event);
+        let Some(key) = released else {
+            return;
+        };
+        self.passed.insert(key);
+        // Look the key up only when something is held.
+        if self.held.is_empty() {
+            return;
+        }
+        if let Some(pids) = self.held.remove(&key) {
+            // Moved last first: the first to have waited moves first.
+            self.moving.extend(pids.into_iter().rev());
         }
     }
 
     /// Everything still held, in the order it arrived: the run has ended and
     /// what each was waiting for will never come.
     pub(super) fn flush(&mut self) -> Vec<Event> {
-        let mut held: Vec<(u64, Event)> = self
-            .held
-            .drain()
-            .flat_map(|(_, v)| v)
-            .chain(self.parent_held.drain(..))
-            .collect();
+        self.held.clear();
+        let mut held: Vec<(u64, Event)> = self.lines.drain().flat_map(|(_, line)| line).collect();
         held.sort_by_key(|(seq, _)| *seq);
         held.into_iter().map(|(_, event)| event).collect()
     }
@@ -601,13 +619,14 @@ mod tests {
         h.take(put(10, 7), &mut out);
         h.take(ev(2, Body::TaskSubmit { task: 3 }), &mut out);
         h.take(spawn(20, 1), &mut out);
+        // Process 10's put waited behind its own task start.
         assert_eq!(
             kinds(&out[2..]),
             [
-                (10, "put"),
-                (11, "get"),
                 (2, "task_submit"),
                 (10, "task_start"),
+                (10, "put"),
+                (11, "get"),
                 (20, "spawn"),
                 (21, "spawn"),
                 (21, "sleep"),

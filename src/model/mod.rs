@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::protocol::{Acts, Body, Event, Pid};
 
 mod calls;
+mod code;
 mod files;
 mod locks;
 mod manager;
@@ -22,6 +23,7 @@ mod queues;
 
 pub use crate::protocol::Salience;
 pub use calls::{Calls, ProcCall};
+pub use code::{Place, Places};
 pub use files::{Files, Landings, LostUpdate};
 pub use locks::{DeadlockEvidence, LockState, Locks, TakenAfterDeath, WaitLine};
 pub use manager::{ManagerState, ReadBack};
@@ -56,6 +58,8 @@ pub struct Model {
     pub pool: Pool,
     pub manager: ManagerState,
     pub calls: Calls,
+    /// Where each process stands in the tutorial's program.
+    pub code: Places,
     /// Notable events, newest last (no `ready` or `state` samples, no
     /// pacer event that changed nothing), each with how much it matters.
     pub log: VecDeque<LogEntry>,
@@ -135,10 +139,13 @@ impl Model {
         // block began (as a lock_acquire ends a lock_wait's): one permit, one
         // action.
         let ends_a_block = ev.body.info().acts == Acts::UnlessBlocked && self.procs.blocked(ev.pid);
-        if ev.is_action() && !ends_a_block {
+        let acted = ev.is_action() && !ends_a_block;
+        if acted {
             self.actions += 1;
             self.procs.acted(ev.pid);
         }
+        let paced = self.pace.paused || self.pace.speed.is_some();
+        self.code.apply(ev, acted, paced);
         // Every event of a process says what it is doing.
         self.procs.apply(ev);
         match &ev.body {
@@ -149,6 +156,7 @@ impl Model {
                 params,
             } => {
                 self.scenario = scenario.clone();
+                self.code.start(scenario);
                 self.seed = *seed;
                 self.parent_pid = Some(*parent_pid);
                 self.params = params.clone();

@@ -840,3 +840,142 @@ fn a_write_overwrites_the_one_that_landed_just_before_it_whatever_order_they_are
     assert_eq!(m.proc(12).unwrap().overwrote, None);
     assert_eq!(m.files.lost_writes, 1);
 }
+
+fn start(scenario: &str) -> Event {
+    ev(
+        0,
+        None,
+        Body::Start {
+            scenario: scenario.into(),
+            seed: 1,
+            parent_pid: 1,
+            params: serde_json::json!({}),
+        },
+    )
+}
+
+fn paced() -> Event {
+    ev(
+        0,
+        None,
+        Body::Pace {
+            paused: true,
+            speed: Some(1.0),
+        },
+    )
+}
+
+fn ready(pid: Pid, action: &str) -> Event {
+    ev(
+        3,
+        Some(pid),
+        Body::Ready {
+            action: action.into(),
+        },
+    )
+}
+
+/// The line (from 0) of ticket.py holding `piece`.
+fn ticket_line(piece: &str) -> u32 {
+    let source = crate::code::program("ticket").unwrap();
+    source.lines().position(|l| l.contains(piece)).unwrap() as u32
+}
+
+#[test]
+fn a_process_stands_at_its_gates_line_runs_it_when_let_through_and_leaves_when_it_exits() {
+    let acquire = ticket_line("lock.acquire()");
+    let read = ticket_line("json.loads(f.read())");
+    let mut m = fold(&[start("ticket"), paced(), spawn(10, 0), spawn(11, 1)]);
+    m.apply(&ready(10, "take_lock"));
+    m.apply(&ready(11, "take_lock"));
+    let at_gate = Place {
+        line: acquire,
+        at_gate: true,
+    };
+    assert_eq!(m.code.get(10), Some(at_gate));
+    assert_eq!(m.code.counts(40)[acquire as usize], 2);
+    assert_eq!(m.code.last, None);
+    // Let through: it runs the line, and stays there until its next gate.
+    m.apply(&lock("wait", 10));
+    assert_eq!(m.code.last, Some((10, acquire)));
+    assert_eq!(m.code.get(10).map(|p| p.at_gate), Some(false));
+    m.apply(&lock("acquire", 10));
+    m.apply(&ready(10, "read_file"));
+    assert_eq!(m.code.get(10).map(|p| p.line), Some(read));
+    assert_eq!(m.code.last, Some((10, acquire)), "waiting is no step");
+    // An outcome says its own line: the print.
+    m.apply(&ev(
+        4,
+        Some(11),
+        Body::Outcome {
+            result: Outcome::Fail,
+        },
+    ));
+    let print = ticket_line("found no ticket left");
+    assert_eq!(m.code.last, Some((11, print)));
+    m.apply(&ev(5, Some(11), Body::Exit { exitcode: 0 }));
+    assert_eq!(m.code.get(11), None);
+    assert_eq!(m.code.counts(40).iter().sum::<u32>(), 1);
+    assert_eq!(m.code.unplaced, 0);
+}
+
+#[test]
+fn paced_an_action_or_a_gate_the_program_has_no_line_for_is_counted() {
+    let mut m = fold(&[start("ticket"), paced(), spawn(10, 0)]);
+    // A gate for an action ticket.py does not do.
+    m.apply(&ready(10, "put_item"));
+    assert_eq!(m.code.unplaced, 1);
+    assert_eq!(m.code.get(10), None);
+    // An action with no gate before it, paced.
+    m.apply(&lock("release", 10));
+    assert_eq!(m.code.unplaced, 2);
+    assert_eq!(
+        m.code.unplaced_said,
+        [
+            "ready Act { action: \"put_item\", args: {} }",
+            "lock_release"
+        ]
+    );
+    // Unpaced, the same action is no fault: no gate says where anyone is.
+    let mut m = fold(&[start("ticket"), spawn(10, 0)]);
+    m.apply(&lock("release", 10));
+    assert_eq!(m.code.unplaced, 0);
+}
+
+#[test]
+fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
+    let mut m = fold(&[start("pool"), paced()]);
+    // The main process (1) waits to submit; its result handler runs a
+    // callback meanwhile.
+    m.apply(&ready(1, "submit_task"));
+    let source = crate::code::program("pool").unwrap();
+    let line = |piece: &str| source.lines().position(|l| l.contains(piece)).unwrap() as u32;
+    m.apply(&ev(
+        4,
+        Some(1),
+        Body::Callback {
+            task: 0,
+            thread: "mpviz-result-handler".into(),
+            ok: true,
+            parsed: None,
+            tid: 2,
+            result: Some(1),
+            error_type: None,
+            error: None,
+        },
+    ));
+    assert_eq!(
+        m.code.last,
+        Some((1, line("logging.info('callback got %s'")))
+    );
+    assert_eq!(
+        m.code.get(1),
+        Some(Place {
+            line: line("res = pool.apply_async("),
+            at_gate: true
+        })
+    );
+    m.apply(&ev(5, Some(1), Body::TaskSubmit { task: 1 }));
+    assert_eq!(m.code.last, Some((1, line("res = pool.apply_async("))));
+    assert_eq!(m.code.unplaced, 0);
+}

@@ -38,6 +38,12 @@ pub struct Spec {
     /// The tutorial's section.
     pub tutorial: String,
     pub defaults: toml::Table,
+    /// The tutorial's program it plays, and where each action is in it.
+    pub code: crate::code::CodeSpec,
+    /// That program's lines as the code panel shows them, its comments in
+    /// the texts' language.
+    #[serde(skip)]
+    pub listing: &'static [String],
     /// Every sentence, its `title` and one-line `about` (for `mpviz list`)
     /// included, from the language's files.
     #[serde(skip)]
@@ -48,13 +54,14 @@ impl Spec {
     /// A scenario's file, with its texts in `lang`.
     pub fn parse(source: &str, lang: Lang) -> anyhow::Result<Spec> {
         let mut spec: Spec = toml::from_str(source).context("a scenario file is not valid")?;
-        spec.texts = texts::scenario_texts(&spec.name, lang);
+        spec.speak(lang);
         Ok(spec)
     }
 
     /// The same scenario speaking `lang`.
     pub fn speak(&mut self, lang: Lang) {
         self.texts = texts::scenario_texts(&self.name, lang);
+        self.listing = crate::code::listing(&self.name, lang);
     }
 
     pub fn default_u64(&self, key: &str) -> u64 {

@@ -21,6 +21,7 @@ pub enum Action {
     Sort,
     Restart,
     Focus,
+    Code,
     Suspend,
 }
 
@@ -69,6 +70,12 @@ pub const BINDINGS: &[Binding] = &[
         does: "key_focus",
         action: Action::Focus,
         codes: &[KeyCode::Tab, KeyCode::BackTab],
+    },
+    Binding {
+        keys: "c",
+        does: "key_code",
+        action: Action::Code,
+        codes: &[KeyCode::Char('c')],
     },
     Binding {
         keys: "↑ ↓  j k",
@@ -182,6 +189,7 @@ mod tests {
         );
         // Tab moves the arrows between the table and the events panel.
         assert_eq!(action_for(key(KeyCode::Tab)), Some(Action::Focus));
+        assert_eq!(action_for(key(KeyCode::Char('c'))), Some(Action::Code));
     }
 
     #[test]

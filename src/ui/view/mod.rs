@@ -3,6 +3,7 @@
 //! clock; everything it shows comes from [`Model`].
 
 mod calls;
+mod code;
 mod counter;
 mod header;
 mod help;
@@ -59,6 +60,29 @@ pub struct ViewState {
     pub log_top: Option<u64>,
     /// Where the events panel was drawn, for the mouse wheel and paging.
     pub log_rows: Cell<Rect>,
+    /// `c` was pressed an odd number of times: the code panel is shown
+    /// where it would be hidden (narrower than [`CODE_WIDTH`]) and hidden
+    /// where it would be shown.
+    pub code_toggled: bool,
+    /// The code panel's first line on screen, kept between frames so that
+    /// it scrolls only when the line it follows leaves its middle.
+    pub code_top: Cell<usize>,
+}
+
+/// From this many rows on, the body's left column holds the table and the
+/// code under it; below, the code takes the table's place.
+const CODE_UNDER_TABLE: u16 = 24;
+/// The table's least height beside the code: its head and four rows.
+const MIN_TABLE: u16 = 7;
+
+/// From this many columns on, the code panel is shown unless `c` hid it.
+pub const CODE_WIDTH: u16 = 120;
+
+impl ViewState {
+    /// Whether the code panel is shown on a terminal `width` columns wide.
+    pub fn code_shown(&self, width: u16) -> bool {
+        (width >= CODE_WIDTH) != self.code_toggled
+    }
 }
 
 /// The panel the arrow keys, paging keys and Home/End move.
@@ -216,14 +240,31 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // under the table and the side panels get their whole column.
     let rows = (screen.scenario.processes() as usize + 1).max(screen.model.procs.len());
     let table_height = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(3);
-    let (table, under) = if show.log_under_table && table_height.saturating_add(8) <= left.height {
+    let code_shown = screen.view.code_shown(frame.area().width);
+    let (table, under) = if code_shown {
+        // The code under the table where both keep room, else in its place.
+        if left.height >= CODE_UNDER_TABLE {
+            let table = table_height.clamp(MIN_TABLE, left.height / 2);
+            let [table, code] =
+                Layout::vertical([Constraint::Length(table), Constraint::Fill(1)]).areas(left);
+            code::draw(frame, code, screen);
+            (Some(table), None)
+        } else {
+            code::draw(frame, left, screen);
+            (None, None)
+        }
+    } else if show.log_under_table && table_height.saturating_add(8) <= left.height {
         let [table, log] =
             Layout::vertical([Constraint::Length(table_height), Constraint::Min(5)]).areas(left);
-        (table, Some(log))
+        (Some(table), Some(log))
     } else {
-        (left, None)
+        (Some(left), None)
     };
-    procs::draw(frame, table, screen);
+    match table {
+        Some(table) => procs::draw(frame, table, screen),
+        // No table on screen: a click finds no row.
+        None => screen.view.table_rows.set(Rect::default()),
+    }
 
     // Each panel's height, top to bottom; one as tall as its content is
     // measured against what the panels above it left.
@@ -469,11 +510,18 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
             ("⏎", "footer_step_selected"),
             ("+/-", "footer_speed"),
             ("r", "footer_rerun"),
+            ("c", "footer_code"),
             ("?", "footer_help"),
             ("q", "footer_quit"),
         ]
     };
     let texts = &screen.scenario.spec().texts;
+    // The code key only where the bar keeps room for every other key.
+    let width_of = |(key, does): &(&str, &str)| key.width() + texts.say(does, &[]).width() + 3;
+    let all: usize = keys.iter().map(width_of).sum();
+    let keys = keys
+        .iter()
+        .filter(|(key, _)| *key != "c" || all <= usize::from(area.width));
     let mut spans = Vec::new();
     for (key, does) in keys {
         spans.push(Span::styled(format!(" {key} "), t.key()));

@@ -1569,6 +1569,8 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
             for help in [false, true] {
                 v.help = help;
                 for (w, h) in [(80, 24), (120, 40)] {
+                    // (Without the code panel: Python's braces are no holes.)
+                    v.code_toggled = v.code_shown(w);
                     let s = text(&render(&m, &v, &*scenario, w, h, false));
                     assert!(!unfinished(&s), "{name} after {n} events:\n{s}");
                 }
@@ -1832,4 +1834,189 @@ fn a_wrapped_row_of_chinese_never_runs_past_its_width_and_keeps_its_styles() {
     let last = rows.last().unwrap();
     assert!(last.spans.iter().all(|s| s.style == bold), "{last:?}");
     assert_eq!(super::wrapped_height(&line, 27), rows.len() as u16);
+}
+
+/// The rows of `screen` from the one holding `title` to the panel's bottom
+/// border (the rows of the panel `title` names, at the left).
+fn panel_rows<'a>(screen: &'a str, title: &str) -> Vec<&'a str> {
+    let rows: Vec<&str> = screen.lines().collect();
+    let top = rows
+        .iter()
+        .position(|r| r.contains(title))
+        .unwrap_or_else(|| panic!("no panel {title:?}:\n{screen}"));
+    rows[top..]
+        .iter()
+        .take_while(|r| !r.starts_with('└'))
+        .copied()
+        .collect()
+}
+
+/// Midway (buyer-3 at its gate, to take the lock), buyer-3 selected.
+fn midway_selected() -> (Model, ViewState) {
+    let view = ViewState {
+        selected: Some(1003),
+        ..view()
+    };
+    (midway(6), view)
+}
+
+#[test]
+fn the_code_panel_counts_who_stands_at_each_line_and_marks_the_selected_and_the_last_step() {
+    let (mut m, view) = midway_selected();
+    let scenario = ticket(6, true);
+    // Shown by default at 120 columns: the table above, the code under it.
+    let s = text(&render(&m, &view, &scenario, 120, 40, false));
+    let code = panel_rows(&s, "Code: ticket.py");
+    let acquire = code
+        .iter()
+        .find(|r| r.contains("lock.acquire()"))
+        .expect("the lock's line");
+    // One process (buyer-3) stands at it, the selected one: marked.
+    assert!(acquire.contains("   1 ▶ 21"), "{acquire}");
+    assert!(s.contains("▶ buyer-3 PID 1003"), "{s}");
+    assert!(s.contains("PID  NAME"), "the table stays above:\n{s}");
+    assert!(!s.contains("last step"), "no step yet:\n{s}");
+
+    // Buyer-3 is let through: it runs the line.
+    m.apply(&Event::new(
+        90_000_000,
+        Some(1003),
+        Body::LockWait {
+            lock: Name::from("tickets"),
+        },
+    ));
+    let buffer = render(&m, &view, &scenario, 120, 40, true);
+    let s = text(&buffer);
+    assert!(s.contains("last step: buyer-3 PID 1003, line 21"), "{s}");
+    // The line it ran is highlighted, and no other.
+    let highlighted: Vec<u16> = (0..buffer.area.height)
+        .filter(|&y| (0..buffer.area.width).any(|x| buffer[(x, y)].bg == Color::Yellow))
+        .collect();
+    let rows: Vec<&str> = s.lines().collect();
+    assert_eq!(highlighted.len(), 2, "the line and the legend:\n{s}");
+    assert!(
+        rows[usize::from(highlighted[0])].contains("lock.acquire()"),
+        "{s}"
+    );
+    // A process that exits stands nowhere.
+    m.apply(&Event::new(
+        91_000_000,
+        Some(1003),
+        Body::Exit { exitcode: 0 },
+    ));
+    let s = text(&render(&m, &view, &scenario, 120, 40, false));
+    let code = panel_rows(&s, "Code: ticket.py");
+    let acquire = code.iter().find(|r| r.contains("lock.acquire()")).unwrap();
+    assert!(acquire.contains("      21"), "{acquire}");
+}
+
+#[test]
+fn c_shows_the_code_in_the_tables_place_at_80x24_in_chinese_and_hides_it_at_120() {
+    let (m, mut view) = midway_selected();
+    let mut scenario = ticket(6, true);
+    scenario
+        .spec_mut()
+        .speak(crate::lang::Lang::named("zh").unwrap());
+    // Hidden by default at 80 columns.
+    let s = text(&render(&m, &view, &scenario, 80, 24, false));
+    // (A wide character's second cell reads as a space.)
+    let words = |s: &str| s.chars().filter(|c| *c != ' ').collect::<String>();
+    assert!(!words(&s).contains("代码：ticket.py"), "{s}");
+    assert!(
+        words(&s).contains("c代码?帮助"),
+        "the key bar names the key:\n{s}"
+    );
+    view.code_toggled = true;
+    let buffer = render(&m, &view, &scenario, 80, 24, false);
+    let s = text(&buffer);
+    let code = panel_rows(&s, "ticket.py");
+    assert!(
+        !words(&s).contains("PID名称"),
+        "the code took the table's place:\n{s}"
+    );
+    // The comments are Chinese; the code stays code; the selected
+    // process's line is in view.
+    assert!(
+        words(&code.join("\n")).contains("#对读写文件的部分加锁"),
+        "{s}"
+    );
+    assert!(
+        code.iter()
+            .any(|r| r.contains("1 ▶") && r.contains("lock.acquire()")),
+        "{s}"
+    );
+    assert!(s.contains("▶ buyer-3 PID 1003"), "{s}");
+    // Every row of the panel ends on its right border, wide characters
+    // and cuts included.
+    let right = code[0].chars().position(|c| c == '┐').expect("a corner");
+    for y in 0..buffer.area.height {
+        let row: Vec<&str> = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
+        if row[0] == "│" && y < 20 {
+            assert!(
+                ["│", "┤"].contains(&row[right]),
+                "row {y}: {:?}\n{s}",
+                row[right]
+            );
+        }
+    }
+    assert_right_borders_in_place(&buffer);
+    // At 120 columns the same key hides it.
+    let s = text(&render(&m, &view, &scenario, 120, 40, false));
+    assert!(!words(&s).contains("代码：ticket.py"), "{s}");
+    view.code_toggled = false;
+    let s = text(&render(&m, &view, &scenario, 120, 40, false));
+    assert!(words(&s).contains("代码：ticket.py"), "{s}");
+}
+
+#[test]
+fn at_full_speed_the_code_panel_says_no_gate_places_anyone() {
+    let mut m = midway(6);
+    let mut at = 95_000_000;
+    let mut apply = |m: &mut Model, pid: Option<Pid>, body: Body| {
+        at += 1_000_000;
+        m.apply(&Event::new(at, pid, body));
+    };
+    let tickets = || Name::from("tickets");
+    apply(
+        &mut m,
+        None,
+        Body::Pace {
+            paused: false,
+            speed: None,
+        },
+    );
+    // Buyer-3 was at its gate when the pace changed: its action is a step
+    // that ran its line.
+    apply(&mut m, Some(1003), Body::LockWait { lock: tickets() });
+    let s = text(&render(&m, &view(), &ticket(6, true), 120, 40, false));
+    assert!(s.contains("last step: buyer-3 PID 1003, line 21"), "{s}");
+    // Then actions with no gate before them: no line is known, and none is
+    // shown as if it were.
+    apply(&mut m, Some(1000), Body::LockRelease { lock: tickets() });
+    apply(&mut m, Some(1003), Body::LockAcquire { lock: tickets() });
+    apply(
+        &mut m,
+        Some(1003),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: Some(3),
+            text: "{\"count\":3}".into(),
+            landed: None,
+            reset: None,
+        },
+    );
+    assert_eq!(m.code.unplaced, 0, "unpaced, a gateless action is no fault");
+    let s = text(&render(&m, &view(), &ticket(6, true), 120, 40, false));
+    assert!(!s.contains("last step"), "{s}");
+    let code = panel_rows(&s, "Code: ticket.py");
+    // The count column (after the border) is blank on every row.
+    assert!(
+        code[1..]
+            .iter()
+            .all(|r| r.chars().skip(1).take(4).all(|c| c == ' ')),
+        "no one stands anywhere:\n{s}"
+    );
+    assert!(s.contains("at full speed no gate says"), "{s}");
 }
