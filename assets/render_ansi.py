@@ -6,7 +6,8 @@ row, text interleaved with SGR sequences (ESC [ ... m).  Every character is
 drawn on a fixed grid of cells, at column * cell_width, so panels and boxes
 line up exactly as they do in the terminal.  Box-drawing, block and braille
 characters are drawn as shapes that fill the whole cell (no gaps between
-rows); everything else comes from DejaVu Sans Mono.
+rows); everything else comes from DejaVu Sans Mono (Chinese from WenQuanYi
+Micro Hei).
 
 Usage: python3 assets/render_ansi.py CAPTURE OUT.png [--cols N] [--rows N]
                                      [--font-size PX]
@@ -27,6 +28,7 @@ FONT_DIRS = [
     "/usr/share/fonts/TTF",
     "/usr/share/fonts/dejavu",
     "/Library/Fonts",
+    "/usr/share/fonts/truetype/wqy",
 ]
 FONT_FILES = {
     "regular": "DejaVuSansMono.ttf",
@@ -35,7 +37,8 @@ FONT_FILES = {
     "bolditalic": "DejaVuSansMono-BoldOblique.ttf",
 }
 # Tried, in order, for characters the monospace font has no glyph for.
-FALLBACK_FILES = ["DejaVuSans.ttf", "DejaVuMathTeXGyre.ttf"]
+# WenQuanYi Micro Hei draws Chinese (apt-get install fonts-wqy-microhei).
+FALLBACK_FILES = ["DejaVuSans.ttf", "DejaVuMathTeXGyre.ttf", "wqy-microhei.ttc"]
 
 # A dark theme: window background, default foreground, and the 16 ANSI colours.
 BACKGROUND = (30, 32, 40)

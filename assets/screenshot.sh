@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Regenerates assets/screenshot.png: a real run of `mpviz ticket` in a detached
-# 110x32 tmux pane, captured with its colours and rendered to PNG.
+# Regenerates assets/screenshot.png: a real run of `mpviz ticket`, in Chinese
+# with its code panel, in a detached 120x36 tmux pane, captured with its
+# colours and rendered to PNG.
 #
 #   bash assets/screenshot.sh                       # from the repository root
 #   SHOT_FROM=5 SHOT_UNTIL=9 bash assets/screenshot.sh   # another time window
+#   SHOT_LANG=en SHOT_OUT=/tmp/en.png bash assets/screenshot.sh   # in English
 #
 # Between SHOT_FROM and SHOT_UNTIL seconds after the start (6 and 8 by default)
 # the pane is checked every 0.2 s, and captured as soon as a buyer is waiting
-# at the gate (the header's "N at the gate" with N > 0), so that the picture
+# at the gate (the header's "N at the gate", "N 个在闸口", with N > 0), so that the picture
 # shows a lock holder, a line of waiters, buyers done, and one about to step;
 # if that never happens in the window, it is captured at SHOT_UNTIL.
 #
 # Needs: cargo, tmux, python3 with Pillow (pip install pillow), and the DejaVu
-# fonts (apt-get install fonts-dejavu-core).
+# and WenQuanYi fonts (apt-get install fonts-dejavu-core fonts-wqy-microhei).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-COLS=110
-ROWS=32
+COLS=120
+ROWS=36
+LANGUAGE=${SHOT_LANG:-zh}
 FROM=${SHOT_FROM:-6}            # seconds after the start: earliest capture
 UNTIL=${SHOT_UNTIL:-8}          # latest capture
 OUT=${SHOT_OUT:-assets/screenshot.png}
-CMD="target/release/mpviz ticket --buyers 40 --tickets 10 --delay-ms 800 --speed 20 --seed 3"
+CMD="target/release/mpviz ticket --buyers 40 --tickets 10 --delay-ms 800 --speed 20 --seed 3 --lang $LANGUAGE"
 
 for tool in cargo tmux python3; do
     command -v "$tool" >/dev/null || { echo "screenshot.sh: $tool not found" >&2; exit 1; }
@@ -47,7 +50,7 @@ for ((i = 0; ; i++)); do
     # -e keeps the SGR colour escapes, -N keeps trailing spaces (full-width rows).
     tmux -L "$SOCKET" capture-pane -e -N -p -t shot > "$CAPTURE"
     if ((i >= polls)) ||
-        sed "s/${ESC}\[[0-9;:]*m//g" "$CAPTURE" | grep -Eq '(^|[^0-9])[1-9][0-9]* at the gate'; then
+        sed "s/${ESC}\[[0-9;:]*m//g" "$CAPTURE" | grep -Eq '(^|[^0-9])[1-9][0-9]* (at the gate|个在闸口)'; then
         break
     fi
     sleep 0.2

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
     AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs,
@@ -25,7 +25,10 @@ pub fn main() -> ExitCode {
     // The language first: the command line's own errors are in it too.
     let args: Vec<String> = std::env::args().collect();
     lang::set_current(Lang::of_args(&args));
-    let cli = match Cli::try_parse() {
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
@@ -78,6 +81,19 @@ pub fn launch_from_args(args: &[&str]) -> Result<Launch, String> {
     launch_of(cli.command, cli.lang.unwrap_or_else(Lang::from_env))
 }
 
+/// The command line, each scenario's line of `--help` in the language of
+/// this process's messages (clap's own words stay English).
+fn command() -> clap::Command {
+    let mut command = Cli::command();
+    for (name, _) in scenario::SPECS {
+        if let Ok(spec) = scenario::spec_in(name, lang::current()) {
+            let about = spec.texts.say("about", &[]);
+            command = command.mut_subcommand(*name, |c| c.about(about));
+        }
+    }
+    command
+}
+
 /// clap's errors are several lines (usage, tips); a user gets the first one.
 fn clap_exit(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
@@ -89,16 +105,63 @@ fn clap_exit(e: clap::Error) -> ExitCode {
         // `mpviz` alone: the help, on stdout, as asked for (cargo, docker
         // and kubectl do the same): it is how a new user starts.
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = Cli::command().print_help();
+            let _ = command().print_help();
             ExitCode::SUCCESS
         }
         _ => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            usage_error(&messages().say("usage_see_help", &[("message", &first)]))
+            let said = in_our_words(&e).unwrap_or_else(|| {
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or("invalid command line");
+                first.strip_prefix("error: ").unwrap_or(first).to_string()
+            });
+            usage_error(&messages().say("usage_see_help", &[("message", &said)]))
         }
     }
+}
+
+/// A common mistake on the command line, said in mpviz's language (clap
+/// says it in English): a bad or missing value, an unknown option or
+/// command, an option given twice.
+fn in_our_words(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let texts = messages();
+    let context = |kind| match e.get(kind)? {
+        ContextValue::String(s) => Some(s.clone()),
+        ContextValue::Strings(v) => Some(v.join(", ")),
+        _ => None,
+    };
+    let arg = context(ContextKind::InvalidArg);
+    let value = context(ContextKind::InvalidValue);
+    Some(match e.kind() {
+        ErrorKind::InvalidValue if value.as_deref() == Some("") => {
+            texts.say("usage_arg_missing_value", &[("arg", &arg?)])
+        }
+        ErrorKind::InvalidValue => texts.say(
+            "usage_arg_not_one_of",
+            &[
+                ("arg", &arg?),
+                ("value", &value?),
+                ("valid", &context(ContextKind::ValidValue)?),
+            ],
+        ),
+        // Our own value parsers' reasons are already in our words.
+        ErrorKind::ValueValidation => {
+            let reason = std::error::Error::source(e)?.to_string();
+            texts.say(
+                "usage_arg_invalid",
+                &[("arg", &arg?), ("value", &value?), ("reason", &reason)],
+            )
+        }
+        ErrorKind::UnknownArgument => texts.say("usage_arg_unknown", &[("arg", &arg?)]),
+        ErrorKind::InvalidSubcommand => texts.say(
+            "usage_arg_unknown_command",
+            &[("name", &context(ContextKind::InvalidSubcommand)?)],
+        ),
+        ErrorKind::ArgumentConflict if context(ContextKind::PriorArg) == arg => {
+            texts.say("usage_arg_twice", &[("arg", &arg?)])
+        }
+        _ => return None,
+    })
 }
 
 fn usage_error(message: &str) -> ExitCode {

@@ -218,11 +218,38 @@ fn the_language_comes_from_lang_else_from_the_locale_variables() {
 
 #[test]
 fn bad_input_is_refused_in_chinese_in_one_line() {
-    refused_as(
-        "mpviz: 错误：",
-        &["ticket", "--lang", "zh", "--buyers", "0"],
-        "",
+    // The command line's common mistakes, each said in Chinese (clap
+    // would say them in English), the option and the value as given.
+    let zh = |args: &[&str], says: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--lang", "zh"]);
+        refused_as("mpviz: 错误：", &all, says);
+    };
+    zh(
+        &["ticket", "--buyers", "0"],
+        "--buyers <N> 的值 '0' 无效：不能小于 1",
     );
+    zh(
+        &["ticket", "--buyers", "x"],
+        "--buyers <N> 的值 'x' 无效：应为整数",
+    );
+    zh(&["ticket", "--bogus"], "无法识别的选项或参数 '--bogus'");
+    zh(&["nosuch"], "无法识别的命令 'nosuch'");
+    zh(&["ticket", "--buyers"], "--buyers <N> 需要一个值");
+    zh(
+        &["lifecycle", "--lock-kind", "foo"],
+        "--lock-kind <KIND> 的值 'foo' 无效；只能是以下之一：semaphore, flock",
+    );
+    zh(
+        &["ticket", "--no-lock", "--no-lock"],
+        "--no-lock 只能给一次",
+    );
+    // The same in English.
+    refused(
+        &["ticket", "--bogus"],
+        "unknown option or argument '--bogus'",
+    );
+    refused(&["nosuch"], "unknown command 'nosuch'");
     let pool = [
         "pool", "--lang", "zh", "--json", "--fail", "5", "--tasks", "2",
     ];
@@ -244,4 +271,22 @@ fn a_list_into_a_pipe_its_reader_closed_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}
+
+#[test]
+fn help_lists_each_scenario_in_the_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zh = mpviz::scenario::spec_in("ticket", mpviz::lang::Lang::named("zh").unwrap()).unwrap();
+    let about = zh.texts.say("about", &[]);
+    let out = mpviz(tmp.path(), &["--help", "--lang", "zh"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    // (clap wraps a long line: its first words are enough.)
+    let first: String = about.chars().take(8).collect();
+    assert!(help.contains(&first), "{first:?} in:\n{help}");
+    let english = mpviz(tmp.path(), &["--help"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&english.stdout).contains(&first));
 }

@@ -359,7 +359,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             _ => return None,
         },
         "outcome" => match &ev.body {
-            Body::Outcome { result } => result.as_str().to_string(),
+            Body::Outcome { result } => outcome_word(texts, *result),
             _ => return None,
         },
         "key" => match &ev.body {
