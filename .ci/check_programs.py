@@ -22,7 +22,7 @@ MAIN = Path(__file__).resolve().parent.parent
 NAMES = ['race', 'lifecycle', 'ticket', 'append', 'pool', 'queue', 'manager']
 # Event kinds a process emits with no gate before it (see the report).
 EVENTS = {
-    'race': {'joined'},
+    'race': set(),
     'lifecycle': set(),
     'ticket': {'outcome'},
     'append': set(),

@@ -58,7 +58,7 @@ fn frame(c: &mut Criterion) {
             // A buyer in the middle of the table, still waiting for the lock.
             selected: Some(stream::buyer_pid(700)),
             elapsed: Duration::from_secs(42),
-            code_toggled: code != (width >= mpviz::ui::view::CODE_WIDTH),
+            code: Some(code),
             ..ViewState::default()
         };
         let code = if code { "code panel" } else { "table" };

@@ -918,31 +918,58 @@ fn in_chinese(args: &[&str], rows: u16, cols: u16) {
     let mut with_lang = args.to_vec();
     with_lang.extend(["--lang", "zh", "--paused"]);
     let mut d = Dashboard::start_sized(&with_lang, &[], rows, cols);
+    // Where a border is not where it belongs on the screen now, if anywhere:
+    // the right edge of every panel's row, and the right border of the left
+    // column's panels (the table, the code), wherever a row of wide
+    // characters was cut.
+    let misplaced_border = |d: &Dashboard| -> Option<String> {
+        let parser = d.parser.lock().unwrap();
+        let cells = parser.screen();
+        let at = |row, col| {
+            cells
+                .cell(row, col)
+                .map(|c| c.contents())
+                .unwrap_or_default()
+        };
+        let mut border = None;
+        for row in 0..rows {
+            if ["┌", "│", "└"].contains(&at(row, 0)) && !RIGHT_EDGE.contains(&at(row, cols - 1))
+            {
+                return Some(format!("row {row} ends in {:?}", at(row, cols - 1)));
+            }
+            match (at(row, 0), border) {
+                ("┌", _) => border = (1..cols).find(|&col| at(row, col) == "┐"),
+                ("│" | "└", Some(col)) => {
+                    if !["│", "┘", "┤", "▲", "▼", "█", "║"].contains(&at(row, col)) {
+                        return Some(format!("row {row}: {:?} at column {col}", at(row, col)));
+                    }
+                }
+                _ => border = None,
+            }
+        }
+        None
+    };
     let check = |d: &Dashboard, what: &str| {
-        let screen = d.wait_for(what, |s| {
-            s.contains(paused.trim()) && s.contains(title.trim()) && s.contains(quit.trim())
-        });
+        // A frame may arrive in several reads: wait for a whole one with
+        // every border in place; a layout that is wrong never gives one.
+        let deadline = Instant::now() + PATIENCE;
+        let screen = loop {
+            let screen = d.wait_for(what, |s| {
+                s.contains(paused.trim()) && s.contains(title.trim()) && s.contains(quit.trim())
+            });
+            match misplaced_border(d) {
+                None => break screen,
+                Some(wrong) => assert!(
+                    Instant::now() < deadline,
+                    "{args:?} {cols}×{rows}, {wrong} ({what}):\n{screen}"
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         assert!(
             !screen.contains('⟦'),
             "a text is missing ({what}):\n{screen}"
         );
-        let parser = d.parser.lock().unwrap();
-        let cells = parser.screen();
-        for row in 0..rows {
-            let at = |col| {
-                cells
-                    .cell(row, col)
-                    .map(|c| c.contents())
-                    .unwrap_or_default()
-            };
-            if ["┌", "│", "└"].contains(&at(0)) {
-                let last = at(cols - 1);
-                assert!(
-                    RIGHT_EDGE.contains(&last),
-                    "{args:?} {cols}×{rows}, row {row} ends in {last:?} ({what}):\n{screen}"
-                );
-            }
-        }
     };
     check(&d, "paused, in Chinese");
     // The code panel: shown at 120 columns, in the table's place at 80
@@ -962,6 +989,7 @@ fn in_chinese(args: &[&str], rows: u16, cols: u16) {
             !screen.contains(&doing),
             "{args:?}: in the table's place:\n{screen}"
         );
+        check(&d, "the code panel in the table's place");
     } else {
         d.wait_for("the code panel", |s| s.contains(code.trim()));
     }

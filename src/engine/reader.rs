@@ -223,7 +223,13 @@ impl Holding {
         // A spawn is its parent's report (the fork server's), and what the
         // process's own held events wait for.
         let spawn = matches!(event.body, Body::Spawn { .. });
-        if let Some(line) = self.lines.get_mut(&event.pid).filter(|_| !spawn) {
+        // (Most of a busy run holds nothing: no lookup then.)
+        let line = if self.lines.is_empty() || spawn {
+            None
+        } else {
+            self.lines.get_mut(&event.pid)
+        };
+        if let Some(line) = line {
             line.push_back((seq, event));
             return;
         }

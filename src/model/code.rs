@@ -13,7 +13,39 @@ use crate::protocol::{Body, Event, Pid};
 pub struct Place {
     pub line: u32,
     pub at_gate: bool,
+    /// It got here by the action its last permit let it do, and has reported
+    /// nothing since that is a line of its own: how that step ended (a
+    /// ticket's outcome after its write) is part of it.
+    fresh: bool,
 }
+
+impl Place {
+    pub fn waiting(line: u32) -> Place {
+        Place {
+            line,
+            at_gate: true,
+            fresh: false,
+        }
+    }
+}
+
+/// The events with a line of their own that tell how the step before them
+/// ended, rather than make a call of their own (as `pool.close()` does).
+const ENDS_A_STEP: &[&str] = &["outcome", "reply", "full", "empty"];
+
+/// The reports (events that are no action) that are a line of the
+/// program: the program must have a line for each (the others are the
+/// run's bookkeeping: spawns, exits, states, samples, a lock's taking that
+/// ends its `acquire()`).
+const LINE_REPORTS: &[&str] = &[
+    "outcome",
+    "callback",
+    "result_get",
+    "result_wait",
+    "pool_call",
+    "pool_joined",
+    "reply",
+];
 
 /// The places of the run's processes, the main process included.
 #[derive(Debug, Clone, Default)]
@@ -71,52 +103,89 @@ impl Places {
         match &ev.body {
             Body::Ready { action } => match lines.act(action) {
                 Some(line) => {
-                    self.places.insert(
-                        pid,
-                        Place {
-                            line,
-                            at_gate: true,
-                        },
-                    );
+                    self.places.insert(pid, Place::waiting(line));
                 }
                 None => {
                     self.unplace(format!("ready {action:?}"));
                     self.places.remove(&pid);
                 }
             },
-            Body::Exit { .. } | Body::Joined => {
+            // A process (or a thread) that has ended stands nowhere, nor does
+            // a zombie.
+            Body::Exit { .. } | Body::Joined | Body::State { state: 'Z' } => {
                 self.places.remove(&pid);
             }
-            // A zombie has ended: it stands nowhere.
-            Body::State { state: 'Z' } => {
-                self.places.remove(&pid);
-            }
-            body => {
-                if let Some(line) = lines.event(body) {
-                    // Another thread of a process waiting at its gate (the
-                    // pool's result handler running a callback while the
-                    // main thread waits to submit): the process stays at
-                    // its gate, and the line ran.
-                    match self.places.get(&pid) {
-                        Some(place) if place.at_gate => {
-                            self.last = Some((pid, line));
-                            self.steps += 1;
-                        }
-                        _ => self.ran(pid, line),
-                    }
-                } else if acted {
-                    match self.places.remove(&pid) {
-                        Some(place) if place.at_gate => self.ran(pid, place.line),
-                        // An action with no gate before it: at full speed
-                        // nothing says where the process is; paced, the
-                        // program lacks its line.
-                        _ if paced => self.unplace(ev.kind().to_string()),
-                        // The newest step ran a line no one can tell.
-                        _ => self.last = None,
-                    }
+            // The run's bookkeeping: no line.
+            Body::Spawn { .. }
+            | Body::State { .. }
+            | Body::File { .. }
+            | Body::QueueDepth { .. }
+            | Body::LockAcquire { .. } => {}
+            // The action a permit let it do: it runs the line it waited at.
+            body if acted => match self.places.get_mut(&pid) {
+                Some(place) if place.at_gate => {
+                    place.at_gate = false;
+                    place.fresh = true;
+                    let line = place.line;
+                    self.last = Some((pid, line));
+                    self.steps += 1;
                 }
-            }
+                _ => match lines.event(body) {
+                    // An action with a line of its own (a timed-out put).
+                    Some(line) => self.reported(pid, line, body),
+                    // An action with no gate before it: paced, the program
+                    // lacks its line; at full speed nothing says where the
+                    // process is, and the newest step ran a line no one
+                    // can tell.
+                    None if paced => {
+                        self.places.remove(&pid);
+                        self.unplace(ev.kind().to_string());
+                    }
+                    None => {
+                        self.places.remove(&pid);
+                        self.last = None;
+                    }
+                },
+            },
+            body => match lines.event(body) {
+                Some(line) => self.reported(pid, line, body),
+                None if LINE_REPORTS.contains(&ev.kind()) => self.unplace(ev.kind().to_string()),
+                None => {}
+            },
         }
+    }
+
+    /// `pid` reported `body`, which ran `line` with no gate before it.
+    fn reported(&mut self, pid: Pid, line: u32, body: &Body) {
+        match self.places.get(&pid).copied() {
+            // Another thread of the process ran it: a callback runs on the
+            // pool's result-handler thread, whatever the main thread is
+            // doing (waiting at its gate to submit, or in `join()`). The
+            // process stays where it is; the line ran.
+            _ if matches!(body, Body::Callback { .. }) => self.ran_elsewhere(pid, line),
+            Some(place) if place.at_gate => self.ran_elsewhere(pid, line),
+            // How the step its permit began ended (a ticket's outcome after
+            // its write, a full queue's timeout after a blocked put): it goes
+            // on to the line, and the step stays the line the permit ran.
+            Some(place) if place.fresh && ENDS_A_STEP.contains(&body.info().name) => {
+                self.places.insert(
+                    pid,
+                    Place {
+                        line,
+                        at_gate: false,
+                        fresh: false,
+                    },
+                );
+            }
+            // A step of its own (a call with no gate before it).
+            _ => self.ran(pid, line, false),
+        }
+    }
+
+    /// The process ran `line` on another thread: it stays where it is.
+    fn ran_elsewhere(&mut self, pid: Pid, line: u32) {
+        self.last = Some((pid, line));
+        self.steps += 1;
     }
 
     fn unplace(&mut self, said: String) {
@@ -126,15 +195,22 @@ impl Places {
         }
     }
 
-    fn ran(&mut self, pid: Pid, line: u32) {
+    fn ran(&mut self, pid: Pid, line: u32, fresh: bool) {
         self.places.insert(
             pid,
             Place {
                 line,
                 at_gate: false,
+                fresh,
             },
         );
         self.last = Some((pid, line));
         self.steps += 1;
+    }
+
+    /// The run ended: the main process, whose end no event reports, stands
+    /// nowhere either.
+    pub(super) fn ended(&mut self) {
+        self.places.clear();
     }
 }

@@ -168,7 +168,10 @@ impl Model {
                 };
             }
             Body::Error { message } => self.errors.push(message.clone()),
-            Body::End => self.ended = true,
+            Body::End => {
+                self.ended = true;
+                self.code.ended();
+            }
             Body::Ready { .. }
             | Body::State { .. }
             | Body::Truncate { .. }

@@ -888,11 +888,7 @@ fn a_process_stands_at_its_gates_line_runs_it_when_let_through_and_leaves_when_i
     let mut m = fold(&[start("ticket"), paced(), spawn(10, 0), spawn(11, 1)]);
     m.apply(&ready(10, "take_lock"));
     m.apply(&ready(11, "take_lock"));
-    let at_gate = Place {
-        line: acquire,
-        at_gate: true,
-    };
-    assert_eq!(m.code.get(10), Some(at_gate));
+    assert_eq!(m.code.get(10), Some(Place::waiting(acquire)));
     assert_eq!(m.code.counts(40)[acquire as usize], 2);
     assert_eq!(m.code.last, None);
     // Let through: it runs the line, and stays there until its next gate.
@@ -903,19 +899,36 @@ fn a_process_stands_at_its_gates_line_runs_it_when_let_through_and_leaves_when_i
     m.apply(&ready(10, "read_file"));
     assert_eq!(m.code.get(10).map(|p| p.line), Some(read));
     assert_eq!(m.code.last, Some((10, acquire)), "waiting is no step");
-    // An outcome says its own line: the print.
+    // Its read finds no ticket, and it says so at once: the same step. It
+    // goes on to the print; the step stays the line its permit ran.
     m.apply(&ev(
         4,
-        Some(11),
+        Some(10),
+        Body::Read {
+            file: "tickets.json".into(),
+            value: Some(0),
+            text: "{\"count\": 0}".into(),
+            landed: None,
+            reset: None,
+        },
+    ));
+    m.apply(&ev(
+        4,
+        Some(10),
         Body::Outcome {
             result: Outcome::Fail,
         },
     ));
     let print = ticket_line("found no ticket left");
-    assert_eq!(m.code.last, Some((11, print)));
-    m.apply(&ev(5, Some(11), Body::Exit { exitcode: 0 }));
-    assert_eq!(m.code.get(11), None);
+    assert_eq!(m.code.get(10).map(|p| p.line), Some(print));
+    assert_eq!(m.code.last, Some((10, read)));
+    m.apply(&ev(5, Some(10), Body::Exit { exitcode: 0 }));
+    assert_eq!(m.code.get(10), None);
     assert_eq!(m.code.counts(40).iter().sum::<u32>(), 1);
+    // The run's end: no one stands anywhere (mpviz's own main process
+    // reports no exit).
+    m.apply(&ev(6, None, Body::End));
+    assert!(!m.code.any());
     assert_eq!(m.code.unplaced, 0);
 }
 
@@ -970,12 +983,45 @@ fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
     );
     assert_eq!(
         m.code.get(1),
-        Some(Place {
-            line: line("res = pool.apply_async("),
-            at_gate: true
-        })
+        Some(Place::waiting(line("res = pool.apply_async(")))
     );
     m.apply(&ev(5, Some(1), Body::TaskSubmit { task: 1 }));
     assert_eq!(m.code.last, Some((1, line("res = pool.apply_async("))));
+    // A call with no gate before it is a step of its own; a callback while
+    // the main thread is in join() leaves it there.
+    m.apply(&ev(
+        6,
+        Some(1),
+        Body::PoolCall {
+            call: "join".into(),
+        },
+    ));
+    let join = line("pool.join()");
+    assert_eq!(m.code.last, Some((1, join)));
+    m.apply(&ev(
+        7,
+        Some(1),
+        Body::Callback {
+            task: 1,
+            thread: "mpviz-result-handler".into(),
+            ok: true,
+            parsed: None,
+            tid: 2,
+            result: Some(1),
+            error_type: None,
+            error: None,
+        },
+    ));
+    assert_eq!(m.code.get(1).map(|p| p.line), Some(join));
     assert_eq!(m.code.unplaced, 0);
+    // A report that is a line of the program, which the program lacks.
+    let mut m = fold(&[start("ticket"), paced()]);
+    m.apply(&ev(
+        8,
+        Some(1),
+        Body::PoolCall {
+            call: "close".into(),
+        },
+    ));
+    assert_eq!(m.code.unplaced_said, ["pool_call"]);
 }

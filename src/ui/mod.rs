@@ -332,7 +332,7 @@ impl App {
             }
             Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
             Action::Step => self.step(step::any(self.texts(), &self.model), PacerCmd::Step),
-            Action::Code => self.view.code_toggled = !self.view.code_toggled,
+            Action::Code => self.view.toggle_code(),
             Action::Focus => {
                 self.view.focus = match self.view.focus {
                     Focus::Table => Focus::Events,

@@ -8,6 +8,8 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use unicode_width::UnicodeWidthChar;
+
 use super::{cut, Screen};
 use crate::code::comment_at;
 
@@ -81,7 +83,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 mark,
                 Span::styled(number, if here { t.selected() } else { t.dim() }),
             ];
-            let shown = cut(&indented(text, narrow), code_width);
+            let shown = cut_code(&indented(text, narrow), code_width);
             let (code, comment) = match comment_at(&shown) {
                 Some(at) => shown.split_at(at),
                 None => (shown.as_str(), ""),
@@ -144,6 +146,29 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// `text` cut to `width` columns where the column ends, with `…` where
+/// it was cut: code is not prose, and `res = pool.apply_async(` must keep
+/// as much of `apply_async` as fits rather than stop at the last space.
+fn cut_code(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    if width > 0 {
+        kept.push('…');
+    }
+    kept
+}
+
 /// `text` with each level of its indentation two columns wide where the
 /// panel is narrow.
 fn indented(text: &str, narrow: bool) -> String {
@@ -153,4 +178,22 @@ fn indented(text: &str, narrow: bool) -> String {
     let body = text.trim_start_matches(' ');
     let indent = text.len() - body.len();
     format!("{}{body}", " ".repeat(indent / 2 + indent % 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_is_cut_where_the_column_ends_by_display_width() {
+        assert_eq!(
+            cut_code("res = pool.apply_async(calc)", 16),
+            "res = pool.appl…"
+        );
+        assert_eq!(cut_code("short", 16), "short");
+        // A wide character that does not fit whole is left out.
+        assert_eq!(cut_code("# 对读写文件", 6), "# 对…");
+        assert_eq!(cut_code("# 对读写文件", 7), "# 对读…");
+        assert!(cut_code("# 对读写文件的部分加锁", 9).width() <= 9);
+    }
 }

@@ -60,17 +60,20 @@ pub struct ViewState {
     pub log_top: Option<u64>,
     /// Where the events panel was drawn, for the mouse wheel and paging.
     pub log_rows: Cell<Rect>,
-    /// `c` was pressed an odd number of times: the code panel is shown
-    /// where it would be hidden (narrower than [`CODE_WIDTH`]) and hidden
-    /// where it would be shown.
-    pub code_toggled: bool,
+    /// Whether the teacher asked for the code panel (`c`), shown or
+    /// hidden; `None` leaves it to the width ([`CODE_WIDTH`]).
+    pub code: Option<bool>,
     /// The code panel's first line on screen, kept between frames so that
     /// it scrolls only when the line it follows leaves its middle.
     pub code_top: Cell<usize>,
+    /// The width of the last frame, for `c` to turn over what it showed.
+    pub width: Cell<u16>,
 }
 
 /// From this many rows on, the body's left column holds the table and the
-/// code under it; below, the code takes the table's place.
+/// code under it; below, the code the teacher asked for with `c` takes the
+/// table's place (shown by default on a wide terminal, it goes under a
+/// smaller table).
 const CODE_UNDER_TABLE: u16 = 24;
 /// The table's least height beside the code: its head and four rows.
 const MIN_TABLE: u16 = 7;
@@ -81,7 +84,12 @@ pub const CODE_WIDTH: u16 = 120;
 impl ViewState {
     /// Whether the code panel is shown on a terminal `width` columns wide.
     pub fn code_shown(&self, width: u16) -> bool {
-        (width >= CODE_WIDTH) != self.code_toggled
+        self.code.unwrap_or(width >= CODE_WIDTH)
+    }
+
+    /// `c`: shows the code panel if the last frame did not, else hides it.
+    pub fn toggle_code(&mut self) {
+        self.code = Some(!self.code_shown(self.width.get()));
     }
 }
 
@@ -175,6 +183,7 @@ pub struct Screen<'a> {
 
 pub fn draw(frame: &mut Frame, screen: &Screen) {
     let area = frame.area();
+    screen.view.width.set(area.width);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let t = screen.theme;
         let need = format!("{MIN_WIDTH}×{MIN_HEIGHT}");
@@ -243,7 +252,7 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     let code_shown = screen.view.code_shown(frame.area().width);
     let (table, under) = if code_shown {
         // The code under the table where both keep room, else in its place.
-        if left.height >= CODE_UNDER_TABLE {
+        if left.height >= CODE_UNDER_TABLE || screen.view.code.is_none() {
             let table = table_height.clamp(MIN_TABLE, left.height / 2);
             let [table, code] =
                 Layout::vertical([Constraint::Length(table), Constraint::Fill(1)]).areas(left);

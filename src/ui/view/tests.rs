@@ -1570,7 +1570,7 @@ fn every_text_on_screen_is_in_the_files_with_its_holes_filled() {
                 v.help = help;
                 for (w, h) in [(80, 24), (120, 40)] {
                     // (Without the code panel: Python's braces are no holes.)
-                    v.code_toggled = v.code_shown(w);
+                    v.code = Some(false);
                     let s = text(&render(&m, &v, &*scenario, w, h, false));
                     assert!(!unfinished(&s), "{name} after {n} events:\n{s}");
                 }
@@ -1926,7 +1926,8 @@ fn c_shows_the_code_in_the_tables_place_at_80x24_in_chinese_and_hides_it_at_120(
         words(&s).contains("c代码?帮助"),
         "the key bar names the key:\n{s}"
     );
-    view.code_toggled = true;
+    view.toggle_code();
+    assert_eq!(view.code, Some(true));
     let buffer = render(&m, &view, &scenario, 80, 24, false);
     let s = text(&buffer);
     let code = panel_rows(&s, "ticket.py");
@@ -1962,12 +1963,25 @@ fn c_shows_the_code_in_the_tables_place_at_80x24_in_chinese_and_hides_it_at_120(
         }
     }
     assert_right_borders_in_place(&buffer);
-    // At 120 columns the same key hides it.
-    let s = text(&render(&m, &view, &scenario, 120, 40, false));
-    assert!(!words(&s).contains("代码：ticket.py"), "{s}");
-    view.code_toggled = false;
+    // Asked for, it stays shown at 120 columns; there the same key hides it,
+    // and hidden it stays on a narrower terminal.
     let s = text(&render(&m, &view, &scenario, 120, 40, false));
     assert!(words(&s).contains("代码：ticket.py"), "{s}");
+    view.toggle_code();
+    let s = text(&render(&m, &view, &scenario, 100, 40, false));
+    assert!(!words(&s).contains("代码：ticket.py"), "{s}");
+    // Shown by default on a wide but short terminal, it goes under the
+    // table, which stays.
+    let s = text(&render(
+        &m,
+        &ViewState { code: None, ..view },
+        &scenario,
+        120,
+        24,
+        false,
+    ));
+    assert!(words(&s).contains("代码：ticket.py"), "{s}");
+    assert!(words(&s).contains("PID名称"), "{s}");
 }
 
 #[test]
@@ -2019,4 +2033,25 @@ fn at_full_speed_the_code_panel_says_no_gate_places_anyone() {
         "no one stands anywhere:\n{s}"
     );
     assert!(s.contains("at full speed no gate says"), "{s}");
+}
+
+#[test]
+fn the_events_panel_says_an_outcome_in_words_in_each_language() {
+    let m = midway(6);
+    let ev = Event::new(
+        1,
+        Some(1004),
+        Body::Outcome {
+            result: Outcome::Success,
+        },
+    );
+    let mut scenario = ticket(6, true);
+    assert_eq!(
+        scenario.spec().texts.log_line(&ev, &m),
+        "outcome: got a ticket"
+    );
+    scenario
+        .spec_mut()
+        .speak(crate::lang::Lang::named("zh").unwrap());
+    assert_eq!(scenario.spec().texts.log_line(&ev, &m), "结果：买到票");
 }
