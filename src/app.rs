@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
-    AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs, RunArgs,
-    TicketArgs,
+    AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs,
+    ReplayArgs, RunArgs, TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
@@ -18,13 +18,14 @@ use crate::lang::{self, Lang};
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
 use crate::scenario::texts::messages;
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
-use crate::{cleanup, headless, ui};
+use crate::{cleanup, headless, record, replay, ui};
 
 pub fn main() -> ExitCode {
     cleanup::install_panic_hook(ui::restore_terminal);
     // The language first: the command line's own errors are in it too.
     let args: Vec<String> = std::env::args().collect();
     lang::set_current(Lang::of_args(&args));
+    let _ = COMMAND_LINE.set(args.iter().skip(1).cloned().collect());
     let parsed = command()
         .try_get_matches()
         .and_then(|matches| Cli::from_arg_matches(&matches));
@@ -32,10 +33,14 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
-    if let Command::List = cli.command {
-        list();
-        return ExitCode::SUCCESS;
-    }
+    let cli = match cli.command {
+        Command::List => {
+            list();
+            return ExitCode::SUCCESS;
+        }
+        Command::Replay(args) => return replay(&args),
+        _ => cli,
+    };
     let launch = match launch_of(cli.command, lang::current()) {
         Ok(launch) => launch,
         Err(message) => return usage_error(&message),
@@ -61,7 +66,7 @@ pub fn main() -> ExitCode {
 /// The run a command asks for, its defaults resolved and its input checked.
 fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
     match command {
-        Command::List => Err("`list` starts no run".into()),
+        Command::List | Command::Replay(_) => Err("`list` and `replay` start no run".into()),
         Command::Race(args) => race_launch(args, lang),
         Command::Lifecycle(args) => lifecycle_launch(args, lang),
         Command::Ticket(args) => ticket_launch(args, lang),
@@ -164,6 +169,47 @@ fn in_our_words(e: &clap::Error) -> Option<String> {
     })
 }
 
+/// `mpviz replay FILE`: the recording read, its scenario rebuilt from the
+/// header's command line (for its texts and its summary), then shown.
+fn replay(args: &ReplayArgs) -> ExitCode {
+    let recording = match record::read(&args.file) {
+        Ok(recording) => recording,
+        Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
+    };
+    let run_args = recording.args();
+    // (Only the scenario and its options matter here: not how it was paced.)
+    let words: Vec<&str> = run_args
+        .iter()
+        .map(String::as_str)
+        .filter(|arg| *arg != "--paused")
+        .collect();
+    // (As a run without the dashboard: it needs no terminal.)
+    let launch = Cli::try_parse_from(
+        std::iter::once("mpviz")
+            .chain(words.iter().copied())
+            .chain(["--json"]),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|cli| launch_of(cli.command, lang::current()));
+    let scenario = match launch {
+        Ok(launch) => launch.scenario,
+        Err(e) => {
+            return usage_error(&messages().say(
+                "usage_replay_args",
+                &[("path", &args.file.display()), ("error", &e)],
+            ))
+        }
+    };
+    let front = if args.json {
+        replay::Front::Json
+    } else if args.headless {
+        replay::Front::Headless
+    } else {
+        return usage_error(&messages().say("usage_replay_front", &[]));
+    };
+    replay::run(&args.file, &recording, &*scenario, front)
+}
+
 fn usage_error(message: &str) -> ExitCode {
     eprintln!(
         "{}",
@@ -252,11 +298,62 @@ fn launch(
     limits::check_processes(flag, u64::from(asked), u64::from(processes))?;
     let mut scenario = scenario().map_err(|e| e.to_string())?;
     scenario.spec_mut().speak(lang);
+    let scenario: Arc<dyn Scenario> = Arc::from(scenario);
+    // Last: a recording's file is made only for a run that will start.
+    let record = match &run.record {
+        Some(path) => Some(Arc::new(recorder(path, name, &*scenario, &options)?)),
+        None => None,
+    };
     Ok(Launch {
-        scenario: Arc::from(scenario),
+        scenario,
         options,
         front,
+        record,
     })
+}
+
+/// The command line mpviz was started with (but its program name), for a
+/// recording's header.
+static COMMAND_LINE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Opens `--record`'s file and writes its header. The header's command line
+/// repeats the run: this one's, without what only shows it (the front end,
+/// the language, the recording itself), with the seed.
+fn recorder(
+    path: &std::path::Path,
+    name: &str,
+    scenario: &dyn Scenario,
+    options: &RunOptions,
+) -> Result<record::Recorder, String> {
+    let given = COMMAND_LINE
+        .get()
+        .cloned()
+        .unwrap_or_else(|| vec![name.to_string()]);
+    let mut args = Vec::new();
+    let mut given = given.into_iter();
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--json" | "--headless" => {}
+            "--record" | "--lang" | "--seed" => {
+                given.next();
+            }
+            _ if ["--record=", "--lang=", "--seed="]
+                .iter()
+                .any(|p| arg.starts_with(p)) => {}
+            _ => args.push(arg),
+        }
+    }
+    args.extend(["--seed".to_string(), options.seed.to_string()]);
+    let header = record::header(
+        name,
+        scenario.params(),
+        options.seed,
+        options.speed.per_second(),
+        options.paused,
+        &args,
+    );
+    record::Recorder::create(path, &header)
+        .map_err(|e| messages().say("usage_record", &[("path", &path.display()), ("error", &e)]))
 }
 
 /// A count option's value, or the scenario file's default.

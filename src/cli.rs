@@ -45,6 +45,22 @@ pub enum Command {
     Manager(ManagerArgs),
     /// List the scenarios, one line each
     List,
+    /// Show a recording made with --record: its events as recorded (--json) or its summary line (--headless)
+    Replay(ReplayArgs),
+}
+
+/// `mpviz replay FILE`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recording (a file written by --record)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Print the recorded events as they were recorded, then the summary line
+    #[arg(long, conflicts_with = "headless")]
+    pub json: bool,
+    /// Print the run's summary line
+    #[arg(long)]
+    pub headless: bool,
 }
 
 /// Options every scenario has.
@@ -65,6 +81,9 @@ pub struct RunArgs {
     /// No dashboard: print every event as a JSON line, then a summary line
     #[arg(long)]
     pub json: bool,
+    /// Record the run to FILE as it goes (JSON Lines: a header, every event, the summary), for `mpviz replay`
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

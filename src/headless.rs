@@ -38,16 +38,25 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         eprintln!("{}", texts.say("stopped_by_signal", &[("signal", &name)]));
         Ok(ExitCode::from(128 + signal as u8))
     };
+    let record = launch.record.as_deref();
+    let never = crossbeam_channel::never();
+    let record_failed = record.map_or(&never, |r| r.failed());
     loop {
         select! {
             recv(run.events()) -> batch => {
                 let Ok(batch) = batch else { break };
                 let mut lines = Vec::new();
+                if let (Some(record), false) = (record, json) {
+                    record.events(&batch);
+                }
                 for event in batch {
                     if json {
                         let _ = writeln!(lines, "{}", event.to_json());
                     }
                     model.fold(event);
+                }
+                if let (Some(record), true) = (record, json) {
+                    record.lines_as_written(lines.clone());
                 }
                 if !lines.is_empty() {
                     let _ = output.send(lines);
@@ -61,12 +70,28 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
                 run.stop();
                 return write_failed(result);
             }
-            recv(signals) -> signal => return stopped(&mut run, signal),
+            recv(record_failed) -> error => {
+                run.stop();
+                return Err(recording_failed(&launch, error.ok()));
+            }
+            recv(signals) -> signal => {
+                // What was recorded so far is kept, whole lines only.
+                if let Some(record) = record {
+                    let _ = record.close();
+                }
+                return stopped(&mut run, signal);
+            }
         }
     }
     let wall_ms = started.elapsed().as_millis() as u64;
     run.stop();
     let summary = summary_line(&launch, &model, wall_ms);
+    if let Some(record) = record {
+        record.summary(&summary);
+        if let Err(e) = record.close() {
+            return Err(recording_failed(&launch, Some(e)));
+        }
+    }
     let last = if json {
         Value::Object(summary).to_string()
     } else {
@@ -94,6 +119,26 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The recording could not be written (a full disk): the run fails, in
+/// one line.
+pub fn recording_failed(launch: &Launch, error: Option<std::io::Error>) -> anyhow::Error {
+    let path = launch
+        .record
+        .as_ref()
+        .map(|r| r.path().to_path_buf())
+        .unwrap_or_default();
+    let error = error.unwrap_or_else(|| std::io::Error::other("?"));
+    recording_failed_at(&path, error)
+}
+
+/// The recording at `path` could not be written.
+pub fn recording_failed_at(path: &std::path::Path, error: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(crate::scenario::texts::messages().say(
+        "recording_failed",
+        &[("path", &path.display()), ("error", &error)]
+    ))
 }
 
 /// The writer's one report.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::engine::RunOptions;
+use crate::record::Recorder;
 use crate::scenario::Scenario;
 
 /// Exit code for a user's mistake (clap's convention).
@@ -26,4 +27,6 @@ pub struct Launch {
     pub scenario: Arc<dyn Scenario>,
     pub options: RunOptions,
     pub front: Front,
+    /// Where the run is recorded (`--record`), its file already open.
+    pub record: Option<Arc<Recorder>>,
 }

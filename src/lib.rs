@@ -15,6 +15,8 @@ pub mod launch;
 pub mod model;
 pub mod order;
 pub mod protocol;
+pub mod record;
+pub mod replay;
 pub mod scenario;
 pub mod signals;
 pub mod ui;

@@ -1045,3 +1045,32 @@ fn every_scenario_speaks_chinese_at_120x40() {
         in_chinese(args, 40, 120);
     }
 }
+
+#[test]
+fn the_dashboard_records_its_run_and_a_quit_ends_the_recording_with_its_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.jsonl");
+    let file = file.to_str().unwrap();
+    let mut d = Dashboard::start(&["--buyers", "3", "--paused", "--record", file]);
+    d.wait_for("three buyers at the gate", |s| s.contains("3 at the gate"));
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    d.press("q");
+    assert!(d.wait_exit().success());
+    // Quit before the end: the recording holds the run as far as it went,
+    // and the summary of that.
+    let replayed = std::process::Command::new(support::BIN)
+        .args(["replay", file, "--json"])
+        .output()
+        .unwrap();
+    assert!(replayed.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["kind"], "start");
+    assert_eq!(lines.iter().filter(|l| l["kind"] == "spawn").count(), 4);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["kind"], "summary");
+    assert_eq!(summary["buyers"], 3);
+}

@@ -47,7 +47,10 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let input = read_input()?;
     let result = app.main_loop(&mut terminal, &input, &signals);
     app.run.stop();
+    // Quit before the end: the recording ends with the run as far as it went.
+    let recorded = app.end_recording();
     restore_terminal();
+    let result = result.and_then(|code| recorded.map(|()| code));
     // A run that failed (a fork, a limit) says so once the screen is
     // given back, and mpviz exits 1.
     match (result, app.model.errors.first()) {
@@ -168,6 +171,7 @@ impl App {
         signals: &Receiver<i32>,
     ) -> anyhow::Result<ExitCode> {
         let tick = crossbeam_channel::tick(Duration::from_millis(250));
+        let never = crossbeam_channel::never();
         let mut dirty = true;
         let mut ticks = 0u64;
         let mut last_draw = Instant::now() - FRAME;
@@ -193,21 +197,34 @@ impl App {
             } else {
                 Duration::from_secs(3600)
             };
+            let record_failed = self
+                .launch
+                .record
+                .as_ref()
+                .map_or(&never, |r| r.failed())
+                .clone();
             select! {
                 recv(self.events) -> batch => match batch {
                     Ok(batch) => {
-                        for event in batch {
-                            self.apply(event);
-                        }
-                        // Fold whatever else is waiting before drawing again.
-                        for batch in self.events.try_iter().take(1000).collect::<Vec<_>>() {
+                        // Fold whatever else is waiting too before drawing again.
+                        let more: Vec<_> = self.events.try_iter().take(1000).collect();
+                        for batch in std::iter::once(batch).chain(more) {
+                            if let Some(record) = &self.launch.record {
+                                record.events(&batch);
+                            }
                             for event in batch {
                                 self.apply(event);
                             }
                         }
+                        if self.model.ended {
+                            self.end_recording()?;
+                        }
                         dirty = true;
                     }
                     Err(_) => self.events = crossbeam_channel::never(),
+                },
+                recv(record_failed) -> error => {
+                    return Err(crate::headless::recording_failed(&self.launch, error.ok()));
                 },
                 recv(input) -> event => {
                     let Ok(event) = event else { return Ok(ExitCode::SUCCESS) };
@@ -235,6 +252,24 @@ impl App {
                 default(wait) => {},
             }
         }
+    }
+
+    /// Ends the recording, if the run is recorded: the summary of the run
+    /// as far as it went, every line written, the file closed. A restart
+    /// is not recorded (the file holds one run).
+    fn end_recording(&mut self) -> anyhow::Result<()> {
+        let Some(record) = self.launch.record.take() else {
+            return Ok(());
+        };
+        let wall_ms = self.started.elapsed().as_millis() as u64;
+        record.summary(&crate::headless::summary_line(
+            &self.launch,
+            &self.model,
+            wall_ms,
+        ));
+        record
+            .close()
+            .map_err(|e| crate::headless::recording_failed_at(record.path(), e))
     }
 
     fn apply(&mut self, event: Event) {
@@ -427,6 +462,7 @@ impl App {
     /// scenario again with a new seed, at the current speed.
     fn restart(&mut self) -> anyhow::Result<()> {
         self.run.stop();
+        self.end_recording()?;
         let mut options = self.launch.options.clone();
         options.seed = fastrand::u64(..);
         options.paused = self.model.pace.paused && !self.model.ended;
