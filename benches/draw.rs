@@ -8,7 +8,6 @@
 //! With `MPVIZ_BENCH_SHOW=1` it prints each frame it times, once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mpviz::model::Model;
@@ -57,7 +56,6 @@ fn frame(c: &mut Criterion) {
         let view = ViewState {
             // A buyer in the middle of the table, still waiting for the lock.
             selected: Some(stream::buyer_pid(700)),
-            elapsed: Duration::from_secs(42),
             code: Some(code),
             ..ViewState::default()
         };

@@ -191,8 +191,8 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     )
     .map_err(|e| e.to_string())
     .and_then(|cli| launch_of(cli.command, lang::current()));
-    let scenario = match launch {
-        Ok(launch) => launch.scenario,
+    let launch = match launch {
+        Ok(launch) => launch,
         Err(e) => {
             return usage_error(&messages().say(
                 "usage_replay_args",
@@ -205,9 +205,46 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     } else if args.headless {
         replay::Front::Headless
     } else {
-        return usage_error(&messages().say("usage_replay_front", &[]));
+        // The dashboard, on the recording: it needs a terminal.
+        if std::env::var_os("TERM").is_some_and(|t| t == "dumb") {
+            return usage_error(&messages().say("usage_dumb_terminal", &[]));
+        }
+        if !(std::io::stdout().is_terminal() && std::io::stdin().is_terminal()) {
+            return usage_error(&messages().say("usage_no_terminal", &[]));
+        }
+        let mut launch = launch;
+        if let Some(speed) = recording.header.get("speed").and_then(|s| s.as_f64()) {
+            launch.options.speed = Speed::PerSecond(speed);
+        }
+        // A last line cut short is said on screen, until the first key.
+        let note = recording.truncated.then(|| {
+            messages().say(
+                "replay_truncated",
+                &[
+                    ("path", &args.file.display()),
+                    ("events", &recording.events.len()),
+                ],
+            )
+        });
+        let events = recording
+            .events
+            .into_iter()
+            .map(|(event, _)| event)
+            .collect();
+        return match ui::replay(launch, events, note) {
+            Ok(code) => code,
+            Err(e) => {
+                ui::restore_terminal();
+                let message = format!("{e:#}");
+                eprintln!(
+                    "{}",
+                    messages().say("usage_error", &[("message", &message)])
+                );
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
     };
-    replay::run(&args.file, &recording, &*scenario, front)
+    replay::run(&args.file, &recording, &*launch.scenario, front)
 }
 
 fn usage_error(message: &str) -> ExitCode {

@@ -1074,3 +1074,81 @@ fn the_dashboard_records_its_run_and_a_quit_ends_the_recording_with_its_summary(
     assert_eq!(summary["kind"], "summary");
     assert_eq!(summary["buyers"], 3);
 }
+
+#[test]
+fn a_live_run_steps_back_and_forward_through_its_history() {
+    let mut d = Dashboard::start(&["--buyers", "3", "--paused", "--seed", "4"]);
+    d.wait_for("three buyers at the gate", |s| s.contains("3 at the gate"));
+    d.press("nnn");
+    d.wait_for("three actions", |s| actions(s) == 3);
+    let live = d.screen();
+    // Back one event: the header says where, the count is the stream's.
+    d.press("b");
+    let back = d.wait_for("stepped back", |s| s.contains("⏪ event"));
+    let (k, n) = {
+        let at = back.find("⏪ event ").unwrap() + "⏪ event ".len();
+        let words: Vec<&str> = back[at..].split_whitespace().take(3).collect();
+        (
+            words[0].parse::<usize>().unwrap(),
+            words[2].parse::<usize>().unwrap(),
+        )
+    };
+    assert_eq!(k + 1, n, "{back}");
+    // Home, the first event: nothing has been done yet.
+    d.press("\x1b[H");
+    d.wait_for("the first event", |s| s.contains("⏪ event 1 of"));
+    // End: the live edge again, the same screen as before.
+    d.press("\x1b[F");
+    let again = d.wait_for("the live edge", |s| !s.contains("⏪"));
+    assert_eq!(actions(&again), actions(&live));
+    // Running, there is no stepping back: it says to pause first.
+    d.press(" ");
+    d.wait_for("running", |s| s.contains("▶"));
+    d.press("b");
+    d.wait_for("the advice", |s| s.contains("Pause first"));
+    d.press("q");
+    assert!(d.wait_exit().success());
+}
+
+#[test]
+fn replay_opens_the_dashboard_on_a_recording_and_plays_it_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("race.jsonl");
+    let file = file.to_str().unwrap();
+    let recorded = std::process::Command::new(BIN)
+        .args([
+            "race",
+            "--json",
+            "--workers",
+            "2",
+            "--increments",
+            "3",
+            "--record",
+            file,
+        ])
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(recorded.status.success());
+    let n = String::from_utf8_lossy(&recorded.stdout).lines().count() - 1;
+    let mut d = Dashboard::start(&["replay", file]);
+    // Paused on the first event, no process started.
+    d.wait_for("the first event", |s| {
+        s.contains("⏸ REPLAY") && s.contains(&format!("⏪ event 1 of {n}"))
+    });
+    // Stepping works as in a live run's history.
+    d.press("nn");
+    d.wait_for("two steps on", |s| {
+        s.contains(&format!("⏪ event 3 of {n}"))
+    });
+    d.press("b");
+    d.wait_for("one back", |s| s.contains(&format!("⏪ event 2 of {n}")));
+    // Played, it runs to the end: the run's finished screen.
+    d.press("+++++ ");
+    d.wait_for("the end of the recording", |s| {
+        !s.contains("⏪") && s.contains("⏸ REPLAY") && s.contains("0/2 alive")
+    });
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert_dir_empty(d.tmp.path());
+}

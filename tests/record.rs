@@ -198,6 +198,8 @@ fn replay_refuses_what_it_cannot_trust_with_the_line_number() {
     assert!(out.status.success());
     assert_eq!(lines(&out.stdout), [spawn]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    // The dashboard's replay needs a terminal, as the dashboard does.
+    refused(&["replay", &cut], "the dashboard needs a terminal");
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub enum Action {
     Restart,
     Focus,
     Code,
+    Back,
+    PrevMoment,
+    NextMoment,
     Suspend,
 }
 
@@ -46,6 +49,24 @@ pub const BINDINGS: &[Binding] = &[
         does: "key_step",
         action: Action::Step,
         codes: &[KeyCode::Char('n'), KeyCode::Right],
+    },
+    Binding {
+        keys: "←  b",
+        does: "key_back",
+        action: Action::Back,
+        codes: &[KeyCode::Left, KeyCode::Char('b')],
+    },
+    Binding {
+        keys: "[  ]",
+        does: "key_moments",
+        action: Action::PrevMoment,
+        codes: &[KeyCode::Char('[')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::NextMoment,
+        codes: &[KeyCode::Char(']')],
     },
     Binding {
         keys: "enter",

@@ -1,6 +1,7 @@
 //! The dashboard: a small loop that folds the run's events into the model,
 //! turns keys into pacer commands, and redraws when something changed.
 
+pub mod history;
 pub mod keys;
 pub mod step;
 pub mod theme;
@@ -46,7 +47,7 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     let mut terminal = take_terminal()?;
     let input = read_input()?;
     let result = app.main_loop(&mut terminal, &input, &signals);
-    app.run.stop();
+    app.stop();
     // Quit before the end: the recording ends with the run as far as it went.
     let recorded = app.end_recording();
     restore_terminal();
@@ -60,6 +61,25 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         }
         (result, _) => result,
     }
+}
+
+/// `mpviz replay FILE`: the dashboard on a recording's events, starting no
+/// process. It opens paused on the first event; space plays the events at
+/// the speed (`+`/`-`), and every key that moves through a live run's
+/// history moves through the recording.
+pub fn replay(
+    launch: Launch,
+    events: Vec<Event>,
+    note: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let signals = signals::watch(&[SIGTSTP])?;
+    let mut app = App::from_recording(launch, events);
+    app.view.status = note;
+    let mut terminal = take_terminal()?;
+    let input = read_input()?;
+    let result = app.main_loop(&mut terminal, &input, &signals);
+    restore_terminal();
+    result
 }
 
 /// Whether the dashboard has the terminal (raw mode, the alternate screen,
@@ -93,8 +113,10 @@ pub fn restore_terminal() {
 /// Ctrl-Z: freeze the run's processes, give the terminal back and stop
 /// mpviz as the shell expects; on `fg` (SIGCONT), take the terminal again,
 /// draw the whole screen anew and let the processes go on.
-fn suspend(terminal: &mut ratatui::DefaultTerminal, run: &Run) -> anyhow::Result<()> {
-    run.freeze(true);
+fn suspend(terminal: &mut ratatui::DefaultTerminal, run: Option<&Run>) -> anyhow::Result<()> {
+    if let Some(run) = run {
+        run.freeze(true);
+    }
     restore_terminal();
     // SIGSTOP, not SIGTSTP: with no shell (a session of its own) the
     // kernel would discard a SIGTSTP.
@@ -112,7 +134,9 @@ fn suspend(terminal: &mut ratatui::DefaultTerminal, run: &Run) -> anyhow::Result
     // forget what it drew before, so that the next one draws every cell.
     // (`Terminal::clear` would ask the terminal where its cursor is.)
     terminal.draw(|frame| frame.render_widget(ratatui::widgets::Clear, frame.area()))?;
-    run.freeze(false);
+    if let Some(run) = run {
+        run.freeze(false);
+    }
     Ok(())
 }
 
@@ -136,12 +160,28 @@ fn read_input() -> anyhow::Result<Receiver<TermEvent>> {
 
 struct App {
     launch: Launch,
-    run: Run,
+    /// The run's processes; none in a replay.
+    run: Option<Run>,
+    /// Playing a recording: its pace.
+    player: Option<Player>,
     events: Receiver<Vec<Event>>,
     model: Model,
+    /// Every event folded, to step back through.
+    history: history::History,
+    /// Stepped back: how many events the screen shows (`None`: the live
+    /// edge), and the model after them.
+    cursor: Option<(usize, Model)>,
     view: ViewState,
     theme: Theme,
     started: Instant,
+}
+
+/// A replay's pace: playing or not, events a second, and the part of an
+/// event due since the last one shown.
+struct Player {
+    playing: bool,
+    speed: f64,
+    due: f64,
 }
 
 enum Next {
@@ -155,13 +195,106 @@ impl App {
         let run = Run::start(launch.scenario.clone(), launch.options.clone())?;
         Ok(App {
             events: run.events().clone(),
-            run,
+            run: Some(run),
+            player: None,
             launch,
             model: Model::new(),
+            history: history::History::new(),
+            cursor: None,
             view: ViewState::default(),
             theme: Theme::from_env(),
             started: Instant::now(),
         })
+    }
+
+    /// The dashboard on a recording: every event folded into the history,
+    /// the screen on the first one.
+    fn from_recording(launch: Launch, events: Vec<Event>) -> App {
+        let speed = launch.options.speed.per_second().unwrap_or(10.0);
+        let mut app = App {
+            events: crossbeam_channel::never(),
+            run: None,
+            player: Some(Player {
+                playing: false,
+                speed,
+                due: 0.0,
+            }),
+            launch,
+            model: Model::new(),
+            history: history::History::new(),
+            cursor: None,
+            view: ViewState::default(),
+            theme: Theme::from_env(),
+            started: Instant::now(),
+        };
+        for event in events {
+            app.apply(event);
+        }
+        app.go_to(Some(1));
+        app
+    }
+
+    /// Ends the run's processes, if there are any.
+    fn stop(&mut self) {
+        if let Some(run) = &mut self.run {
+            run.stop();
+        }
+    }
+
+    /// A pacing key for the run's pacer, or the replay's player.
+    fn pace(&mut self, cmd: PacerCmd) {
+        match (&self.run, &mut self.player) {
+            (Some(run), _) => run.pace(cmd),
+            (None, Some(player)) => match cmd {
+                PacerCmd::TogglePause => {
+                    player.playing = !player.playing;
+                    player.due = 0.0;
+                    // At the end, play from the start again.
+                    if player.playing && self.cursor.is_none() {
+                        self.go_to(Some(1));
+                    }
+                }
+                PacerCmd::Faster => player.speed = (player.speed * 2.0).min(5000.0),
+                PacerCmd::Slower => player.speed = (player.speed / 2.0).max(0.25),
+                _ => {}
+            },
+            (None, None) => {}
+        }
+    }
+
+    /// Plays the recording on: as many events as the speed allows in `dt`.
+    fn play(&mut self, dt: Duration) -> bool {
+        let Some(player) = &mut self.player else {
+            return false;
+        };
+        if !player.playing {
+            return false;
+        }
+        player.due += player.speed * dt.as_secs_f64();
+        let whole = player.due.floor() as usize;
+        if whole == 0 {
+            return false;
+        }
+        player.due -= whole as f64;
+        let at = self.cursor.as_ref().map_or(self.history.len(), |(k, _)| *k);
+        let to = at + whole;
+        if to >= self.history.len() {
+            if let Some(player) = &mut self.player {
+                player.playing = false;
+            }
+        }
+        self.go_to(Some(to));
+        true
+    }
+
+    /// Shows the screen after `to` events (`None`, or the end: the live
+    /// edge, the last event).
+    fn go_to(&mut self, to: Option<usize>) {
+        let len = self.history.len();
+        self.cursor = match to {
+            Some(k) if k < len && len > 0 => Some((k, self.history.model_at(k))),
+            _ => None,
+        };
     }
 
     fn main_loop(
@@ -171,18 +304,24 @@ impl App {
         signals: &Receiver<i32>,
     ) -> anyhow::Result<ExitCode> {
         let tick = crossbeam_channel::tick(Duration::from_millis(250));
+        // A replay plays on at its speed.
+        let play_tick = if self.player.is_some() {
+            crossbeam_channel::tick(Duration::from_millis(40))
+        } else {
+            crossbeam_channel::never()
+        };
+        let mut played = Instant::now();
         let never = crossbeam_channel::never();
         let mut dirty = true;
         let mut ticks = 0u64;
         let mut last_draw = Instant::now() - FRAME;
         loop {
-            if !self.model.ended {
-                self.view.elapsed = self.started.elapsed();
-            }
             if dirty && last_draw.elapsed() >= FRAME {
+                self.view.history = self.cursor.as_ref().map(|(k, _)| (*k, self.history.len()));
+                self.view.replay = self.player.as_ref().map(|p| (p.playing, p.speed));
                 terminal.draw(|frame| {
                     let screen = Screen {
-                        model: &self.model,
+                        model: self.cursor.as_ref().map_or(&self.model, |(_, m)| m),
                         view: &self.view,
                         scenario: &*self.launch.scenario,
                         theme: self.theme,
@@ -230,7 +369,7 @@ impl App {
                     let Ok(event) = event else { return Ok(ExitCode::SUCCESS) };
                     match self.on_input(event)? {
                         Next::Quit(code) => return Ok(code),
-                        Next::Suspend => suspend(terminal, &self.run)?,
+                        Next::Suspend => suspend(terminal, self.run.as_ref())?,
                         Next::Continue => {}
                     }
                     dirty = true;
@@ -238,7 +377,7 @@ impl App {
                 recv(signals) -> signal => {
                     let signal = signal.unwrap_or(nix::libc::SIGTERM);
                     if signal == SIGTSTP {
-                        suspend(terminal, &self.run)?;
+                        suspend(terminal, self.run.as_ref())?;
                         dirty = true;
                         continue;
                     }
@@ -248,6 +387,11 @@ impl App {
                     // The clock moves on screen; paused, once a second is enough.
                     ticks += 1;
                     dirty |= !self.model.ended && (!self.model.pace.paused || ticks % 4 == 0);
+                },
+                recv(play_tick) -> _ => {
+                    let now = Instant::now();
+                    dirty |= self.play(now - played);
+                    played = now;
                 },
                 default(wait) => {},
             }
@@ -273,7 +417,11 @@ impl App {
     }
 
     fn apply(&mut self, event: Event) {
+        let moments: u32 = self.model.moments.values().sum();
+        let kept = event.clone();
         self.model.fold(event);
+        let notable = history::notable(&kept, &self.model, moments);
+        self.history.push(kept, &self.model, notable);
         if self.model.ended {
             self.events = crossbeam_channel::never();
         }
@@ -358,6 +506,9 @@ impl App {
                 return Ok(Next::Continue);
             }
         }
+        if let Some(next) = self.act_in_history(action) {
+            return Ok(next);
+        }
         let page = self.view.table_rows.get().height.max(1) as isize;
         match action {
             Action::Quit => return Ok(Next::Quit(ExitCode::SUCCESS)),
@@ -365,7 +516,7 @@ impl App {
                 self.view.help = true;
                 self.view.help_scroll = 0;
             }
-            Action::TogglePause => self.run.pace(PacerCmd::TogglePause),
+            Action::TogglePause => self.pace(PacerCmd::TogglePause),
             Action::Step => self.step(step::any(self.texts(), &self.model), PacerCmd::Step),
             Action::Code => self.view.toggle_code(),
             Action::Focus => {
@@ -379,8 +530,8 @@ impl App {
                 let pid = self.view.selected.unwrap_or_default();
                 self.step(plan, PacerCmd::StepPid(pid));
             }
-            Action::Faster => self.run.pace(PacerCmd::Faster),
-            Action::Slower => self.run.pace(PacerCmd::Slower),
+            Action::Faster => self.pace(PacerCmd::Faster),
+            Action::Slower => self.pace(PacerCmd::Slower),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-page),
@@ -390,21 +541,74 @@ impl App {
             Action::Sort => self.view.sort = self.view.sort.next(),
             Action::Restart => self.restart()?,
             Action::Suspend => return Ok(Next::Suspend),
+            // Said by `act_in_history`.
+            Action::Back | Action::PrevMoment | Action::NextMoment => {}
         }
         Ok(Next::Continue)
+    }
+
+    /// The keys that move through the history: `←`/`b` back one event (once
+    /// the run is paused or over), `→`/`n` forward (at the live edge they
+    /// step the real processes), `[`/`]` to the previous and next moment,
+    /// `Home`/`End` to the ends while stepped back. A key that paces the
+    /// run (space, Enter) goes back to the live edge first. `None`: the key
+    /// is not about the history.
+    fn act_in_history(&mut self, action: Action) -> Option<Next> {
+        let len = self.history.len();
+        let at = self.cursor.as_ref().map(|(k, _)| *k);
+        let still = self.model.pace.paused || self.model.ended || self.player.is_some();
+        let to = match (action, at) {
+            (Action::Back, _) if !still => {
+                self.view.status = Some(self.texts().say("history_pause_first", &[]));
+                return Some(Next::Continue);
+            }
+            (Action::Back, at) => Some(at.unwrap_or(len).saturating_sub(1).max(1)),
+            (Action::Step, Some(k)) => Some(k + 1),
+            (Action::Top, Some(_)) => Some(1),
+            (Action::Bottom, Some(_)) => Some(len),
+            (Action::PrevMoment, at) => match self.history.moment_before(at.unwrap_or(len + 1)) {
+                Some(k) => Some(k),
+                None => {
+                    self.view.status = Some(self.texts().say("history_no_moment_before", &[]));
+                    return Some(Next::Continue);
+                }
+            },
+            (Action::NextMoment, at) => match at.and_then(|k| self.history.moment_after(k)) {
+                Some(k) => Some(k),
+                None => {
+                    self.view.status = Some(self.texts().say("history_no_moment_after", &[]));
+                    return Some(Next::Continue);
+                }
+            },
+            (Action::TogglePause | Action::StepSelected, Some(_)) if self.player.is_none() => {
+                // Back to the live edge, then the key does what it does.
+                self.cursor = None;
+                return None;
+            }
+            _ => return None,
+        };
+        self.view.status = None;
+        self.go_to(to);
+        Some(Next::Continue)
     }
 
     /// Scrolls the events panel `by` lines; at the bottom it follows the
     /// newest again, like `tail -f`.
     fn scroll_log(&mut self, by: isize) {
         let rows = self.view.log_rows.get().height.saturating_sub(2) as usize;
-        let log = &self.model.log;
+        let model = self.shown();
+        let log = &model.log;
         let newest_page = log.len().saturating_sub(rows);
-        let start = view::log_first_row(&self.model, self.view.log_top, rows);
+        let start = view::log_first_row(model, self.view.log_top, rows);
         let to = (start as isize)
             .saturating_add(by)
             .clamp(0, newest_page as isize) as usize;
         self.view.log_top = (to < newest_page).then(|| log[to].seq);
+    }
+
+    /// The model the screen shows: the live one, or the one stepped back to.
+    fn shown(&self) -> &Model {
+        self.cursor.as_ref().map_or(&self.model, |(_, m)| m)
     }
 
     /// The scenario's texts, over the shared ones.
@@ -419,27 +623,29 @@ impl App {
             step::Plan::Refuse(why) => self.view.status = Some(why),
             step::Plan::Go(note) => {
                 self.view.status = note;
-                self.run.pace(cmd);
+                self.pace(cmd);
             }
         }
     }
 
     fn move_selection(&mut self, by: isize) {
-        let order = row_order(&self.model, self.view.sort, self.texts());
+        let model = self.shown();
+        let order = row_order(model, self.view.sort, self.texts());
         if order.is_empty() {
             return;
         }
         let current = self
             .view
             .selected
-            .and_then(|pid| order.iter().position(|&i| self.model.procs[i].pid == pid));
+            .and_then(|pid| order.iter().position(|&i| model.procs[i].pid == pid));
         let target = match current {
             Some(at) => (at as isize)
                 .saturating_add(by)
                 .clamp(0, order.len() as isize - 1) as usize,
             None => 0,
         };
-        self.view.selected = Some(self.model.procs[order[target]].pid);
+        let pid = model.procs[order[target]].pid;
+        self.view.selected = Some(pid);
     }
 
     fn click(&mut self, column: u16, row: u16) {
@@ -451,26 +657,34 @@ impl App {
             return;
         }
         self.view.focus = Focus::Table;
-        let order = row_order(&self.model, self.view.sort, self.texts());
+        let model = self.shown();
+        let order = row_order(model, self.view.sort, self.texts());
         let index = view::row_at(&self.view, row - rows.y);
         if let Some(&i) = order.get(index) {
-            self.view.selected = Some(self.model.procs[i].pid);
+            self.view.selected = Some(model.procs[i].pid);
         }
     }
 
     /// Ends this run (every process killed, files removed) and starts the same
     /// scenario again with a new seed, at the current speed.
     fn restart(&mut self) -> anyhow::Result<()> {
-        self.run.stop();
+        if self.run.is_none() {
+            // A replay has nothing to run again.
+            return Ok(());
+        }
+        self.stop();
         self.end_recording()?;
         let mut options = self.launch.options.clone();
         options.seed = fastrand::u64(..);
         options.paused = self.model.pace.paused && !self.model.ended;
         options.speed = self.model.pace.speed.map_or(Speed::Max, Speed::PerSecond);
         self.launch.options = options;
-        self.run = Run::start(self.launch.scenario.clone(), self.launch.options.clone())?;
-        self.events = self.run.events().clone();
+        let run = Run::start(self.launch.scenario.clone(), self.launch.options.clone())?;
+        self.events = run.events().clone();
+        self.run = Some(run);
         self.model = Model::new();
+        self.history = history::History::new();
+        self.cursor = None;
         self.view.selected = None;
         self.view.offset.set(0);
         self.view.log_top = None;

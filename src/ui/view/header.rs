@@ -24,14 +24,38 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     } else {
         Span::styled(say("header_running"), t.good())
     };
-    let speed = speed_words(&screen.scenario.spec().texts, m.pace.speed);
-    let elapsed = screen.view.elapsed;
+    // A replay says its own pace, not the recorded run's.
+    let (status, speed) = match screen.view.replay {
+        Some((playing, speed)) => (
+            Span::styled(
+                say(if playing {
+                    "header_replay_playing"
+                } else {
+                    "header_replay_paused"
+                }),
+                t.paused(),
+            ),
+            speed_words(texts, Some(speed)),
+        ),
+        None => (status, speed_words(texts, m.pace.speed)),
+    };
+    // Stream time: the newest event's stamp, so that a paused or stepped
+    // back screen does not age.
+    let elapsed = std::time::Duration::from_nanos(m.now_ns);
+    let mut status = vec![status];
+    if let Some((k, n)) = screen.view.history {
+        status.push(Span::raw(" "));
+        status.push(Span::styled(
+            texts.say("header_history", &[("k", &k), ("n", &n)]),
+            t.paused(),
+        ));
+    }
     let first: Vec<Vec<Span<'a>>> = vec![
         vec![
             Span::styled(say("header_mpviz"), t.title()),
             Span::styled(screen.scenario.name().to_string(), t.value()),
         ],
-        vec![status],
+        status,
         vec![
             Span::styled(say("header_speed"), t.label()),
             Span::styled(speed, t.value()),

@@ -16,7 +16,6 @@ mod procs;
 mod queue;
 
 use std::cell::{Cell, RefCell};
-use std::time::Duration;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -43,8 +42,6 @@ pub struct ViewState {
     pub help_scroll: u16,
     /// A one-off message for the teacher (cleared by the next key).
     pub status: Option<String>,
-    /// Wall time since the run started (frozen once it ended).
-    pub elapsed: Duration,
     /// The first table row on screen; kept between frames so that the table
     /// scrolls only when the selection leaves it.
     pub offset: Cell<usize>,
@@ -68,6 +65,10 @@ pub struct ViewState {
     pub code_top: Cell<usize>,
     /// The width of the last frame, for `c` to turn over what it showed.
     pub width: Cell<u16>,
+    /// Stepped back through the history: the events shown, of how many.
+    pub history: Option<(usize, usize)>,
+    /// A replay: whether it plays, and at how many events a second.
+    pub replay: Option<(bool, f64)>,
 }
 
 /// From this many rows on, the body's left column holds the table and the
@@ -505,9 +506,27 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
         return;
     }
     // A key, and the key of the text that says what it does.
-    let keys: &[(&str, &str)] = if screen.model.ended {
+    let keys: &[(&str, &str)] = if screen.view.replay.is_some() {
+        &[
+            ("space", "footer_play"),
+            ("←/→", "footer_history_step"),
+            ("[ ]", "footer_moments"),
+            ("+/-", "footer_speed"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
+        ]
+    } else if screen.view.history.is_some() {
+        &[
+            ("←/→", "footer_history_step"),
+            ("[ ]", "footer_moments"),
+            ("End", "footer_live"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
+        ]
+    } else if screen.model.ended {
         &[
             ("r", "footer_run_again"),
+            ("←", "footer_back"),
             ("↑↓", "footer_browse"),
             ("?", "footer_help"),
             ("q", "footer_quit"),

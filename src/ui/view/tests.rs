@@ -1,7 +1,5 @@
 //! Views drawn into ratatui's `TestBackend` from models folded from events.
 
-use std::time::Duration;
-
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
@@ -167,10 +165,7 @@ fn spawned(pid: Pid, slot: u32, name: &str, role: &str) -> Event {
 }
 
 fn view() -> ViewState {
-    ViewState {
-        elapsed: Duration::from_millis(12_300),
-        ..ViewState::default()
-    }
+    ViewState::default()
 }
 
 #[test]
@@ -2054,4 +2049,67 @@ fn the_events_panel_says_an_outcome_in_words_in_each_language() {
         .spec_mut()
         .speak(crate::lang::Lang::named("zh").unwrap());
     assert_eq!(scenario.spec().texts.log_line(&ev, &m), "结果：买到票");
+}
+
+/// The history of `events` as the dashboard keeps it.
+fn history_of(events: &[Event]) -> (crate::ui::history::History, Model) {
+    let mut history = crate::ui::history::History::new();
+    let mut live = Model::new();
+    for event in events {
+        let moments: u32 = live.moments.values().sum();
+        live.apply(event);
+        let notable = crate::ui::history::notable(event, &live, moments);
+        history.push(event.clone(), &live, notable);
+    }
+    (history, live)
+}
+
+#[test]
+fn a_screen_stepped_back_to_is_the_screen_the_stream_drew_there() {
+    for name in ["ticket", "queue", "pool", "race"] {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let (history, live) = history_of(&events);
+        let n = history.len();
+        let screen = |m: &Model, w, h| render(m, &view(), &*scenario, w, h, false);
+        // At the end, the history is the live run.
+        assert_eq!(
+            screen(&history.model_at(n), 120, 40),
+            screen(&live, 120, 40)
+        );
+        // Anywhere, it is the fold of the events up to there, whether
+        // reached by stepping back or forward, across checkpoints or not.
+        for k in [1, n / 3, n / 2, n - 1] {
+            let prefix = fold(&events[..k]);
+            let back = history.model_at(k);
+            assert_eq!(
+                screen(&back, 80, 24),
+                screen(&prefix, 80, 24),
+                "{name} at event {k} of {n}"
+            );
+            assert_eq!(screen(&back, 120, 40), screen(&prefix, 120, 40));
+        }
+    }
+}
+
+#[test]
+fn the_history_jumps_land_on_the_moments() {
+    // The no-lock ticket run loses updates: each jump lands just after an
+    // event that made a moment, and the screen there says so.
+    let events = recorded("ticket");
+    let (history, _) = history_of(&events);
+    let first = history.moment_after(0).expect("a moment in the run");
+    let before = fold(&events[..first - 1]);
+    let at = history.model_at(first);
+    let count = |m: &Model| m.moments.values().sum::<u32>();
+    assert!(
+        count(&at) > count(&before)
+            || crate::ui::history::notable(&events[first - 1], &at, count(&before)),
+        "the jump lands just after the moment's event"
+    );
+    let second = history.moment_after(first).expect("a second moment");
+    assert!(second > first);
+    assert_eq!(history.moment_before(second), Some(first));
+    assert_eq!(history.moment_before(first), None);
+    assert_eq!(history.moment_after(history.len()), None);
 }
