@@ -183,13 +183,30 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         .map(String::as_str)
         .filter(|arg| *arg != "--paused")
         .collect();
+    // A header's command line makes no file: replay starts and writes nothing.
+    let mut words = words.into_iter();
+    let mut kept = Vec::new();
+    while let Some(word) = words.next() {
+        match word {
+            "--record" => {
+                words.next();
+            }
+            _ if word.starts_with("--record=") => {}
+            _ => kept.push(word),
+        }
+    }
+    let words = kept;
     // (As a run without the dashboard: it needs no terminal.)
     let launch = Cli::try_parse_from(
         std::iter::once("mpviz")
             .chain(words.iter().copied())
             .chain(["--json"]),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| {
+        let text = e.render().to_string();
+        let first = text.lines().next().unwrap_or_default();
+        first.strip_prefix("error: ").unwrap_or(first).to_string()
+    })
     .and_then(|cli| launch_of(cli.command, lang::current()));
     let launch = match launch {
         Ok(launch) => launch,
@@ -213,9 +230,8 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             return usage_error(&messages().say("usage_no_terminal", &[]));
         }
         let mut launch = launch;
-        if let Some(speed) = recording.header.get("speed").and_then(|s| s.as_f64()) {
-            launch.options.speed = Speed::PerSecond(speed);
-        }
+        // Events a second, to start (a recording's speed counted actions).
+        launch.options.speed = Speed::PerSecond(10.0);
         // A last line cut short is said on screen, until the first key.
         let note = recording.truncated.then(|| {
             messages().say(

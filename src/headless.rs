@@ -66,8 +66,14 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
                 }
             }
             recv(written) -> result => {
-                // The writer stops only when a write failed.
+                // The writer stops only when a write failed. The recording
+                // keeps the run as far as it went.
                 run.stop();
+                if let Some(record) = record {
+                    let wall_ms = started.elapsed().as_millis() as u64;
+                    record.summary(&summary_line(&launch, &model, wall_ms));
+                    let _ = record.close();
+                }
                 return write_failed(result);
             }
             recv(record_failed) -> error => {

@@ -624,6 +624,13 @@ kinds! {
         file: Name,
         content: String,
     },
+    /// The pacer let the process at gate `slot` through: its `permit`-th
+    /// permit. Slots and permit numbers, not PIDs, say the order a rerun
+    /// repeats (its PIDs differ).
+    Grant["grant", report, sample] {
+        slot: u32,
+        permit: u64,
+    },
     /// The pacer's setting changed. `speed` is actions per second, absent for
     /// no pacing.
     Pace["pace", report, normal] {

@@ -221,7 +221,7 @@ pub fn read(path: &Path) -> Result<Recording, Unreadable> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if number == 1 {
+        if header.is_none() {
             let Value::Object(map) = value else {
                 return Err(Unreadable::NoHeader);
             };

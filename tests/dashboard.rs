@@ -1093,7 +1093,7 @@ fn a_live_run_steps_back_and_forward_through_its_history() {
             words[2].parse::<usize>().unwrap(),
         )
     };
-    assert_eq!(k + 1, n, "{back}");
+    assert!(k < n, "{back}");
     // Home, the first event: nothing has been done yet.
     d.press("\x1b[H");
     d.wait_for("the first event", |s| s.contains("⏪ event 1 of"));

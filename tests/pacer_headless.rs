@@ -68,7 +68,7 @@ fn actions_by_name(run: &JsonRun) -> Vec<String> {
         let Some(name) = names.get(&e["pid"]) else {
             continue;
         };
-        if matches!(kind, "ready" | "state" | "file" | "pace") {
+        if matches!(kind, "ready" | "grant" | "state" | "file" | "pace") {
             continue;
         }
         let mut fields = e.as_object().unwrap().clone();

@@ -198,6 +198,20 @@ fn replay_refuses_what_it_cannot_trust_with_the_line_number() {
     assert!(out.status.success());
     assert_eq!(lines(&out.stdout), [spawn]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cut short"));
+    // A header's command line never makes a file: replay writes nothing.
+    let target = dir.path().join("must-not-exist.jsonl");
+    let header_with_record = format!(
+        r#"{{"kind":"header","format":1,"scenario":"ticket","args":["ticket","--buyers","2","--record","{}","--seed","1"]}}"#,
+        target.display()
+    );
+    let sneaky = write("sneaky", &format!("{header_with_record}\n{spawn}\n"));
+    let out = run(&["replay", &sneaky, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!target.exists(), "replay made the header's --record file");
     // The dashboard's replay needs a terminal, as the dashboard does.
     refused(&["replay", &cut], "the dashboard needs a terminal");
 }
@@ -239,4 +253,65 @@ fn a_recorded_run_killed_at_any_moment_leaves_every_whole_line_readable() {
         let value: Value = serde_json::from_str(event).unwrap();
         assert_ne!(value["kind"], "summary", "killed before its summary");
     }
+}
+
+#[test]
+fn a_paced_recording_holds_the_order_of_the_permits_by_slot_and_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paced.jsonl");
+    let file = file.to_str().unwrap();
+    let args = [
+        "ticket",
+        "--no-lock",
+        "--buyers",
+        "4",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "5",
+        "--speed",
+        "2000",
+        "--json",
+        "--record",
+        file,
+    ];
+    let live = run(&args);
+    assert!(live.status.success());
+    let events: Vec<Value> = lines(&live.stdout)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let slot_of = |pid: &Value| {
+        events
+            .iter()
+            .find(|e| e["kind"] == "spawn" && &e["pid"] == pid)
+            .map(|e| e["slot"].as_u64().unwrap())
+            .unwrap()
+    };
+    // Each slot's permits, numbered 1, 2, 3... in order; one for each of
+    // its gates (a buyer is never killed at its gate).
+    let mut permits: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+    for grant in events.iter().filter(|e| e["kind"] == "grant") {
+        assert_eq!(grant["slot"].as_u64().unwrap(), slot_of(&grant["pid"]));
+        permits
+            .entry(grant["slot"].as_u64().unwrap())
+            .or_default()
+            .push(grant["permit"].as_u64().unwrap());
+    }
+    let readies = events.iter().filter(|e| e["kind"] == "ready").count();
+    assert_eq!(permits.values().map(Vec::len).sum::<usize>(), readies);
+    for numbers in permits.values() {
+        assert_eq!(*numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+    }
+    // The recording holds them as --json printed them.
+    let recorded = std::fs::read_to_string(file).unwrap();
+    let grants = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("\"kind\":\"grant\""))
+            .count()
+    };
+    assert_eq!(grants(&recorded), readies);
+    // At full speed no gate is closed: no permit is granted.
+    let free = run(&["ticket", "--buyers", "4", "--json"]);
+    assert_eq!(grants(&String::from_utf8_lossy(&free.stdout)), 0);
 }

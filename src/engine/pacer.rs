@@ -267,7 +267,16 @@ impl Pacer {
                 actor.busy_until = until;
             }
             self.settle_by = until;
+            // Stamped before the permit, so that its stamp is before what it
+            // lets the process do (in the stream it may come after: it goes
+            // straight to the front end, not through the reader's order).
+            let t_ns = self.clock.now();
             self.gates.grant(slot);
+            let grant = Body::Grant {
+                slot,
+                permit: u64::from(self.gates.granted(slot)),
+            };
+            let _ = self.out.send(vec![Event::new(t_ns, Some(pid), grant)]);
         }
     }
 

@@ -173,6 +173,7 @@ impl Model {
                 self.code.ended();
             }
             Body::Ready { .. }
+            | Body::Grant { .. }
             | Body::State { .. }
             | Body::Truncate { .. }
             | Body::Sleep { .. }

@@ -171,6 +171,9 @@ struct App {
     /// Stepped back: how many events the screen shows (`None`: the live
     /// edge), and the model after them.
     cursor: Option<(usize, Model)>,
+    /// What the scenario's own alarm counters (append's torn lines) add up
+    /// to: one more is a moment to jump to.
+    alarms: u64,
     view: ViewState,
     theme: Theme,
     started: Instant,
@@ -201,6 +204,7 @@ impl App {
             model: Model::new(),
             history: history::History::new(),
             cursor: None,
+            alarms: 0,
             view: ViewState::default(),
             theme: Theme::from_env(),
             started: Instant::now(),
@@ -223,6 +227,7 @@ impl App {
             model: Model::new(),
             history: history::History::new(),
             cursor: None,
+            alarms: 0,
             view: ViewState::default(),
             theme: Theme::from_env(),
             started: Instant::now(),
@@ -418,9 +423,21 @@ impl App {
 
     fn apply(&mut self, event: Event) {
         let moments: u32 = self.model.moments.values().sum();
+        let alarms = self.alarms;
         let kept = event.clone();
         self.model.fold(event);
-        let notable = history::notable(&kept, &self.model, moments);
+        // A counter the scenario counts itself (append's torn lines) moves
+        // only when a file does.
+        if matches!(kept.body, crate::protocol::Body::File { .. }) {
+            let scenario = &*self.launch.scenario;
+            self.alarms = scenario
+                .show()
+                .alarms
+                .iter()
+                .filter_map(|(key, _)| scenario.alarm_count(key, &self.model))
+                .sum();
+        }
+        let notable = history::notable(&kept, &self.model, moments) || self.alarms > alarms;
         self.history.push(kept, &self.model, notable);
         if self.model.ended {
             self.events = crossbeam_channel::never();
@@ -558,15 +575,19 @@ impl App {
         let at = self.cursor.as_ref().map(|(k, _)| *k);
         let still = self.model.pace.paused || self.model.ended || self.player.is_some();
         let to = match (action, at) {
-            (Action::Back, _) if !still => {
+            (Action::Back | Action::PrevMoment | Action::NextMoment, _) if !still => {
                 self.view.status = Some(self.texts().say("history_pause_first", &[]));
                 return Some(Next::Continue);
             }
             (Action::Back, at) => Some(at.unwrap_or(len).saturating_sub(1).max(1)),
             (Action::Step, Some(k)) => Some(k + 1),
             (Action::Top, Some(_)) => Some(1),
+            // At the end of a replay, Home is its first event again.
+            (Action::Top, None) if self.player.is_some() => Some(1),
             (Action::Bottom, Some(_)) => Some(len),
-            (Action::PrevMoment, at) => match self.history.moment_before(at.unwrap_or(len + 1)) {
+            // (At the live edge, a moment that is the newest event is on
+            // screen already: the one before it.)
+            (Action::PrevMoment, at) => match self.history.moment_before(at.unwrap_or(len)) {
                 Some(k) => Some(k),
                 None => {
                     self.view.status = Some(self.texts().say("history_no_moment_before", &[]));
@@ -685,6 +706,7 @@ impl App {
         self.model = Model::new();
         self.history = history::History::new();
         self.cursor = None;
+        self.alarms = 0;
         self.view.selected = None;
         self.view.offset.set(0);
         self.view.log_top = None;
