@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
-    AppendArgs, Cli, Command, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs, RaceArgs,
-    ReplayArgs, RunArgs, TicketArgs,
+    AppendArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs,
+    RaceArgs, ReplayArgs, RunArgs, TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
@@ -39,6 +39,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Replay(args) => return replay(&args),
+        Command::Export(args) => return export(&args),
         _ => cli,
     };
     let launch = match launch_of(cli.command, lang::current()) {
@@ -66,7 +67,9 @@ pub fn main() -> ExitCode {
 /// The run a command asks for, its defaults resolved and its input checked.
 fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
     match command {
-        Command::List | Command::Replay(_) => Err("`list` and `replay` start no run".into()),
+        Command::List | Command::Replay(_) | Command::Export(_) => {
+            Err("`list`, `replay` and `export` start no run".into())
+        }
         Command::Race(args) => race_launch(args, lang),
         Command::Lifecycle(args) => lifecycle_launch(args, lang),
         Command::Ticket(args) => ticket_launch(args, lang),
@@ -261,6 +264,47 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         };
     };
     replay::run(&args.file, &recording, &*launch.scenario, front)
+}
+
+/// `mpviz export FILE -o TRACE`: the recording as a Chrome trace.
+fn export(args: &ExportArgs) -> ExitCode {
+    let recording = match record::read(&args.file) {
+        Ok(recording) => recording,
+        Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
+    };
+    let file = match std::fs::File::create(&args.output) {
+        Ok(file) => file,
+        Err(e) => {
+            return usage_error(&messages().say(
+                "usage_export",
+                &[("path", &args.output.display()), ("error", &e)],
+            ))
+        }
+    };
+    let events: Vec<_> = recording
+        .events
+        .into_iter()
+        .map(|(event, _)| event)
+        .collect();
+    let trace = crate::export::trace(&events);
+    let mut out = std::io::BufWriter::new(file);
+    let written = serde_json::to_writer(&mut out, &trace)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let message = messages().say(
+                "usage_export",
+                &[("path", &args.output.display()), ("error", &e)],
+            );
+            eprintln!(
+                "{}",
+                messages().say("usage_error", &[("message", &message)])
+            );
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }
 
 fn usage_error(message: &str) -> ExitCode {

@@ -45,8 +45,21 @@ pub enum Command {
     Manager(ManagerArgs),
     /// List the scenarios, one line each
     List,
+    /// Write a recording as a trace that Perfetto (ui.perfetto.dev) and chrome://tracing open
+    Export(ExportArgs),
     /// Show a recording made with --record: its events as recorded (--json) or its summary line (--headless)
     Replay(ReplayArgs),
+}
+
+/// `mpviz export FILE -o TRACE`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The recording (a file written by --record)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Where to write the trace (Chrome Trace Event Format, JSON)
+    #[arg(short, long, value_name = "TRACE")]
+    pub output: std::path::PathBuf,
 }
 
 /// `mpviz replay FILE`.

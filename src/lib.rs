@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod code;
 pub mod engine;
+pub mod export;
 pub mod headless;
 pub mod ipc;
 pub mod lang;
