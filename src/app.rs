@@ -268,10 +268,12 @@ fn replay(args: &ReplayArgs) -> ExitCode {
 
 /// `mpviz export FILE -o TRACE`: the recording as a Chrome trace.
 fn export(args: &ExportArgs) -> ExitCode {
-    let recording = match record::read(&args.file) {
-        Ok(recording) => recording,
-        Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
-    };
+    // The events only (not their lines): a recording of millions of events
+    // exports in little memory.
+    let mut events = Vec::new();
+    if let Err(unreadable) = record::read_with(&args.file, |event, _| events.push(event)) {
+        return usage_error(&replay::unreadable(&args.file, &unreadable));
+    }
     let file = match std::fs::File::create(&args.output) {
         Ok(file) => file,
         Err(e) => {
@@ -281,17 +283,8 @@ fn export(args: &ExportArgs) -> ExitCode {
             ))
         }
     };
-    let events: Vec<_> = recording
-        .events
-        .into_iter()
-        .map(|(event, _)| event)
-        .collect();
-    let trace = crate::export::trace(&events);
-    let mut out = std::io::BufWriter::new(file);
-    let written = serde_json::to_writer(&mut out, &trace)
-        .map_err(std::io::Error::from)
-        .and_then(|()| out.flush());
-    match written {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    match crate::export::write_trace(events, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = messages().say(

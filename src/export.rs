@@ -11,6 +11,7 @@
 //! run's shared clock.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 
 use serde_json::{json, Value};
 
@@ -39,12 +40,60 @@ struct Slice {
     args: Value,
 }
 
-/// The trace of `events` (a recording's, in order).
+/// The trace's items, written as they come: nothing of them is kept but
+/// the processes they name.
+struct Items<'w, W: Write> {
+    w: &'w mut W,
+    written: bool,
+    pids: std::collections::BTreeSet<Pid>,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Items<'_, W> {
+    fn push(&mut self, item: Value) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(pid) = item["pid"].as_i64() {
+            self.pids.insert(pid as Pid);
+        }
+        let sep: &[u8] = if self.written { b",\n" } else { b"" };
+        self.written = true;
+        if let Err(e) = self
+            .w
+            .write_all(sep)
+            .and_then(|()| serde_json::to_writer(&mut *self.w, &item).map_err(Into::into))
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// The trace of `events` (a recording's, in order), as one JSON value.
 pub fn trace(events: &[Event]) -> Value {
+    let mut bytes = Vec::new();
+    write_trace(events.iter().cloned(), &mut bytes).expect("writing to memory");
+    serde_json::from_slice(&bytes).expect("the trace is JSON")
+}
+
+/// Writes the trace of `events` (a recording's, in order) to `w`: instants
+/// and counters as they come, then the spans (each track's sorted) and the
+/// names. Only the spans are kept until the end: a recording of millions of
+/// events exports in little memory.
+pub fn write_trace(
+    events: impl IntoIterator<Item = Event>,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    w.write_all(b"{\"traceEvents\":[")?;
     let mut names: BTreeMap<Pid, String> = BTreeMap::new();
     let mut lock_numbers: HashMap<String, u32> = HashMap::new();
     let mut slices: Vec<Slice> = Vec::new();
-    let mut out: Vec<Value> = Vec::new();
+    let mut out = Items {
+        w,
+        written: false,
+        pids: Default::default(),
+        error: None,
+    };
     // Open spans: by (pid, track), the start and its name.
     let mut open: HashMap<(Pid, u32), (u64, String)> = HashMap::new();
     let mut last = 0;
@@ -66,6 +115,7 @@ pub fn trace(events: &[Event]) -> Value {
         }
     };
     for ev in events {
+        let ev = &ev;
         last = last.max(ev.t_ns);
         let Some(pid) = ev.pid else { continue };
         let t = ev.t_ns;
@@ -163,7 +213,12 @@ pub fn trace(events: &[Event]) -> Value {
             json!({"unfinished": true}),
         );
     }
-    finish(names, lock_numbers, slices, out)
+    finish(names, lock_numbers, slices, &mut out);
+    if let Some(e) = out.error {
+        return Err(e);
+    }
+    out.w.write_all(b"],\"displayTimeUnit\":\"ms\"}")?;
+    out.w.flush()
 }
 
 fn lock_number(numbers: &mut HashMap<String, u32>, lock: &str) -> u32 {
@@ -171,20 +226,19 @@ fn lock_number(numbers: &mut HashMap<String, u32>, lock: &str) -> u32 {
     *numbers.entry(lock.to_string()).or_insert(n)
 }
 
-fn finish(
+/// Writes the spans (each track's sorted, never overlapping), the arrows
+/// from each lock hold to the next, and the processes' and tracks' names.
+fn finish<W: Write>(
     names: BTreeMap<Pid, String>,
     locks: HashMap<String, u32>,
     slices: Vec<Slice>,
-    mut out: Vec<Value>,
-) -> Value {
+    out: &mut Items<'_, W>,
+) {
     let mut meta = Vec::new();
     let pids: std::collections::BTreeSet<Pid> = slices
         .iter()
         .map(|s| s.pid)
-        .chain(
-            out.iter()
-                .filter_map(|e| e["pid"].as_i64().map(|p| p as Pid)),
-        )
+        .chain(out.pids.iter().copied())
         .collect();
     for pid in &pids {
         let name = names
@@ -255,6 +309,7 @@ fn finish(
             out.push(json!({"ph": "f", "bp": "e", "name": "lock handed over", "cat": "lock", "id": id, "pid": to_pid, "tid": to_tid, "ts": us(to_start)}));
         }
     }
-    meta.extend(out);
-    json!({"traceEvents": meta, "displayTimeUnit": "ms"})
+    for item in meta {
+        out.push(item);
+    }
 }

@@ -186,10 +186,22 @@ pub enum Unreadable {
 
 /// Reads the recording at `path`.
 pub fn read(path: &Path) -> Result<Recording, Unreadable> {
+    let mut events = Vec::new();
+    let mut recording = read_with(path, |event, line| events.push((event, line.to_string())))?;
+    recording.events = events;
+    Ok(recording)
+}
+
+/// Reads the recording at `path`, handing each event to `on_event` with its
+/// line as it goes (none are kept: a recording of millions of events reads
+/// in little memory).
+pub fn read_with(
+    path: &Path,
+    mut on_event: impl FnMut(Event, &str),
+) -> Result<Recording, Unreadable> {
     let file = std::fs::File::open(path).map_err(|e| Unreadable::Io(e.to_string()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut header = None;
-    let mut events = Vec::new();
     let mut summary = None;
     let mut truncated = false;
     let mut line = String::new();
@@ -205,6 +217,13 @@ pub fn read(path: &Path) -> Result<Recording, Unreadable> {
         let text = line.trim_end_matches(['\n', '\r']);
         if text.is_empty() && whole {
             continue;
+        }
+        // Most lines are events: read as one at once.
+        if header.is_some() {
+            if let Ok(event) = serde_json::from_str::<Event>(text) {
+                on_event(event, text);
+                continue;
+            }
         }
         let value: Value = match serde_json::from_str(text) {
             Ok(value) => value,
@@ -241,14 +260,15 @@ pub fn read(path: &Path) -> Result<Recording, Unreadable> {
             }
             continue;
         }
+        // JSON, but no event this mpviz knows: say why.
         match serde_json::from_value::<Event>(value) {
-            Ok(event) => events.push((event, text.to_string())),
+            Ok(event) => on_event(event, text),
             Err(e) => return Err(Unreadable::BadEvent(number, e.to_string())),
         }
     }
     Ok(Recording {
         header: header.ok_or(Unreadable::NoHeader)?,
-        events,
+        events: Vec::new(),
         summary,
         truncated,
     })
