@@ -50,18 +50,7 @@ pub fn main() -> ExitCode {
         Front::Dashboard => ui::run(launch),
         Front::Headless | Front::Json => headless::run(launch),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            ui::restore_terminal();
-            let message = format!("{e:#}");
-            eprintln!(
-                "{}",
-                messages().say("usage_error", &[("message", &message)])
-            );
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
+    result.unwrap_or_else(run_failed)
 }
 
 /// The run a command asks for, its defaults resolved and its input checked.
@@ -250,18 +239,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             .into_iter()
             .map(|(event, _)| event)
             .collect();
-        return match ui::replay(launch, events, note) {
-            Ok(code) => code,
-            Err(e) => {
-                ui::restore_terminal();
-                let message = format!("{e:#}");
-                eprintln!(
-                    "{}",
-                    messages().say("usage_error", &[("message", &message)])
-                );
-                ExitCode::from(EXIT_FAILED)
-            }
-        };
+        return ui::replay(launch, events, note).unwrap_or_else(run_failed);
     };
     replay::run(&args.file, &recording, &*launch.scenario, front)
 }
@@ -298,6 +276,18 @@ fn export(args: &ExportArgs) -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// A run (or a replay) that could not go on: the terminal given back, one
+/// line, exit 1.
+fn run_failed(e: anyhow::Error) -> ExitCode {
+    ui::restore_terminal();
+    let message = format!("{e:#}");
+    eprintln!(
+        "{}",
+        messages().say("usage_error", &[("message", &message)])
+    );
+    ExitCode::from(EXIT_FAILED)
 }
 
 fn usage_error(message: &str) -> ExitCode {

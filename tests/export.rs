@@ -6,22 +6,11 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::Stdio;
 
 use serde_json::Value;
-use support::{mpviz, Watchdog};
 
 fn run(args: &[&str]) -> std::process::Output {
-    let tmp = tempfile::tempdir().unwrap();
-    let child = mpviz(tmp.path(), args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let watchdog = Watchdog::new(child.id());
-    let out = child.wait_with_output().unwrap();
-    assert!(!watchdog.fired());
+    let out = support::run_to_end(args);
     assert!(
         out.status.success(),
         "{args:?}: {}",

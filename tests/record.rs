@@ -8,23 +8,9 @@ use std::io::Write;
 use std::process::Stdio;
 
 use serde_json::Value;
-use support::{assert_dir_empty, mpviz, Watchdog};
+use support::mpviz;
 
-/// Runs mpviz to the end in a fresh temporary directory; its output.
-fn run(args: &[&str]) -> std::process::Output {
-    let tmp = tempfile::tempdir().unwrap();
-    let child = mpviz(tmp.path(), args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let watchdog = Watchdog::new(child.id());
-    let out = child.wait_with_output().unwrap();
-    assert!(!watchdog.fired(), "mpviz {args:?} did not end");
-    assert_dir_empty(tmp.path());
-    out
-}
+use support::run_to_end as run;
 
 fn lines(bytes: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(bytes)

@@ -955,6 +955,20 @@ fn paced_an_action_or_a_gate_the_program_has_no_line_for_is_counted() {
     assert_eq!(m.code.unplaced, 0);
 }
 
+/// Task `task`'s callback, run by the main process's result handler.
+fn callback(task: u32) -> Body {
+    Body::Callback {
+        task,
+        thread: "mpviz-result-handler".into(),
+        ok: true,
+        parsed: None,
+        tid: 2,
+        result: Some(1),
+        error_type: None,
+        error: None,
+    }
+}
+
 #[test]
 fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
     let mut m = fold(&[start("pool"), paced()]);
@@ -963,20 +977,7 @@ fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
     m.apply(&ready(1, "submit_task"));
     let source = crate::code::program("pool").unwrap();
     let line = |piece: &str| source.lines().position(|l| l.contains(piece)).unwrap() as u32;
-    m.apply(&ev(
-        4,
-        Some(1),
-        Body::Callback {
-            task: 0,
-            thread: "mpviz-result-handler".into(),
-            ok: true,
-            parsed: None,
-            tid: 2,
-            result: Some(1),
-            error_type: None,
-            error: None,
-        },
-    ));
+    m.apply(&ev(4, Some(1), callback(0)));
     assert_eq!(
         m.code.last,
         Some((1, line("logging.info('callback got %s'")))
@@ -998,20 +999,7 @@ fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
     ));
     let join = line("pool.join()");
     assert_eq!(m.code.last, Some((1, join)));
-    m.apply(&ev(
-        7,
-        Some(1),
-        Body::Callback {
-            task: 1,
-            thread: "mpviz-result-handler".into(),
-            ok: true,
-            parsed: None,
-            tid: 2,
-            result: Some(1),
-            error_type: None,
-            error: None,
-        },
-    ));
+    m.apply(&ev(7, Some(1), callback(1)));
     assert_eq!(m.code.get(1).map(|p| p.line), Some(join));
     assert_eq!(m.code.unplaced, 0);
     // A report that is a line of the program, which the program lacks.

@@ -194,13 +194,18 @@ enum Next {
 }
 
 impl App {
-    fn start(launch: Launch) -> anyhow::Result<App> {
-        let run = Run::start(launch.scenario.clone(), launch.options.clone())?;
-        Ok(App {
-            events: run.events().clone(),
-            run: Some(run),
-            player: None,
+    /// A dashboard with nothing folded yet.
+    fn new(
+        launch: Launch,
+        run: Option<Run>,
+        events: Receiver<Vec<Event>>,
+        player: Option<Player>,
+    ) -> App {
+        App {
             launch,
+            run,
+            player,
+            events,
             model: Model::new(),
             history: history::History::new(),
             cursor: None,
@@ -208,30 +213,25 @@ impl App {
             view: ViewState::default(),
             theme: Theme::from_env(),
             started: Instant::now(),
-        })
+        }
+    }
+
+    fn start(launch: Launch) -> anyhow::Result<App> {
+        let run = Run::start(launch.scenario.clone(), launch.options.clone())?;
+        let events = run.events().clone();
+        Ok(App::new(launch, Some(run), events, None))
     }
 
     /// The dashboard on a recording: every event folded into the history,
     /// the screen on the first one.
     fn from_recording(launch: Launch, events: Vec<Event>) -> App {
         let speed = launch.options.speed.per_second().unwrap_or(10.0);
-        let mut app = App {
-            events: crossbeam_channel::never(),
-            run: None,
-            player: Some(Player {
-                playing: false,
-                speed,
-                due: 0.0,
-            }),
-            launch,
-            model: Model::new(),
-            history: history::History::new(),
-            cursor: None,
-            alarms: 0,
-            view: ViewState::default(),
-            theme: Theme::from_env(),
-            started: Instant::now(),
+        let player = Player {
+            playing: false,
+            speed,
+            due: 0.0,
         };
+        let mut app = App::new(launch, None, crossbeam_channel::never(), Some(player));
         for event in events {
             app.apply(event);
         }

@@ -30,6 +30,23 @@ pub fn mpviz(tmp: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// Runs mpviz with `args` to the end, in a fresh temporary directory that
+/// it must leave empty; its output, whatever its exit code.
+pub fn run_to_end(args: &[&str]) -> Output {
+    let tmp = tempfile::tempdir().unwrap();
+    let child = mpviz(tmp.path(), args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watchdog = Watchdog::new(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(!watchdog.fired(), "mpviz {args:?} did not end");
+    assert_dir_empty(tmp.path());
+    out
+}
+
 pub struct JsonRun {
     pub events: Vec<Value>,
     pub summary: Value,
