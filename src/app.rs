@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
     AppendArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs,
-    RaceArgs, ReplayArgs, RunArgs, TicketArgs,
+    RaceArgs, ReplayArgs, RerunArgs, RunArgs, TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
@@ -18,14 +18,13 @@ use crate::lang::{self, Lang};
 use crate::launch::{Front, Launch, EXIT_FAILED, EXIT_USAGE};
 use crate::scenario::texts::messages;
 use crate::scenario::{self, append, lifecycle, manager, pool, queue, race, ticket, Scenario};
-use crate::{cleanup, headless, record, replay, ui};
+use crate::{cleanup, headless, record, replay, rerun, ui};
 
 pub fn main() -> ExitCode {
     cleanup::install_panic_hook(ui::restore_terminal);
     // The language first: the command line's own errors are in it too.
     let args: Vec<String> = std::env::args().collect();
     lang::set_current(Lang::of_args(&args));
-    let _ = COMMAND_LINE.set(args.iter().skip(1).cloned().collect());
     let parsed = command()
         .try_get_matches()
         .and_then(|matches| Cli::from_arg_matches(&matches));
@@ -40,12 +39,19 @@ pub fn main() -> ExitCode {
         }
         Command::Replay(args) => return replay(&args),
         Command::Export(args) => return export(&args),
+        Command::Rerun(args) => return rerun(&args),
         _ => cli,
     };
+    let _ = COMMAND_LINE.set(args.iter().skip(1).cloned().collect());
     let launch = match launch_of(cli.command, lang::current()) {
         Ok(launch) => launch,
         Err(message) => return usage_error(&message),
     };
+    start(launch)
+}
+
+/// Runs `launch` in its front end.
+fn start(launch: Launch) -> ExitCode {
     let result = match launch.front {
         Front::Dashboard => ui::run(launch),
         Front::Headless | Front::Json => headless::run(launch),
@@ -56,8 +62,8 @@ pub fn main() -> ExitCode {
 /// The run a command asks for, its defaults resolved and its input checked.
 fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
     match command {
-        Command::List | Command::Replay(_) | Command::Export(_) => {
-            Err("`list`, `replay` and `export` start no run".into())
+        Command::List | Command::Replay(_) | Command::Export(_) | Command::Rerun(_) => {
+            Err("`list`, `replay`, `export` and `rerun` are not scenarios".into())
         }
         Command::Race(args) => race_launch(args, lang),
         Command::Lifecycle(args) => lifecycle_launch(args, lang),
@@ -168,38 +174,11 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         Ok(recording) => recording,
         Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
     };
-    let run_args = recording.args();
-    // (Only the scenario and its options matter here: not how it was paced.)
-    let words: Vec<&str> = run_args
-        .iter()
-        .map(String::as_str)
-        .filter(|arg| *arg != "--paused")
-        .collect();
-    // A header's command line makes no file: replay starts and writes nothing.
-    let mut words = words.into_iter();
-    let mut kept = Vec::new();
-    while let Some(word) = words.next() {
-        match word {
-            "--record" => {
-                words.next();
-            }
-            _ if word.starts_with("--record=") => {}
-            _ => kept.push(word),
-        }
-    }
-    let words = kept;
-    // (As a run without the dashboard: it needs no terminal.)
-    let launch = Cli::try_parse_from(
-        std::iter::once("mpviz")
-            .chain(words.iter().copied())
-            .chain(["--json"]),
-    )
-    .map_err(|e| {
-        let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or_default();
-        first.strip_prefix("error: ").unwrap_or(first).to_string()
-    })
-    .and_then(|cli| launch_of(cli.command, lang::current()));
+    // Only the scenario and its options matter here, not how it was paced;
+    // and as a run without the dashboard, it needs no terminal.
+    let mut words = recorded_run(&recording, &["--paused"]);
+    words.push("--json".into());
+    let launch = launch_of_words(&words);
     let launch = match launch {
         Ok(launch) => launch,
         Err(e) => {
@@ -356,6 +335,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
             // The helper processes are this binary itself.
             helper: std::env::current_exe()
                 .map_err(|e| format!("could not find the mpviz executable: {e}"))?,
+            plan: None,
         },
         front,
     ))
@@ -392,8 +372,94 @@ fn launch(
     })
 }
 
-/// The command line mpviz was started with (but its program name), for a
-/// recording's header.
+/// The scenario's command line in a recording's header, without the
+/// options named in `without` (each with its value, if it takes one) and
+/// without `--record`: a header's command line makes no file.
+fn recorded_run(recording: &record::Recording, without: &[&str]) -> Vec<String> {
+    let takes_value = ["--record", "--speed", "--seed", "--lang"];
+    let mut words = recording.args().into_iter();
+    let mut kept = Vec::new();
+    while let Some(word) = words.next() {
+        let name = word.split('=').next().unwrap_or_default();
+        if name == "--record" || without.contains(&name) {
+            if takes_value.contains(&name) && !word.contains('=') {
+                words.next();
+            }
+        } else {
+            kept.push(word);
+        }
+    }
+    kept
+}
+
+/// The run a command line (without the program's name) asks for, its
+/// refusal in one line.
+fn launch_of_words(words: &[String]) -> Result<Launch, String> {
+    Cli::try_parse_from(std::iter::once("mpviz").chain(words.iter().map(String::as_str)))
+        .map_err(|e| {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        })
+        .and_then(|cli| launch_of(cli.command, lang::current()))
+}
+
+/// `mpviz rerun FILE`: the recording's command line (its scenario, options
+/// and seed) with the rerun's own front end, speed and `--record`, its
+/// pacer following the recording's permits.
+fn rerun(args: &RerunArgs) -> ExitCode {
+    let recording = match record::read(&args.file) {
+        Ok(recording) => recording,
+        Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
+    };
+    // The recording's speed unless the rerun gives its own.
+    let mut without = vec!["--paused", "--json", "--headless"];
+    if args.speed.is_some() {
+        without.push("--speed");
+    }
+    let mut words = recorded_run(&recording, &without);
+    if let Some(speed) = args.speed {
+        words.extend(["--speed".into(), speed_word(speed)]);
+    }
+    for (given, flag) in [
+        (args.paused, "--paused"),
+        (args.headless, "--headless"),
+        (args.json, "--json"),
+    ] {
+        if given {
+            words.push(flag.into());
+        }
+    }
+    if let Some(path) = &args.record {
+        words.extend(["--record".into(), path.display().to_string()]);
+    }
+    // The rerun's own recording says the scenario's command line.
+    let _ = COMMAND_LINE.set(words.clone());
+    let mut launch = match launch_of_words(&words) {
+        Ok(launch) => launch,
+        Err(e) => {
+            return usage_error(&messages().say(
+                "usage_replay_args",
+                &[("path", &args.file.display()), ("error", &e)],
+            ))
+        }
+    };
+    let events = recording.events.iter().map(|(event, _)| event);
+    let plan = rerun::plan_of(events, launch.scenario.gate_slots());
+    launch.options.plan = Some(Arc::new(plan));
+    start(launch)
+}
+
+/// A speed as `--speed` takes it.
+fn speed_word(speed: Speed) -> String {
+    match speed {
+        Speed::Max => "max".into(),
+        Speed::PerSecond(n) => n.to_string(),
+    }
+}
+
+/// The command line of the scenario this process runs (without the
+/// program's name), for a recording's header.
 static COMMAND_LINE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// Opens `--record`'s file and writes its header. The header's command line

@@ -49,6 +49,32 @@ pub enum Command {
     Export(ExportArgs),
     /// Show a recording made with --record: its events as recorded (--json) or its summary line (--headless)
     Replay(ReplayArgs),
+    /// Run a recording again on new processes, granting their permits in the recorded order: the same race, new PIDs
+    Rerun(RerunArgs),
+}
+
+/// `mpviz rerun FILE`: the recording's scenario, options and seed, its
+/// pacer following the recorded permits; shown as any run.
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The recording (a file written by --record)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Steps per second, from 0.25 to 5000, or `max`: each step as soon as the last is done [default: the recording's]
+    #[arg(long, value_name = "N|max", allow_negative_numbers = true, value_parser = parse_speed)]
+    pub speed: Option<Speed>,
+    /// Start paused: press space to run, n to take the recording's next step
+    #[arg(long)]
+    pub paused: bool,
+    /// No dashboard: run to the end and print a short summary
+    #[arg(long)]
+    pub headless: bool,
+    /// No dashboard: print every event as a JSON line, then a summary line
+    #[arg(long)]
+    pub json: bool,
+    /// Record the rerun to FILE, as --record does for any run
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// `mpviz export FILE -o TRACE`.

@@ -98,6 +98,11 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
             return Err(recording_failed(&launch, Some(e)));
         }
     }
+    if !json {
+        for line in rerun_lines(&launch, &model) {
+            let _ = output.send(format!("{line}\n").into_bytes());
+        }
+    }
     let last = if json {
         Value::Object(summary).to_string()
     } else {
@@ -214,4 +219,33 @@ pub fn summary_line(launch: &Launch, model: &Model, wall_ms: u64) -> Map<String,
     line.extend(launch.scenario.summary(model));
     line.insert("wall_ms".into(), json!(wall_ms));
     line
+}
+
+/// What a rerun did with its recording's plan: how much of it it followed,
+/// which steps were not exact, where it left it.
+fn rerun_lines(launch: &Launch, model: &Model) -> Vec<String> {
+    let Some(rerun) = &model.rerun else {
+        return Vec::new();
+    };
+    let texts = &launch.scenario.spec().texts;
+    let mut lines = Vec::new();
+    if !rerun.inexact.is_empty() {
+        let inexact = crate::scenario::texts::ranges(&rerun.inexact);
+        lines.push(texts.say("headless_rerun_inexact", &[("inexact", &inexact)]));
+    }
+    lines.push(match &rerun.diverged {
+        Some((step, why)) => texts.say(
+            "headless_rerun_diverged",
+            &[
+                ("step", step),
+                ("steps", &rerun.steps),
+                ("why", &texts.say(&format!("why_left_{why}"), &[])),
+            ],
+        ),
+        None => texts.say(
+            "headless_rerun",
+            &[("granted", &rerun.granted), ("steps", &rerun.steps)],
+        ),
+    });
+    lines
 }

@@ -18,6 +18,7 @@ pub mod order;
 pub mod protocol;
 pub mod record;
 pub mod replay;
+pub mod rerun;
 pub mod scenario;
 pub mod signals;
 pub mod ui;

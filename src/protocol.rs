@@ -631,6 +631,27 @@ kinds! {
         slot: u32,
         permit: u64,
     },
+    /// A rerun (`mpviz rerun`) began: its pacer grants `steps` permits in a
+    /// recording's order. `inexact` are the ranges of those steps (first and
+    /// last, from 1) that a recording made without pacing gave only as the
+    /// order its actions were recorded in, not as the order they ran.
+    Rerun["rerun", report, normal] {
+        steps: u64,
+        inexact: Vec<(u64, u64)>,
+    },
+    /// The rerun left its recording at step `step`: the process at gate
+    /// `slot` was not where the recording had it (`why`: `other_action`,
+    /// `blocked`, `exited`, `not_at_gate`, or `by_hand` when the teacher
+    /// stepped another process). From here it is a run like any other.
+    Diverged["diverged", report, notable] {
+        step: u64,
+        slot: u32,
+        why: Name,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected: Option<Act>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<Act>,
+    },
     /// The pacer's setting changed. `speed` is actions per second, absent for
     /// no pacing.
     Pace["pace", report, normal] {

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod pacer;
 mod reader;
 pub(crate) mod sampler;
+pub mod schedule;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -52,6 +53,8 @@ pub struct RunOptions {
     /// server, the keeper): mpviz passes its own executable; a test that
     /// runs the engine in its own process passes the built binary.
     pub helper: PathBuf,
+    /// A rerun: the permits to grant, in a recording's order.
+    pub plan: Option<Arc<schedule::Schedule>>,
 }
 
 /// One run of a scenario: its processes, its directory, its threads.
@@ -106,7 +109,8 @@ impl Run {
             opts.speed,
             opts.paused,
             scenario.actors_at_start(),
-        );
+        )
+        .following(opts.plan.clone());
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
         let ipc = scenario.open_ipc()?;

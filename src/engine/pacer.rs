@@ -31,8 +31,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::schedule::{Follow, Schedule, Why};
 use crate::ipc::{Gates, RunClock};
-use crate::protocol::{Body, Event, Name, Pid};
+use crate::protocol::{Act, Body, Event, Name, Pid};
 
 /// Instrumented actions per second across all processes of a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,6 +97,30 @@ pub enum PacerCmd {
 /// gate or be seen blocked (after a sleep: once the sleep is over).
 pub const SETTLE: Duration = Duration::from_millis(500);
 
+/// How often the pacer looks in `/proc` for a blocked process to be asleep.
+const LOOK_AGAIN: Duration = Duration::from_millis(1);
+
+/// Whether the task `pid` sleeps in a system call (as `/proc` shows it:
+/// sleeping, in a call that is not a write of its reports).
+fn asleep_in_kernel(pid: Pid) -> bool {
+    let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        // Gone: nothing to wait for.
+        return true;
+    };
+    let number = call
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
+    let in_a_call = number.is_some_and(|n| n >= 0 && n != nix::libc::SYS_write);
+    let sleeping = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command's closing parenthesis.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "S" || state == "D")
+    });
+    in_a_call && sleeping
+}
+
 /// What reaches the pacer's thread.
 #[derive(Debug, Clone)]
 pub(crate) enum PacerInput {
@@ -103,6 +128,7 @@ pub(crate) enum PacerInput {
     Ready {
         pid: Pid,
         slot: u32,
+        action: Act,
     },
     /// What a process did that tells whether the pacer must wait for it.
     Seen {
@@ -118,17 +144,30 @@ pub(crate) enum PacerInput {
 /// The news of a process that the pacer follows.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Seen {
-    /// Started; a thread names its process (`thread_of`).
+    /// Started at gate `slot`; a thread names its process (`thread_of`).
     Spawn {
+        slot: u32,
         thread_of: Option<Pid>,
     },
     Exit,
     LockWait(Name),
     LockAcquire(Name),
     LockRelease(Name),
-    /// Blocked until another process acts: on a queue, or on the manager's
-    /// socket (a worker that asked, the server that answered).
+    /// Blocked until another process acts: on the manager's socket (a
+    /// worker that asked, the server that answered).
     Blocked,
+    /// Blocked on a queue: `wait` is the queue and the operation
+    /// ([`queue_wait`]).
+    QueueBlocked {
+        wait: Name,
+    },
+    /// A put or get (or its timeout) done: it `ends` a block of that
+    /// operation if the process was blocked, and `frees` a slot or an item
+    /// that wakes one blocked on the other operation.
+    QueueDone {
+        ends: Name,
+        frees: Option<Name>,
+    },
     Sleep {
         ms: u64,
     },
@@ -138,7 +177,10 @@ impl Seen {
     /// The news in `body`, if the pacer follows it.
     pub(crate) fn of(body: &Body) -> Option<Seen> {
         Some(match body {
-            Body::Spawn { role, ppid, .. } => Seen::Spawn {
+            Body::Spawn {
+                role, ppid, slot, ..
+            } => Seen::Spawn {
+                slot: *slot,
                 thread_of: (role == "thread").then_some(*ppid),
             },
             // A thread is gone once joined.
@@ -148,11 +190,36 @@ impl Seen {
             Body::LockRelease { lock } => Seen::LockRelease(lock.clone()),
             // Waits until the queue changes, for the server's answer, for
             // the next request.
-            Body::Blocked { .. } | Body::Request { .. } | Body::Served { .. } => Seen::Blocked,
+            Body::Blocked { queue, op } => Seen::QueueBlocked {
+                wait: queue_wait(queue, op),
+            },
+            Body::Put { queue, .. } => Seen::QueueDone {
+                ends: queue_wait(queue, "put"),
+                frees: Some(queue_wait(queue, "get")),
+            },
+            Body::Get { queue, .. } => Seen::QueueDone {
+                ends: queue_wait(queue, "get"),
+                frees: Some(queue_wait(queue, "put")),
+            },
+            Body::Full { queue, .. } => Seen::QueueDone {
+                ends: queue_wait(queue, "put"),
+                frees: None,
+            },
+            Body::Empty { queue } => Seen::QueueDone {
+                ends: queue_wait(queue, "get"),
+                frees: None,
+            },
+            Body::Request { .. } | Body::Served { .. } => Seen::Blocked,
             Body::Sleep { ms } => Seen::Sleep { ms: *ms },
             _ => return None,
         })
     }
+}
+
+/// What a process blocked on `queue` waits to do (`put` or `get`), as the
+/// pacer names it beside the locks.
+fn queue_wait(queue: &str, op: &str) -> Name {
+    compact_str::format_compact!("{queue}:{op}")
 }
 
 /// What a live process is doing, as far as the pacer knows.
@@ -177,6 +244,11 @@ struct Actor {
     /// For a thread: its process, which waits for its threads (joins them)
     /// and is not waited for while one of them lives.
     thread_of: Option<Pid>,
+    slot: u32,
+    /// Blocked, and seen asleep in the kernel (not only about to be): from
+    /// then on, what wakes it is the kernel's to pick among those asleep,
+    /// in the order they went to sleep.
+    asleep: bool,
 }
 
 pub(crate) struct Pacer {
@@ -207,6 +279,24 @@ pub(crate) struct Pacer {
     owed: u32,
     owed_pid: Option<Pid>,
     next_grant: Instant,
+    /// A rerun's plan and where it is in it, until the run leaves it.
+    follow: Option<Follow>,
+    /// What each process at a gate waits to do, by slot.
+    asked: HashMap<u32, Act>,
+    /// The slots whose process has exited.
+    exited: HashSet<u32>,
+    /// A rerun waits for the main process too (a paced run does not), from
+    /// a grant until it is back at its gate, for at most [`SETTLE`]: its
+    /// slot, and until when.
+    main_busy: Option<(u32, Instant)>,
+    /// What the main process is blocked on (a put on a full queue), which
+    /// a process that frees it hands over as a lock.
+    main_waits_for: Option<Name>,
+    /// Blocks on a queue seen ended before what ended them: a woken
+    /// process's put or get may be stamped before the get or put that
+    /// freed it (each is stamped once done), so the stream can tell the
+    /// wake first. By what they waited for.
+    woken_early: HashMap<Name, u32>,
 }
 
 impl Pacer {
@@ -236,13 +326,29 @@ impl Pacer {
             owed: 0,
             owed_pid: None,
             next_grant: Instant::now(),
+            follow: None,
+            asked: HashMap::new(),
+            exited: HashSet::new(),
+            main_busy: None,
+            main_waits_for: None,
+            woken_early: HashMap::new(),
         };
         pacer.apply_mode();
         pacer
     }
 
+    /// A rerun's pacer: it grants the permits in `plan`'s order.
+    pub(crate) fn following(mut self, plan: Option<Arc<Schedule>>) -> Pacer {
+        self.follow = plan.map(Follow::new);
+        self.apply_mode();
+        self
+    }
+
+    /// Whether the gates are open: running at `max`, unless a rerun's plan
+    /// is followed (at `max` a rerun grants each step as soon as it can,
+    /// still one by one).
     fn free_running(&self) -> bool {
-        !self.paused && self.speed == Speed::Max
+        !self.paused && self.speed == Speed::Max && self.follow.is_none()
     }
 
     fn apply_mode(&self) {
@@ -260,6 +366,7 @@ impl Pacer {
     }
 
     fn grant_slot(&mut self, slot: u32) {
+        self.asked.remove(&slot);
         if let Some(pid) = self.waiting.remove(&slot) {
             let until = Instant::now() + SETTLE;
             if let Some(actor) = self.actors.get_mut(&pid) {
@@ -267,16 +374,17 @@ impl Pacer {
                 actor.busy_until = until;
             }
             self.settle_by = until;
-            // Stamped before the permit, so that its stamp is before what it
-            // lets the process do (in the stream it may come after: it goes
-            // straight to the front end, not through the reader's order).
-            let t_ns = self.clock.now();
-            self.gates.grant(slot);
+            // Sent before the permit is given: what the permit lets the
+            // process do reaches the stream after it, through the pipe and
+            // the reader, so the stream has each grant before its action
+            // (and the process's next `ready` after it).
             let grant = Body::Grant {
                 slot,
-                permit: u64::from(self.gates.granted(slot)),
+                permit: u64::from(self.gates.granted(slot)) + 1,
             };
+            let t_ns = self.clock.now();
             let _ = self.out.send(vec![Event::new(t_ns, Some(pid), grant)]);
+            self.gates.grant(slot);
         }
     }
 
@@ -326,11 +434,29 @@ impl Pacer {
         }
         let joining: HashSet<Pid> = self.actors.values().filter_map(|a| a.thread_of).collect();
         for (pid, actor) in &self.actors {
-            if actor.doing == Doing::Busy && !joining.contains(pid) {
+            let unsure = actor.doing == Doing::Blocked && !actor.asleep;
+            if (actor.doing == Doing::Busy || unsure) && !joining.contains(pid) {
                 at = at.max(Some(actor.busy_until));
             }
         }
         at
+    }
+
+    /// Looks in `/proc` for the blocked processes not yet seen asleep in
+    /// the kernel. A process reports that it blocks just before it calls
+    /// the kernel: until it sleeps there, the next action could be the one
+    /// that lets it through without sleeping, and which of several blocked
+    /// processes a release wakes would be a matter of timing. Returns
+    /// whether some are still to be seen.
+    fn look_for_sleepers(&mut self) -> bool {
+        let mut unsure = false;
+        for (&pid, actor) in &mut self.actors {
+            if actor.doing == Doing::Blocked && !actor.asleep {
+                actor.asleep = asleep_in_kernel(pid);
+                unsure |= !actor.asleep;
+            }
+        }
+        unsure
     }
 
     fn settled(&self, now: Instant) -> bool {
@@ -341,7 +467,10 @@ impl Pacer {
     fn seen(&mut self, pid: Pid, seen: Seen) {
         let now = Instant::now();
         self.settle_by = self.settle_by.max(now + SETTLE);
-        if let Seen::Spawn { thread_of } = seen {
+        if let Some(follow) = &mut self.follow {
+            follow.moved();
+        }
+        if let Seen::Spawn { slot, thread_of } = seen {
             self.spawned += 1;
             self.actors.insert(
                 pid,
@@ -351,17 +480,23 @@ impl Pacer {
                     waits_for: None,
                     holds: 0,
                     thread_of,
+                    slot,
+                    asleep: false,
                 },
             );
             return;
         }
         if seen == Seen::Exit {
-            self.actors.remove(&pid);
+            if let Some(actor) = self.actors.remove(&pid) {
+                self.exited.insert(actor.slot);
+                self.asked.remove(&actor.slot);
+            }
             self.waiting.retain(|_, &mut p| p != pid);
             let blocked: HashSet<&Name> = self
                 .actors
                 .values()
                 .filter_map(|a| a.waits_for.as_ref())
+                .chain(&self.main_waits_for)
                 .collect();
             self.handover.retain(|lock| blocked.contains(lock));
             return;
@@ -370,9 +505,24 @@ impl Pacer {
             actor.busy_until = actor.busy_until.max(now + SETTLE);
         }
         let released = match (&seen, self.actors.get_mut(&pid)) {
+            // The main process is no actor, but it may block on a queue,
+            // and what it puts wakes one.
+            (Seen::QueueBlocked { wait }, None) => {
+                self.main_waits_for = Some(wait.clone());
+                self.main_busy = None;
+                None
+            }
+            (Seen::QueueDone { ends, frees }, None) => {
+                if self.main_waits_for.as_ref() == Some(ends) {
+                    self.main_waits_for = None;
+                    self.woken(ends);
+                }
+                frees.clone()
+            }
             (_, None) => return,
             (Seen::LockWait(lock), Some(actor)) => {
                 actor.doing = Doing::Blocked;
+                actor.asleep = false;
                 actor.waits_for = Some(lock.clone());
                 None
             }
@@ -389,7 +539,23 @@ impl Pacer {
             }
             (Seen::Blocked, Some(actor)) => {
                 actor.doing = Doing::Blocked;
+                actor.asleep = false;
                 None
+            }
+            (Seen::QueueBlocked { wait }, Some(actor)) => {
+                actor.doing = Doing::Blocked;
+                actor.asleep = false;
+                actor.waits_for = Some(wait.clone());
+                None
+            }
+            (Seen::QueueDone { ends, frees }, Some(actor)) => {
+                if actor.waits_for.as_ref() == Some(ends) {
+                    // Woken: it goes on to its next gate.
+                    actor.doing = Doing::Busy;
+                    actor.waits_for = None;
+                    self.woken(ends);
+                }
+                frees.clone()
             }
             (Seen::Sleep { ms }, Some(actor)) => {
                 let wakes = now + Duration::from_millis(*ms) + SETTLE;
@@ -398,14 +564,31 @@ impl Pacer {
             }
             (Seen::Spawn { .. } | Seen::Exit, Some(_)) => None,
         };
+        // A lock let go, a slot or an item freed: one of those blocked on it
+        // is being woken by the kernel.
         if let Some(lock) = released {
+            if let Some(early) = self.woken_early.get_mut(&lock).filter(|n| **n > 0) {
+                // The one it woke has already been seen going on.
+                *early -= 1;
+                return;
+            }
             let waited_on = self
                 .actors
                 .values()
-                .any(|a| a.waits_for.as_deref() == Some(lock.as_str()));
+                .filter_map(|a| a.waits_for.as_ref())
+                .chain(&self.main_waits_for)
+                .any(|w| *w == lock);
             if waited_on {
                 self.handover.insert(lock);
             }
+        }
+    }
+
+    /// A block on a queue has ended: the handover of what it waited for is
+    /// over, or, not begun yet in the stream, will be when it comes.
+    fn woken(&mut self, wait: &Name) {
+        if !self.handover.remove(wait) {
+            *self.woken_early.entry(wait.clone()).or_default() += 1;
         }
     }
 
@@ -414,13 +597,24 @@ impl Pacer {
             PacerCmd::Pause => self.paused = true,
             PacerCmd::Resume => self.paused = false,
             PacerCmd::TogglePause => self.paused = !self.paused,
+            // A rerun's step is its plan's next, once the last is done.
+            PacerCmd::Step if self.follow.is_some() => {
+                self.paused = true;
+                self.owed = 1;
+            }
             PacerCmd::Step => {
                 self.paused = true;
                 if !self.grant_random() {
                     self.owed = 1;
                 }
             }
+            PacerCmd::StepPid(pid) if self.follow.is_some() && self.plans(pid) => {
+                self.paused = true;
+                self.owed = 1;
+            }
             PacerCmd::StepPid(pid) => {
+                // Another process than the plan's next: the rerun leaves it.
+                self.diverge(Why::ByHand);
                 self.paused = true;
                 if !self.grant_pid(pid) {
                     self.owed_pid = Some(pid);
@@ -452,11 +646,20 @@ impl Pacer {
         self.announce();
     }
 
-    fn ready(&mut self, pid: Pid, slot: u32) {
+    fn ready(&mut self, pid: Pid, slot: u32, action: Act) {
         self.waiting.insert(slot, pid);
+        self.asked.insert(slot, action);
         if let Some(actor) = self.actors.get_mut(&pid) {
             actor.doing = Doing::AtGate;
             actor.waits_for = None;
+        }
+        if let Some(follow) = &mut self.follow {
+            // Granted by the plan (`follow`), in the run loop.
+            follow.moved();
+            if self.main_busy.is_some_and(|(s, _)| s == slot) {
+                self.main_busy = None;
+            }
+            return;
         }
         if self.free_running() {
             self.grant_random();
@@ -477,9 +680,17 @@ impl Pacer {
     fn due_in(&self) -> Option<Duration> {
         match (self.paused, self.speed, self.waiting.is_empty()) {
             (false, Speed::PerSecond(_), false) => {
-                let beat = self
+                let mut beat = self
                     .next_grant
                     .max(self.settled_at().unwrap_or(self.next_grant));
+                let unsure = self
+                    .actors
+                    .values()
+                    .any(|a| a.doing == Doing::Blocked && !a.asleep);
+                if unsure {
+                    // Looks again in /proc (in `tick`) soon.
+                    beat = beat.min(self.next_grant.max(Instant::now() + LOOK_AGAIN));
+                }
                 Some(beat.saturating_duration_since(Instant::now()))
             }
             _ => None,
@@ -487,29 +698,175 @@ impl Pacer {
     }
 
     fn tick(&mut self) {
-        if let (false, Speed::PerSecond(n)) = (self.paused, self.speed) {
+        if let (false, Speed::PerSecond(_)) = (self.paused, self.speed) {
+            self.look_for_sleepers();
             let now = Instant::now();
             if now >= self.next_grant && self.settled(now) && self.grant_random() {
-                let interval = Duration::from_secs_f64(1.0 / n);
-                // Keep the rhythm, but bank no grants for a time nobody waited.
-                let next = self.next_grant + interval;
-                self.next_grant = if next < now { now + interval } else { next };
+                self.beat(now);
             }
         }
     }
 
+    /// After a paced grant: when the next is due.
+    fn beat(&mut self, now: Instant) {
+        let interval = match self.speed {
+            Speed::PerSecond(n) => Duration::from_secs_f64(1.0 / n),
+            Speed::Max => Duration::ZERO,
+        };
+        // Keep the rhythm, but bank no grants for a time nobody waited.
+        let next = self.next_grant + interval;
+        self.next_grant = if next < now { now + interval } else { next };
+    }
+
+    /// Whether `pid` is the process a rerun's plan grants next.
+    fn plans(&self, pid: Pid) -> bool {
+        let slot = self
+            .waiting
+            .iter()
+            .find(|&(_, &p)| p == pid)
+            .map(|(&slot, _)| slot)
+            .or_else(|| self.actors.get(&pid).map(|a| a.slot));
+        let next = self.follow.as_ref().and_then(Follow::step).map(|s| s.slot);
+        slot.is_some() && slot == next
+    }
+
+    /// A rerun: grants the plan's next step once it is due (its beat has
+    /// come, or a step was asked for, and the last action is done) and its
+    /// process is at its gate to do what the recording did; leaves the plan
+    /// when the process is elsewhere. Returns when to look again (`None`:
+    /// at the next input).
+    fn follow_next(&mut self, now: Instant) -> Option<Instant> {
+        let follow = self.follow.as_ref()?;
+        let Some(step) = follow.step().cloned() else {
+            // The plan is done: a run like any other from here.
+            self.follow = None;
+            self.apply_mode();
+            if self.free_running() {
+                while self.grant_random() {}
+            }
+            return Some(now);
+        };
+        if self.paused && self.owed == 0 {
+            return None;
+        }
+        let unsure = self.look_for_sleepers();
+        let mut due = self.settled_at().unwrap_or(now);
+        if unsure {
+            due = due.min(now + LOOK_AGAIN);
+        }
+        if let Some((_, until)) = self.main_busy {
+            due = due.max(until);
+        }
+        if !self.paused {
+            due = due.max(self.next_grant);
+        }
+        if now < due {
+            return Some(due);
+        }
+        if self.waiting.contains_key(&step.slot) {
+            let found = self.asked.get(&step.slot);
+            if step.action.is_some() && found != step.action.as_ref() {
+                self.diverge(Why::OtherAction);
+                return Some(now);
+            }
+            if let Some(follow) = &mut self.follow {
+                follow.granted();
+            }
+            let pid = self.waiting[&step.slot];
+            if !self.actors.contains_key(&pid) {
+                self.main_busy = Some((step.slot, now + SETTLE));
+            }
+            self.grant_slot(step.slot);
+            if self.paused {
+                self.owed = 0;
+            } else {
+                self.beat(now);
+            }
+            return Some(now);
+        }
+        let actor = self.actors.values().find(|a| a.slot == step.slot);
+        if actor.is_none() && self.exited.contains(&step.slot) {
+            self.diverge(Why::Exited);
+            return Some(now);
+        }
+        // Not at its gate yet: a blocked process may be about to be woken,
+        // a busy one to arrive.
+        let blocked = actor.is_some_and(|a| a.doing == Doing::Blocked);
+        let until = self.follow.as_mut()?.stuck(now);
+        if now >= until {
+            self.diverge(if blocked {
+                Why::Blocked
+            } else {
+                Why::NotAtGate
+            });
+            return Some(now);
+        }
+        Some(until)
+    }
+
+    /// The rerun leaves its plan: says where and why, and goes on as a run
+    /// like any other.
+    fn diverge(&mut self, why: Why) {
+        let Some(follow) = self.follow.take() else {
+            return;
+        };
+        if let Some(step) = follow.step() {
+            let slot = step.slot;
+            let pid = self.waiting.get(&slot).copied().or_else(|| {
+                self.actors
+                    .iter()
+                    .find(|(_, a)| a.slot == slot)
+                    .map(|(&p, _)| p)
+            });
+            let body = Body::Diverged {
+                step: follow.next as u64 + 1,
+                slot,
+                why: why.name(),
+                expected: step.action.clone(),
+                found: self.asked.get(&slot).cloned(),
+            };
+            let _ = self.out.send(vec![Event::new(self.clock.now(), pid, body)]);
+        }
+        self.apply_mode();
+        if self.free_running() {
+            while self.grant_random() {}
+        } else if self.paused && self.owed > 0 && self.grant_random() {
+            self.owed = 0;
+        }
+    }
+
     pub(crate) fn run(mut self, inputs: Receiver<PacerInput>) {
+        if let Some(follow) = &self.follow {
+            let body = Body::Rerun {
+                steps: follow.plan().steps.len() as u64,
+                inexact: follow.plan().inexact(),
+            };
+            let _ = self
+                .out
+                .send(vec![Event::new(self.clock.now(), None, body)]);
+        }
         self.announce();
         loop {
-            let input = match self.due_in() {
+            let wait = if self.follow.is_some() {
+                let now = Instant::now();
+                self.follow_next(now)
+                    .map(|at| at.saturating_duration_since(Instant::now()))
+            } else {
+                self.due_in()
+            };
+            let input = match wait {
                 Some(wait) if wait.is_zero() => {
-                    self.tick();
+                    if self.follow.is_none() {
+                        self.tick();
+                    }
                     continue;
                 }
                 Some(wait) => match inputs.recv_timeout(wait) {
                     Ok(input) => input,
                     Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                        self.tick();
+                        if self.follow.is_none() {
+                            self.tick();
+                        }
                         continue;
                     }
                     Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
@@ -529,7 +886,7 @@ impl Pacer {
     fn take(&mut self, input: PacerInput) -> bool {
         match input {
             PacerInput::Cmd(cmd) => self.command(cmd),
-            PacerInput::Ready { pid, slot } => self.ready(pid, slot),
+            PacerInput::Ready { pid, slot, action } => self.ready(pid, slot, action),
             PacerInput::Seen { pid, seen } => self.seen(pid, seen),
             PacerInput::Many(inputs) => {
                 for input in inputs {
@@ -574,7 +931,7 @@ mod tests {
     fn paused_pacer_grants_nothing_and_a_step_grants_exactly_one() {
         let (mut p, gates, _rx) = pacer(true, Speed::PerSecond(1000.0));
         for slot in 0..3 {
-            p.ready(100 + slot as Pid, slot);
+            p.ready(100 + slot as Pid, slot, Act::new("go"));
         }
         p.tick();
         assert_eq!(total(&gates), 0);
@@ -589,32 +946,32 @@ mod tests {
         for _ in 0..3 {
             p.command(PacerCmd::Step);
         }
-        p.ready(100, 0);
+        p.ready(100, 0, Act::new("go"));
         assert_eq!(gates.granted(0), 1);
-        p.ready(101, 1);
+        p.ready(101, 1, Act::new("go"));
         assert_eq!(gates.granted(1), 0, "only one step was owed");
     }
 
     #[test]
     fn stepping_one_pid_grants_that_child_only() {
         let (mut p, gates, _rx) = pacer(true, Speed::PerSecond(1.0));
-        p.ready(100, 0);
-        p.ready(101, 1);
+        p.ready(100, 0, Act::new("go"));
+        p.ready(101, 1, Act::new("go"));
         p.command(PacerCmd::StepPid(101));
         assert_eq!(gates.granted(1), 1);
         assert_eq!(gates.granted(0), 0);
         // A step of a PID that is not at a gate waits for it to arrive there.
         p.command(PacerCmd::StepPid(102));
         assert_eq!(total(&gates), 1);
-        p.ready(102, 2);
+        p.ready(102, 2, Act::new("go"));
         assert_eq!(gates.granted(2), 1);
     }
 
     #[test]
     fn max_speed_opens_the_gates_and_releases_every_waiter() {
         let (mut p, gates, rx) = pacer(true, Speed::PerSecond(1.0));
-        p.ready(100, 0);
-        p.ready(101, 1);
+        p.ready(100, 0, Act::new("go"));
+        p.ready(101, 1, Act::new("go"));
         assert!(!gates.is_free());
         p.command(PacerCmd::SetSpeed(Speed::Max));
         p.command(PacerCmd::Resume);
@@ -637,7 +994,13 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::unbounded();
         let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), seed, speed, paused, n);
         for slot in 0..n {
-            p.seen(100 + slot as Pid, Seen::Spawn { thread_of: None });
+            p.seen(
+                100 + slot as Pid,
+                Seen::Spawn {
+                    slot,
+                    thread_of: None,
+                },
+            );
         }
         (p, gates)
     }
@@ -660,7 +1023,7 @@ mod tests {
         let (mut p, gates) = pacer_of(51, true, Speed::PerSecond(1.0), 1);
         p.seen(100, Seen::LockAcquire("l".into()));
         for slot in 0..51 {
-            p.ready(100 + slot as Pid, slot);
+            p.ready(100 + slot as Pid, slot, Act::new("go"));
         }
         let mut before = vec![0; 51];
         let mut order = Vec::new();
@@ -668,7 +1031,7 @@ mod tests {
             p.command(PacerCmd::Step);
             order.extend(granted_since(&gates, &mut before));
             if order.last() == Some(&0) {
-                p.ready(100, 0); // the holder is back at its gate at once
+                p.ready(100, 0, Act::new("go")); // the holder is back at its gate at once
             }
         }
         assert_eq!(order.len(), 4);
@@ -680,11 +1043,11 @@ mod tests {
     #[test]
     fn a_paced_grant_waits_until_the_last_action_is_done() {
         let (mut p, gates) = pacer_of(2, false, Speed::PerSecond(1000.0), 1);
-        p.ready(100, 0);
+        p.ready(100, 0, Act::new("go"));
         // Slot 1 is still busy (started, not at its gate yet): no grant.
         p.tick();
         assert_eq!(total2(&gates), 0);
-        p.ready(101, 1);
+        p.ready(101, 1, Act::new("go"));
         p.tick();
         assert_eq!(total2(&gates), 1);
         // The one granted is busy again until its next gate; one that has
@@ -707,13 +1070,13 @@ mod tests {
         let (mut p, gates) = pacer_of(3, false, Speed::PerSecond(1000.0), 1);
         p.seen(100, Seen::LockAcquire("l".into()));
         p.seen(101, Seen::LockWait("l".into()));
-        p.ready(102, 2);
+        p.ready(102, 2, Act::new("go"));
         p.seen(100, Seen::LockRelease("l".into()));
         p.seen(100, Seen::Exit);
         p.tick();
         assert_eq!(gates.granted(2), 0, "101 is being woken by the kernel");
         p.seen(101, Seen::LockAcquire("l".into()));
-        p.ready(101, 1);
+        p.ready(101, 1, Act::new("go"));
         p.tick();
         assert_eq!(gates.granted(1) + gates.granted(2), 1);
     }
@@ -723,7 +1086,7 @@ mod tests {
         let picks = |arrival: &[u32]| {
             let (mut p, gates) = pacer_of(6, true, Speed::PerSecond(1.0), 9);
             for &slot in arrival {
-                p.ready(100 + slot as Pid, slot);
+                p.ready(100 + slot as Pid, slot, Act::new("go"));
             }
             let mut before = vec![0; 6];
             (0..6)
@@ -745,25 +1108,141 @@ mod tests {
         let (tx, _rx) = crossbeam_channel::unbounded();
         let speed = Speed::PerSecond(1000.0);
         let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, false, 2);
-        p.seen(100, Seen::Spawn { thread_of: None });
+        p.seen(
+            100,
+            Seen::Spawn {
+                slot: 0,
+                thread_of: None,
+            },
+        );
         p.seen(
             101,
             Seen::Spawn {
+                slot: 1,
                 thread_of: Some(100),
             },
         );
-        p.ready(101, 1);
+        p.ready(101, 1, Act::new("go"));
         p.tick();
         assert_eq!(gates.granted(1), 1, "100 joins 101: it is not busy");
         // Once its thread is joined, the process is waited for again.
         p.seen(101, Seen::Exit);
-        p.seen(102, Seen::Spawn { thread_of: None });
-        p.ready(102, 0);
+        p.seen(
+            102,
+            Seen::Spawn {
+                slot: 0,
+                thread_of: None,
+            },
+        );
+        p.ready(102, 0, Act::new("go"));
         p.next_grant = Instant::now();
         p.tick();
         assert_eq!(gates.granted(0), 0, "100 is busy: nothing is granted");
         p.actors.get_mut(&100).unwrap().busy_until = Instant::now();
         p.tick();
         assert_eq!(gates.granted(0), 1, "once 100 has been busy too long");
+    }
+}
+
+#[cfg(test)]
+mod follow_tests {
+    use super::*;
+    use crate::engine::schedule::Planned;
+
+    /// A rerun's pacer over three slots, following `plan`, its processes
+    /// 100.. spawned, all at their gates.
+    fn following(plan: &[(u32, &str)]) -> (Pacer, Arc<Gates>, Receiver<Vec<Event>>) {
+        let (gates, _fd) = Gates::create(3).unwrap();
+        let gates = Arc::new(gates);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let steps = plan
+            .iter()
+            .map(|&(slot, act)| Planned {
+                slot,
+                action: Some(Act::new(act)),
+                exact: true,
+            })
+            .collect();
+        let plan = Arc::new(Schedule { steps });
+        let speed = Speed::Max;
+        let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, false, 3)
+            .following(Some(plan));
+        assert!(!gates.is_free(), "a rerun at max still grants one by one");
+        for slot in 0..3 {
+            p.seen(
+                100 + slot as Pid,
+                Seen::Spawn {
+                    slot,
+                    thread_of: None,
+                },
+            );
+            p.ready(100 + slot as Pid, slot, Act::new("go"));
+        }
+        (p, gates, rx)
+    }
+
+    fn diverged(rx: &Receiver<Vec<Event>>) -> Vec<Body> {
+        rx.try_iter()
+            .flatten()
+            .map(|e| e.body)
+            .filter(|b| matches!(b, Body::Diverged { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn a_rerun_grants_in_the_plans_order_once_the_last_step_is_done() {
+        let (mut p, gates, rx) = following(&[(2, "go"), (0, "go"), (2, "go")]);
+        let now = Instant::now();
+        p.follow_next(now);
+        assert_eq!((gates.granted(2), gates.granted(0)), (1, 0));
+        // Slot 2 is busy with its step: nothing more until it is back.
+        p.follow_next(now);
+        assert_eq!(gates.granted(0), 0);
+        p.ready(102, 2, Act::new("go"));
+        p.follow_next(now);
+        assert_eq!(gates.granted(0), 1);
+        p.ready(100, 0, Act::new("go"));
+        p.follow_next(now);
+        assert_eq!(gates.granted(2), 2);
+        assert!(diverged(&rx).is_empty());
+    }
+
+    #[test]
+    fn a_process_at_its_gate_for_another_action_makes_the_rerun_leave_its_plan() {
+        let (mut p, gates, rx) = following(&[(1, "write")]);
+        p.follow_next(Instant::now());
+        let left = diverged(&rx);
+        assert_eq!(left.len(), 1);
+        assert!(matches!(
+            &left[0],
+            Body::Diverged { step: 1, slot: 1, why, found: Some(found), .. }
+                if why == "other_action" && *found == Act::new("go")
+        ));
+        // From there it runs as any run at max: the gates are open.
+        assert!(gates.is_free());
+    }
+
+    #[test]
+    fn a_process_that_has_exited_makes_the_rerun_leave_its_plan() {
+        let (mut p, _gates, rx) = following(&[(1, "go"), (0, "go")]);
+        let now = Instant::now();
+        p.follow_next(now);
+        p.seen(101, Seen::Exit);
+        p.seen(100, Seen::Exit);
+        p.follow_next(now);
+        let left = diverged(&rx);
+        assert!(
+            matches!(&left[..], [Body::Diverged { step: 2, slot: 0, why, .. }] if why == "exited"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn stepping_another_process_by_hand_leaves_the_plan() {
+        let (mut p, gates, rx) = following(&[(0, "go")]);
+        p.command(PacerCmd::StepPid(101));
+        assert_eq!(gates.granted(1), 1);
+        let left = diverged(&rx);
+        assert!(matches!(&left[..], [Body::Diverged { why, .. }] if why == "by_hand"));
     }
 }

@@ -472,13 +472,15 @@ impl Reader {
         }
     }
 
+    /// The stream first, then the pacer: a grant the pacer makes on this
+    /// news comes after the news in the stream (a `ready`, then its grant).
     fn send_outgoing(&mut self) {
+        if !self.outgoing.is_empty() {
+            let _ = self.out.send(std::mem::take(&mut self.outgoing));
+        }
         if !self.pacer_news.is_empty() {
             let news = std::mem::take(&mut self.pacer_news);
             let _ = self.pacer.send(PacerInput::Many(news));
-        }
-        if !self.outgoing.is_empty() {
-            let _ = self.out.send(std::mem::take(&mut self.outgoing));
         }
     }
 
@@ -486,24 +488,30 @@ impl Reader {
     /// ends a process or the run.
     fn handle(&mut self, event: &Event, slots: &HashMap<Pid, u32>) {
         let pid = event.pid;
-        if let (Body::Ready { .. }, Some(p)) = (&event.body, pid) {
+        if let (Body::Ready { action }, Some(p)) = (&event.body, pid) {
             if p == self.parent_pid {
                 let slot = self.parent_slot;
-                self.pacer_news.push(PacerInput::Ready { pid: p, slot });
+                let action = action.clone();
+                self.pacer_news.push(PacerInput::Ready {
+                    pid: p,
+                    slot,
+                    action,
+                });
                 return;
             }
         }
-        if let Some(p) = pid.filter(|p| slots.contains_key(p)) {
+        if let Some(p) = pid.filter(|p| slots.contains_key(p) || *p == self.parent_pid) {
             if let Some(seen) = pacer::Seen::of(&event.body) {
                 self.pacer_news.push(PacerInput::Seen { pid: p, seen });
             }
         }
         match &event.body {
-            Body::Ready { .. } => {
+            Body::Ready { action } => {
                 if let Some(slot) = pid.and_then(|p| slots.get(&p)) {
                     self.pacer_news.push(PacerInput::Ready {
                         pid: pid.unwrap_or_default(),
                         slot: *slot,
+                        action: action.clone(),
                     });
                 }
             }

@@ -215,12 +215,12 @@ impl Queue {
     /// If the wait outlasts a moment, `on_long_wait` runs once first (a
     /// child sends the reports it kept back: most waits in a busy run are
     /// over in microseconds, and a write for each would cost more than the
-    /// wait).
+    /// wait); without one (nothing kept back), it waits once.
     pub fn put_patiently(
         &self,
         item: u64,
         timeout: Option<Duration>,
-        on_long_wait: impl FnOnce(),
+        on_long_wait: Option<impl FnOnce()>,
     ) -> nix::Result<Timed<u32>> {
         patiently(timeout, on_long_wait, |wait| self.put_waiting(item, wait))
     }
@@ -229,7 +229,7 @@ impl Queue {
     pub fn get_patiently(
         &self,
         timeout: Option<Duration>,
-        on_long_wait: impl FnOnce(),
+        on_long_wait: Option<impl FnOnce()>,
     ) -> nix::Result<Timed<(u64, u32)>> {
         patiently(timeout, on_long_wait, |wait| self.get_waiting(wait))
     }
@@ -237,9 +237,14 @@ impl Queue {
 
 fn patiently<T>(
     timeout: Option<Duration>,
-    on_long_wait: impl FnOnce(),
+    on_long_wait: Option<impl FnOnce()>,
     op: impl Fn(&Wait) -> nix::Result<Timed<T>>,
 ) -> nix::Result<Timed<T>> {
+    let Some(on_long_wait) = on_long_wait else {
+        // Nothing kept back: one wait, in the kernel's line of waiters from
+        // the start (a second wait would join the line again at its end).
+        return op(&timeout.map_or(Wait::Forever, |t| Wait::within(Some(t))));
+    };
     let first = timeout.map_or(MOMENT, |t| t.min(MOMENT));
     if let Timed::Done(done) = op(&Wait::within(Some(first)))? {
         return Ok(Timed::Done(done));
@@ -314,24 +319,24 @@ mod tests {
         let q = Queue::open(create(1).unwrap()).unwrap();
         let mut long = 0;
         // Room at once: no long wait.
-        let put = q.put_patiently(1, None, || long += 1).unwrap();
+        let put = q.put_patiently(1, None, Some(|| long += 1)).unwrap();
         assert_eq!((put, long), (Timed::Done(1), 0));
         // Full for longer than a moment: one long wait, then Full.
         let put = q
-            .put_patiently(2, Some(Duration::from_millis(30)), || long += 1)
+            .put_patiently(2, Some(Duration::from_millis(30)), Some(|| long += 1))
             .unwrap();
         assert_eq!((put, long), (Timed::TimedOut, 1));
         // A timeout shorter than a moment gives up without a long wait.
         let put = q
-            .put_patiently(2, Some(Duration::from_millis(1)), || long += 1)
+            .put_patiently(2, Some(Duration::from_millis(1)), Some(|| long += 1))
             .unwrap();
         assert_eq!((put, long), (Timed::TimedOut, 1));
         assert_eq!(
-            q.get_patiently(None, || long += 1).unwrap(),
+            q.get_patiently(None, Some(|| long += 1)).unwrap(),
             Timed::Done((1, 0))
         );
         let got = q
-            .get_patiently(Some(Duration::from_millis(30)), || long += 1)
+            .get_patiently(Some(Duration::from_millis(30)), Some(|| long += 1))
             .unwrap();
         assert_eq!((got, long), (Timed::TimedOut, 2));
     }

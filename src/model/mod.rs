@@ -81,6 +81,32 @@ pub struct Model {
     pub now_ns: u64,
     pub ended: bool,
     pub errors: Vec<String>,
+    /// A rerun of a recording (`mpviz rerun`): how far it is in its plan.
+    pub rerun: Option<Rerun>,
+    /// The main process (mpviz's own, not in `procs`) is blocked on a
+    /// queue: its put that ends the block ends the action the block began.
+    pub main_blocked: bool,
+}
+
+/// Where a rerun stands in its recording's plan.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rerun {
+    /// The permits the plan grants, in the recording's order.
+    pub steps: u64,
+    /// The plan's steps granted so far.
+    pub granted: u64,
+    /// The ranges of steps (from 1) that follow only the order a run
+    /// without pacing recorded its actions in.
+    pub inexact: Vec<(u64, u64)>,
+    /// The step where the run left the plan, and why.
+    pub diverged: Option<(u64, String)>,
+}
+
+impl Rerun {
+    /// Whether the pacer still follows the plan.
+    pub fn following(&self) -> bool {
+        self.diverged.is_none() && self.granted < self.steps
+    }
 }
 
 /// A write to memory that counts its writes: its writer and its landing
@@ -138,8 +164,19 @@ impl Model {
         // A get, put or task start that a block held up ends the action the
         // block began (as a lock_acquire ends a lock_wait's): one permit, one
         // action.
-        let ends_a_block = ev.body.info().acts == Acts::UnlessBlocked && self.procs.blocked(ev.pid);
+        let main = ev.pid.is_some() && ev.pid == self.parent_pid;
+        let blocked = self.procs.blocked(ev.pid) || (main && self.main_blocked);
+        let ends_a_block = ev.body.info().acts == Acts::UnlessBlocked && blocked;
         let acted = ev.is_action() && !ends_a_block;
+        if main {
+            match ev.body {
+                Body::Blocked { .. } => self.main_blocked = true,
+                Body::Put { .. } | Body::Get { .. } | Body::Full { .. } | Body::Empty { .. } => {
+                    self.main_blocked = false
+                }
+                _ => {}
+            }
+        }
         if acted {
             self.actions += 1;
             self.procs.acted(ev.pid);
@@ -172,8 +209,24 @@ impl Model {
                 self.ended = true;
                 self.code.ended();
             }
+            Body::Rerun { steps, inexact } => {
+                self.rerun = Some(Rerun {
+                    steps: *steps,
+                    inexact: inexact.clone(),
+                    ..Rerun::default()
+                });
+            }
+            Body::Grant { .. } => {
+                if let Some(rerun) = self.rerun.as_mut().filter(|r| r.following()) {
+                    rerun.granted += 1;
+                }
+            }
+            Body::Diverged { step, why, .. } => {
+                if let Some(rerun) = &mut self.rerun {
+                    rerun.diverged = Some((*step, why.to_string()));
+                }
+            }
             Body::Ready { .. }
-            | Body::Grant { .. }
             | Body::State { .. }
             | Body::Truncate { .. }
             | Body::Sleep { .. }

@@ -456,7 +456,7 @@ fn work(
                     queue: TASK_QUEUE.into(),
                     op: "get".into(),
                 });
-                match queue.get_patiently(None, || ctx.flush())? {
+                match queue.get_patiently(None, ctx.keeps_back().then_some(|| ctx.flush()))? {
                     Timed::Done((item, _)) => item,
                     Timed::TimedOut => continue,
                 }

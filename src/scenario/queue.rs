@@ -258,7 +258,11 @@ fn produce(
                         queue: queue_name(),
                         op: "put".into(),
                     });
-                    match queue.put_patiently(item, timeout, || ctx.flush())? {
+                    match queue.put_patiently(
+                        item,
+                        timeout,
+                        ctx.keeps_back().then_some(|| ctx.flush()),
+                    )? {
                         Timed::Done(depth) => depth,
                         Timed::TimedOut => {
                             ctx.emit(Body::Full {
@@ -303,7 +307,7 @@ fn consume(
                     queue: queue_name(),
                     op: "get".into(),
                 });
-                match queue.get_patiently(timeout, || ctx.flush())? {
+                match queue.get_patiently(timeout, ctx.keeps_back().then_some(|| ctx.flush()))? {
                     Timed::Done(got) => got,
                     Timed::TimedOut => {
                         ctx.emit(Body::Empty {
@@ -355,10 +359,12 @@ impl Stopper {
             if !parent.gate(("put_stop", [("n", c + 1)])) {
                 return;
             }
-            // The queue may be full while consumers are paused: wait in short
-            // steps, so that stopping the run is never held up here.
+            // The queue may be full while consumers are paused: the put
+            // blocks (said as a child's is), waiting in short steps so that
+            // stopping the run is never held up here.
+            let mut wait = None;
             loop {
-                match queue.put_within(item, Some(Duration::from_millis(100))) {
+                match queue.put_within(item, wait) {
                     Ok(Timed::Done(depth)) => {
                         parent.emit(Body::Put {
                             queue: QUEUE.into(),
@@ -367,7 +373,15 @@ impl Stopper {
                         });
                         break;
                     }
-                    Ok(Timed::TimedOut) if !parent.stopping() => continue,
+                    Ok(Timed::TimedOut) if !parent.stopping() => {
+                        if wait.is_none() {
+                            parent.emit(Body::Blocked {
+                                queue: QUEUE.into(),
+                                op: "put".into(),
+                            });
+                        }
+                        wait = Some(Duration::from_millis(100));
+                    }
                     _ => return,
                 }
             }

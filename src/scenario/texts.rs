@@ -212,6 +212,7 @@ impl Texts {
             Body::Pace { paused: true, .. } => "pace_paused".into(),
             Body::Pace { speed: None, .. } => "pace_max".into(),
             Body::Pace { .. } => "pace_running".into(),
+            Body::Rerun { inexact, .. } if !inexact.is_empty() => "rerun_inexact".into(),
             _ => ev.kind().into(),
         }
     }
@@ -314,6 +315,21 @@ pub fn who(texts: &Texts, model: &Model, pid: crate::protocol::Pid) -> String {
         Some(p) => texts.say("who", &[("name", &p.name), ("pid", &pid)]),
         None => texts.say("who_unknown", &[("pid", &pid)]),
     }
+}
+
+/// Ranges of numbers as a reader writes them: `3, 7–12`.
+pub fn ranges(ranges: &[(u64, u64)]) -> String {
+    let said: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect();
+    said.join(", ")
 }
 
 fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<String> {
@@ -493,6 +509,35 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             _ => return None,
         },
         "lost_pid" => proc?.overwrote.map(who)?,
+        "steps" => match &ev.body {
+            Body::Rerun { steps, .. } => steps.to_string(),
+            _ => return None,
+        },
+        "inexact" => match &ev.body {
+            Body::Rerun { inexact, .. } if !inexact.is_empty() => ranges(inexact),
+            _ => return None,
+        },
+        "step" => match &ev.body {
+            Body::Diverged { step, .. } => step.to_string(),
+            _ => return None,
+        },
+        "why" => match &ev.body {
+            Body::Diverged { why, .. } => texts.say(&format!("why_left_{why}"), &[]),
+            _ => return None,
+        },
+        "expected" => match &ev.body {
+            Body::Diverged {
+                expected: Some(act),
+                ..
+            } => texts.act(act),
+            _ => return None,
+        },
+        "found" => match &ev.body {
+            Body::Diverged {
+                found: Some(act), ..
+            } => texts.act(act),
+            _ => return None,
+        },
         "message" => match &ev.body {
             Body::Error { message } => message.clone(),
             _ => return None,

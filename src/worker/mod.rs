@@ -84,6 +84,12 @@ impl<'a> Ctx<'a> {
         self.batch = false;
     }
 
+    /// Whether reports are being kept back (batched): then a wait sends them
+    /// first ([`Ctx::flush`]) if it lasts.
+    pub fn keeps_back(&self) -> bool {
+        self.batch && self.gates.is_free()
+    }
+
     /// Sends the reports kept back: before this process may wait on anything,
     /// and before it ends.
     pub fn flush(&self) {

@@ -50,6 +50,25 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
             t.paused(),
         ));
     }
+    // A rerun: how far it has followed its recording, or where it left it.
+    if let Some(rerun) = &m.rerun {
+        let said = match &rerun.diverged {
+            Some((step, _)) => texts.say("header_rerun_left", &[("step", step)]),
+            None => texts.say(
+                "header_rerun",
+                &[("granted", &rerun.granted), ("steps", &rerun.steps)],
+            ),
+        };
+        status.push(Span::raw(" "));
+        status.push(Span::styled(
+            said,
+            if rerun.diverged.is_some() {
+                t.warn()
+            } else {
+                t.paused()
+            },
+        ));
+    }
     let first: Vec<Vec<Span<'a>>> = vec![
         vec![
             Span::styled(say("header_mpviz"), t.title()),
