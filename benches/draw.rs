@@ -66,6 +66,7 @@ fn frame(c: &mut Criterion) {
             view: &view,
             scenario: &*scenario,
             theme: Theme { color: true },
+            timeline: None,
         };
         if std::env::var_os("MPVIZ_BENCH_SHOW").is_some() {
             terminal.draw(|f| draw(f, &screen)).expect("draw");
