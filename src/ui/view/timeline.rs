@@ -107,7 +107,7 @@ fn follow_start(now_ns: u64, w: u64, cols: u16) -> u64 {
 }
 
 /// A glyph and its colour for what a cell shows.
-fn glyph(t: Theme, doing: Doing) -> (String, Style) {
+fn glyph(t: Theme, doing: Doing) -> (&'static str, Style) {
     let fg = |c: Color| {
         if t.color {
             Style::new().fg(c)
@@ -115,7 +115,8 @@ fn glyph(t: Theme, doing: Doing) -> (String, Style) {
             Style::new()
         }
     };
-    let g = |s: &str, style| (s.to_string(), style);
+    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    let g = |s: &'static str, style| (s, style);
     match doing {
         Doing::LockHeld => g("█", t.holder()),
         Doing::LockWait => g("░", t.warn()),
@@ -125,7 +126,7 @@ fn glyph(t: Theme, doing: Doing) -> (String, Style) {
         Doing::Task => g("=", t.good()),
         Doing::Running => g("-", t.dim()),
         Doing::Exited(Some(code)) if (0..=9).contains(&code) => (
-            code.to_string(),
+            DIGITS[code as usize],
             t.exitcode(code).add_modifier(Modifier::BOLD),
         ),
         Doing::Exited(Some(code)) => g(MARK, t.exitcode(code)),
@@ -156,11 +157,7 @@ fn legend(t: Theme, texts: &Texts, width: usize, seen: u16) -> Line<'static> {
             continue;
         }
         let (g, style) = glyph(t, doing);
-        let g = if key == "timeline_exit" {
-            "0-9".to_string()
-        } else {
-            g
-        };
+        let g = if key == "timeline_exit" { "0-9" } else { g };
         let word = texts.say(key, &[]);
         let w = g.width() + word.width() + 2;
         if used + w > width {
@@ -273,13 +270,13 @@ fn cells(
                 *seen |= 1 << doing.rank();
                 glyph(t, doing)
             }
-            None => (" ".to_string(), Style::new()),
+            None => (" ", Style::new()),
         };
         if style != run_style && !run.is_empty() {
             out.push(Span::styled(std::mem::take(&mut run), run_style));
         }
         run_style = style;
-        run.push_str(&g);
+        run.push_str(g);
     }
     if !run.is_empty() {
         out.push(Span::styled(run, run_style));
@@ -397,7 +394,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, timeline: &Timeline)
     if lanes.len() > visible && visible > 0 {
         let mut state = ScrollbarState::new(lanes.len().saturating_sub(visible)).position(offset);
         frame.render_stateful_widget(
-            Scrollbar::new(ScrollbarOrientation::VerticalRight),
+            // No arrows (▼ marks the cursor) and no solid thumb (█ is a
+            // held lock).
+            Scrollbar::new(ScrollbarOrientation::VerticalRight)
+                .begin_symbol(None)
+                .end_symbol(None)
+                .track_symbol(Some("│"))
+                .thumb_symbol("┃"),
             Rect {
                 y: area.y + 1,
                 height: area.height.saturating_sub(2),
