@@ -1174,6 +1174,11 @@ fn t_shows_the_timeline_with_a_lane_for_each_buyer_live_and_stepped_back() {
         assert!(lane(&screen, &format!("buyer-{i}"), *pid), "{screen}");
     }
     d.wait_for_all("the gate and the cursor", &["·", "▼", "· gate"]);
+    // z zooms in to a step a column, Z back out to the whole run.
+    d.press("z");
+    d.wait_for("zoomed in", |s| s.contains("a column"));
+    d.press("Z");
+    d.wait_for("the whole run", |s| s.contains("whole run"));
     // A step, then back one event: the timeline stays, stepped back.
     d.press("n");
     d.wait_for("one action", |s| actions(s) == 1);

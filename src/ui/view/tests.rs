@@ -2389,3 +2389,48 @@ fn the_timeline_zooms_and_speaks_chinese_in_its_borders() {
         }
     }
 }
+
+#[test]
+fn the_lanes_scroll_to_keep_the_selected_one_in_view() {
+    let mut events = vec![Event::new(
+        0,
+        None,
+        Body::Start {
+            scenario: "ticket".into(),
+            seed: 1,
+            parent_pid: 1,
+            params: serde_json::json!({"buyers": 60, "tickets": 3, "lock": true, "delay_ms": 0}),
+        },
+    )];
+    for slot in 0..60 {
+        let mut e = spawned(2000 + slot as Pid, slot, &format!("buyer-{slot}"), "buyer");
+        e.t_ns = u64::from(slot + 1) * 1_000_000;
+        events.push(e);
+    }
+    let scenario = scenario_of(&events);
+    let view = ViewState {
+        selected: Some(2050),
+        ..view()
+    };
+    let s = text(&timeline_screen(
+        &events,
+        None,
+        &view,
+        &*scenario,
+        (80, 24),
+        false,
+    ));
+    assert!(s.contains("│buyer-50 2050 "), "{s}");
+    assert!(!s.contains("│buyer-0 "), "{s}");
+    // Stepped back to before its spawn, it has no lane.
+    let s = text(&timeline_screen(
+        &events,
+        Some(40),
+        &view,
+        &*scenario,
+        (80, 24),
+        false,
+    ));
+    assert!(!s.contains("2050"), "{s}");
+    assert!(s.contains("buyer-38"), "{s}");
+}

@@ -416,3 +416,112 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, timeline: &Timeline)
 pub fn lane_order(timeline: &Timeline, k: usize) -> Vec<Pid> {
     timeline.lanes_at(k).iter().map(|l| l.pid).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// A view as a frame of `cols` columns left it, the whole run of
+    /// `now_ns` on screen or zoomed.
+    fn drawn(view: &TimelineView, now_ns: u64, cols: u16) -> TimelineView {
+        let w = view.zoom.unwrap_or_else(|| fit(now_ns, cols));
+        let start = match (view.zoom, view.start) {
+            (None, _) => 0,
+            (Some(_), Some(s)) => s,
+            (Some(w), None) => follow_start(now_ns, w, cols),
+        };
+        let v = view.clone();
+        v.drawn.set((start, w, cols));
+        v
+    }
+
+    #[test]
+    fn zoom_steps_in_and_back_out_to_the_whole_run() {
+        let now = 1000 * MS;
+        let whole = TimelineView::default();
+        // 40 columns for a second: 25 ms a column; in, 20 ms, then 10 ms.
+        let mut v = drawn(&whole, now, 40);
+        assert_eq!(v.drawn.get().1, 25 * MS + 1);
+        v.zoom_in();
+        assert_eq!(v.zoom, Some(20 * MS));
+        let mut v = drawn(&v, now, 40);
+        v.zoom_in();
+        assert_eq!(v.zoom, Some(10 * MS));
+        // Following the cursor: it is in the last column.
+        let v = drawn(&v, now, 40);
+        let (start, w, _) = v.drawn.get();
+        assert_eq!((now - start) / w, 39);
+        // Out: 20 ms, then the whole run again (50 ms would show more
+        // than there is).
+        let mut v = v;
+        v.zoom_out(now);
+        assert_eq!(v.zoom, Some(20 * MS));
+        let mut v = drawn(&v, now, 40);
+        v.zoom_out(now);
+        assert_eq!(v.zoom, None);
+        // The finest step is a microsecond.
+        let mut v = TimelineView {
+            zoom: Some(1_000),
+            ..TimelineView::default()
+        };
+        v = drawn(&v, now, 40);
+        v.zoom_in();
+        assert_eq!(v.zoom, Some(1_000));
+    }
+
+    #[test]
+    fn scrolling_goes_back_in_time_and_follows_again_at_the_cursor() {
+        let now = 1000 * MS;
+        let mut v = drawn(
+            &TimelineView {
+                zoom: Some(10 * MS),
+                ..TimelineView::default()
+            },
+            now,
+            40,
+        );
+        let follow = v.drawn.get().0;
+        assert_eq!(follow, 610 * MS);
+        // The whole run on screen: nothing to scroll.
+        let mut whole = drawn(&TimelineView::default(), now, 40);
+        whole.scroll(-1, now);
+        assert_eq!(whole.start, None);
+        // A quarter of the width (10 columns) earlier, twice.
+        v.scroll(-1, now);
+        assert_eq!(v.start, Some(510 * MS));
+        let mut v = drawn(&v, now, 40);
+        v.scroll(-1, now);
+        assert_eq!(v.start, Some(410 * MS));
+        // Zoomed in, the middle stays in the middle.
+        let mut z = drawn(&v, now, 40);
+        z.zoom_in();
+        assert_eq!(z.zoom, Some(5 * MS));
+        assert_eq!(z.start, Some(510 * MS));
+        // Later again: back at the cursor it follows it.
+        let mut v = drawn(&v, now, 40);
+        v.scroll(1, now);
+        assert_eq!(v.start, Some(510 * MS));
+        let mut v = drawn(&v, now, 40);
+        v.scroll(1, now);
+        assert_eq!(v.start, None);
+        // f follows from anywhere.
+        let mut v = drawn(&v, now, 40);
+        v.scroll(-1, now);
+        assert!(v.start.is_some());
+        v.follow();
+        assert_eq!(v.start, None);
+    }
+
+    #[test]
+    fn the_scale_says_times_in_the_unit_its_ticks_need() {
+        assert_eq!(at_time(500 * MS, 500 * MS), "0.5s");
+        assert_eq!(at_time(1500 * MS, 500 * MS), "1.5s");
+        assert_eq!(at_time(60 * MS, 20 * MS), "60ms");
+        assert_eq!(at_time(2_000 * MS, 1_000 * MS), "2s");
+        assert_eq!(at_time(1_500 * MS, 100 * MS), "1.5s");
+        assert_eq!(at_time(170_550_000, 50_000), "170.55ms");
+        assert_eq!(at_time(40_000, 10_000), "40µs");
+    }
+}
