@@ -142,15 +142,16 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Bottom,
         codes: &[KeyCode::End, KeyCode::Char('G')],
     },
+    // One line of help for the timeline and its own keys.
     Binding {
-        keys: "t",
+        keys: "t  z Z  h l  f",
         does: "key_timeline",
         action: Action::Timeline,
         codes: &[KeyCode::Char('t')],
     },
     Binding {
-        keys: "z  Z",
-        does: "key_zoom",
+        keys: "",
+        does: "",
         action: Action::ZoomIn,
         codes: &[KeyCode::Char('z'), KeyCode::Char('>')],
     },
@@ -161,8 +162,8 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[KeyCode::Char('Z'), KeyCode::Char('<')],
     },
     Binding {
-        keys: "h  l",
-        does: "key_scroll_time",
+        keys: "",
+        does: "",
         action: Action::Earlier,
         codes: &[KeyCode::Char('h')],
     },
@@ -173,8 +174,8 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[KeyCode::Char('l')],
     },
     Binding {
-        keys: "f",
-        does: "key_follow",
+        keys: "",
+        does: "",
         action: Action::Follow,
         codes: &[KeyCode::Char('f')],
     },

@@ -52,11 +52,6 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         mark(MARK, t.alarm()),
         texts.say("help_moment", &[]),
     );
-    entry(
-        &mut lines,
-        Span::styled(format!("{}█░▒z·=-  ", " ".repeat(KEYS - 9)), t.key()),
-        texts.say("help_timeline", &[]),
-    );
     lines.push(Line::raw(""));
     let spec = screen.scenario.spec();
     lines.push(Line::styled(
