@@ -1,5 +1,6 @@
 //! How long one frame of the dashboard takes with 1000 processes, with the
-//! code panel open and without it (the goal: under 2 ms).
+//! code panel open and without it, and with the timeline (`t`) in the
+//! table's place (the goal: under 2 ms).
 //!
 //!     cargo bench --bench draw -- --warm-up-time 1 --measurement-time 3
 //!
@@ -14,6 +15,7 @@ use mpviz::model::Model;
 use mpviz::scenario::ticket::{Ticket, TicketParams};
 use mpviz::scenario::Scenario;
 use mpviz::ui::theme::Theme;
+use mpviz::ui::timeline::Timeline;
 use mpviz::ui::view::{draw, Screen, ViewState};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -25,9 +27,15 @@ const BUYERS: u32 = 1000;
 
 fn frame(c: &mut Criterion) {
     let mut model = Model::new();
-    for event in stream::contended(BUYERS, 100, BUYERS / 2) {
-        model.apply(&event);
+    let mut timeline = Timeline::new();
+    for (i, event) in stream::contended(BUYERS, 100, BUYERS / 2)
+        .iter()
+        .enumerate()
+    {
+        model.apply(event);
+        timeline.push(event, i);
     }
+    assert_eq!(timeline.lanes().len(), BUYERS as usize);
     // The scene the benchmark claims to draw.
     assert_eq!(model.procs.len(), BUYERS as usize);
     assert_eq!(model.alive(), BUYERS as usize / 2);
@@ -52,20 +60,32 @@ fn frame(c: &mut Criterion) {
     let mut group = c.benchmark_group("draw");
     // At 200 columns the code panel is open unless `c` hid it; at 80, the
     // other way round.
-    for (width, height, code) in [(200u16, 50u16, true), (80, 24, false), (80, 24, true)] {
-        let view = ViewState {
+    for (width, height, code, lanes) in [
+        (200u16, 50u16, true, false),
+        (80, 24, false, false),
+        (80, 24, true, false),
+        (200, 50, false, true),
+        (80, 24, false, true),
+    ] {
+        let mut view = ViewState {
             // A buyer in the middle of the table, still waiting for the lock.
             selected: Some(stream::buyer_pid(700)),
             code: Some(code),
             ..ViewState::default()
         };
-        let code = if code { "code panel" } else { "table" };
+        view.timeline.shown = lanes;
+        let code = match (lanes, code) {
+            (true, _) => "timeline",
+            (false, true) => "code panel",
+            (false, false) => "table",
+        };
         let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
         let screen = Screen {
             model: &model,
             view: &view,
             scenario: &*scenario,
             theme: Theme { color: true },
+            timeline: Some(&timeline),
         };
         if std::env::var_os("MPVIZ_BENCH_SHOW").is_some() {
             terminal.draw(|f| draw(f, &screen)).expect("draw");

@@ -1152,3 +1152,45 @@ fn replay_opens_the_dashboard_on_a_recording_and_plays_it_through() {
     assert!(d.wait_exit().success());
     assert_dir_empty(d.tmp.path());
 }
+
+#[test]
+fn t_shows_the_timeline_with_a_lane_for_each_buyer_live_and_stepped_back() {
+    let mut d = Dashboard::start(&["--buyers", "3", "--paused", "--seed", "5"]);
+    d.wait_for("three buyers at the gate", |s| s.contains("3 at the gate"));
+    let buyers = d.table_pids_named("buyer-", 3);
+    let lane = |s: &str, name: &str, pid: i64| {
+        s.lines().any(|l| {
+            let mut words = l.strip_prefix('│').unwrap_or("").split_whitespace();
+            words.next() == Some(name) && words.next() == Some(&pid.to_string())
+        })
+    };
+    d.press("t");
+    let screen = d.wait_for("the timeline", |s| {
+        s.contains("Timeline") && lane(s, "buyer-0", buyers[0])
+    });
+    // Every buyer has its lane, held at the gate (·) now; the cursor is
+    // marked, the legend says what the glyphs are.
+    for (i, pid) in buyers.iter().enumerate() {
+        assert!(lane(&screen, &format!("buyer-{i}"), *pid), "{screen}");
+    }
+    d.wait_for_all("the gate and the cursor", &["·", "▼", "· gate"]);
+    // z zooms in to a step a column, Z back out to the whole run.
+    d.press("z");
+    d.wait_for("zoomed in", |s| s.contains("a column"));
+    d.press("Z");
+    d.wait_for("the whole run", |s| s.contains("whole run"));
+    // A step, then back one event: the timeline stays, stepped back.
+    d.press("n");
+    d.wait_for("one action", |s| actions(s) == 1);
+    d.press("b");
+    d.wait_for("stepped back", |s| {
+        s.contains("⏪ event") && s.contains("Timeline") && lane(s, "buyer-0", buyers[0])
+    });
+    // t again: the table.
+    d.press("t");
+    d.wait_for("the table", |s| {
+        !s.contains("Timeline") && s.contains("NAME")
+    });
+    d.press("q");
+    assert!(d.wait_exit().success());
+}

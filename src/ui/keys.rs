@@ -26,6 +26,14 @@ pub enum Action {
     PrevMoment,
     NextMoment,
     Suspend,
+    /// The timeline in the table's place, or the table again.
+    Timeline,
+    /// The timeline's own keys: they do nothing while it is hidden.
+    ZoomIn,
+    ZoomOut,
+    Earlier,
+    Later,
+    Follow,
 }
 
 /// (keys as the help shows them, the key of the text that says what they
@@ -134,6 +142,43 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Bottom,
         codes: &[KeyCode::End, KeyCode::Char('G')],
     },
+    // One line of help for the timeline and its own keys.
+    Binding {
+        keys: "t  z Z  h l  f",
+        does: "key_timeline",
+        action: Action::Timeline,
+        codes: &[KeyCode::Char('t')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::ZoomIn,
+        codes: &[KeyCode::Char('z'), KeyCode::Char('>')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::ZoomOut,
+        codes: &[KeyCode::Char('Z'), KeyCode::Char('<')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Earlier,
+        codes: &[KeyCode::Char('h')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Later,
+        codes: &[KeyCode::Char('l')],
+    },
+    Binding {
+        keys: "",
+        does: "",
+        action: Action::Follow,
+        codes: &[KeyCode::Char('f')],
+    },
     Binding {
         keys: "s",
         does: "key_sort",
@@ -211,6 +256,13 @@ mod tests {
         // Tab moves the arrows between the table and the events panel.
         assert_eq!(action_for(key(KeyCode::Tab)), Some(Action::Focus));
         assert_eq!(action_for(key(KeyCode::Char('c'))), Some(Action::Code));
+        // The timeline and its own keys.
+        assert_eq!(action_for(key(KeyCode::Char('t'))), Some(Action::Timeline));
+        assert_eq!(action_for(key(KeyCode::Char('z'))), Some(Action::ZoomIn));
+        assert_eq!(action_for(key(KeyCode::Char('Z'))), Some(Action::ZoomOut));
+        assert_eq!(action_for(key(KeyCode::Char('h'))), Some(Action::Earlier));
+        assert_eq!(action_for(key(KeyCode::Char('l'))), Some(Action::Later));
+        assert_eq!(action_for(key(KeyCode::Char('f'))), Some(Action::Follow));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod history;
 pub mod keys;
 pub mod step;
 pub mod theme;
+pub mod timeline;
 pub mod view;
 
 use std::process::ExitCode;
@@ -168,6 +169,9 @@ struct App {
     model: Model,
     /// Every event folded, to step back through.
     history: history::History,
+    /// What each process did when, for the timeline (`t`): built as the
+    /// history is.
+    timeline: timeline::Timeline,
     /// Stepped back: how many events the screen shows (`None`: the live
     /// edge), and the model after them.
     cursor: Option<(usize, Model)>,
@@ -208,6 +212,7 @@ impl App {
             events,
             model: Model::new(),
             history: history::History::new(),
+            timeline: timeline::Timeline::new(),
             cursor: None,
             alarms: 0,
             view: ViewState::default(),
@@ -330,6 +335,7 @@ impl App {
                         view: &self.view,
                         scenario: &*self.launch.scenario,
                         theme: self.theme,
+                        timeline: Some(&self.timeline),
                     };
                     view::draw(frame, &screen);
                 })?;
@@ -438,6 +444,7 @@ impl App {
                 .sum();
         }
         let notable = history::notable(&kept, &self.model, moments) || self.alarms > alarms;
+        self.timeline.push(&kept, self.history.len());
         self.history.push(kept, &self.model, notable);
         if self.model.ended {
             self.events = crossbeam_channel::never();
@@ -526,6 +533,9 @@ impl App {
         if let Some(next) = self.act_in_history(action) {
             return Ok(next);
         }
+        if self.act_in_timeline(action) {
+            return Ok(Next::Continue);
+        }
         let page = self.view.table_rows.get().height.max(1) as isize;
         match action {
             Action::Quit => return Ok(Next::Quit(ExitCode::SUCCESS)),
@@ -558,8 +568,14 @@ impl App {
             Action::Sort => self.view.sort = self.view.sort.next(),
             Action::Restart => self.restart()?,
             Action::Suspend => return Ok(Next::Suspend),
-            // Said by `act_in_history`.
+            // Said by `act_in_history` and `act_in_timeline`.
             Action::Back | Action::PrevMoment | Action::NextMoment => {}
+            Action::Timeline
+            | Action::ZoomIn
+            | Action::ZoomOut
+            | Action::Earlier
+            | Action::Later
+            | Action::Follow => {}
         }
         Ok(Next::Continue)
     }
@@ -613,6 +629,47 @@ impl App {
         Some(Next::Continue)
     }
 
+    /// `t` shows or hides the timeline; while it is shown, its own keys
+    /// zoom, scroll and follow the cursor (hidden, they say where they
+    /// work). `false`: the key is not about the timeline.
+    fn act_in_timeline(&mut self, action: Action) -> bool {
+        let now = self.shown().now_ns;
+        let tl = &mut self.view.timeline;
+        match action {
+            Action::Timeline => tl.shown = !tl.shown,
+            Action::ZoomIn | Action::ZoomOut | Action::Earlier | Action::Later | Action::Follow
+                if !tl.shown =>
+            {
+                self.view.status = Some(self.texts().say("timeline_keys_hidden", &[]));
+            }
+            Action::ZoomIn => tl.zoom_in(),
+            Action::ZoomOut => tl.zoom_out(now),
+            Action::Earlier => tl.scroll(-1, now),
+            Action::Later => tl.scroll(1, now),
+            Action::Follow => tl.follow(),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The number of events the screen shows.
+    fn shown_events(&self) -> usize {
+        self.cursor.as_ref().map_or(self.history.len(), |(k, _)| *k)
+    }
+
+    /// The selectable processes top to bottom, as their PIDs: the table's
+    /// rows, or the timeline's lanes while it is shown.
+    fn row_pids(&self) -> Vec<crate::protocol::Pid> {
+        if self.view.timeline.shown {
+            return view::lane_order(&self.timeline, self.shown_events());
+        }
+        let model = self.shown();
+        row_order(model, self.view.sort, self.texts())
+            .into_iter()
+            .map(|i| model.procs[i].pid)
+            .collect()
+    }
+
     /// Scrolls the events panel `by` lines; at the bottom it follows the
     /// newest again, like `tail -f`.
     fn scroll_log(&mut self, by: isize) {
@@ -650,23 +707,21 @@ impl App {
     }
 
     fn move_selection(&mut self, by: isize) {
-        let model = self.shown();
-        let order = row_order(model, self.view.sort, self.texts());
+        let order = self.row_pids();
         if order.is_empty() {
             return;
         }
         let current = self
             .view
             .selected
-            .and_then(|pid| order.iter().position(|&i| model.procs[i].pid == pid));
+            .and_then(|pid| order.iter().position(|&p| p == pid));
         let target = match current {
             Some(at) => (at as isize)
                 .saturating_add(by)
                 .clamp(0, order.len() as isize - 1) as usize,
             None => 0,
         };
-        let pid = model.procs[order[target]].pid;
-        self.view.selected = Some(pid);
+        self.view.selected = Some(order[target]);
     }
 
     fn click(&mut self, column: u16, row: u16) {
@@ -678,11 +733,14 @@ impl App {
             return;
         }
         self.view.focus = Focus::Table;
-        let model = self.shown();
-        let order = row_order(model, self.view.sort, self.texts());
-        let index = view::row_at(&self.view, row - rows.y);
-        if let Some(&i) = order.get(index) {
-            self.view.selected = Some(model.procs[i].pid);
+        let order = self.row_pids();
+        let index = if self.view.timeline.shown {
+            self.view.timeline.offset.get() + usize::from(row - rows.y)
+        } else {
+            view::row_at(&self.view, row - rows.y)
+        };
+        if let Some(&pid) = order.get(index) {
+            self.view.selected = Some(pid);
         }
     }
 
@@ -705,6 +763,7 @@ impl App {
         self.run = Some(run);
         self.model = Model::new();
         self.history = history::History::new();
+        self.timeline = timeline::Timeline::new();
         self.cursor = None;
         self.alarms = 0;
         self.view.selected = None;

@@ -14,6 +14,7 @@ mod manager;
 mod pool;
 mod procs;
 mod queue;
+mod timeline;
 
 use std::cell::{Cell, RefCell};
 
@@ -30,6 +31,7 @@ use crate::ui::theme::{Theme, MARK};
 
 pub use log::first_row as log_first_row;
 pub use procs::{doing as procs_doing, row_at, row_order, SortKey};
+pub use timeline::{lane_order, TimelineView};
 
 /// What the screen remembers that is not the run's state.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +71,9 @@ pub struct ViewState {
     pub history: Option<(usize, usize)>,
     /// A replay: whether it plays, and at how many events a second.
     pub replay: Option<(bool, f64)>,
+    /// The timeline (`t`) in the table's place: shown or not, its zoom
+    /// and scroll.
+    pub timeline: TimelineView,
 }
 
 /// From this many rows on, the body's left column holds the table and the
@@ -180,6 +185,8 @@ pub struct Screen<'a> {
     pub view: &'a ViewState,
     pub scenario: &'a dyn Scenario,
     pub theme: Theme,
+    /// Every process's lanes, for the timeline (`None`: no timeline kept).
+    pub timeline: Option<&'a crate::ui::timeline::Timeline>,
 }
 
 pub fn draw(frame: &mut Frame, screen: &Screen) {
@@ -270,10 +277,13 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     } else {
         (Some(left), None)
     };
-    match table {
-        Some(table) => procs::draw(frame, table, screen),
+    match (table, screen.timeline) {
+        (Some(table), Some(lanes)) if screen.view.timeline.shown => {
+            timeline::draw(frame, table, screen, lanes)
+        }
+        (Some(table), _) => procs::draw(frame, table, screen),
         // No table on screen: a click finds no row.
-        None => screen.view.table_rows.set(Rect::default()),
+        (None, _) => screen.view.table_rows.set(Rect::default()),
     }
 
     // Each panel's height, top to bottom; one as tall as its content is
@@ -544,12 +554,42 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
         ]
     };
     let texts = &screen.scenario.spec().texts;
-    // The code key only where the bar keeps room for every other key.
-    let width_of = |(key, does): &(&str, &str)| key.width() + texts.say(does, &[]).width() + 3;
-    let all: usize = keys.iter().map(width_of).sum();
-    let keys = keys
+    // The timeline's keys while it is shown, `t` otherwise: before the code
+    // key, or help and quit, which stay last.
+    let timeline: &[(&str, &str)] = if screen.view.timeline.shown {
+        &[
+            ("t", "footer_table"),
+            ("z/Z", "footer_zoom"),
+            ("h/l", "footer_scroll"),
+        ]
+    } else {
+        &[("t", "footer_timeline")]
+    };
+    let at = keys
         .iter()
-        .filter(|(key, _)| *key != "c" || all <= usize::from(area.width));
+        .position(|(k, _)| *k == "c")
+        .unwrap_or(keys.len().saturating_sub(2));
+    let keys: Vec<(&str, &str)> = keys[..at]
+        .iter()
+        .chain(timeline)
+        .chain(&keys[at..])
+        .copied()
+        .collect();
+    // The keys that may go, until the bar fits: rerun, the code key, the
+    // timeline's own (`t` stays), then the speed.
+    let width_of = |(key, does): &(&str, &str)| key.width() + texts.say(does, &[]).width() + 3;
+    let mut all: usize = keys.iter().map(width_of).sum();
+    let mut dropped: Vec<&str> = Vec::new();
+    for key in ["r", "c", "h/l", "z/Z", "+/-"] {
+        if all <= usize::from(area.width) {
+            break;
+        }
+        if let Some(k) = keys.iter().find(|(k, _)| *k == key) {
+            all -= width_of(k);
+            dropped.push(key);
+        }
+    }
+    let keys = keys.iter().filter(|(key, _)| !dropped.contains(key));
     let mut spans = Vec::new();
     for (key, does) in keys {
         spans.push(Span::styled(format!(" {key} "), t.key()));

@@ -133,6 +133,7 @@ fn render(
         view,
         scenario,
         theme: Theme { color },
+        timeline: None,
     };
     terminal.draw(|f| draw(f, &screen)).unwrap();
     terminal.backend().buffer().clone()
@@ -2125,4 +2126,311 @@ fn the_history_jumps_land_on_the_moments() {
     );
     assert_eq!(history.moment_before(targets[0]), None);
     assert_eq!(history.moment_after(history.len()), None);
+}
+
+/// The timeline of `events` after `k` of them (`None`: all, the live edge),
+/// drawn `width`×`height` with the timeline shown.
+fn timeline_screen(
+    events: &[Event],
+    k: Option<usize>,
+    view: &ViewState,
+    scenario: &dyn Scenario,
+    (width, height): (u16, u16),
+    color: bool,
+) -> Buffer {
+    let mut timeline = crate::ui::timeline::Timeline::new();
+    for (i, e) in events.iter().enumerate() {
+        timeline.push(e, i);
+    }
+    let model = fold(&events[..k.unwrap_or(events.len())]);
+    let mut view = view.clone();
+    view.timeline.shown = true;
+    view.history = k.map(|k| (k, events.len()));
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let screen = Screen {
+        model: &model,
+        view: &view,
+        scenario,
+        theme: Theme { color },
+        timeline: Some(&timeline),
+    };
+    terminal.draw(|f| draw(f, &screen)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The rows of the timeline panel: the lines between its title and its
+/// bottom border.
+fn timeline_rows(s: &str) -> Vec<String> {
+    s.lines()
+        .skip_while(|l| !l.contains("Timeline") && !l.contains("时间线"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_timeline_shows_each_lane_with_its_name_pid_and_glyphs() {
+    let events = recorded("ticket_lock");
+    let scenario = scenario_of(&events);
+    for (width, height) in [(80, 24), (120, 40)] {
+        let s = text(&timeline_screen(
+            &events,
+            None,
+            &view(),
+            &*scenario,
+            (width, height),
+            false,
+        ));
+        eprintln!("{s}");
+        let live = fold(&events);
+        // A lane for every process on screen, name and PID at the left.
+        let rows = timeline_rows(&s);
+        for p in live.procs.iter().take(rows.len().saturating_sub(1)) {
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains(&p.name[..6]) && r.contains(&p.pid.to_string())),
+                "{} {}:\n{s}",
+                p.name,
+                p.pid
+            );
+        }
+        // Without colour, the glyphs say what each process did: held,
+        // waited for the lock, exited 0.
+        for glyph in ["█", "░", "0"] {
+            assert!(rows[1..].iter().any(|r| r.contains(glyph)), "{glyph}:\n{s}");
+        }
+        // The legend names them, the cursor is marked on the scale.
+        assert!(s.contains("█ lock") && s.contains("░ wait"), "{s}");
+        assert!(rows[0].contains('▼'), "{s}");
+        assert!(s.contains("Timeline"), "{s}");
+    }
+}
+
+const POOL_ZOOM: u64 = 200_000;
+
+#[test]
+fn every_state_has_a_glyph_of_its_own_without_colour() {
+    // (recording, the glyphs its lanes must show, the legend's words)
+    let cases = [
+        (
+            "ticket_lock",
+            &["█", "░", "·", "-", "0"][..],
+            &["█ lock", "░ wait", "· gate"][..],
+        ),
+        ("ticket", &["z"], &["z sleep"]),
+        ("queue", &["▒"], &["▒ queue"]),
+        // (A task is short: zoomed in, as the view below does for it.)
+        ("pool", &["="], &["= task"]),
+        ("lifecycle", &["1", MARK], &["0-9 exit"]),
+    ];
+    for (name, glyphs, words) in cases {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let mut view = view();
+        if name == "pool" {
+            view.timeline.zoom = Some(POOL_ZOOM);
+        }
+        let s = text(&timeline_screen(
+            &events,
+            None,
+            &view,
+            &*scenario,
+            (120, 40),
+            false,
+        ));
+        let rows = timeline_rows(&s);
+        for glyph in glyphs {
+            // Right of the names and PIDs.
+            assert!(
+                rows[1..]
+                    .iter()
+                    .any(|r| r.split('│').nth(1).is_some_and(|l| {
+                        l.chars().skip(20).collect::<String>().contains(glyph)
+                    })),
+                "{name}: {glyph}\n{s}"
+            );
+        }
+        for word in words {
+            assert!(s.contains(word), "{name}: {word}\n{s}");
+        }
+    }
+}
+
+#[test]
+fn a_timeline_stepped_back_to_is_the_timeline_of_the_prefix() {
+    for name in ["ticket_lock", "queue", "pool", "lifecycle"] {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let n = events.len();
+        for k in [1, 2, n / 3, n / 2, n - 1] {
+            for size in [(80, 24), (120, 40)] {
+                let back = timeline_screen(&events, Some(k), &view(), &*scenario, size, false);
+                // The same cursor over a timeline built from the prefix only.
+                let mut prefix = timeline_screen_of(&events[..k], &*scenario, size);
+                prefix.history = Some((k, n));
+                assert_eq!(back, prefix.draw(), "{name} at event {k} of {n}, {size:?}");
+            }
+        }
+    }
+}
+
+/// A timeline screen to draw later, with its view open to changes.
+struct TimelineScreen<'a> {
+    events: &'a [Event],
+    scenario: &'a dyn Scenario,
+    size: (u16, u16),
+    history: Option<(usize, usize)>,
+}
+
+impl TimelineScreen<'_> {
+    fn draw(&self) -> Buffer {
+        let mut timeline = crate::ui::timeline::Timeline::new();
+        for (i, e) in self.events.iter().enumerate() {
+            timeline.push(e, i);
+        }
+        let model = fold(self.events);
+        let mut view = view();
+        view.timeline.shown = true;
+        view.history = self.history;
+        let mut terminal = Terminal::new(TestBackend::new(self.size.0, self.size.1)).unwrap();
+        let screen = Screen {
+            model: &model,
+            view: &view,
+            scenario: self.scenario,
+            theme: Theme { color: false },
+            timeline: Some(&timeline),
+        };
+        terminal.draw(|f| draw(f, &screen)).unwrap();
+        terminal.backend().buffer().clone()
+    }
+}
+
+fn timeline_screen_of<'a>(
+    events: &'a [Event],
+    scenario: &'a dyn Scenario,
+    size: (u16, u16),
+) -> TimelineScreen<'a> {
+    TimelineScreen {
+        events,
+        scenario,
+        size,
+        history: None,
+    }
+}
+
+#[test]
+fn the_selected_lane_is_the_selected_row_of_the_table() {
+    let events = recorded("ticket_lock");
+    let scenario = scenario_of(&events);
+    let live = fold(&events);
+    let pid = live.procs[3].pid;
+    let view = ViewState {
+        selected: Some(pid),
+        ..view()
+    };
+    // The row drawn reversed, in the table and in the timeline, holds the
+    // same PID.
+    let reversed_row = |buffer: &Buffer| {
+        let area = buffer.area;
+        (0..area.height)
+            .find(|&y| {
+                (1..10).all(|x| {
+                    buffer[(x, y)]
+                        .modifier
+                        .contains(ratatui::style::Modifier::REVERSED)
+                })
+            })
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
+    let table = render(&live, &view, &*scenario, 80, 24, false);
+    let lanes = timeline_screen(&events, None, &view, &*scenario, (80, 24), false);
+    for buffer in [&table, &lanes] {
+        let row = reversed_row(buffer);
+        assert!(row.contains(&pid.to_string()), "{row}\n{}", text(buffer));
+    }
+    assert!(reversed_row(&lanes).contains(&live.procs[3].name));
+}
+
+#[test]
+fn the_timeline_zooms_and_speaks_chinese_in_its_borders() {
+    let events = recorded("ticket_lock");
+    let mut scenario = scenario_of(&events);
+    let mut zoomed = view();
+    zoomed.timeline.zoom = Some(2_000_000);
+    let s = text(&timeline_screen(
+        &events,
+        None,
+        &zoomed,
+        &*scenario,
+        (80, 24),
+        false,
+    ));
+    assert!(s.contains("Timeline · 2ms a column"), "{s}");
+    // Following the cursor: it is in the last column.
+    let rows = timeline_rows(&s);
+    assert!(rows[0].contains("▼││"), "{s}");
+    scenario
+        .spec_mut()
+        .speak(crate::lang::Lang::named("zh").unwrap());
+    for (size, v) in [((80, 24), view()), ((120, 40), view()), ((80, 24), zoomed)] {
+        let buffer = timeline_screen(&events, None, &v, &*scenario, size, false);
+        assert_right_borders_in_place(&buffer);
+        let s = text(&buffer);
+        // (A wide character's second cell reads as a space.)
+        let words: String = s.chars().filter(|c| *c != ' ').collect();
+        for word in ["时间线", "█持锁", "░等锁", "·闸口"] {
+            assert!(words.contains(word), "{word}:\n{s}");
+        }
+    }
+}
+
+#[test]
+fn the_lanes_scroll_to_keep_the_selected_one_in_view() {
+    let mut events = vec![Event::new(
+        0,
+        None,
+        Body::Start {
+            scenario: "ticket".into(),
+            seed: 1,
+            parent_pid: 1,
+            params: serde_json::json!({"buyers": 60, "tickets": 3, "lock": true, "delay_ms": 0}),
+        },
+    )];
+    for slot in 0..60 {
+        let mut e = spawned(2000 + slot as Pid, slot, &format!("buyer-{slot}"), "buyer");
+        e.t_ns = u64::from(slot + 1) * 1_000_000;
+        events.push(e);
+    }
+    let scenario = scenario_of(&events);
+    let view = ViewState {
+        selected: Some(2050),
+        ..view()
+    };
+    let s = text(&timeline_screen(
+        &events,
+        None,
+        &view,
+        &*scenario,
+        (80, 24),
+        false,
+    ));
+    assert!(s.contains("│buyer-50 2050 "), "{s}");
+    assert!(!s.contains("│buyer-0 "), "{s}");
+    // Stepped back to before its spawn, it has no lane.
+    let s = text(&timeline_screen(
+        &events,
+        Some(40),
+        &view,
+        &*scenario,
+        (80, 24),
+        false,
+    ));
+    assert!(!s.contains("2050"), "{s}");
+    assert!(s.contains("buyer-38"), "{s}");
 }
