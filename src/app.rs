@@ -170,7 +170,15 @@ fn in_our_words(e: &clap::Error) -> Option<String> {
 /// `mpviz replay FILE`: the recording read, its scenario rebuilt from the
 /// header's command line (for its texts and its summary), then shown.
 fn replay(args: &ReplayArgs) -> ExitCode {
-    let recording = match record::read(&args.file) {
+    // The dashboard needs the events, not their lines.
+    let dashboard = !args.json && !args.headless;
+    let mut events = Vec::new();
+    let read = if dashboard {
+        record::read_with(&args.file, |event, _| events.push(event))
+    } else {
+        record::read(&args.file)
+    };
+    let recording = match read {
         Ok(recording) => recording,
         Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
     };
@@ -207,17 +215,9 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         let note = recording.truncated.then(|| {
             messages().say(
                 "replay_truncated",
-                &[
-                    ("path", &args.file.display()),
-                    ("events", &recording.events.len()),
-                ],
+                &[("path", &args.file.display()), ("events", &events.len())],
             )
         });
-        let events = recording
-            .events
-            .into_iter()
-            .map(|(event, _)| event)
-            .collect();
         return ui::replay(launch, events, note).unwrap_or_else(run_failed);
     };
     replay::run(&args.file, &recording, &*launch.scenario, front)
@@ -408,7 +408,8 @@ fn launch_of_words(words: &[String]) -> Result<Launch, String> {
 /// and seed) with the rerun's own front end, speed and `--record`, its
 /// pacer following the recording's permits.
 fn rerun(args: &RerunArgs) -> ExitCode {
-    let recording = match record::read(&args.file) {
+    let mut events = Vec::new();
+    let recording = match record::read_with(&args.file, |event, _| events.push(event)) {
         Ok(recording) => recording,
         Err(unreadable) => return usage_error(&replay::unreadable(&args.file, &unreadable)),
     };
@@ -444,8 +445,7 @@ fn rerun(args: &RerunArgs) -> ExitCode {
             ))
         }
     };
-    let events = recording.events.iter().map(|(event, _)| event);
-    let plan = rerun::plan_of(events, launch.scenario.gate_slots());
+    let plan = rerun::plan_of(&events, launch.scenario.gate_slots());
     launch.options.plan = Some(Arc::new(plan));
     start(launch)
 }

@@ -745,6 +745,10 @@ kinds! {
     Joined["joined", report, normal],
 }
 
+/// The forms of an event [`Event::keep`] writes.
+const KEPT_COMPACT: u8 = 0;
+const KEPT_AS_JSON: u8 = 1;
+
 impl Event {
     pub fn new(t_ns: u64, pid: Option<Pid>, body: Body) -> Self {
         Event { t_ns, pid, body }
@@ -799,6 +803,49 @@ impl Event {
         }
         let len = u16::try_from(out.len() - start - 2).unwrap_or(u16::MAX);
         out[start..start + 2].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// Appends the event in a compact form for keeping in memory (a run's
+    /// history): its length in four bytes, a byte for its form, then the
+    /// event as [`Event::encode`] writes it (of any size), or as JSON for the
+    /// run's `start`, whose parameters are any JSON value, which the compact
+    /// form cannot read back.
+    pub fn keep(&self, out: &mut Vec<u8>) {
+        struct Append<'a>(&'a mut Vec<u8>);
+        impl Extend<u8> for Append<'_> {
+            fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+                self.0.extend(bytes);
+            }
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        if matches!(self.body, Body::Start { .. }) {
+            out.push(KEPT_AS_JSON);
+            out.extend_from_slice(self.to_json().as_bytes());
+        } else {
+            out.push(KEPT_COMPACT);
+            let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
+            if postcard::to_extend(&wire, Append(out)).is_err() {
+                out.truncate(start + 5);
+            }
+        }
+        let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// The first event [`Event::keep`] wrote at the start of `bytes`, and
+    /// the bytes it took.
+    pub fn kept(bytes: &[u8]) -> Option<(Event, usize)> {
+        let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let (form, frame) = bytes.get(4..4 + len)?.split_first()?;
+        let event = if *form == KEPT_AS_JSON {
+            serde_json::from_slice(frame).ok()?
+        } else {
+            let (t_ns, pid, body) =
+                postcard::from_bytes::<(u64, Option<Pid>, wire::BodyOwned)>(frame).ok()?;
+            Event::new(t_ns, pid, body.into())
+        };
+        Some((event, 4 + len))
     }
 
     /// Reads the first frame of `bytes`: the event (or why it could not be

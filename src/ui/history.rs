@@ -9,55 +9,75 @@ use crate::protocol::{Body, Event};
 
 #[derive(Default)]
 pub struct History {
-    events: Vec<Event>,
-    /// (events folded, the model then), oldest first; the first is the
-    /// empty model.
-    checkpoints: Vec<(usize, Model)>,
+    /// Every event, each as [`Event::keep`] writes it: a fifth of the
+    /// memory of the events themselves.
+    kept: Vec<u8>,
+    len: usize,
+    /// (events folded, where the next is in `kept`, the model then),
+    /// oldest first; the first is the empty model.
+    checkpoints: Vec<(usize, usize, Model)>,
     /// Where the notable moments are: the number of events up to and
     /// including each one.
     moments: Vec<usize>,
+    /// Events between two checkpoints.
+    every: usize,
 }
 
 impl History {
-    /// Events between two checkpoints: a jump folds at most this many.
-    pub const EVERY: usize = 512;
+    /// Events between two checkpoints: a jump clones one model and folds
+    /// at most this many events (a few milliseconds); a checkpoint of a
+    /// busy run's model may take hundreds of kilobytes, so a million
+    /// events keep about 120 of them.
+    pub const EVERY: usize = 8192;
 
     pub fn new() -> History {
+        History::every(Self::EVERY)
+    }
+
+    /// A history with a checkpoint every `n` events.
+    pub fn every(n: usize) -> History {
         History {
-            checkpoints: vec![(0, Model::new())],
+            checkpoints: vec![(0, 0, Model::new())],
+            every: n.max(1),
             ..History::default()
         }
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.len == 0
     }
 
     /// Keeps `event`, which `after` has just folded; `notable` says whether
     /// it made a moment worth jumping to.
     pub fn push(&mut self, event: Event, after: &Model, notable: bool) {
-        self.events.push(event);
-        let n = self.events.len();
+        event.keep(&mut self.kept);
+        self.len += 1;
+        let n = self.len;
         if notable {
             self.moments.push(n);
         }
-        if n % Self::EVERY == 0 {
-            self.checkpoints.push((n, after.clone()));
+        if n % self.every == 0 {
+            self.checkpoints.push((n, self.kept.len(), after.clone()));
         }
     }
 
     /// The model after the first `n` events.
     pub fn model_at(&self, n: usize) -> Model {
-        let n = n.min(self.events.len());
-        let at = self.checkpoints.partition_point(|(k, _)| *k <= n) - 1;
-        let (from, model) = &self.checkpoints[at];
+        let n = n.min(self.len);
+        let at = self.checkpoints.partition_point(|(k, _, _)| *k <= n) - 1;
+        let (from, mut offset, model) = &self.checkpoints[at];
         let mut model = model.clone();
-        for event in &self.events[*from..n] {
-            model.apply(event);
+        for _ in *from..n {
+            // Kept by `push`: each reads back whole.
+            let Some((event, used)) = Event::kept(&self.kept[offset..]) else {
+                break;
+            };
+            offset += used;
+            model.fold(event);
         }
         model
     }
@@ -169,7 +189,8 @@ mod tests {
     #[test]
     fn the_model_after_any_number_of_events_is_their_fold_across_checkpoints() {
         let events = stream(300);
-        let mut history = History::new();
+        let every = 512;
+        let mut history = History::every(every);
         let mut live = Model::new();
         for event in &events {
             let moments: u32 = live.moments.values().sum();
@@ -177,16 +198,8 @@ mod tests {
             history.push(event.clone(), &live, notable(event, &live, moments));
         }
         let n = history.len();
-        assert!(n > 3 * History::EVERY);
-        for k in [
-            0,
-            1,
-            History::EVERY - 1,
-            History::EVERY,
-            History::EVERY + 1,
-            2 * History::EVERY + 7,
-            n,
-        ] {
+        assert!(n > 3 * every);
+        for k in [0, 1, every - 1, every, every + 1, 2 * every + 7, n] {
             let mut fold = Model::new();
             for event in &events[..k] {
                 fold.apply(event);
@@ -203,5 +216,31 @@ mod tests {
         let next = history.moment_after(first).unwrap();
         assert_eq!(next - first, 7 * 7);
         assert_eq!(history.moment_before(next), Some(first));
+    }
+
+    #[test]
+    fn every_event_of_every_scenario_reads_back_as_it_was_kept() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/view/fixtures");
+        let mut kinds = std::collections::BTreeSet::new();
+        for file in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let events: Vec<Event> = text
+                .lines()
+                .filter_map(|l| Event::from_json(l).ok())
+                .collect();
+            let mut kept = Vec::new();
+            for event in &events {
+                event.keep(&mut kept);
+                kinds.insert(event.kind());
+            }
+            let mut at = 0;
+            for event in &events {
+                let (back, used) = Event::kept(&kept[at..]).expect("kept whole");
+                assert_eq!(&back, event);
+                at += used;
+            }
+            assert_eq!(at, kept.len());
+        }
+        assert!(kinds.contains("start") && kinds.len() > 20, "{kinds:?}");
     }
 }

@@ -2052,9 +2052,10 @@ fn the_events_panel_says_an_outcome_in_words_in_each_language() {
     assert_eq!(scenario.spec().texts.log_line(&ev, &m), "结果：买到票");
 }
 
-/// The history of `events` as the dashboard keeps it.
+/// The history of `events` as the dashboard keeps it, with checkpoints
+/// close enough that a fixture's short stream crosses several.
 fn history_of(events: &[Event]) -> (crate::ui::history::History, Model) {
-    let mut history = crate::ui::history::History::new();
+    let mut history = crate::ui::history::History::every(64);
     let mut live = Model::new();
     for event in events {
         let moments: u32 = live.moments.values().sum();
