@@ -10,8 +10,9 @@ use crate::protocol::{Act, Body, Event, Pid};
 /// The plan a rerun follows: each permit the recording's pacer granted
 /// (`grant` events, by gate slot), with what the process waited to do (its
 /// `ready` before it). Where the recording was not paced (`max`), no permit
-/// was granted: each action is then a step, in the order the actions were
-/// recorded, marked inexact. `parent_slot` is the main process's gate.
+/// was granted: each action is then a step, marked inexact, in the order of
+/// the actions' stamps (the stream's order there is each process's batch of
+/// reports after another's). `parent_slot` is the main process's gate.
 pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32) -> Schedule {
     let mut model = Model::new();
     let mut slots: HashMap<Pid, u32> = HashMap::new();
@@ -23,6 +24,8 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
     let mut granted: HashMap<u32, u64> = HashMap::new();
     let mut unpermitted: HashMap<u32, VecDeque<usize>> = HashMap::new();
     let mut steps: Vec<Planned> = Vec::new();
+    // The stamp of each step's action (or grant).
+    let mut stamps: Vec<u64> = Vec::new();
     for event in events {
         let actions = model.actions;
         model.apply(event);
@@ -50,11 +53,14 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
                         steps[at].exact = true;
                         steps[at].action = action;
                     }
-                    None => steps.push(Planned {
-                        slot: *slot,
-                        action,
-                        exact: true,
-                    }),
+                    None => {
+                        steps.push(Planned {
+                            slot: *slot,
+                            action,
+                            exact: true,
+                        });
+                        stamps.push(event.t_ns);
+                    }
                 }
             }
             _ if model.actions > actions => {
@@ -69,10 +75,30 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
                         action: None,
                         exact: false,
                     });
+                    stamps.push(event.t_ns);
                 }
             }
             _ => {}
         }
+    }
+    // Each run of inexact steps in the order of its stamps.
+    let mut at = 0;
+    while at < steps.len() {
+        let end = (at..steps.len())
+            .find(|&i| steps[i].exact)
+            .unwrap_or(steps.len());
+        if end > at {
+            let mut run: Vec<(u64, Planned)> = stamps[at..end]
+                .iter()
+                .copied()
+                .zip(steps[at..end].iter().cloned())
+                .collect();
+            run.sort_by_key(|(t, _)| *t);
+            for (i, (_, step)) in run.into_iter().enumerate() {
+                steps[at + i] = step;
+            }
+        }
+        at = end + 1;
     }
     Schedule { steps }
 }
@@ -171,9 +197,19 @@ mod tests {
     }
 
     #[test]
-    fn a_recording_without_pacing_is_its_actions_in_the_order_recorded() {
+    fn a_recording_without_pacing_is_its_actions_in_the_order_of_their_stamps() {
+        let at = |t_ns, mut event: Event| {
+            event.t_ns = t_ns;
+            event
+        };
         let mut events = start();
-        events.extend([pace(None), wait(11), wait(10), wait(11)]);
+        // Process 11's reports came in one batch, before 10's.
+        events.extend([
+            pace(None),
+            at(30, wait(11)),
+            at(50, wait(11)),
+            at(40, wait(10)),
+        ]);
         let plan = plan_of(&events, 2);
         let slots: Vec<u32> = plan.steps.iter().map(|s| s.slot).collect();
         assert_eq!(slots, vec![1, 0, 1]);

@@ -1194,3 +1194,47 @@ fn t_shows_the_timeline_with_a_lane_for_each_buyer_live_and_stepped_back() {
     d.press("q");
     assert!(d.wait_exit().success());
 }
+
+#[test]
+fn rerun_steps_a_recording_again_in_the_dashboard_and_r_starts_it_once_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("race.jsonl");
+    let file = file.to_str().unwrap();
+    let recorded = std::process::Command::new(BIN)
+        .args(["race", "--json", "--workers", "2", "--increments", "3"])
+        .args(["--speed", "1000", "--record", file])
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(recorded.status.success());
+    let out = String::from_utf8_lossy(&recorded.stdout);
+    let steps = out
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"grant\""))
+        .count();
+    let mut d = Dashboard::start(&["rerun", file, "--paused"]);
+    d.wait_for("the rerun, paused, before its first step", |s| {
+        s.contains("⏸ PAUSED")
+            && s.contains(&format!("↻ rerun 0/{steps}"))
+            && s.contains("2 at the gate")
+    });
+    let first = d.table_pids_named("worker-", 2);
+    // n takes the recording's next step.
+    d.press("nn");
+    d.wait_for("two steps of the plan", |s| {
+        s.contains(&format!("↻ rerun 2/{steps}")) && s.contains("2 actions")
+    });
+    d.press(" ");
+    d.wait_for("the whole plan, and the run's end", |s| {
+        s.contains(&format!("↻ rerun {steps}/{steps}")) && s.contains("0/2 alive")
+    });
+    // r: the same race again, on new processes.
+    d.press("r");
+    d.wait_for("the same race on new processes", |s| {
+        let again = rows(s, "worker-");
+        s.contains("↻ rerun") && again.len() == 2 && again.iter().all(|p| !first.contains(p))
+    });
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert_dir_empty(d.tmp.path());
+}

@@ -211,100 +211,19 @@ fn at_gates(events: &[Event]) -> Vec<Pid> {
     waiting
 }
 
-/// Whether the task sleeps in the kernel (blocked on a semaphore, say).
-fn asleep(pid: Pid) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.trim_start().chars().next());
-    matches!(state, None | Some(Some('S' | 'D')))
-}
-
 fn read_more(run: &Run, events: &mut Vec<Event>) {
-    let batch = run.events().recv_timeout(PATIENCE).unwrap_or_else(|_| {
-        panic!(
-            "the run stopped telling; last: {:#?}",
-            &events[events.len().saturating_sub(14)..]
-        )
-    });
+    let batch = run
+        .events()
+        .recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("the run stopped telling; read {events:?}"));
     events.extend(batch);
-}
-
-/// Waits, as a teacher who watches would, until the action just granted
-/// to `pid` is done: the process is at its next gate, has exited, or is
-/// asleep in the kernel, blocked; and one it woke (a queue's slot or item
-/// freed) has done what it was woken for.
-fn wait_until_done(run: &Run, events: &mut Vec<Event>, from: usize, pid: Pid) {
-    loop {
-        let mine: Vec<&Event> = events[from..]
-            .iter()
-            .filter(|e| e.pid == Some(pid))
-            .collect();
-        let blocked = mine.iter().any(|e| matches!(e.body, Body::Blocked { .. }));
-        let over = mine
-            .iter()
-            .any(|e| matches!(e.body, Body::Ready { .. } | Body::Exit { .. }));
-        // (The main process is this test's: it blocks in a loop of short
-        // waits, so is never asleep for long; and after its last action it
-        // comes to no gate.)
-        let main = events.iter().find_map(|e| match e.body {
-            Body::Start { parent_pid, .. } => Some(parent_pid),
-            _ => None,
-        });
-        let main_done = Some(pid) == main && mine.iter().any(|e| e.is_action());
-        let settled = (over || main_done || (blocked && (Some(pid) == main || asleep(pid))))
-            && !woken_pending(events, from, pid);
-        if settled || events.iter().any(|e| e.kind() == "end") {
-            return;
-        }
-        if blocked && !over {
-            // Asleep soon: look again in a moment.
-            if let Ok(batch) = run
-                .events()
-                .recv_timeout(std::time::Duration::from_millis(2))
-            {
-                events.extend(batch);
-            }
-            continue;
-        }
-        read_more(run, events);
-    }
-}
-
-/// Whether a put or get of `pid` since `from` freed a slot or an item that
-/// a process blocked before the step has not yet taken (with its own put or
-/// get, which may come first in the stream: each is stamped once done).
-fn woken_pending(events: &[Event], from: usize, pid: Pid) -> bool {
-    let queue_op = |e: &Event| matches!(e.body, Body::Put { .. } | Body::Get { .. });
-    if !events[from..]
-        .iter()
-        .any(|e| queue_op(e) && e.pid == Some(pid))
-    {
-        return false;
-    }
-    let mut blocked: HashSet<Pid> = HashSet::new();
-    for e in &events[..from] {
-        match (&e.body, e.pid) {
-            (Body::Blocked { .. }, Some(p)) => {
-                blocked.insert(p);
-            }
-            (Body::Put { .. } | Body::Get { .. }, Some(p)) => {
-                blocked.remove(&p);
-            }
-            _ => {}
-        }
-    }
-    blocked.remove(&pid);
-    let taken = events[from..]
-        .iter()
-        .any(|e| queue_op(e) && e.pid.is_some_and(|p| blocked.contains(&p)));
-    !blocked.is_empty() && !taken
 }
 
 /// Steps `args` by hand, started paused: each step either `n` (the pacer's
 /// pick) or one process chosen among those at a gate, as a teacher pressing
-/// n and Enter would, waiting for each step to be done; records the run to
-/// `file` as `--record` does.
+/// n and Enter would, the next key as soon as the last step's permit is
+/// given (the pacer, not the teacher, waits for its action to be done);
+/// records the run to `file` as `--record` does.
 fn step_by_hand(args: &[&str], file: &Path, seed: u64) {
     let mut words: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     words.extend(["--seed".into(), seed.to_string()]);
@@ -338,15 +257,12 @@ fn step_by_hand(args: &[&str], file: &Path, seed: u64) {
             hand += 1;
             run.pace(PacerCmd::StepPid(waiting[pick.usize(..waiting.len())]));
         }
-        while !events[from..].iter().any(|e| e.kind() == "grant") {
+        while !events[from..]
+            .iter()
+            .any(|e| e.kind() == "grant" || e.kind() == "end")
+        {
             read_more(&run, &mut events);
         }
-        let granted = events[from..]
-            .iter()
-            .find(|e| e.kind() == "grant")
-            .and_then(|e| e.pid)
-            .unwrap();
-        wait_until_done(&run, &mut events, from, granted);
     }
     run.stop();
     assert!(hand > 3, "some steps were of a chosen process");

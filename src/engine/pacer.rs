@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::schedule::{Follow, Schedule, Why};
+use super::schedule::{Follow, Planned, Schedule, Why};
 use crate::ipc::{Gates, RunClock};
 use crate::protocol::{Act, Body, Event, Name, Pid};
 
@@ -97,28 +97,39 @@ pub enum PacerCmd {
 /// gate or be seen blocked (after a sleep: once the sleep is over).
 pub const SETTLE: Duration = Duration::from_millis(500);
 
+/// Steps asked for by hand while the last is still being done are kept, one
+/// after another, up to this many (asked while nobody waits at a gate, one).
+const MOST_OWED: u32 = 16;
+
 /// How often the pacer looks in `/proc` for a blocked process to be asleep.
 const LOOK_AGAIN: Duration = Duration::from_millis(1);
 
 /// Whether the task `pid` sleeps in a system call (as `/proc` shows it:
 /// sleeping, in a call that is not a write of its reports).
 fn asleep_in_kernel(pid: Pid) -> bool {
-    let Ok(call) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+    let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat,
         // Gone: nothing to wait for.
-        return true;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
+        // Unreadable: the pacer waits for it as for a busy process.
+        Err(_) => return false,
     };
-    let number = call
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse::<i64>().ok());
-    let in_a_call = number.is_some_and(|n| n >= 0 && n != nix::libc::SYS_write);
-    let sleeping = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        // The state follows the command's closing parenthesis.
-        stat.rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "S" || state == "D")
-    });
-    in_a_call && sleeping
+    // The state follows the command's closing parenthesis.
+    let sleeping = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "S" || state == "D");
+    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        Ok(call) => {
+            let number = call.split_whitespace().next();
+            let number = number.and_then(|n| n.parse::<i64>().ok());
+            sleeping && number.is_some_and(|n| n >= 0 && n != nix::libc::SYS_write)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        // Where the call cannot be read (a kernel without it, a ptrace
+        // policy), the state alone says it sleeps.
+        Err(_) => sleeping,
+    }
 }
 
 /// What reaches the pacer's thread.
@@ -168,6 +179,11 @@ pub(crate) enum Seen {
         ends: Name,
         frees: Option<Name>,
     },
+    /// A put or get that blocked gave up (its timeout): no slot or item
+    /// was handed to it.
+    QueueGaveUp {
+        ends: Name,
+    },
     Sleep {
         ms: u64,
     },
@@ -201,13 +217,11 @@ impl Seen {
                 ends: queue_wait(queue, "get"),
                 frees: Some(queue_wait(queue, "put")),
             },
-            Body::Full { queue, .. } => Seen::QueueDone {
+            Body::Full { queue, .. } => Seen::QueueGaveUp {
                 ends: queue_wait(queue, "put"),
-                frees: None,
             },
-            Body::Empty { queue } => Seen::QueueDone {
+            Body::Empty { queue } => Seen::QueueGaveUp {
                 ends: queue_wait(queue, "get"),
-                frees: None,
             },
             Body::Request { .. } | Body::Served { .. } => Seen::Blocked,
             Body::Sleep { ms } => Seen::Sleep { ms: *ms },
@@ -249,6 +263,9 @@ struct Actor {
     /// then on, what wakes it is the kernel's to pick among those asleep,
     /// in the order they went to sleep.
     asleep: bool,
+    /// Asleep on purpose (the scenario's `sleep`) until then: it touches
+    /// nothing another process sees until its next gate.
+    sleeps_until: Option<Instant>,
 }
 
 pub(crate) struct Pacer {
@@ -372,6 +389,7 @@ impl Pacer {
             if let Some(actor) = self.actors.get_mut(&pid) {
                 actor.doing = Doing::Busy;
                 actor.busy_until = until;
+                actor.sleeps_until = None;
             }
             self.settle_by = until;
             // Sent before the permit is given: what the permit lets the
@@ -428,6 +446,13 @@ impl Pacer {
     /// blocked on another, or gone, and no lock is being handed over; or
     /// when the pacer stops waiting for those that are not.
     fn settled_at(&self) -> Option<Instant> {
+        self.settled_at_but(None)
+    }
+
+    /// The same, but for processes asleep on purpose at `now`: a step by
+    /// hand or a rerun's need not wait for them, as what they do after is
+    /// behind their next gate.
+    fn settled_at_but(&self, asleep_at: Option<Instant>) -> Option<Instant> {
         let mut at = None;
         if self.spawned < self.initial || !self.handover.is_empty() {
             at = Some(self.settle_by);
@@ -435,7 +460,8 @@ impl Pacer {
         let joining: HashSet<Pid> = self.actors.values().filter_map(|a| a.thread_of).collect();
         for (pid, actor) in &self.actors {
             let unsure = actor.doing == Doing::Blocked && !actor.asleep;
-            if (actor.doing == Doing::Busy || unsure) && !joining.contains(pid) {
+            let sleeping = asleep_at.is_some_and(|now| actor.sleeps_until.is_some_and(|u| u > now));
+            if (actor.doing == Doing::Busy || unsure) && !joining.contains(pid) && !sleeping {
                 at = at.max(Some(actor.busy_until));
             }
         }
@@ -482,6 +508,7 @@ impl Pacer {
                     thread_of,
                     slot,
                     asleep: false,
+                    sleeps_until: None,
                 },
             );
             return;
@@ -503,6 +530,7 @@ impl Pacer {
         }
         if let Some(actor) = self.actors.get_mut(&pid) {
             actor.busy_until = actor.busy_until.max(now + SETTLE);
+            actor.sleeps_until = None;
         }
         let released = match (&seen, self.actors.get_mut(&pid)) {
             // The main process is no actor, but it may block on a queue,
@@ -518,6 +546,12 @@ impl Pacer {
                     self.woken(ends);
                 }
                 frees.clone()
+            }
+            (Seen::QueueGaveUp { ends }, None) => {
+                if self.main_waits_for.as_ref() == Some(ends) {
+                    self.main_waits_for = None;
+                }
+                None
             }
             (_, None) => return,
             (Seen::LockWait(lock), Some(actor)) => {
@@ -557,13 +591,31 @@ impl Pacer {
                 }
                 frees.clone()
             }
+            (Seen::QueueGaveUp { ends }, Some(actor)) => {
+                if actor.waits_for.as_ref() == Some(ends) {
+                    actor.doing = Doing::Busy;
+                    actor.waits_for = None;
+                }
+                None
+            }
             (Seen::Sleep { ms }, Some(actor)) => {
-                let wakes = now + Duration::from_millis(*ms) + SETTLE;
-                actor.busy_until = actor.busy_until.max(wakes);
+                let wakes = now + Duration::from_millis(*ms);
+                actor.busy_until = actor.busy_until.max(wakes + SETTLE);
+                actor.sleeps_until = Some(wakes);
                 None
             }
             (Seen::Spawn { .. } | Seen::Exit, Some(_)) => None,
         };
+        if matches!(seen, Seen::QueueGaveUp { .. }) {
+            // Nothing is handed over to a wait nobody waits anymore.
+            let waited: HashSet<Name> = self
+                .actors
+                .values()
+                .filter_map(|a| a.waits_for.clone())
+                .chain(self.main_waits_for.clone())
+                .collect();
+            self.handover.retain(|w| waited.contains(w));
+        }
         // A lock let go, a slot or an item freed: one of those blocked on it
         // is being woken by the kernel.
         if let Some(lock) = released {
@@ -602,23 +654,29 @@ impl Pacer {
                 self.paused = true;
                 self.owed = 1;
             }
+            // A step by hand is granted once the last action is done (in
+            // `step_by_hand`), so that each step's action happens alone,
+            // as a rerun will repeat it.
             PacerCmd::Step => {
                 self.paused = true;
-                if !self.grant_random() {
-                    self.owed = 1;
-                }
+                self.owed = if self.waiting.is_empty() {
+                    1
+                } else {
+                    (self.owed + 1).min(MOST_OWED)
+                };
+                self.owed_pid = None;
             }
             PacerCmd::StepPid(pid) if self.follow.is_some() && self.plans(pid) => {
                 self.paused = true;
                 self.owed = 1;
             }
             PacerCmd::StepPid(pid) => {
-                // Another process than the plan's next: the rerun leaves it.
+                // Another process than the plan's next: the rerun leaves it
+                // (a step owed to the plan is not the pacer's to pick).
+                self.owed = 0;
                 self.diverge(Why::ByHand);
                 self.paused = true;
-                if !self.grant_pid(pid) {
-                    self.owed_pid = Some(pid);
-                }
+                self.owed_pid = Some(pid);
             }
             PacerCmd::SetSpeed(speed) => self.speed = speed,
             PacerCmd::Faster => self.speed = self.speed.faster(),
@@ -644,6 +702,7 @@ impl Pacer {
             while self.grant_random() {}
         }
         self.announce();
+        self.step_by_hand(Instant::now());
     }
 
     fn ready(&mut self, pid: Pid, slot: u32, action: Act) {
@@ -652,6 +711,8 @@ impl Pacer {
         if let Some(actor) = self.actors.get_mut(&pid) {
             actor.doing = Doing::AtGate;
             actor.waits_for = None;
+            // Its sleep is over (whatever the pacer's guess of its end).
+            actor.sleeps_until = None;
         }
         if let Some(follow) = &mut self.follow {
             // Granted by the plan (`follow`), in the run loop.
@@ -663,21 +724,60 @@ impl Pacer {
         }
         if self.free_running() {
             self.grant_random();
-        } else if self.paused {
-            if self.owed_pid == Some(pid) {
-                self.owed_pid = None;
+        } else {
+            self.step_by_hand(Instant::now());
+        }
+    }
+
+    /// A step asked for by hand, if one is owed and can be granted: its
+    /// process (or, for `n`, someone) waits at its gate.
+    fn owes_a_step(&self) -> bool {
+        self.follow.is_none()
+            && self.paused
+            && match self.owed_pid {
+                Some(pid) => self.waiting.values().any(|&p| p == pid),
+                None => self.owed > 0 && !self.waiting.is_empty(),
+            }
+    }
+
+    /// Grants the step owed by hand once the last action is done (but for
+    /// processes asleep on purpose); returns when to look again, if not yet.
+    fn step_by_hand(&mut self, now: Instant) -> Option<Instant> {
+        if !self.owes_a_step() {
+            return None;
+        }
+        let unsure = self.look_for_sleepers();
+        if let Some(at) = self.settled_at_but(Some(now)).filter(|&at| at > now) {
+            return Some(if unsure { at.min(now + LOOK_AGAIN) } else { at });
+        }
+        match self.owed_pid.take() {
+            Some(pid) => {
                 self.grant_pid(pid);
-            } else if self.owed > 0 && self.owed_pid.is_none() {
+            }
+            None => {
                 self.owed -= 1;
                 self.grant_random();
             }
         }
+        None
     }
 
     /// How long to sleep before the next paced grant is due, if one is:
     /// its beat has come and the last action is done (or waited for long
     /// enough).
     fn due_in(&self) -> Option<Duration> {
+        if self.owes_a_step() {
+            let now = Instant::now();
+            let mut at = self.settled_at_but(Some(now)).unwrap_or(now);
+            if self
+                .actors
+                .values()
+                .any(|a| a.doing == Doing::Blocked && !a.asleep)
+            {
+                at = at.min(now + LOOK_AGAIN);
+            }
+            return Some(at.saturating_duration_since(now));
+        }
         match (self.paused, self.speed, self.waiting.is_empty()) {
             (false, Speed::PerSecond(_), false) => {
                 let mut beat = self
@@ -698,6 +798,10 @@ impl Pacer {
     }
 
     fn tick(&mut self) {
+        if self.owes_a_step() {
+            self.step_by_hand(Instant::now());
+            return;
+        }
         if let (false, Speed::PerSecond(_)) = (self.paused, self.speed) {
             self.look_for_sleepers();
             let now = Instant::now();
@@ -738,19 +842,20 @@ impl Pacer {
     fn follow_next(&mut self, now: Instant) -> Option<Instant> {
         let follow = self.follow.as_ref()?;
         let Some(step) = follow.step().cloned() else {
-            // The plan is done: a run like any other from here.
-            self.follow = None;
-            self.apply_mode();
-            if self.free_running() {
-                while self.grant_random() {}
+            // The plan is done. A process that comes to a gate still
+            // does what the recording never did (it was stopped before the
+            // run's end): said, and a run like any other from there.
+            if self.waiting.is_empty() {
+                return None;
             }
+            self.diverge(Why::Ended);
             return Some(now);
         };
         if self.paused && self.owed == 0 {
             return None;
         }
         let unsure = self.look_for_sleepers();
-        let mut due = self.settled_at().unwrap_or(now);
+        let mut due = self.settled_at_but(Some(now)).unwrap_or(now);
         if unsure {
             due = due.min(now + LOOK_AGAIN);
         }
@@ -810,7 +915,15 @@ impl Pacer {
         let Some(follow) = self.follow.take() else {
             return;
         };
-        if let Some(step) = follow.step() {
+        let past_the_end = Planned {
+            slot: self.waiting.keys().next().copied().unwrap_or_default(),
+            action: None,
+            exact: true,
+        };
+        if let Some(step) = follow
+            .step()
+            .or((why == Why::Ended).then_some(&past_the_end))
+        {
             let slot = step.slot;
             let pid = self.waiting.get(&slot).copied().or_else(|| {
                 self.actors
@@ -941,6 +1054,29 @@ mod tests {
     }
 
     #[test]
+    fn steps_asked_while_the_last_is_being_done_are_kept_and_taken_one_by_one() {
+        let (mut p, gates) = pacer_of(3, true, Speed::PerSecond(1.0), 1);
+        for slot in 0..3 {
+            p.ready(100 + slot as Pid, slot, Act::new("go"));
+        }
+        let mut before = vec![0; 3];
+        for _ in 0..3 {
+            p.command(PacerCmd::Step);
+        }
+        let mut order = granted_since(&gates, &mut before);
+        assert_eq!(order.len(), 1, "one at a time");
+        for _ in 0..2 {
+            let last = *order.last().unwrap();
+            p.ready(100 + last as Pid, last, Act::new("go"));
+            order.extend(granted_since(&gates, &mut before));
+        }
+        assert_eq!(order.len(), 3, "{order:?}");
+        let last = *order.last().unwrap();
+        p.ready(100 + last as Pid, last, Act::new("go"));
+        assert!(granted_since(&gates, &mut before).is_empty(), "three asked");
+    }
+
+    #[test]
     fn steps_asked_while_nobody_waits_apply_once_to_the_next_arrival() {
         let (mut p, gates, _rx) = pacer(true, Speed::PerSecond(1.0));
         for _ in 0..3 {
@@ -1030,14 +1166,42 @@ mod tests {
         for _ in 0..4 {
             p.command(PacerCmd::Step);
             order.extend(granted_since(&gates, &mut before));
-            if order.last() == Some(&0) {
-                p.ready(100, 0, Act::new("go")); // the holder is back at its gate at once
+            // The one granted is back at its gate at once (a step by hand
+            // waits for the last action to be done).
+            if let Some(&slot) = order.last() {
+                p.ready(100 + slot as Pid, slot, Act::new("go"));
             }
         }
         assert_eq!(order.len(), 4);
         assert_eq!(order[0], 0, "the holder went first: {order:?}");
         assert_ne!(order[1], 0);
         assert_eq!(order[2], 0, "the holder's next turn: {order:?}");
+    }
+
+    #[test]
+    fn a_step_by_hand_waits_until_the_last_action_is_done_but_not_for_a_sleeper() {
+        let (mut p, gates) = pacer_of(3, true, Speed::PerSecond(1.0), 1);
+        for slot in 0..3 {
+            p.ready(100 + slot as Pid, slot, Act::new("go"));
+        }
+        let mut before = vec![0; 3];
+        p.command(PacerCmd::Step);
+        let first = granted_since(&gates, &mut before);
+        assert_eq!(first.len(), 1);
+        // The granted process is still doing its action: the next step waits.
+        p.command(PacerCmd::Step);
+        assert!(granted_since(&gates, &mut before).is_empty());
+        // It sleeps now (the scenario's "network delay"): the step goes on.
+        p.seen(100 + first[0] as Pid, Seen::Sleep { ms: 60_000 });
+        p.tick();
+        let second = granted_since(&gates, &mut before);
+        assert_eq!(second.len(), 1);
+        p.ready(100 + second[0] as Pid, second[0], Act::new("go"));
+        // Enter on the sleeper: not at its gate yet, so nothing until it is.
+        p.command(PacerCmd::StepPid(100 + first[0] as Pid));
+        assert!(granted_since(&gates, &mut before).is_empty(), "it sleeps");
+        p.ready(100 + first[0] as Pid, first[0], Act::new("go"));
+        assert_eq!(granted_since(&gates, &mut before), first);
     }
 
     #[test]
@@ -1147,7 +1311,7 @@ mod tests {
 #[cfg(test)]
 mod follow_tests {
     use super::*;
-    use crate::engine::schedule::Planned;
+    use crate::engine::schedule::STRAY;
 
     /// A rerun's pacer over three slots, following `plan`, its processes
     /// 100.. spawned, all at their gates.
@@ -1233,6 +1397,52 @@ mod follow_tests {
         let left = diverged(&rx);
         assert!(
             matches!(&left[..], [Body::Diverged { step: 2, slot: 0, why, .. }] if why == "exited"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_planned_process_blocked_elsewhere_is_waited_for_then_left() {
+        let (mut p, _gates, rx) = following(&[(1, "go")]);
+        // Process 101 is not at its gate but blocked on a queue.
+        p.grant_slot(1);
+        p.seen(
+            101,
+            Seen::QueueBlocked {
+                wait: "q:get".into(),
+            },
+        );
+        p.actors.get_mut(&101).unwrap().asleep = true;
+        p.follow = Some(Follow::new(Arc::new(Schedule {
+            steps: vec![Planned {
+                slot: 1,
+                action: None,
+                exact: true,
+            }],
+        })));
+        let now = Instant::now() + SETTLE;
+        p.follow_next(now);
+        assert!(diverged(&rx).is_empty(), "it may yet be woken");
+        p.follow_next(now + STRAY);
+        let left = diverged(&rx);
+        assert!(
+            matches!(&left[..], [Body::Diverged { step: 1, slot: 1, why, .. }] if why == "blocked"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn a_process_at_a_gate_past_the_plans_end_is_said_to_be_past_the_recording() {
+        let (mut p, gates, rx) = following(&[(0, "go")]);
+        let now = Instant::now();
+        p.follow_next(now);
+        assert_eq!(gates.granted(0), 1);
+        assert!(diverged(&rx).is_empty());
+        p.ready(100, 0, Act::new("go"));
+        p.follow_next(now);
+        let left = diverged(&rx);
+        assert!(
+            matches!(&left[..], [Body::Diverged { step: 2, why, .. }] if why == "ended"),
             "{left:?}"
         );
     }

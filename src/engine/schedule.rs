@@ -62,6 +62,8 @@ pub enum Why {
     NotAtGate,
     /// The teacher stepped another process.
     ByHand,
+    /// The recording ends here (it was stopped before its run's end).
+    Ended,
 }
 
 impl Why {
@@ -72,6 +74,7 @@ impl Why {
             Why::Exited => "exited",
             Why::NotAtGate => "not_at_gate",
             Why::ByHand => "by_hand",
+            Why::Ended => "ended",
         })
     }
 }

@@ -452,11 +452,14 @@ fn work(
         let item = match queue.get_within(None)? {
             Timed::Done((item, _)) => item,
             Timed::TimedOut => {
+                // Whether reports are kept back, seen before this one is made: a
+                // pause in between must not leave it unsent.
+                let keeps_back = ctx.keeps_back();
                 ctx.emit(Body::Blocked {
                     queue: TASK_QUEUE.into(),
                     op: "get".into(),
                 });
-                match queue.get_patiently(None, ctx.keeps_back().then_some(|| ctx.flush()))? {
+                match queue.get_patiently(None, keeps_back.then_some(|| ctx.flush()))? {
                     Timed::Done((item, _)) => item,
                     Timed::TimedOut => continue,
                 }

@@ -254,6 +254,9 @@ fn produce(
             let depth = match queue.put_within(item, None)? {
                 Timed::Done(depth) => depth,
                 Timed::TimedOut => {
+                    // Whether reports are kept back, seen before this one is made: a
+                    // pause in between must not leave it unsent.
+                    let keeps_back = ctx.keeps_back();
                     ctx.emit(Body::Blocked {
                         queue: queue_name(),
                         op: "put".into(),
@@ -261,7 +264,7 @@ fn produce(
                     match queue.put_patiently(
                         item,
                         timeout,
-                        ctx.keeps_back().then_some(|| ctx.flush()),
+                        keeps_back.then_some(|| ctx.flush()),
                     )? {
                         Timed::Done(depth) => depth,
                         Timed::TimedOut => {
@@ -303,11 +306,14 @@ fn consume(
         let (item, depth) = match queue.get_within(None)? {
             Timed::Done(got) => got,
             Timed::TimedOut => {
+                // Whether reports are kept back, seen before this one is made: a
+                // pause in between must not leave it unsent.
+                let keeps_back = ctx.keeps_back();
                 ctx.emit(Body::Blocked {
                     queue: queue_name(),
                     op: "get".into(),
                 });
-                match queue.get_patiently(timeout, ctx.keeps_back().then_some(|| ctx.flush()))? {
+                match queue.get_patiently(timeout, keeps_back.then_some(|| ctx.flush()))? {
                     Timed::Done(got) => got,
                     Timed::TimedOut => {
                         ctx.emit(Body::Empty {

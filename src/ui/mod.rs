@@ -754,7 +754,11 @@ impl App {
         self.stop();
         self.end_recording()?;
         let mut options = self.launch.options.clone();
-        options.seed = fastrand::u64(..);
+        // A rerun runs its recording again, the same seed and plan: the same
+        // race once more, on new processes.
+        if options.plan.is_none() {
+            options.seed = fastrand::u64(..);
+        }
         options.paused = self.model.pace.paused && !self.model.ended;
         options.speed = self.model.pace.speed.map_or(Speed::Max, Speed::PerSecond);
         self.launch.options = options;
