@@ -5,14 +5,16 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::engine::schedule::{Planned, Schedule};
 use crate::model::Model;
-use crate::protocol::{Act, Body, Event, Pid};
+use crate::protocol::{Act, Body, Event, Pid, PyValue};
 
 /// The plan a rerun follows: each permit the recording's pacer granted
 /// (`grant` events, by gate slot), with what the process waited to do (its
 /// `ready` before it). Where the recording was not paced (`max`), no permit
 /// was granted: each action is then a step, marked inexact, in the order of
 /// the actions' stamps (the stream's order there is each process's batch of
-/// reports after another's). `parent_slot` is the main process's gate.
+/// reports after another's). A value of an action that is a PID of the
+/// recorded run (`d[os.getpid()]`) is left out: the rerun's PIDs differ.
+/// `parent_slot` is the main process's gate.
 pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32) -> Schedule {
     let mut model = Model::new();
     let mut slots: HashMap<Pid, u32> = HashMap::new();
@@ -23,6 +25,7 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
     let mut acted: HashMap<u32, u64> = HashMap::new();
     let mut granted: HashMap<u32, u64> = HashMap::new();
     let mut unpermitted: HashMap<u32, VecDeque<usize>> = HashMap::new();
+    let mut pids: std::collections::HashSet<Pid> = std::collections::HashSet::new();
     let mut steps: Vec<Planned> = Vec::new();
     // The stamp of each step's action (or grant).
     let mut stamps: Vec<u64> = Vec::new();
@@ -33,6 +36,7 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
         let slot = match (&event.body, pid) {
             (Body::Spawn { slot, .. }, Some(p)) => {
                 slots.insert(p, *slot);
+                pids.insert(p);
                 continue;
             }
             (_, Some(p)) if Some(p) == model.parent_pid => Some(parent_slot),
@@ -42,7 +46,8 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
         match &event.body {
             Body::Ready { action } => {
                 if let Some(slot) = slot {
-                    asked.insert(slot, action.clone());
+                    pids.extend(model.parent_pid);
+                    asked.insert(slot, without_pids(action, &pids));
                 }
             }
             Body::Grant { slot, .. } => {
@@ -101,6 +106,21 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
         at = end + 1;
     }
     Schedule { steps }
+}
+
+/// `action` without the values that are PIDs of the recorded run.
+fn without_pids(action: &Act, pids: &std::collections::HashSet<Pid>) -> Act {
+    let mut kept = action.clone();
+    let a_pid = |n: i64| Pid::try_from(n).is_ok_and(|p| pids.contains(&p));
+    kept.args.retain(|_, value| match value {
+        PyValue::Int(n) => !a_pid(*n),
+        // A call as Python writes it, naming one (`d[4242] = 4242`).
+        PyValue::Str(text) => !text
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|word| word.parse().is_ok_and(a_pid)),
+        _ => true,
+    });
+    kept
 }
 
 #[cfg(test)]

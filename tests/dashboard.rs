@@ -915,6 +915,10 @@ fn in_chinese(args: &[&str], rows: u16, cols: u16) {
     let paused = zh.say("header_paused", &[]);
     let quit = format!("q {}", zh.say("footer_quit", &[]));
     let title = zh.say("table_title", &[]);
+    // A step asked while nobody is at a gate says so where the keys are,
+    // until the next key: a whole frame ends in one or the other.
+    let none_at_gate = zh.say("step_none_at_gate", &[("blocked", &0)]);
+    let none_at_gate: String = none_at_gate.chars().take(8).collect();
     let mut with_lang = args.to_vec();
     with_lang.extend(["--lang", "zh", "--paused"]);
     let mut d = Dashboard::start_sized(&with_lang, &[], rows, cols);
@@ -955,7 +959,9 @@ fn in_chinese(args: &[&str], rows: u16, cols: u16) {
         let deadline = Instant::now() + PATIENCE;
         let screen = loop {
             let screen = d.wait_for(what, |s| {
-                s.contains(paused.trim()) && s.contains(title.trim()) && s.contains(quit.trim())
+                s.contains(paused.trim())
+                    && s.contains(title.trim())
+                    && (s.contains(quit.trim()) || s.contains(&none_at_gate))
             });
             match misplaced_border(d) {
                 None => break screen,

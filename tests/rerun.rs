@@ -511,3 +511,40 @@ fn rerun_refuses_a_missing_file_and_a_header_that_makes_no_run_in_one_line() {
     assert_eq!(said.lines().count(), 1, "{said}");
     assert!(said.contains("bad.jsonl"), "{said}");
 }
+
+#[test]
+fn a_paced_manager_run_whose_actions_name_pids_is_followed_to_its_end() {
+    // Each worker writes d[os.getpid()]: its action names its PID, which a
+    // rerun's process cannot have. The plan leaves such values out.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manager.jsonl");
+    let path = file.to_str().unwrap();
+    let args = [
+        "manager",
+        "--workers",
+        "3",
+        "--speed",
+        "2000",
+        "--json",
+        "--record",
+        path,
+    ];
+    let recorded = lines(&ok(&run_to_end(&args), "the recorded run"));
+    let rerun = lines(&ok(
+        &run_to_end(&["rerun", path, "--json", "--speed", "max"]),
+        "the rerun",
+    ));
+    let left: Vec<&Value> = rerun.iter().filter(|e| e["kind"] == "diverged").collect();
+    assert!(left.is_empty(), "{left:?}");
+    let grants = |events: &[Value]| events.iter().filter(|e| e["kind"] == "grant").count();
+    assert_eq!(grants(&rerun), grants(&recorded));
+    // Each slot did the same kinds of thing in the same order.
+    let kinds = |events: &[Value]| {
+        story(events)
+            .slots
+            .into_iter()
+            .map(|(slot, told)| (slot, told.iter().map(|e| e["kind"].clone()).collect()))
+            .collect::<BTreeMap<u64, Vec<Value>>>()
+    };
+    assert_eq!(kinds(&recorded), kinds(&rerun));
+}
