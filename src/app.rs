@@ -156,6 +156,7 @@ fn in_our_words(e: &clap::Error) -> Option<String> {
             )
         }
         ErrorKind::UnknownArgument => texts.say("usage_arg_unknown", &[("arg", &arg?)]),
+        ErrorKind::MissingRequiredArgument => texts.say("usage_arg_required", &[("arg", &arg?)]),
         ErrorKind::InvalidSubcommand => texts.say(
             "usage_arg_unknown_command",
             &[("name", &context(ContextKind::InvalidSubcommand)?)],
@@ -230,6 +231,13 @@ fn export(args: &ExportArgs) -> ExitCode {
     let mut events = Vec::new();
     if let Err(unreadable) = record::read_with(&args.file, |event, _| events.push(event)) {
         return usage_error(&replay::unreadable(&args.file, &unreadable));
+    }
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(&args.file, &args.output) {
+        return usage_error(&messages().say(
+            "usage_export_over_recording",
+            &[("path", &args.output.display())],
+        ));
     }
     let file = match std::fs::File::create(&args.output) {
         Ok(file) => file,
@@ -419,7 +427,18 @@ fn rerun(args: &RerunArgs) -> ExitCode {
         without.push("--speed");
     }
     let mut words = recorded_run(&recording, &without);
-    if let Some(speed) = args.speed {
+    // The recording's speed, as it ran (its command line may not say it:
+    // the dashboard's default), unless the rerun gives its own.
+    let recorded_speed = recording
+        .header
+        .get("speed")
+        .map(|s| s.as_f64().map_or(Speed::Max, Speed::PerSecond));
+    let speed = args.speed.or(recorded_speed);
+    if let Some(speed) = speed {
+        words.retain(|w| !w.starts_with("--speed="));
+        if let Some(at) = words.iter().position(|w| w == "--speed") {
+            words.drain(at..(at + 2).min(words.len()));
+        }
         words.extend(["--speed".into(), speed_word(speed)]);
     }
     for (given, flag) in [

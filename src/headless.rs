@@ -234,6 +234,9 @@ fn rerun_lines(launch: &Launch, model: &Model) -> Vec<String> {
         lines.push(texts.say("headless_rerun_inexact", &[("inexact", &inexact)]));
     }
     lines.push(match &rerun.diverged {
+        Some((_, why)) if why == "ended" => {
+            texts.say("headless_rerun_ended", &[("steps", &rerun.steps)])
+        }
         Some((step, why)) => texts.say(
             "headless_rerun_diverged",
             &[

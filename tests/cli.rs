@@ -290,3 +290,38 @@ fn help_lists_each_scenario_in_the_language() {
     let english = mpviz(tmp.path(), &["--help"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&english.stdout).contains(&first));
 }
+
+#[test]
+fn a_missing_argument_is_named_in_the_chosen_language() {
+    refused(&["export", "r.jsonl"], "--output <TRACE> is required");
+    refused(&["rerun"], "<FILE> is required");
+    refused_as("mpviz: 错误：", &["--lang", "zh", "replay"], "缺少 <FILE>");
+}
+
+#[test]
+fn export_refuses_to_write_its_trace_over_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.jsonl");
+    let path = file.to_str().unwrap();
+    let made = run_to_end(&[
+        "race",
+        "--workers",
+        "2",
+        "--increments",
+        "2",
+        "--json",
+        "--record",
+        path,
+    ]);
+    assert!(made.status.success());
+    let before = std::fs::read(&file).unwrap();
+    refused(
+        &["export", path, "-o", path],
+        "would overwrite the recording",
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the recording is untouched"
+    );
+}

@@ -548,3 +548,56 @@ fn a_paced_manager_run_whose_actions_name_pids_is_followed_to_its_end() {
     };
     assert_eq!(kinds(&recorded), kinds(&rerun));
 }
+
+#[test]
+fn a_rerun_goes_at_the_recordings_speed_and_past_a_recording_cut_short_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket.jsonl");
+    let path = file.to_str().unwrap();
+    let args = [
+        "ticket",
+        "--no-lock",
+        "--buyers",
+        "4",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "5",
+    ];
+    let mut all = args.to_vec();
+    all.extend(["--speed", "500", "--json", "--record", path]);
+    ok(&run_to_end(&all), "the recorded run");
+    // The recording cut short after its fifth grant, as if its run had
+    // been stopped there (a summary would say where it stopped).
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut kept = Vec::new();
+    let mut grants = 0;
+    for line in text.lines() {
+        if line.contains("\"kind\":\"grant\"") {
+            grants += 1;
+            if grants > 5 {
+                break;
+            }
+        }
+        kept.push(line);
+    }
+    std::fs::write(&file, kept.join("\n") + "\n").unwrap();
+    let headless = ok(&run_to_end(&["rerun", path, "--headless"]), "the rerun");
+    // The recording's pace, not the headless default (max).
+    assert!(headless.contains("speed 500/s"), "{headless}");
+    assert!(
+        headless.contains("all 5 steps of the recording granted; the recording ends there"),
+        "{headless}"
+    );
+    let rerun = lines(&ok(&run_to_end(&["rerun", path, "--json"]), "the rerun"));
+    let left: Vec<&Value> = rerun.iter().filter(|e| e["kind"] == "diverged").collect();
+    assert!(
+        matches!(&left[..], [e] if e["why"] == "ended" && e["step"] == 6),
+        "{left:?}"
+    );
+    assert_eq!(
+        rerun.last().unwrap()["kind"],
+        "summary",
+        "it ran to its end"
+    );
+}

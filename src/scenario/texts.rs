@@ -213,6 +213,7 @@ impl Texts {
             Body::Pace { speed: None, .. } => "pace_max".into(),
             Body::Pace { .. } => "pace_running".into(),
             Body::Rerun { inexact, .. } if !inexact.is_empty() => "rerun_inexact".into(),
+            Body::Diverged { why, .. } if why == "ended" => "diverged_ended".into(),
             _ => ev.kind().into(),
         }
     }
@@ -271,6 +272,7 @@ impl Texts {
             Body::Blocked { .. } => "_get",
             Body::File { content, .. } if content.trim().is_empty() => "_empty",
             Body::Pace { paused: true, .. } => "_paused",
+            Body::Diverged { why, .. } if why == "ended" => "_ended",
             Body::ProcessCall {
                 exitcode: Some(_), ..
             } => "_reaped",

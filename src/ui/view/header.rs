@@ -53,6 +53,7 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
     // A rerun: how far it has followed its recording, or where it left it.
     if let Some(rerun) = &m.rerun {
         let said = match &rerun.diverged {
+            Some((_, why)) if why == "ended" => texts.say("header_rerun_ended", &[]),
             Some((step, _)) => texts.say("header_rerun_left", &[("step", step)]),
             None => texts.say(
                 "header_rerun",
