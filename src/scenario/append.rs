@@ -174,7 +174,7 @@ impl Scenario for Append {
         let lock = texts.say(lock_key("report", self.params.lock), &[]);
         texts.say_by("report", |hole| match hole {
             "lock" => Some(lock.clone()),
-            _ => summary_value(&s, hole),
+            _ => summary_value(texts, &s, hole),
         })
     }
 

@@ -210,7 +210,7 @@ impl Scenario for Lifecycle {
         let kind = self.params.lock_kind.as_str();
         texts.say_by("report", |hole| match hole {
             "lock_kind" => Some(kind.to_string()),
-            _ => summary_value(&s, hole),
+            _ => summary_value(texts, &s, hole),
         })
     }
 

@@ -348,7 +348,7 @@ impl Scenario for Pool {
         };
         texts.say_by("report", |hole| match hole {
             "sync" => Some(sync.clone()),
-            _ => summary_value(&s, hole),
+            _ => summary_value(texts, &s, hole),
         })
     }
 

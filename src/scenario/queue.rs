@@ -192,7 +192,7 @@ impl Scenario for QueueScenario {
     fn report(&self, model: &Model) -> String {
         let s = self.summary(model);
         let texts = &self.spec.texts;
-        texts.say_by("report", |hole| summary_value(&s, hole))
+        texts.say_by("report", |hole| summary_value(texts, &s, hole))
     }
 
     fn variant(&self) -> String {

@@ -225,9 +225,9 @@ impl Scenario for Race {
         let s = self.summary(model);
         let texts = &self.spec.texts;
         let lock = texts.say(lock_key("report", self.params.lock), &[]);
-        let workers = summary_value(&s, "workers").unwrap_or_default();
+        let workers = summary_value(texts, &s, "workers").unwrap_or_default();
         let (who, threads) = if self.params.threads {
-            let joined = summary_value(&s, "threads_joined").unwrap_or_default();
+            let joined = summary_value(texts, &s, "threads_joined").unwrap_or_default();
             (
                 texts.say("report_threads", &[("workers", &workers)]),
                 texts.say("report_threads_joined", &[("joined", &joined)]),
@@ -242,7 +242,7 @@ impl Scenario for Race {
             "lock" => Some(lock.clone()),
             "who" => Some(who.clone()),
             "threads" => Some(threads.clone()),
-            _ => summary_value(&s, hole),
+            _ => summary_value(texts, &s, hole),
         })
     }
 

@@ -630,10 +630,41 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
 
 /// A field of a scenario's summary, as a text's hole shows it (JSON).
 pub fn summary_value(
+    texts: &Texts,
     summary: &serde_json::Map<String, serde_json::Value>,
     field: &str,
 ) -> Option<String> {
-    summary.get(field).map(|v| v.to_string())
+    summary.get(field).map(|v| value_words(texts, v))
+}
+
+/// A summary's value as a reader reads it, not as JSON: a number as it is,
+/// no value as the word for unknown, yes or no, a list with commas, counts
+/// by number as `0 ×6, -15 ×1`, values by name as `main: 0, hello: 1`.
+fn value_words(texts: &Texts, value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => texts.say("word_unknown", &[]),
+        Value::Bool(yes) => texts.say(if *yes { "word_yes" } else { "word_no" }, &[]),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => {
+            let said: Vec<String> = items.iter().map(|v| value_words(texts, v)).collect();
+            said.join(", ")
+        }
+        Value::Object(by_key) => {
+            // Counts by number (exit codes: how many processes had each),
+            // or values by name (each process's exit code).
+            let counts = by_key.keys().all(|key| key.parse::<i64>().is_ok());
+            let said: Vec<String> = by_key
+                .iter()
+                .map(|(key, v)| match v {
+                    Value::Number(n) if counts => format!("{key} ×{n}"),
+                    _ => format!("{key}: {}", value_words(texts, v)),
+                })
+                .collect();
+            said.join(", ")
+        }
+        Value::Number(n) => n.to_string(),
+    }
 }
 
 /// The key of the words for a run with or without a lock, in its `report`
@@ -1195,5 +1226,26 @@ pub(crate) mod tests {
             taken.contains("let go of the flock when its holder holder (PID 41) died"),
             "{taken}"
         );
+    }
+
+    #[test]
+    fn a_summary_value_is_said_in_words_not_json() {
+        let texts = common_in(crate::lang::Lang::named("en").unwrap());
+        let summary = serde_json::json!({
+            "lost": null,
+            "zombie": true,
+            "codes": {"0": 6, "-15": 1},
+            "by_name": {"main": 0, "hello": 1},
+            "pids": [7, 8],
+            "n": 3,
+        });
+        let summary = summary.as_object().unwrap();
+        let say = |field| summary_value(texts, summary, field).unwrap();
+        assert_eq!(say("lost"), "?");
+        assert_eq!(say("zombie"), "yes");
+        assert_eq!(say("codes"), "0 ×6, -15 ×1");
+        assert_eq!(say("by_name"), "main: 0, hello: 1");
+        assert_eq!(say("pids"), "7, 8");
+        assert_eq!(say("n"), "3");
     }
 }
