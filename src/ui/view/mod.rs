@@ -215,6 +215,10 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
         2,
         if screen.model.ended {
             area.height / 3
+        } else if screen.model.actions == 0 {
+            // Before the first action the narration is the scenario's
+            // introduction: whole, as nothing else moves yet.
+            area.height / 4
         } else {
             3
         },

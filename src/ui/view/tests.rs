@@ -2435,3 +2435,28 @@ fn the_lanes_scroll_to_keep_the_selected_one_in_view() {
     assert!(!s.contains("2050"), "{s}");
     assert!(s.contains("buyer-38"), "{s}");
 }
+
+#[test]
+fn before_the_first_action_the_introduction_is_shown_whole_at_80x24() {
+    // The longest introductions take more than the narration's usual three
+    // lines at 80 columns: before anything moves, they get the room.
+    for (name, end) in [
+        ("ticket", "jumps to 99."),
+        ("manager", "which the main process never sees."),
+    ] {
+        let events = recorded(name);
+        let scenario = scenario_of(&events);
+        let mut m = Model::new();
+        m.apply(&events[0]);
+        let screen = text(&render(&m, &view(), &*scenario, 80, 24, false));
+        let flat: String = screen
+            .split('\n')
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flat.contains(end),
+            "{name}: the introduction is cut:\n{screen}"
+        );
+    }
+}
