@@ -384,7 +384,7 @@ fn launch(
 /// options named in `without` (each with its value, if it takes one) and
 /// without `--record`: a header's command line makes no file.
 fn recorded_run(recording: &record::Recording, without: &[&str]) -> Vec<String> {
-    let takes_value = ["--record", "--speed", "--seed", "--lang"];
+    let takes_value = ["--record", "--speed"];
     let mut words = recording.args().into_iter();
     let mut kept = Vec::new();
     while let Some(word) = words.next() {

@@ -786,21 +786,9 @@ impl Event {
     /// Appends the event as one frame of the event pipe: its length (two
     /// bytes, little-endian), then the event in `postcard`'s compact form.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        /// Lets postcard write straight into the end of `out`.
-        struct Append<'a>(&'a mut Vec<u8>);
-        impl Extend<u8> for Append<'_> {
-            fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
-                self.0.extend(bytes);
-            }
-        }
         let start = out.len();
         out.extend_from_slice(&[0, 0]);
-        let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
-        // Every field serializes; were one not to, the frame would be left
-        // empty and read as an unreadable event, not lost silently.
-        if postcard::to_extend(&wire, Append(out)).is_err() {
-            out.truncate(start + 2);
-        }
+        self.append_compact(out);
         let len = u16::try_from(out.len() - start - 2).unwrap_or(u16::MAX);
         out[start..start + 2].copy_from_slice(&len.to_le_bytes());
     }
@@ -811,12 +799,6 @@ impl Event {
     /// run's `start`, whose parameters are any JSON value, which the compact
     /// form cannot read back.
     pub fn keep(&self, out: &mut Vec<u8>) {
-        struct Append<'a>(&'a mut Vec<u8>);
-        impl Extend<u8> for Append<'_> {
-            fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
-                self.0.extend(bytes);
-            }
-        }
         let start = out.len();
         out.extend_from_slice(&[0; 4]);
         if matches!(self.body, Body::Start { .. }) {
@@ -824,13 +806,28 @@ impl Event {
             out.extend_from_slice(self.to_json().as_bytes());
         } else {
             out.push(KEPT_COMPACT);
-            let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
-            if postcard::to_extend(&wire, Append(out)).is_err() {
-                out.truncate(start + 5);
-            }
+            self.append_compact(out);
         }
         let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    }
+
+    /// Appends the event in `postcard`'s compact form, straight into the
+    /// end of `out`. Every field serializes; were one not to, nothing is
+    /// appended, and the frame reads as an unreadable event, not lost
+    /// silently.
+    fn append_compact(&self, out: &mut Vec<u8>) {
+        struct Append<'a>(&'a mut Vec<u8>);
+        impl Extend<u8> for Append<'_> {
+            fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+                self.0.extend(bytes);
+            }
+        }
+        let start = out.len();
+        let wire = (self.t_ns, self.pid, wire::BodyRef::from(&self.body));
+        if postcard::to_extend(&wire, Append(out)).is_err() {
+            out.truncate(start);
+        }
     }
 
     /// The first event [`Event::keep`] wrote at the start of `bytes`, and

@@ -724,15 +724,15 @@ impl Pacer {
             }
     }
 
-    /// Grants the step owed by hand once the last action is done; returns
-    /// when to look again, if not yet.
-    fn step_by_hand(&mut self, now: Instant) -> Option<Instant> {
+    /// Grants the step owed by hand once the last action is done (else the
+    /// run loop looks again when `due_in` says).
+    fn step_by_hand(&mut self, now: Instant) {
         if !self.owes_a_step() {
-            return None;
+            return;
         }
-        let unsure = self.look_for_sleepers();
-        if let Some(at) = self.settled_at().filter(|&at| at > now) {
-            return Some(if unsure { at.min(now + LOOK_AGAIN) } else { at });
+        self.look_for_sleepers();
+        if self.settled_at().is_some_and(|at| at > now) {
+            return;
         }
         match self.owed_pid.take() {
             Some(pid) => {
@@ -743,7 +743,13 @@ impl Pacer {
                 self.grant_random();
             }
         }
-        None
+    }
+
+    /// Whether a blocked process is still to be seen asleep in the kernel.
+    fn unsure_sleepers(&self) -> bool {
+        self.actors
+            .values()
+            .any(|a| a.doing == Doing::Blocked && !a.asleep)
     }
 
     /// How long to sleep before the next paced grant is due, if one is:
@@ -753,11 +759,7 @@ impl Pacer {
         if self.owes_a_step() {
             let now = Instant::now();
             let mut at = self.settled_at().unwrap_or(now);
-            if self
-                .actors
-                .values()
-                .any(|a| a.doing == Doing::Blocked && !a.asleep)
-            {
+            if self.unsure_sleepers() {
                 at = at.min(now + LOOK_AGAIN);
             }
             return Some(at.saturating_duration_since(now));
@@ -767,11 +769,7 @@ impl Pacer {
                 let mut beat = self
                     .next_grant
                     .max(self.settled_at().unwrap_or(self.next_grant));
-                let unsure = self
-                    .actors
-                    .values()
-                    .any(|a| a.doing == Doing::Blocked && !a.asleep);
-                if unsure {
+                if self.unsure_sleepers() {
                     // Looks again in /proc (in `tick`) soon.
                     beat = beat.min(self.next_grant.max(Instant::now() + LOOK_AGAIN));
                 }
