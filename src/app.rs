@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
-    AppendArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs, QueueArgs,
-    RaceArgs, ReplayArgs, RerunArgs, RunArgs, TicketArgs,
+    AppendArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs, ProgramArgs,
+    QueueArgs, RaceArgs, ReplayArgs, RerunArgs, RunArgs, TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
@@ -72,6 +72,7 @@ fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
         Command::Queue(args) => queue_launch(args, lang),
         Command::Pool(args) => pool_launch(args, lang),
         Command::Manager(args) => manager_launch(args, lang),
+        Command::Run(args) => program_launch(args, lang),
     }
 }
 
@@ -522,6 +523,30 @@ fn recorder(
 }
 
 /// A count option's value, or the scenario file's default.
+/// `mpviz run PROG.py`: the program must be a readable file and the
+/// Python a Python 3.8 or newer.
+fn program_launch(args: ProgramArgs, lang: Lang) -> Result<Launch, String> {
+    let program = &args.program;
+    match std::fs::metadata(program) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(format!("{} is not a file", program.display())),
+        Err(e) => return Err(format!("cannot read {}: {e}", program.display())),
+    }
+    if let Err(e) = std::fs::File::open(program) {
+        return Err(format!("cannot read {}: {e}", program.display()));
+    }
+    let (python, _version) = crate::program::find_python(args.python.as_deref())?;
+    let params = crate::program::ProgramParams {
+        python,
+        program: program.clone(),
+        args: args.args,
+        slots: crate::program::pid_slots(),
+    };
+    launch(lang, "program", &args.run, "", 1, 1, || {
+        Ok(Box::new(crate::program::Program::new(params)?))
+    })
+}
+
 fn or_default(value: Option<u32>, spec: &scenario::Spec, key: &str) -> u32 {
     value.unwrap_or_else(|| spec.default_u64(key).clamp(1, u64::from(u32::MAX)) as u32)
 }

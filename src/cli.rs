@@ -43,6 +43,8 @@ pub enum Command {
     Queue(QueueArgs),
     /// A server process holds a dict and a list that workers change through it; a plain dict stays each process's own (tutorial 2.6.2)
     Manager(ManagerArgs),
+    /// Run your own Python program (any multiprocessing program) with the real Python, live, paced and stepped
+    Run(ProgramArgs),
     /// List the scenarios, one line each
     List,
     /// Write a recording as a trace that Perfetto (ui.perfetto.dev) and chrome://tracing open
@@ -75,6 +77,27 @@ pub struct RerunArgs {
     /// Record the rerun to FILE, as --record does for any run
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+}
+
+/// `mpviz run [options] PROG.py [ARGS...]`: mpviz's options come before
+/// the program; everything after it is the program's.
+#[derive(Debug, Args)]
+pub struct ProgramArgs {
+    /// The Python interpreter to run the program with [default: python3 on PATH]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The program: a Python file
+    #[arg(value_name = "PROG.py")]
+    pub program: std::path::PathBuf,
+    /// The program's own arguments (its sys.argv[1:])
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
 }
 
 /// `mpviz export FILE -o TRACE`.

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::engine::Run;
 use crate::launch::{Front, Launch, EXIT_FAILED};
 use crate::model::Model;
+use crate::protocol::Body;
 use crate::signals;
 
 pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
@@ -52,6 +53,11 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
                 for event in batch {
                     if json {
                         let _ = writeln!(lines, "{}", event.to_json());
+                    } else if let Body::Output { text, .. } = &event.body {
+                        // A program's own output, by the process that printed it.
+                        let who = event.pid.and_then(|pid| model.proc(pid));
+                        let who = who.map_or_else(String::new, |p| format!("{} {}", p.name, p.pid));
+                        let _ = writeln!(lines, "[{who}] {text}");
                     }
                     model.fold(event);
                 }
@@ -125,8 +131,14 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         }
         recv(signals) -> signal => return stopped(&mut run, signal),
     }
+    // One line: the first error, which the others followed from.
     if let Some(error) = model.errors.first() {
         eprintln!("mpviz: error: {error}");
+    }
+    if let Some(code) = launch.scenario.exit_code(&model) {
+        return Ok(ExitCode::from(code));
+    }
+    if !model.errors.is_empty() {
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     Ok(ExitCode::SUCCESS)

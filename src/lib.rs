@@ -15,6 +15,7 @@ pub mod lang;
 pub mod launch;
 pub mod model;
 pub mod order;
+pub mod program;
 pub mod protocol;
 pub mod record;
 pub mod replay;

@@ -552,6 +552,10 @@ kinds! {
         /// The type of the error the task failed with (`error` is its message).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_type: Option<String>,
+        /// A result that is not a whole number, as Python's `repr` shows it
+        /// (`mpviz run`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shown: Option<String>,
     },
     /// The parent ran the callback (`ok`) or the error callback of `task`,
     /// on its thread `thread`; `parsed` is what the callback found in a
@@ -734,6 +738,31 @@ kinds! {
         value: i32,
         seen: Vec<SeenBlocked>,
     },
+    /// An acquire with a timeout, or without blocking, returned False: the
+    /// lock stayed taken (`mpviz run`).
+    LockGaveUp["lock_gave_up", report, notable] {
+        lock: Name,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A call through a manager's proxy (`mpviz run`): the shared object's
+    /// type (`dict`, `list`, ...), the method, its arguments and what it
+    /// returned, as Python's `repr` shows them, or the error it raised.
+    ProxyCall["proxy_call", action, normal] {
+        typeid: String,
+        method: String,
+        args: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A line the program printed (`mpviz run`): on `stream` (`stdout` or
+    /// `stderr`), by the process that printed it.
+    Output["output", report, routine] {
+        stream: Name,
+        text: String,
+    },
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error["error", report, normal] {
         message: String,
@@ -789,7 +818,9 @@ impl Event {
         let start = out.len();
         out.extend_from_slice(&[0, 0]);
         self.append_compact(out);
-        let len = u16::try_from(out.len() - start - 2).unwrap_or(u16::MAX);
+        let len = u16::try_from(out.len() - start - 2)
+            .unwrap_or(JSON_FRAME_LEN)
+            .min(JSON_FRAME_LEN);
         out[start..start + 2].copy_from_slice(&len.to_le_bytes());
     }
 
@@ -847,15 +878,27 @@ impl Event {
 
     /// Reads the first frame of `bytes`: the event (or why it could not be
     /// read) and the length of the frame, or `None` if the frame is not all
-    /// there yet.
-    pub fn decode(bytes: &[u8]) -> Option<(Result<Event, postcard::Error>, usize)> {
-        let len = usize::from(u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]));
+    /// there yet. A frame's length has its top bit set when the event is
+    /// JSON, as `--json` prints it: how a Python process of `mpviz run`
+    /// reports (its agent writes JSON, not postcard).
+    pub fn decode(bytes: &[u8]) -> Option<(Result<Event, String>, usize)> {
+        let head = u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]);
+        let len = usize::from(head & JSON_FRAME_LEN);
         let frame = bytes.get(2..2 + len)?;
-        let event = postcard::from_bytes::<(u64, Option<Pid>, wire::BodyOwned)>(frame)
-            .map(|(t_ns, pid, body)| Event::new(t_ns, pid, body.into()));
+        let event = if head & JSON_FRAME != 0 {
+            serde_json::from_slice::<Event>(frame).map_err(|e| e.to_string())
+        } else {
+            postcard::from_bytes::<(u64, Option<Pid>, wire::BodyOwned)>(frame)
+                .map(|(t_ns, pid, body)| Event::new(t_ns, pid, body.into()))
+                .map_err(|e| e.to_string())
+        };
         Some((event, 2 + len))
     }
 }
+
+/// The bit of a frame's length that says its event is JSON.
+pub const JSON_FRAME: u16 = 0x8000;
+const JSON_FRAME_LEN: u16 = !JSON_FRAME;
 
 #[cfg(test)]
 mod tests {
@@ -969,6 +1012,7 @@ mod tests {
             Body::TaskSubmit { task: 5 },
             Body::TaskStart { task: 5 },
             Body::TaskDone {
+                shown: None,
                 task: 5,
                 ok: false,
                 result: None,
@@ -977,6 +1021,7 @@ mod tests {
                 error_type: Some("ZeroDivisionError".into()),
             },
             Body::TaskDone {
+                shown: None,
                 task: 6,
                 ok: true,
                 result: Some(36),
@@ -1085,6 +1130,21 @@ mod tests {
             Body::Error {
                 message: "fork failed".into(),
             },
+            Body::LockGaveUp {
+                lock: "lock".into(),
+                timeout_ms: Some(100),
+            },
+            Body::ProxyCall {
+                typeid: "dict".into(),
+                method: "__setitem__".into(),
+                args: "1, 2".into(),
+                result: Some("None".into()),
+                error: None,
+            },
+            Body::Output {
+                stream: "stdout".into(),
+                text: "buyer 3 got a ticket".into(),
+            },
             Body::End,
             Body::Joined,
         ];
@@ -1152,6 +1212,40 @@ mod tests {
                 "read a frame of {cut} bytes"
             );
         }
+    }
+
+    /// How a Python process of `mpviz run` reports: each event as `--json`
+    /// prints it, its frame's length with the JSON bit set, among the
+    /// compact frames of mpviz's own processes.
+    #[test]
+    fn json_frames_cross_the_pipe_beside_compact_ones() {
+        let events = one_of_each_kind();
+        let mut bytes = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            if i % 2 == 0 {
+                let json = event.to_json();
+                let head = JSON_FRAME | u16::try_from(json.len()).unwrap();
+                bytes.extend_from_slice(&head.to_le_bytes());
+                bytes.extend_from_slice(json.as_bytes());
+            } else {
+                event.encode(&mut bytes);
+            }
+        }
+        let mut decoded = Vec::new();
+        let mut at = 0;
+        while let Some((event, len)) = Event::decode(&bytes[at..]) {
+            decoded.push(event.unwrap());
+            at += len;
+        }
+        assert_eq!(decoded, events);
+        // A frame that is not an event says why, and the next is read.
+        let mut bad = Vec::new();
+        bad.extend_from_slice(&(JSON_FRAME | 14).to_le_bytes());
+        bad.extend_from_slice(br#"{"kind":"no"}x"#);
+        events[0].encode(&mut bad);
+        let (first, len) = Event::decode(&bad).unwrap();
+        assert!(first.is_err());
+        assert_eq!(Event::decode(&bad[len..]).unwrap().0.unwrap(), events[0]);
     }
 
     #[test]

@@ -95,7 +95,8 @@ fn serve() -> anyhow::Result<()> {
         scenario.gate_slots() as usize,
     )?;
     let slots = scenario.processes();
-    drop(unsafe { OwnedFd::from_raw_fd(plan.gates_fd) });
+    // The gates' descriptor stays open for the run: a Python process of
+    // `mpviz run` maps the gates through /proc/THIS/fd/N.
 
     let me = getpid();
     let fail_at: Option<u32> = std::env::var(FAIL_FORK_VAR)
@@ -111,7 +112,7 @@ fn serve() -> anyhow::Result<()> {
             let spawn = Body::Spawn {
                 name: name.clone(),
                 role: role.to_string(),
-                slot,
+                slot: scenario.gate_slot(slot, child),
                 ppid: me.as_raw(),
             };
             let _ = sink.send(&Event::new(t_ns, Some(child), spawn));

@@ -669,6 +669,7 @@ mod tests {
         ev(
             10,
             Body::TaskDone {
+                shown: None,
                 task,
                 ok: true,
                 result: Some(1),

@@ -97,8 +97,11 @@ impl Places {
     /// no gate, at full speed) let the process do; `paced`: the run gates
     /// every action.
     pub(super) fn apply(&mut self, ev: &Event, acted: bool, paced: bool) {
-        let (Some(lines), Some(pid)) = (self.lines, ev.pid) else {
+        let Some(pid) = ev.pid else {
             return;
+        };
+        let Some(lines) = self.lines else {
+            return self.by_reported_line(ev, pid, acted);
         };
         match &ev.body {
             Body::Ready { action } => match lines.act(action) {
@@ -156,6 +159,35 @@ impl Places {
     }
 
     /// `pid` reported `body`, which ran `line` with no gate before it.
+    /// A program of the user's (`mpviz run`) has no table of lines: each
+    /// `ready` says the line it waits at (`line`, from 1, read from the
+    /// Python frame), and the action it was granted runs there.
+    fn by_reported_line(&mut self, ev: &Event, pid: Pid, acted: bool) {
+        match &ev.body {
+            Body::Ready { action } => match action.args.get("line") {
+                Some(crate::protocol::PyValue::Int(n)) if *n >= 1 => {
+                    let line = u32::try_from(n - 1).unwrap_or(u32::MAX);
+                    self.places.insert(pid, Place::waiting(line));
+                }
+                _ => {
+                    self.places.remove(&pid);
+                }
+            },
+            Body::Exit { .. } | Body::Joined | Body::State { state: 'Z' } => {
+                self.places.remove(&pid);
+            }
+            _ if acted => {
+                if let Some(place) = self.places.get_mut(&pid).filter(|p| p.at_gate) {
+                    place.at_gate = false;
+                    place.fresh = true;
+                    self.last = Some((pid, place.line));
+                    self.steps += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn reported(&mut self, pid: Pid, line: u32, body: &Body) {
         match self.places.get(&pid).copied() {
             // Another thread of the process ran it: a callback runs on the

@@ -130,6 +130,11 @@ impl Locks {
                     self.lock(lock);
                 }
             }
+            Body::LockGaveUp { lock, .. } => {
+                if let Some(pid) = pid {
+                    self.lock(lock).waiters.remove(pid);
+                }
+            }
             Body::LockAcquire { lock } => {
                 let state = self.lock(lock);
                 state.taken_after_death = match state.holder {

@@ -83,9 +83,22 @@ pub struct Model {
     pub errors: Vec<String>,
     /// A rerun of a recording (`mpviz rerun`): how far it is in its plan.
     pub rerun: Option<Rerun>,
+    /// What the program printed (`mpviz run`), newest last.
+    pub output: VecDeque<OutputLine>,
     /// The main process (mpviz's own, not in `procs`) is blocked on a
     /// queue: its put that ends the block ends the action the block began.
     pub main_blocked: bool,
+}
+
+/// How many lines of a program's output the model keeps.
+pub const OUTPUT_CAPACITY: usize = 2000;
+
+/// A line a program printed, and the process that printed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputLine {
+    pub pid: Option<Pid>,
+    pub stderr: bool,
+    pub text: String,
 }
 
 /// Where a rerun stands in its recording's plan.
@@ -247,7 +260,19 @@ impl Model {
             | Body::LockAcquire { .. }
             | Body::LockRelease { .. }
             | Body::LockMade { .. }
+            | Body::LockGaveUp { .. }
             | Body::Deadlock { .. } => self.locks.apply(ev),
+            Body::Output { stream, text } => {
+                if self.output.len() == OUTPUT_CAPACITY {
+                    self.output.pop_front();
+                }
+                self.output.push_back(OutputLine {
+                    pid: ev.pid,
+                    stderr: stream == "stderr",
+                    text: text.clone(),
+                });
+            }
+            Body::ProxyCall { .. } => {}
             Body::Put { .. }
             | Body::Get { .. }
             | Body::Blocked { .. }

@@ -61,7 +61,11 @@ impl Spec {
     /// The same scenario speaking `lang`.
     pub fn speak(&mut self, lang: Lang) {
         self.texts = texts::scenario_texts(&self.name, lang);
-        self.listing = crate::code::listing(&self.name, lang);
+        // A listing the scenario gave itself (a user's program) stays.
+        let listing = crate::code::listing(&self.name, lang);
+        if !listing.is_empty() || self.listing.is_empty() {
+            self.listing = listing;
+        }
     }
 
     pub fn default_u64(&self, key: &str) -> u64 {
@@ -96,10 +100,15 @@ pub fn spec(name: &str) -> anyhow::Result<Spec> {
     spec_in(name, Lang::EN)
 }
 
+/// What `mpviz run PROG.py` shows of a program: not a scenario of `mpviz
+/// list`, but its texts and defaults are laid out as one's.
+pub const PROGRAM_SPEC: (&str, &str) = ("program", include_str!("../../scenarios/program.toml"));
+
 /// Scenario `name`, speaking `lang`.
 pub fn spec_in(name: &str, lang: Lang) -> anyhow::Result<Spec> {
     let (_, source) = SPECS
         .iter()
+        .chain(std::iter::once(&PROGRAM_SPEC))
         .find(|(n, _)| *n == name)
         .ok_or_else(|| anyhow::anyhow!("unknown scenario {name:?}"))?;
     Spec::parse(source, lang)
@@ -275,6 +284,11 @@ pub trait Scenario: Send + Sync {
     fn actors_at_start(&self) -> u32 {
         self.processes()
     }
+    /// The gate slot of the child in `slot`, whose PID is `pid`: its slot,
+    /// unless the scenario's processes are paced by PID (`mpviz run`).
+    fn gate_slot(&self, slot: u32, _pid: Pid) -> u32 {
+        slot
+    }
     /// The name and role of the child in `slot`.
     fn process_name(&self, slot: u32) -> (String, &'static str);
     /// Creates the run's files in its fresh directory, before any child starts.
@@ -283,6 +297,11 @@ pub trait Scenario: Send + Sync {
     fn watched_files(&self) -> Vec<String>;
     /// The child's whole life; returns its exit code.
     fn run_child(&self, ctx: &mut Ctx) -> i32;
+    /// The exit code `--headless` and `--json` end with, where the run
+    /// has one of its own (a program's main process's): else mpviz's.
+    fn exit_code(&self, _model: &Model) -> Option<u8> {
+        None
+    }
     /// The `summary` line's fields, from the folded run.
     fn summary(&self, model: &Model) -> serde_json::Map<String, serde_json::Value>;
     /// A short human summary for `--headless`.
@@ -368,6 +387,9 @@ pub fn from_params(name: &str, params: &serde_json::Value) -> anyhow::Result<Box
             params.clone(),
         )?)?)),
         "lifecycle" => Ok(Box::new(lifecycle::Lifecycle::new(
+            serde_json::from_value(params.clone())?,
+        )?)),
+        "program" => Ok(Box::new(crate::program::Program::new(
             serde_json::from_value(params.clone())?,
         )?)),
         other => anyhow::bail!("unknown scenario {other:?}"),

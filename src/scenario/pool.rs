@@ -494,6 +494,7 @@ fn work(
         };
         ctx.emit(match &value {
             Ok(Returned::Number(n)) => Body::TaskDone {
+                shown: None,
                 task,
                 ok: true,
                 result: Some(*n),
@@ -502,6 +503,7 @@ fn work(
                 error_type: None,
             },
             Ok(Returned::Page(page)) => Body::TaskDone {
+                shown: None,
                 task,
                 ok: true,
                 result: Some(page.len() as i64),
@@ -510,6 +512,7 @@ fn work(
                 error_type: None,
             },
             Err(raised) => Body::TaskDone {
+                shown: None,
                 task,
                 ok: false,
                 result: None,

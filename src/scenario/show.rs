@@ -27,6 +27,8 @@ pub enum Panel {
     Manager,
     /// The calls made on Process objects.
     Calls,
+    /// What a program printed, by process (`mpviz run`).
+    Output,
     /// The events; under the table instead where [`Show::log_under_table`]
     /// says so and it fits.
     Log,

@@ -353,7 +353,9 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         "name" => proc.map_or_else(|| texts.say("word_a_process", &[]), |p| p.name.clone()),
         "who" => who(ev.pid?),
         "lock" => match &ev.body {
-            Body::LockMade { lock, .. } | Body::Deadlock { lock, .. } => lock.to_string(),
+            Body::LockMade { lock, .. }
+            | Body::Deadlock { lock, .. }
+            | Body::LockGaveUp { lock, .. } => lock.to_string(),
             _ => lock_name?.to_string(),
         },
         "holder_pid" => match &ev.body {
@@ -404,6 +406,7 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "text" => match &ev.body {
             Body::Read { text, .. } => format!("{text:?}"),
+            Body::Output { text, .. } => text.clone(),
             _ => return None,
         },
         "file" => match &ev.body {
@@ -544,6 +547,22 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
             Body::Error { message } => message.clone(),
             _ => return None,
         },
+        "proxy_call" => match &ev.body {
+            Body::ProxyCall {
+                typeid,
+                method,
+                args,
+                ..
+            } => format!("{typeid}.{method}({args})"),
+            _ => return None,
+        },
+        "answer" => match &ev.body {
+            Body::ProxyCall {
+                result: Some(r), ..
+            } => r.clone(),
+            Body::ProxyCall { error: Some(e), .. } => e.clone(),
+            _ => return None,
+        },
         "request" => match &ev.body {
             Body::Request { op, key, value } | Body::Served { op, key, value, .. } => {
                 request(texts, op, *key, *value)
@@ -574,6 +593,9 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "result" => match &ev.body {
             Body::ProcessCall { result, .. } => result.to_string(),
+            Body::TaskDone {
+                shown: Some(shown), ..
+            } => shown.clone(),
             Body::TaskDone { result, .. } | Body::ResultGet { result, .. } => {
                 (*result)?.to_string()
             }

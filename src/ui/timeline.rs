@@ -390,6 +390,7 @@ mod tests {
                 4,
                 20,
                 Body::TaskDone {
+                    shown: None,
                     task: 0,
                     ok: true,
                     result: Some(1),

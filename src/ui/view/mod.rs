@@ -11,6 +11,7 @@ mod lines;
 mod lock;
 mod log;
 mod manager;
+mod output;
 mod pool;
 mod procs;
 mod queue;
@@ -322,7 +323,7 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
                 Panel::Counter if counter.is_some() => Some(counter::HEIGHT),
                 Panel::Counter | Panel::File => Some(files_height(screen.model)),
                 Panel::Queue => Some(queue::HEIGHT),
-                Panel::Pool | Panel::Manager | Panel::Calls | Panel::Log => None,
+                Panel::Pool | Panel::Manager | Panel::Calls | Panel::Output | Panel::Log => None,
             };
             match (height, content(left_over)) {
                 (Height::Content, Some(h)) => {
@@ -359,6 +360,7 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
             Panel::Pool => pool::draw(frame, panel_area, screen),
             Panel::Manager => manager::draw(frame, panel_area, screen),
             Panel::Calls => calls::draw(frame, panel_area, screen),
+            Panel::Output => output::draw(frame, panel_area, screen),
             Panel::Log => log::draw(frame, under.unwrap_or(panel_area), screen),
         }
     }

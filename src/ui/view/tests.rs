@@ -520,6 +520,7 @@ fn the_pool_panel_shows_each_async_result_and_where_its_callback_ran() {
         4,
         Some(10),
         Body::TaskDone {
+            shown: None,
             task: 0,
             ok: false,
             result: None,
@@ -563,6 +564,7 @@ fn a_crawl_shows_the_page_fetched_and_what_the_callback_parsed_at_80x24() {
         4,
         Some(10),
         Body::TaskDone {
+            shown: None,
             task: 3,
             ok: true,
             result: Some(page(3).len() as i64),

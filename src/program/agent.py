@@ -1,0 +1,867 @@
+# mpviz's agent: carried inside mpviz and loaded first by every Python
+# process of `mpviz run PROG.py` (see sitecustomize.py beside it).
+#
+# It reports what the process does with multiprocessing as events, one JSON
+# object per frame, into the run's event pipe (the same pipe mpviz's own
+# processes write to), and before each operation it waits for the pacer's
+# permit on the run's gates (the same futex words). Both are opened through
+# /proc from mpviz's fork server, which holds them for the run, so they
+# reach a process whatever the start method.
+#
+# It patches multiprocessing's modules as they are imported, never imports
+# them itself: a program that does not use multiprocessing imports nothing
+# more than it would without mpviz. Only the locks and queues the program
+# makes are followed and paced, never those multiprocessing makes for
+# itself. Nothing here starts a thread.
+
+import json
+import os
+import sys
+import threading
+import time
+
+_CFG = None
+_pid = None
+_fd = None
+_words = None  # the gates: word 0 the mode, word 1 + slot a slot's permits
+_addr0 = 0
+_futex = None
+_used = 0
+_buf = []
+_buf_len = 0
+_mutex = threading.Lock()
+_names = {}
+_counter = [0]
+_program = None
+_stdlib = None
+_here = os.path.dirname(os.path.abspath(__file__))
+_FREE = 1
+_PIPE_BUF = 4096
+_MAX_TEXT = 1000
+
+
+def _now():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) - _CFG["origin"]
+
+
+def _write(data):
+    global _fd
+    if _fd is None:
+        return
+    try:
+        os.write(_fd, data)
+    except OSError:
+        # mpviz is gone: nobody is left to report to.
+        os._exit(3)
+
+
+def _flush():
+    global _buf, _buf_len
+    with _mutex:
+        data = b"".join(_buf)
+        _buf = []
+        _buf_len = 0
+    if data:
+        _write(data)
+
+
+def _free():
+    return _words is not None and _words[0] == _FREE
+
+
+def _emit(kind, pid=None, **fields):
+    """Reports one event: kept back while the run is not paced (up to one
+    atomic write of the pipe), else sent at once with what was kept."""
+    global _buf, _buf_len
+    if _fd is None:
+        return
+    event = {"t_ns": _now(), "pid": _pid if pid is None else pid, "kind": kind}
+    event.update(fields)
+    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(body) + 2 > _PIPE_BUF:
+        event = {"t_ns": event["t_ns"], "pid": event["pid"], "kind": "error",
+                 "message": "an event of kind %s was too long to report" % kind}
+        body = json.dumps(event).encode()
+    frame = (0x8000 | len(body)).to_bytes(2, "little") + body
+    keep = _free()
+    with _mutex:
+        if _buf_len + len(frame) > _PIPE_BUF or not keep:
+            data = b"".join(_buf)
+            _buf = []
+            _buf_len = 0
+        else:
+            data = b""
+        if keep:
+            _buf.append(frame)
+            _buf_len += len(frame)
+        elif len(data) + len(frame) <= _PIPE_BUF:
+            data += frame
+            frame = b""
+    # Written outside the mutex (a write may block on a full pipe), each
+    # write at most PIPE_BUF bytes: atomic, never interleaved with another's.
+    if data:
+        _write(data)
+    if not keep and frame:
+        _write(frame)
+
+
+def _user_frame():
+    """The innermost frame of the program's own code (not Python's library,
+    not mpviz's agent)."""
+    f = sys._getframe(1)
+    while f is not None:
+        name = f.f_code.co_filename
+        # Not Python's library, not the agent, and not code made at run
+        # time (`<string>`: a manager's proxy methods are exec'd).
+        if not (name.startswith(_stdlib) or name.startswith(_here) or name.startswith("<")):
+            return f
+        f = f.f_back
+    return None
+
+
+def _where():
+    """The program's line that is running: (file, line, its text)."""
+    f = _user_frame()
+    if f is None:
+        return None, None, ""
+    import linecache
+
+    text = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f.f_code.co_filename, f.f_lineno, text[:200]
+
+
+def _gate(what):
+    """Waits for the pacer's permit before an operation, unless the run is
+    not paced. Only a process's main thread is paced."""
+    global _used
+    if _words is None or _free() or threading.current_thread() is not threading.main_thread():
+        return
+    _file, line, text = _where()
+    slot = _pid
+    _used = max(_used, _words[1 + slot]) + 1
+    args = {"code": text or what}
+    if line is not None:
+        args["line"] = line
+    # Sent at once, never kept back: a ready the pacer never sees is a
+    # permit never granted.
+    _flush()
+    _emit("ready", action="py", args=args)
+    _flush()
+    ticket = _used
+    while True:
+        seen = _words[1 + slot]
+        if seen >= ticket:
+            return
+        _futex_wait(slot, seen)
+
+
+def _futex_wait(slot, seen):
+    import ctypes
+
+    addr = _addr0 + 4 * (1 + slot)
+    # FUTEX_WAIT (0), not private: the word is shared between processes.
+    # ctypes lets go of the GIL for the call: the program's other threads
+    # (a queue's feeder, a pool's handlers) run on.
+    _futex(ctypes.c_long(_CFG["futex"]), ctypes.c_void_p(addr), ctypes.c_int(0),
+           ctypes.c_uint(seen), ctypes.c_void_p(0))
+
+
+def _short(value, limit=120):
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<%s>" % type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _py(value):
+    """A value as the protocol carries it: None, a bool, an int, or text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    return _short(value)
+
+
+def _made_by_program(module):
+    """Whether the object being made (by multiprocessing's `module`) was
+    asked for by the program's code, not by multiprocessing or another
+    library for itself: the first frame out of the agent, `module` and
+    multiprocessing's context is the program's."""
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        if name.startswith(_here):
+            f = f.f_back
+            continue
+        base = os.path.basename(name)
+        if base in ("context.py", module) and "multiprocessing" in name:
+            f = f.f_back
+            continue
+        return not (name.startswith(_stdlib) or name.startswith("<"))
+    return False
+
+
+def _name_for(kind):
+    """A name for a lock or queue the program makes: the variable its line
+    assigns, else its kind; numbered when the process made one so named
+    before; with the PID where another process than the main one made it."""
+    _file, _line, text = _where()
+    base = kind
+    head = text.split("=", 1)
+    if len(head) == 2 and "(" in head[1]:
+        target = head[0].strip().split(".")[-1].split("[")[0]
+        if target.isidentifier():
+            base = target
+    n = _names.get(base, 0) + 1
+    _names[base] = n
+    name = base if n == 1 else "%s#%d" % (base, n)
+    if _pid != _CFG["main"]:
+        name = "%s@%d" % (name, _pid)
+    return name
+
+
+# --- Locks ------------------------------------------------------------------
+
+
+def _patch_synchronize(m):
+    SemLock = m.SemLock
+
+    def make(cls, kind):
+        init = cls.__init__
+
+        def __init__(self, *a, **k):
+            init(self, *a, **k)
+            if type(self) is cls and _made_by_program("synchronize.py"):
+                self._mpviz = _name_for(kind)
+                # Python's locks are POSIX semaphores (SemLock).
+                _emit("lock_made", lock=self._mpviz, lock_kind="semaphore")
+                self._make_methods()
+
+        cls.__init__ = __init__
+
+    for cls, kind in ((m.Lock, "Lock"), (m.RLock, "RLock"), (m.Semaphore, "Semaphore"),
+                      (m.BoundedSemaphore, "BoundedSemaphore")):
+        make(cls, kind)
+
+    make_methods = SemLock._make_methods
+
+    def _make_methods(self):
+        make_methods(self)
+        name = getattr(self, "_mpviz", None)
+        if name is None:
+            return
+        sl = self._semlock
+        reentrant = isinstance(self, m.RLock)
+
+        def acquire(block=True, timeout=None):
+            if reentrant and sl._is_mine():
+                return sl.acquire(block, timeout)
+            _gate("acquire")
+            _emit("lock_wait", lock=name)
+            _flush()
+            ok = sl.acquire(block, timeout)
+            if ok:
+                _emit("lock_acquire", lock=name)
+            else:
+                _emit("lock_gave_up", lock=name,
+                      timeout_ms=None if timeout is None else int(timeout * 1000))
+            return ok
+
+        def release():
+            if reentrant and sl._count() > 1:
+                return sl.release()
+            _gate("release")
+            _emit("lock_release", lock=name)
+            _flush()
+            return sl.release()
+
+        self.acquire = acquire
+        self.release = release
+
+    SemLock._make_methods = _make_methods
+
+    def __enter__(self):
+        if getattr(self, "_mpviz", None) is None:
+            return self._semlock.__enter__()
+        return self.acquire()
+
+    def __exit__(self, *args):
+        if getattr(self, "_mpviz", None) is None:
+            return self._semlock.__exit__(*args)
+        return self.release()
+
+    SemLock.__enter__ = __enter__
+    SemLock.__exit__ = __exit__
+    _keep_name_through_pickling(SemLock)
+
+
+def _keep_name_through_pickling(cls):
+    """A followed object's name travels with it to a spawned process."""
+    getstate, setstate = cls.__getstate__, cls.__setstate__
+
+    def __getstate__(self):
+        state = getstate(self)
+        name = getattr(self, "_mpviz", None)
+        return state if name is None else ("__mpviz__", name, state)
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 3 and state[0] == "__mpviz__":
+            self._mpviz = state[1]
+            state = state[2]
+        setstate(self, state)
+
+    cls.__getstate__ = __getstate__
+    cls.__setstate__ = __setstate__
+
+
+# --- Queues -----------------------------------------------------------------
+
+
+class _Item:
+    """An item put into a followed queue, with its number: the get that
+    takes it says which put it was."""
+
+    __slots__ = ("n", "obj")
+
+    def __init__(self, n, obj):
+        self.n = n
+        self.obj = obj
+
+    def __reduce__(self):
+        return (_Item, (self.n, self.obj))
+
+
+def _next_item():
+    _counter[0] += 1
+    return (_pid << 20) + _counter[0]
+
+
+def _depth(q):
+    try:
+        return max(0, q.qsize())
+    except Exception:
+        return 0
+
+
+def _patch_queues(m):
+    import queue as stdqueue
+
+    def follow_init(cls, kind):
+        init = cls.__init__
+
+        def __init__(self, *a, **k):
+            init(self, *a, **k)
+            if type(self) is cls and _made_by_program("queues.py"):
+                self._mpviz = _name_for(kind)
+                size = getattr(self, "_maxsize", 0)
+                bounded = size if size and size < 2**30 else 0
+                _emit("queue_depth", queue=self._mpviz, depth=0, maxsize=bounded)
+
+        cls.__init__ = __init__
+        _keep_name_through_pickling(cls)
+
+    def follow_put(cls):
+        put = cls.put
+
+        def wrapped(self, obj, block=True, timeout=None):
+            name = getattr(self, "_mpviz", None)
+            if name is None:
+                return put(self, obj, block, timeout)
+            item = _next_item()
+            _gate("put")
+            sem = self._sem
+            try:
+                full = sem._semlock._get_value() == 0
+            except Exception:
+                full = False
+            if full and block:
+                _emit("blocked", queue=name, op="put")
+                _flush()
+            try:
+                put(self, _Item(item, obj), block, timeout)
+            except stdqueue.Full:
+                _emit("full", queue=name, item=item)
+                raise
+            _emit("put", queue=name, item=item, depth=_depth(self))
+
+        cls.put = wrapped
+
+    def follow_get(cls):
+        get = cls.get
+
+        def wrapped(self, block=True, timeout=None):
+            name = getattr(self, "_mpviz", None)
+            if name is None:
+                return get(self, block, timeout)
+            _gate("get")
+            if block:
+                try:
+                    empty = not self._reader.poll()
+                except Exception:
+                    empty = False
+                if empty:
+                    _emit("blocked", queue=name, op="get")
+                    _flush()
+            try:
+                got = get(self, block, timeout)
+            except stdqueue.Empty:
+                _emit("empty", queue=name)
+                raise
+            if isinstance(got, _Item):
+                _emit("get", queue=name, item=got.n, depth=_depth(self))
+                return got.obj
+            return got
+
+        cls.get = wrapped
+
+    follow_init(m.Queue, "Queue")
+    follow_init(m.JoinableQueue, "JoinableQueue")
+    follow_put(m.Queue)
+    follow_put(m.JoinableQueue)
+    follow_get(m.Queue)
+
+    simple = m.SimpleQueue
+    sinit, sput, sget = simple.__init__, simple.put, simple.get
+
+    def s_init(self, *a, **k):
+        sinit(self, *a, **k)
+        if type(self) is simple and _made_by_program("queues.py"):
+            self._mpviz = _name_for("SimpleQueue")
+            _emit("queue_depth", queue=self._mpviz, depth=0, maxsize=0)
+
+    def s_put(self, obj):
+        name = getattr(self, "_mpviz", None)
+        if name is None:
+            return sput(self, obj)
+        item = _next_item()
+        _gate("put")
+        sput(self, _Item(item, obj))
+        _emit("put", queue=name, item=item, depth=0)
+
+    def s_get(self):
+        name = getattr(self, "_mpviz", None)
+        if name is None:
+            return sget(self)
+        _gate("get")
+        if not self._poll():
+            _emit("blocked", queue=name, op="get")
+            _flush()
+        got = sget(self)
+        if isinstance(got, _Item):
+            _emit("get", queue=name, item=got.n, depth=0)
+            return got.obj
+        return got
+
+    simple.__init__, simple.put, simple.get = s_init, s_put, s_get
+    _keep_name_through_pickling(simple)
+
+
+# --- Processes --------------------------------------------------------------
+
+
+def _role(name):
+    if "PoolWorker" in name:
+        return "worker"
+    if "Manager" in name:
+        return "manager"
+    return "process"
+
+
+def _patch_process(m):
+    BP = m.BaseProcess
+    start, join, terminate, kill, is_alive = BP.start, BP.join, BP.terminate, BP.kill, BP.is_alive
+    bootstrap = BP._bootstrap
+
+    def _bootstrap(self, *a, **k):
+        global _pid
+        _pid = os.getpid()
+        try:
+            return bootstrap(self, *a, **k)
+        finally:
+            _flush()
+
+    def call(self, what, result, **more):
+        _emit("process_call", call="%s.%s" % (self.name, what), target=self.pid,
+              result=_py(result), **more)
+
+    def p_start(self):
+        _gate("start")
+        r = start(self)
+        # Reported by the parent, as soon as the child has a PID: a child
+        # ended before it ran a line (a terminate() at once) is still seen.
+        _emit("spawn", pid=self.pid, name=self.name, role=_role(self.name), slot=self.pid,
+              ppid=_pid)
+        call(self, "start()", r)
+        return r
+
+    def p_join(self, timeout=None):
+        _gate("join")
+        _flush()
+        r = join(self, timeout)
+        code = self.exitcode
+        more = {"alive": code is None}
+        if timeout is not None:
+            more["timeout_ms"] = int(timeout * 1000)
+        if code is not None:
+            more["exitcode"] = code
+        call(self, "join()" if timeout is None else "join(%s)" % timeout, r, **more)
+        return r
+
+    def p_terminate(self):
+        _gate("terminate")
+        r = terminate(self)
+        call(self, "terminate()", r)
+        return r
+
+    def p_kill(self):
+        _gate("kill")
+        r = kill(self)
+        call(self, "kill()", r)
+        return r
+
+    def p_is_alive(self):
+        r = is_alive(self)
+        if self._popen is not None:
+            call(self, "is_alive()", r)
+        return r
+
+    BP._bootstrap, BP.start, BP.join = _bootstrap, p_start, p_join
+    BP.terminate, BP.kill, BP.is_alive = p_terminate, p_kill, p_is_alive
+
+
+def _patch_popen(m):
+    """The exit code of a child its Python parent reaps, as its waitpid (or,
+    under forkserver, the fork server's) reported it."""
+    cls = m.Popen
+    if "poll" not in cls.__dict__:
+        return
+    poll = cls.poll
+
+    def wrapped(self, *a, **k):
+        before = self.returncode
+        r = poll(self, *a, **k)
+        if before is None and self.returncode is not None:
+            _emit("exit", pid=self.pid, exitcode=self.returncode)
+        return r
+
+    cls.poll = wrapped
+
+
+# --- Pools ------------------------------------------------------------------
+
+
+class _Task:
+    """A pool task's function, numbered: the worker reports starting and
+    finishing it. Pickled by reference to this module, which every process
+    of the run has loaded."""
+
+    __slots__ = ("n", "func")
+
+    def __init__(self, n, func):
+        self.n = n
+        self.func = func
+
+    def __reduce__(self):
+        return (_Task, (self.n, self.func))
+
+    def __call__(self, *a, **k):
+        return _run_task(self.n, self.func, a, k)
+
+
+class _MapTask:
+    """A map's function: each item comes with its task number."""
+
+    __slots__ = ("base", "func", "star")
+
+    def __init__(self, base, func, star):
+        self.base, self.func, self.star = base, func, star
+
+    def __reduce__(self):
+        return (_MapTask, (self.base, self.func, self.star))
+
+    def __call__(self, i, x):
+        args = tuple(x) if self.star else (x,)
+        return _run_task(self.base + i, self.func, args, {})
+
+
+def _run_task(n, func, a, k):
+    _gate("task")
+    _emit("task_start", task=n)
+    try:
+        r = func(*a, **k)
+    except BaseException as e:
+        _emit("task_done", task=n, ok=False, error_type=type(e).__name__, error=_short(str(e)))
+        _flush()
+        raise
+    fields = {"result": r} if isinstance(r, int) and not isinstance(r, bool) and -(2**63) <= r < 2**63 else {"shown": _short(r)}
+    _emit("task_done", task=n, ok=True, **fields)
+    _flush()
+    return r
+
+
+_tasks = [0]
+
+
+def _patch_pool(m):
+    Pool = m.Pool
+    apply_async, map_async = Pool.apply_async, Pool._map_async
+    close, join, terminate = Pool.close, Pool.join, Pool.terminate
+
+    def on_done(n, cb, ok):
+        def callback(value):
+            t = threading.current_thread()
+            fields = {"task": n, "thread": t.name, "ok": ok, "tid": threading.get_native_id()}
+            if ok:
+                if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+                    fields["result"] = value
+            else:
+                fields["error_type"] = type(value).__name__
+                fields["error"] = _short(str(value))
+            _emit("callback", **fields)
+            _flush()
+            return cb(value)
+
+        return callback
+
+    def p_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        _tasks[0] += 1
+        n = _tasks[0]
+        _gate("apply_async")
+        _emit("task_submit", task=n)
+        if callback is not None:
+            callback = on_done(n, callback, True)
+        if error_callback is not None:
+            error_callback = on_done(n, error_callback, False)
+        return apply_async(self, _Task(n, func), args, kwds, callback, error_callback)
+
+    def p_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
+        items = list(iterable)
+        base = _tasks[0] + 1
+        _tasks[0] += len(items)
+        _gate("map")
+        for i in range(len(items)):
+            _emit("task_submit", task=base + i)
+        star = getattr(mapper, "__name__", "") == "starmapstar"
+        wrapped = _MapTask(base, func, star)
+        return map_async(self, wrapped, list(enumerate(items)), m.starmapstar, chunksize,
+                         callback, error_callback)
+
+    def pool_call(orig, what):
+        def wrapped(self, *a, **k):
+            if what != "close":
+                _gate(what)
+            _emit("pool_call", call=what)
+            _flush()
+            return orig(self, *a, **k)
+
+        return wrapped
+
+    Pool.apply_async, Pool._map_async = p_apply_async, p_map_async
+    Pool.close = pool_call(close, "close")
+    Pool.join = pool_call(join, "join")
+    Pool.terminate = pool_call(terminate, "terminate")
+
+
+# --- Managers ---------------------------------------------------------------
+
+
+def _patch_managers(m):
+    BaseProxy = m.BaseProxy
+    callmethod = BaseProxy._callmethod
+
+    def _callmethod(self, methodname, args=(), kwds={}):
+        if methodname.startswith("#") or threading.current_thread() is not threading.main_thread():
+            return callmethod(self, methodname, args, kwds)
+        typeid = getattr(self._token, "typeid", "?")
+        _gate("proxy")
+        shown = ", ".join([_short(a, 40) for a in args] + ["%s=%s" % (k, _short(v, 40)) for k, v in kwds.items()])
+        _flush()
+        try:
+            r = callmethod(self, methodname, args, kwds)
+        except BaseException as e:
+            _emit("proxy_call", typeid=typeid, method=methodname, args=shown,
+                  error="%s: %s" % (type(e).__name__, _short(str(e), 80)))
+            raise
+        _emit("proxy_call", typeid=typeid, method=methodname, args=shown, result=_short(r, 80))
+        return r
+
+    BaseProxy._callmethod = _callmethod
+
+
+# --- Output, sleep ----------------------------------------------------------
+
+
+class _Output:
+    """sys.stdout or sys.stderr: what the program prints, as events, a line
+    at a time, by process."""
+
+    def __init__(self, stream, inner):
+        self._stream = stream
+        self._inner = inner
+        self._line = ""
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not %s" % type(text).__name__)
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._send(line)
+        if len(self._line) > _MAX_TEXT:
+            line, self._line = self._line, ""
+            self._send(line)
+        return len(text)
+
+    def _send(self, text):
+        while True:
+            _emit("output", stream=self._stream, text=text[:_MAX_TEXT])
+            text = text[_MAX_TEXT:]
+            if not text:
+                break
+        if self._stream == "stderr":
+            _flush()
+
+    def flush(self):
+        if self._line:
+            line, self._line = self._line, ""
+            self._send(line)
+        _flush()
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _patch_time():
+    sleep = time.sleep
+
+    def wrapped(seconds):
+        if _words is not None and threading.current_thread() is threading.main_thread():
+            _emit("sleep", ms=int(seconds * 1000))
+            _flush()
+        return sleep(seconds)
+
+    # Still pickled as time.sleep (a process's target, under spawn).
+    wrapped.__module__, wrapped.__name__, wrapped.__qualname__ = "time", "sleep", "sleep"
+    wrapped.__doc__ = sleep.__doc__
+    time.sleep = wrapped
+
+
+# --- Start ------------------------------------------------------------------
+
+_PATCHES = {
+    "multiprocessing.synchronize": _patch_synchronize,
+    "multiprocessing.queues": _patch_queues,
+    "multiprocessing.process": _patch_process,
+    "multiprocessing.popen_fork": _patch_popen,
+    "multiprocessing.popen_forkserver": _patch_popen,
+    "multiprocessing.pool": _patch_pool,
+    "multiprocessing.managers": _patch_managers,
+}
+
+
+class _Finder:
+    """Patches a multiprocessing module once it has been imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _PATCHES:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return None
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            try:
+                _PATCHES[name](module)
+            except Exception as e:  # a Python mpviz does not know: say so, run on
+                _emit("error", message="mpviz could not follow %s: %s" % (name, e))
+
+        spec.loader.exec_module = patched
+        return spec
+
+
+def _after_fork():
+    global _pid, _buf, _buf_len, _mutex, _used, _names
+    _pid = os.getpid()
+    _buf = []
+    _buf_len = 0
+    _mutex = threading.Lock()
+    _used = 0
+    _names = {}
+    _counter[0] = 0
+
+
+def _at_exit():
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, _Output):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+    _flush()
+
+
+def start():
+    global _CFG, _pid, _fd, _words, _addr0, _futex, _program, _stdlib
+    raw = os.environ.get("MPVIZ_AGENT")
+    if not raw:
+        return
+    _CFG = json.loads(raw)
+    _pid = os.getpid()
+    _program = _CFG.get("program")
+    _stdlib = os.path.dirname(os.__file__)
+    fs = _CFG["fs"]
+    try:
+        _fd = os.open("/proc/%d/fd/%d" % (fs, _CFG["events"]), os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        # mpviz's run is over (or this process is not of it): run unseen.
+        _fd = None
+        return
+    try:
+        import ctypes
+        import mmap
+
+        gfd = os.open("/proc/%d/fd/%d" % (fs, _CFG["gates"]), os.O_RDWR | os.O_CLOEXEC)
+        size = 4 * (_CFG["slots"] + 1)
+        mem = mmap.mmap(gfd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        os.close(gfd)
+        _words = memoryview(mem).cast("I")
+        _addr0 = ctypes.addressof(ctypes.c_char.from_buffer(mem))
+        _futex = ctypes.CDLL(None, use_errno=True).syscall
+        _futex.restype = ctypes.c_long
+    except Exception as e:
+        _words = None
+        _emit("error", message="mpviz cannot pace this process: %s" % e)
+    os.register_at_fork(after_in_child=_after_fork)
+    sys.meta_path.insert(0, _Finder())
+    if _pid != _CFG["main"]:
+        cmd = open("/proc/self/cmdline", "rb").read().split(b"\0")
+        text = b" ".join(cmd)
+        if b"spawn_main" not in text:
+            if b"forkserver" in text:
+                name, role = "forkserver", "helper"
+            elif b"resource_tracker" in text:
+                name, role = "resource_tracker", "helper"
+            else:
+                name, role = "python", "process"
+            _emit("spawn", name=name, role=role, slot=_pid, ppid=os.getppid())
+    sys.stdout = _Output("stdout", sys.stdout)
+    sys.stderr = _Output("stderr", sys.stderr)
+    _patch_time()
+    import atexit
+
+    atexit.register(_at_exit)

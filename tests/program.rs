@@ -1,0 +1,529 @@
+//! `mpviz run PROG.py`: real Python programs (the tutorial's, in
+//! `scenarios/*.py`, and `tests/programs/`) run under mpviz, their
+//! invariants checked from the `--json` stream: what the processes did, as
+//! the agent inside each Python process and the fork server reported it.
+//! Every test needs a `python3` (3.8 or newer) on PATH, as CI installs.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use support::*;
+
+/// A program's run to its end: its events, its summary, its exit status.
+struct ProgramRun {
+    events: Vec<Value>,
+    summary: Value,
+    output: Output,
+}
+
+impl ProgramRun {
+    fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.events.iter().filter(move |e| e["kind"] == kind)
+    }
+
+    fn main_pid(&self) -> i64 {
+        self.of_kind("spawn")
+            .find(|e| e["role"] == "main")
+            .and_then(|e| e["pid"].as_i64())
+            .expect("the main process was spawned")
+    }
+
+    /// What each process printed, by PID.
+    fn printed(&self) -> Vec<(i64, String)> {
+        self.of_kind("output")
+            .map(|e| {
+                (
+                    e["pid"].as_i64().unwrap(),
+                    e["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+}
+
+/// Runs `mpviz run --json [extra] PROG ARGS` to its end in a fresh
+/// temporary directory that it must leave empty.
+fn run_program(extra: &[&str], program: &str, args: &[&str]) -> ProgramRun {
+    let mut all = vec!["run", "--json"];
+    all.extend_from_slice(extra);
+    all.push(program);
+    all.extend_from_slice(args);
+    let output = run_to_end(&all);
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    let mut events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let summary = events.pop().expect("no output");
+    assert_eq!(
+        summary["kind"], "summary",
+        "{all:?}: the last line is the summary"
+    );
+    ProgramRun {
+        events,
+        summary,
+        output,
+    }
+}
+
+fn tutorial(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn test_program(name: &str) -> String {
+    format!("{}/tests/programs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every process of the run, spawned once each, with a distinct PID, and
+/// each child's exit reported once, with the exit code the OS gave.
+fn assert_processes_real(run: &ProgramRun) {
+    let spawned: Vec<i64> = run
+        .of_kind("spawn")
+        .filter(|e| e["role"] != "forkserver")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    let distinct: HashSet<i64> = spawned.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        spawned.len(),
+        "a PID spawned twice: {spawned:?}"
+    );
+    let me = run.events[0]["parent_pid"].as_i64().unwrap();
+    assert!(
+        !distinct.contains(&me),
+        "mpviz itself is no process of the program"
+    );
+    let mut exits: HashMap<i64, u32> = HashMap::new();
+    for e in run.of_kind("exit") {
+        *exits.entry(e["pid"].as_i64().unwrap()).or_default() += 1;
+    }
+    for (pid, n) in &exits {
+        assert_eq!(*n, 1, "PID {pid} exited {n} times");
+    }
+    for e in run.of_kind("spawn").filter(|e| e["role"] != "helper") {
+        let pid = e["pid"].as_i64().unwrap();
+        assert!(
+            exits.contains_key(&pid),
+            "{} (PID {pid}) never exited",
+            e["name"]
+        );
+    }
+}
+
+/// A lock is never held by two processes: in the stream's order, each
+/// acquire finds it free, and each release is its holder's.
+fn assert_one_holder_at_a_time(run: &ProgramRun) -> u32 {
+    let mut holder: HashMap<String, i64> = HashMap::new();
+    let mut taken = 0;
+    for e in &run.events {
+        let lock = || e["lock"].as_str().unwrap().to_string();
+        let pid = e["pid"].as_i64().unwrap_or_default();
+        match e["kind"].as_str().unwrap() {
+            "lock_acquire" => {
+                let before = holder.insert(lock(), pid);
+                assert_eq!(before, None, "{e}: the lock was held by {before:?}");
+                taken += 1;
+            }
+            "lock_release" => {
+                assert_eq!(
+                    holder.remove(&lock()),
+                    Some(pid),
+                    "{e}: released by a non-holder"
+                );
+            }
+            _ => {}
+        }
+    }
+    taken
+}
+
+/// Every item put into a queue is got once, by a get that came after it.
+fn assert_items_got_once(run: &ProgramRun) -> usize {
+    let mut put = BTreeSet::new();
+    let mut got = BTreeSet::new();
+    for e in &run.events {
+        let item = || {
+            (
+                e["queue"].as_str().unwrap().to_string(),
+                e["item"].as_u64().unwrap(),
+            )
+        };
+        match e["kind"].as_str().unwrap() {
+            "put" => assert!(put.insert(item()), "{e}: put twice"),
+            "get" => {
+                assert!(put.contains(&item()), "{e}: got before its put");
+                assert!(got.insert(item()), "{e}: got twice");
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(put, got, "every item put is got");
+    put.len()
+}
+
+#[test]
+fn the_ticket_program_with_its_lock_never_oversells_and_its_lock_never_has_two_holders() {
+    let run = run_program(&[], &tutorial("ticket.py"), &[]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    // ticket.py: ten buyers, five tickets, each buyer takes the lock once.
+    assert_eq!(assert_one_holder_at_a_time(&run), 10);
+    let printed = run.printed();
+    let sold = printed
+        .iter()
+        .filter(|(_, t)| t.ends_with("got a ticket"))
+        .count();
+    let none = printed
+        .iter()
+        .filter(|(_, t)| t.ends_with("no ticket left"))
+        .count();
+    assert_eq!((sold, none), (5, 5), "{printed:?}");
+    // Each buyer printed its own line, as its own process.
+    let buyers: HashSet<i64> = printed
+        .iter()
+        .filter(|(_, t)| t.starts_with("buyer"))
+        .map(|(pid, _)| *pid)
+        .collect();
+    assert_eq!(buyers.len(), 10);
+    assert!(!buyers.contains(&run.main_pid()));
+    let codes: Vec<i64> = run
+        .of_kind("exit")
+        .map(|e| e["exitcode"].as_i64().unwrap())
+        .collect();
+    assert!(codes.iter().all(|&c| c == 0), "{codes:?}");
+}
+
+#[test]
+fn every_pool_callback_runs_in_the_main_process_on_the_result_handler_thread() {
+    let run = run_program(&[], &tutorial("pool.py"), &[]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    let main = run.main_pid();
+    let workers: HashSet<i64> = run
+        .of_kind("spawn")
+        .filter(|e| e["role"] == "worker")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 3, "pool.py starts a pool of three");
+    let submitted: BTreeSet<u64> = run
+        .of_kind("task_submit")
+        .map(|e| e["task"].as_u64().unwrap())
+        .collect();
+    let done: BTreeMap<u64, i64> = run
+        .of_kind("task_done")
+        .map(|e| (e["task"].as_u64().unwrap(), e["pid"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        submitted,
+        done.keys().copied().collect(),
+        "every task submitted ran once"
+    );
+    assert!(
+        done.values().all(|pid| workers.contains(pid)),
+        "tasks run in the workers"
+    );
+    let callbacks: Vec<&Value> = run.of_kind("callback").collect();
+    assert!(!callbacks.is_empty());
+    for cb in callbacks {
+        assert_eq!(cb["pid"].as_i64(), Some(main), "{cb}");
+        assert_ne!(cb["tid"].as_i64(), Some(main), "{cb}: not the main thread");
+        assert!(
+            cb["thread"].as_str().unwrap().contains("_handle_results"),
+            "{cb}"
+        );
+    }
+}
+
+#[test]
+fn every_item_of_the_queue_program_is_got_once() {
+    let run = run_program(&[], &tutorial("queue.py"), &[]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    assert!(assert_items_got_once(&run) > 0);
+}
+
+#[test]
+fn the_managers_dict_gets_one_entry_per_worker() {
+    let run = run_program(&[], &tutorial("manager.py"), &[]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    let setters: Vec<i64> = run
+        .of_kind("proxy_call")
+        .filter(|e| e["typeid"] == "dict" && e["method"] == "__setitem__")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    let distinct: HashSet<i64> = setters.iter().copied().collect();
+    assert_eq!(
+        (setters.len(), distinct.len()),
+        (10, 10),
+        "manager.py has ten workers"
+    );
+    let manager = run
+        .of_kind("spawn")
+        .filter(|e| e["role"] == "manager")
+        .count();
+    assert_eq!(manager, 1, "one server process");
+}
+
+/// One program doing a little of everything, under each start method.
+fn each_start_method(method: &str) {
+    let run = run_program(&[], &test_program("methods.py"), &[method]);
+    assert_eq!(
+        run.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.output.stderr)
+    );
+    assert_processes_real(&run);
+    assert_eq!(assert_one_holder_at_a_time(&run), 3);
+    assert_eq!(assert_items_got_once(&run), 5);
+    let main = run.main_pid();
+    let callbacks: Vec<i64> = run
+        .of_kind("callback")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        callbacks,
+        vec![main; 4],
+        "four callbacks, in the main process"
+    );
+    let names: HashSet<&str> = run
+        .of_kind("spawn")
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    // Named as multiprocessing names them: Process-1 (ForkProcess-1 and
+    // the like from a context), PoolWorker-N, SyncManager-N.
+    for kind in ["Process-1", "PoolWorker-", "SyncManager-"] {
+        assert!(names.iter().any(|n| n.contains(kind)), "{kind}: {names:?}");
+    }
+    // terminate(): the OS's SIGTERM, as Python's waitpid saw it.
+    let codes: Vec<i64> = run
+        .of_kind("exit")
+        .map(|e| e["exitcode"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|&&c| c == -15).count(), 1, "{codes:?}");
+    let joined = run
+        .of_kind("process_call")
+        .filter(|e| e["call"].as_str().unwrap().ends_with(".join()"))
+        .filter(|e| e["exitcode"] == -15)
+        .count();
+    assert_eq!(joined, 1);
+    let printed: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
+    assert!(
+        printed.contains(&"got [0, 1, 2, 3, 4]".to_string()),
+        "{printed:?}"
+    );
+    assert!(
+        printed.contains(&"map [0, 1, 4]".to_string()),
+        "{printed:?}"
+    );
+    assert!(printed.contains(&"dict 2".to_string()), "{printed:?}");
+}
+
+#[test]
+fn under_fork_every_process_lock_queue_pool_and_manager_is_followed() {
+    each_start_method("fork");
+}
+
+#[test]
+fn under_spawn_every_process_lock_queue_pool_and_manager_is_followed() {
+    each_start_method("spawn");
+}
+
+#[test]
+fn under_forkserver_every_process_lock_queue_pool_and_manager_is_followed() {
+    each_start_method("forkserver");
+}
+
+#[test]
+fn a_paced_run_grants_every_action_and_ends_as_a_free_one() {
+    let run = run_program(&["--speed", "5000"], &test_program("methods.py"), &["fork"]);
+    assert_eq!(run.code(), Some(0));
+    assert_eq!(assert_one_holder_at_a_time(&run), 3);
+    assert_eq!(assert_items_got_once(&run), 5);
+    let ready = run.of_kind("ready").count();
+    let granted = run.of_kind("grant").count();
+    assert!(ready > 20, "every operation waited at its gate: {ready}");
+    assert_eq!(ready, granted, "each ready got its permit");
+    // Each ready names the program's line, read from the Python frame.
+    let source = std::fs::read_to_string(test_program("methods.py")).unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    for e in run.of_kind("ready") {
+        let n = e["args"]["line"].as_u64().expect("a line") as usize;
+        let code = e["args"]["code"].as_str().unwrap();
+        assert_eq!(lines[n - 1].trim(), code, "{e}");
+    }
+}
+
+fn write_program(dir: &Path, name: &str, source: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, source).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn the_programs_exit_code_is_mpvizs_and_its_errors_are_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let three = write_program(
+        dir.path(),
+        "three.py",
+        "import sys\nprint('bye')\nsys.exit(3)\n",
+    );
+    let run = run_program(&[], &three, &[]);
+    assert_eq!(run.code(), Some(3));
+    assert_eq!(run.summary["exitcode"], 3);
+    assert_eq!(run.printed(), vec![(run.main_pid(), "bye".to_string())]);
+
+    let broken = write_program(dir.path(), "broken.py", "print('never'\n");
+    let run = run_program(&[], &broken, &[]);
+    assert_eq!(run.code(), Some(1));
+    let said: Vec<&Value> = run.of_kind("output").collect();
+    assert!(said.iter().all(|e| e["stream"] == "stderr"), "{said:?}");
+    assert!(
+        said.iter()
+            .any(|e| e["text"].as_str().unwrap().starts_with("SyntaxError")),
+        "{said:?}"
+    );
+
+    let raises = write_program(
+        dir.path(),
+        "raises.py",
+        "import multiprocessing as mp\n\ndef f():\n    raise ValueError('no')\n\n\
+         if __name__ == '__main__':\n    p = mp.Process(target=f)\n    p.start()\n    p.join()\n    print(p.exitcode)\n",
+    );
+    let run = run_program(&[], &raises, &[]);
+    assert_eq!(run.code(), Some(0));
+    let child = run
+        .of_kind("spawn")
+        .find(|e| e["role"] == "process")
+        .unwrap()["pid"]
+        .as_i64();
+    let exit = run
+        .of_kind("exit")
+        .find(|e| e["pid"].as_i64() == child)
+        .unwrap();
+    assert_eq!(exit["exitcode"], 1, "an uncaught exception: exit code 1");
+    let traceback = run
+        .of_kind("output")
+        .filter(|e| e["pid"].as_i64() == child && e["stream"] == "stderr")
+        .any(|e| e["text"] == "ValueError: no");
+    assert!(traceback, "the child's traceback is its own output");
+}
+
+#[test]
+fn a_program_without_multiprocessing_runs_as_one_process_with_its_own_sitecustomize() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(
+        site.join("sitecustomize.py"),
+        "import builtins\nbuiltins.MINE = 42\n",
+    )
+    .unwrap();
+    let plain = write_program(
+        dir.path(),
+        "plain.py",
+        "import sys\nprint(MINE, 'multiprocessing' in sys.modules, sys.argv[1:])\n",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(tmp.path(), &["run", "--json", &plain, "a", "--b"])
+        .env("PYTHONPATH", &site)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let printed: Vec<&str> = events
+        .iter()
+        .filter(|e| e["kind"] == "output")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(printed, ["42 False ['a', '--b']"]);
+    let spawned = events
+        .iter()
+        .filter(|e| e["kind"] == "spawn" && e["role"] != "forkserver")
+        .count();
+    assert_eq!(spawned, 1);
+    assert_dir_empty(tmp.path());
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("python-old");
+    std::fs::write(&old, "#!/bin/sh\necho 3.7\n").unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let ok = write_program(dir.path(), "ok.py", "print(1)\n");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--headless", "/no/such/prog.py"],
+            "/no/such/prog.py",
+        ),
+        (
+            vec!["run", "--headless", "--python", "/no/such/python", &ok],
+            "/no/such/python",
+        ),
+        (
+            vec!["run", "--headless", "--python", old.to_str().unwrap(), &ok],
+            "3.7",
+        ),
+        (vec!["run", "--headless"], "PROG.py"),
+    ];
+    for (args, says) in cases {
+        let out = run_to_end(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn killing_mpviz_ends_every_python_process_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let forever = write_program(
+        dir.path(),
+        "forever.py",
+        "import multiprocessing as mp, time\n\ndef f():\n    time.sleep(600)\n\n\
+         if __name__ == '__main__':\n    ctx = mp.get_context('spawn')\n    ps = [ctx.Process(target=f) for _ in range(3)]\n    \
+         for p in ps:\n        p.start()\n    print('started', flush=True)\n    for p in ps:\n        p.join()\n",
+    );
+    for signal in [Signal::SIGKILL, Signal::SIGTERM] {
+        let mut live = LiveRun::start(&["run", "--json", &forever]);
+        let mut pids = Vec::new();
+        live.read_until(|e: &Value| {
+            if e["kind"] == "spawn" {
+                pids.push(e["pid"].as_i64().unwrap());
+            }
+            e["kind"] == "output"
+        });
+        assert!(pids.len() >= 4, "{pids:?}");
+        assert!(pids.iter().all(|&p| alive(p)));
+        kill(Pid::from_raw(live.child.id() as i32), signal).unwrap();
+        let _ = live.child.wait();
+        wait_until("every Python process of the run is gone", || {
+            pids.iter().all(|&p| !alive(p))
+        });
+        wait_until_nothing_left("nothing of the run is left", live.tmp.path());
+    }
+}
