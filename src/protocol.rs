@@ -763,6 +763,15 @@ kinds! {
         stream: Name,
         text: String,
     },
+    /// Processes that each wait for a lock the next holds, the last's held
+    /// by the first: `cycle`, each process with the lock it waits for.
+    /// Named by the pacer only on evidence: each `seen` asleep in the
+    /// kernel in a futex wait with no timeout (a blocking acquire), which
+    /// only another's release could end.
+    DeadlockCycle["deadlock_cycle", report, notable] {
+        cycle: Vec<(Pid, Name)>,
+        seen: Vec<SeenBlocked>,
+    },
     /// Something went wrong in the run (a fork failed, a limit was hit).
     Error["error", report, normal] {
         message: String,
@@ -1133,6 +1142,10 @@ mod tests {
             Body::LockGaveUp {
                 lock: "lock".into(),
                 timeout_ms: Some(100),
+            },
+            Body::DeadlockCycle {
+                cycle: vec![(8, "a".into()), (9, "b".into())],
+                seen: Vec::new(),
             },
             Body::ProxyCall {
                 typeid: "dict".into(),

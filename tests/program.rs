@@ -527,3 +527,66 @@ fn killing_mpviz_ends_every_python_process_of_the_run() {
         wait_until_nothing_left("nothing of the run is left", live.tmp.path());
     }
 }
+
+#[test]
+fn a_deadlock_among_the_programs_locks_is_named_with_its_cycle_and_the_run_can_be_ended() {
+    let mut live = LiveRun::start(&["run", "--json", &test_program("deadlock.py")]);
+    let seen = live.read_until(|e: &Value| e["kind"] == "deadlock_cycle");
+    let children: HashMap<i64, String> = seen
+        .iter()
+        .filter(|e| e["kind"] == "spawn" && e["role"] == "process")
+        .map(|e| {
+            (
+                e["pid"].as_i64().unwrap(),
+                e["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let named = seen.last().unwrap();
+    let cycle: Vec<(i64, String)> = named["cycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|link| {
+            (
+                link[0].as_i64().unwrap(),
+                link[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // The two workers, each waiting for the lock the other holds.
+    assert_eq!(cycle.len(), 2, "{named}");
+    let pids: HashSet<i64> = cycle.iter().map(|(p, _)| *p).collect();
+    assert_eq!(pids, children.keys().copied().collect(), "{named}");
+    let locks: BTreeSet<&str> = cycle.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(locks, BTreeSet::from(["a", "b"]));
+    let holder_of = |lock: &str| {
+        seen.iter()
+            .rev()
+            .find(|e| e["kind"] == "lock_acquire" && e["lock"] == lock)
+            .and_then(|e| e["pid"].as_i64())
+    };
+    for (i, (_, lock)) in cycle.iter().enumerate() {
+        let next = cycle[(i + 1) % cycle.len()].0;
+        assert_eq!(
+            holder_of(lock),
+            Some(next),
+            "{lock} is held by the next in the cycle"
+        );
+    }
+    // The evidence: each asleep in the kernel, in a futex wait with no timeout.
+    for evidence in named["seen"].as_array().unwrap() {
+        assert_eq!(evidence["state"], "S");
+        let syscall: Vec<&str> = evidence["syscall"].as_str().unwrap().split(' ').collect();
+        assert_eq!(syscall[0], nix::libc::SYS_futex.to_string());
+        assert_eq!(syscall[4], "0x0", "no timeout");
+    }
+    // Deadlocked for ever; the run still ends, and nothing is left.
+    let pids: Vec<i64> = pids.into_iter().collect();
+    kill(Pid::from_raw(live.child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(live.child.wait().unwrap().code(), Some(143));
+    wait_until("the deadlocked processes are gone", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+    wait_until_nothing_left("nothing of the run is left", live.tmp.path());
+}

@@ -12,6 +12,7 @@
 //! The engine knows nothing of the screen: the TUI, `--headless`, `--json` and
 //! the tests all read the same [`Run::events`].
 
+mod deadlock;
 pub mod forkserver;
 pub mod limits;
 pub mod pacer;
@@ -110,7 +111,8 @@ impl Run {
             opts.paused,
             scenario.actors_at_start(),
         )
-        .following(opts.plan.clone());
+        .following(opts.plan.clone())
+        .idle_after(scenario.waits_unseen().then_some(Duration::from_millis(20)));
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;
         let ipc = scenario.open_ipc()?;

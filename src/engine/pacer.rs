@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::deadlock::{self, WaitFor};
 use super::schedule::{Follow, Planned, Schedule, Why};
 use crate::ipc::{Gates, RunClock};
 use crate::protocol::{Act, Body, Event, Name, Pid};
@@ -101,6 +102,9 @@ pub const SETTLE: Duration = Duration::from_millis(500);
 /// after another, up to this many (asked while nobody waits at a gate, one).
 const MOST_OWED: u32 = 16;
 
+/// How often the pacer looks in `/proc` for the evidence of a deadlock.
+const LOOK_FOR_DEADLOCK: Duration = Duration::from_millis(10);
+
 /// How often the pacer looks in `/proc` for a blocked process to be asleep.
 const LOOK_AGAIN: Duration = Duration::from_millis(1);
 
@@ -164,6 +168,12 @@ pub(crate) enum Seen {
     LockWait(Name),
     LockAcquire(Name),
     LockRelease(Name),
+    /// A timed or non-blocking acquire returned without the lock.
+    LockGaveUp,
+    LockMade {
+        lock: Name,
+        kind: Name,
+    },
     /// Blocked until another process acts: on the manager's socket (a
     /// worker that asked, the server that answered).
     Blocked,
@@ -204,6 +214,11 @@ impl Seen {
             Body::LockWait { lock } => Seen::LockWait(lock.clone()),
             Body::LockAcquire { lock } => Seen::LockAcquire(lock.clone()),
             Body::LockRelease { lock } => Seen::LockRelease(lock.clone()),
+            Body::LockGaveUp { .. } => Seen::LockGaveUp,
+            Body::LockMade { lock, lock_kind } => Seen::LockMade {
+                lock: lock.clone(),
+                kind: lock_kind.as_str().into(),
+            },
             // Waits until the queue changes, for the server's answer, for
             // the next request.
             Body::Blocked { queue, op } => Seen::QueueBlocked {
@@ -263,6 +278,11 @@ struct Actor {
     /// then on, what wakes it is the kernel's to pick among those asleep,
     /// in the order they went to sleep.
     asleep: bool,
+    /// When it was last granted or heard from.
+    news_at: Instant,
+    /// Busy, but seen asleep in the kernel a while after its last news:
+    /// waiting on something the pacer does not see (see [`Pacer::idle_after`]).
+    idle: bool,
 }
 
 pub(crate) struct Pacer {
@@ -311,6 +331,19 @@ pub(crate) struct Pacer {
     /// freed it (each is stamped once done), so the stream can tell the
     /// wake first. By what they waited for.
     woken_early: HashMap<Name, u32>,
+    /// Where processes wait on much the pacer does not see (a user's
+    /// program, `mpviz run`: a join, a pool's own queues, a manager's
+    /// socket): a busy process seen asleep in the kernel this long after
+    /// its last news is taken to wait, not to act, and holds no grant up.
+    idle_after: Option<Duration>,
+    /// Who holds and who waits for each lock, for deadlocks.
+    waits: WaitFor,
+    /// Whether the locks changed since the last look for a cycle.
+    waits_changed: bool,
+    /// A cycle found, not yet named: its evidence is still to be seen.
+    suspect: Option<Vec<(Pid, Name)>>,
+    /// The cycles named, by their processes.
+    named: HashSet<Vec<Pid>>,
 }
 
 impl Pacer {
@@ -346,6 +379,11 @@ impl Pacer {
             main_busy: None,
             main_waits_for: None,
             woken_early: HashMap::new(),
+            idle_after: None,
+            waits: WaitFor::default(),
+            waits_changed: false,
+            suspect: None,
+            named: HashSet::new(),
         };
         pacer.apply_mode();
         pacer
@@ -355,6 +393,13 @@ impl Pacer {
     pub(crate) fn following(mut self, plan: Option<Arc<Schedule>>) -> Pacer {
         self.follow = plan.map(Follow::new);
         self.apply_mode();
+        self
+    }
+
+    /// A pacer of processes that wait on much it does not see: see
+    /// [`Pacer::idle_after`].
+    pub(crate) fn idle_after(mut self, after: Option<Duration>) -> Pacer {
+        self.idle_after = after;
         self
     }
 
@@ -386,6 +431,8 @@ impl Pacer {
             if let Some(actor) = self.actors.get_mut(&pid) {
                 actor.doing = Doing::Busy;
                 actor.busy_until = until;
+                actor.news_at = Instant::now();
+                actor.idle = false;
             }
             self.settle_by = until;
             // Sent before the permit is given: what the permit lets the
@@ -449,7 +496,8 @@ impl Pacer {
         let joining: HashSet<Pid> = self.actors.values().filter_map(|a| a.thread_of).collect();
         for (pid, actor) in &self.actors {
             let unsure = actor.doing == Doing::Blocked && !actor.asleep;
-            if (actor.doing == Doing::Busy || unsure) && !joining.contains(pid) {
+            let busy = actor.doing == Doing::Busy && !actor.idle;
+            if (busy || unsure) && !joining.contains(pid) {
                 at = at.max(Some(actor.busy_until));
             }
         }
@@ -464,10 +512,17 @@ impl Pacer {
     /// whether some are still to be seen.
     fn look_for_sleepers(&mut self) -> bool {
         let mut unsure = false;
+        let now = Instant::now();
         for (&pid, actor) in &mut self.actors {
             if actor.doing == Doing::Blocked && !actor.asleep {
                 actor.asleep = asleep_in_kernel(pid);
                 unsure |= !actor.asleep;
+            }
+            if let Some(after) = self.idle_after {
+                if actor.doing == Doing::Busy && !actor.idle && now < actor.busy_until {
+                    actor.idle = now >= actor.news_at + after && asleep_in_kernel(pid);
+                    unsure |= !actor.idle;
+                }
             }
         }
         unsure
@@ -480,6 +535,7 @@ impl Pacer {
     /// Follows what a process did (see [`Seen`]).
     fn seen(&mut self, pid: Pid, seen: Seen) {
         let now = Instant::now();
+        self.follow_locks(pid, &seen);
         self.settle_by = self.settle_by.max(now + SETTLE);
         if let Some(follow) = &mut self.follow {
             follow.moved();
@@ -496,6 +552,8 @@ impl Pacer {
                     thread_of,
                     slot,
                     asleep: false,
+                    news_at: now,
+                    idle: false,
                 },
             );
             return;
@@ -517,6 +575,8 @@ impl Pacer {
         }
         if let Some(actor) = self.actors.get_mut(&pid) {
             actor.busy_until = actor.busy_until.max(now + SETTLE);
+            actor.news_at = now;
+            actor.idle = false;
         }
         let released = match (&seen, self.actors.get_mut(&pid)) {
             // The main process is no actor, but it may block on a queue,
@@ -556,6 +616,12 @@ impl Pacer {
             (Seen::LockRelease(lock), Some(actor)) => {
                 actor.holds = actor.holds.saturating_sub(1);
                 Some(lock.clone())
+            }
+            (Seen::LockMade { .. }, Some(_)) => None,
+            (Seen::LockGaveUp, Some(actor)) => {
+                actor.doing = Doing::Busy;
+                actor.waits_for = None;
+                None
             }
             (Seen::Blocked, Some(actor)) => {
                 actor.doing = Doing::Blocked;
@@ -745,11 +811,61 @@ impl Pacer {
         }
     }
 
-    /// Whether a blocked process is still to be seen asleep in the kernel.
+    /// Follows who holds and who waits for each lock (see [`deadlock`]).
+    fn follow_locks(&mut self, pid: Pid, seen: &Seen) {
+        match seen {
+            Seen::LockWait(lock) => self.waits.wait(pid, lock),
+            Seen::LockAcquire(lock) => self.waits.acquire(pid, lock),
+            Seen::LockRelease(lock) => self.waits.release(pid, lock),
+            Seen::LockGaveUp => self.waits.gave_up(pid),
+            Seen::LockMade { lock, kind } => self.waits.made(lock, kind),
+            Seen::Exit => self.waits.exited(pid),
+            _ => return,
+        }
+        self.waits_changed = true;
+    }
+
+    /// Looks for a deadlock: a cycle of waits in the reports, then its
+    /// evidence in `/proc`; names it once every process of it is seen
+    /// stuck. Returns whether a cycle waits for its evidence (look again
+    /// soon).
+    fn look_for_deadlock(&mut self) -> bool {
+        if std::mem::take(&mut self.waits_changed) {
+            self.suspect = self.waits.cycle().filter(|cycle| {
+                let pids: Vec<Pid> = cycle.iter().map(|(p, _)| *p).collect();
+                !self.named.contains(&pids)
+            });
+        }
+        let Some(cycle) = &self.suspect else {
+            return false;
+        };
+        let seen: Option<Vec<_>> = cycle
+            .iter()
+            .map(|(pid, _)| deadlock::evidence(*pid))
+            .collect();
+        let Some(seen) = seen else {
+            return true;
+        };
+        let cycle = self.suspect.take().unwrap_or_default();
+        self.named.insert(cycle.iter().map(|(p, _)| *p).collect());
+        let body = Body::DeadlockCycle { cycle, seen };
+        let _ = self
+            .out
+            .send(vec![Event::new(self.clock.now(), None, body)]);
+        false
+    }
+
+    /// Whether a blocked process is still to be seen asleep in the kernel
+    /// (or, where the pacer looks for them, a busy one to be seen idle).
     fn unsure_sleepers(&self) -> bool {
-        self.actors
-            .values()
-            .any(|a| a.doing == Doing::Blocked && !a.asleep)
+        let now = Instant::now();
+        self.actors.values().any(|a| {
+            (a.doing == Doing::Blocked && !a.asleep)
+                || (self.idle_after.is_some()
+                    && a.doing == Doing::Busy
+                    && !a.idle
+                    && now < a.busy_until)
+        })
     }
 
     /// How long to sleep before the next paced grant is due, if one is:
@@ -954,12 +1070,18 @@ impl Pacer {
         }
         self.announce();
         loop {
+            let suspect = self.look_for_deadlock();
             let wait = if self.follow.is_some() {
                 let now = Instant::now();
                 self.follow_next(now)
                     .map(|at| at.saturating_duration_since(Instant::now()))
             } else {
                 self.due_in()
+            };
+            // A cycle whose evidence is still to come: looked at again soon.
+            let wait = match (suspect, wait) {
+                (true, wait) => Some(wait.map_or(LOOK_FOR_DEADLOCK, |w| w.min(LOOK_FOR_DEADLOCK))),
+                (false, wait) => wait,
             };
             let input = match wait {
                 Some(wait) if wait.is_zero() => {
@@ -1219,6 +1341,59 @@ mod tests {
         p.actors.get_mut(&busy).unwrap().busy_until = Instant::now();
         p.tick();
         assert_eq!(total2(&gates), 2);
+    }
+
+    /// A user's program waits on much the pacer does not see: a busy
+    /// process seen asleep in the kernel a while after its last news (here
+    /// a real `sleep`) holds grants up no longer; one that is running does.
+    #[test]
+    fn a_busy_process_seen_asleep_a_while_after_its_news_is_idle_where_waits_are_unseen() {
+        let mut sleeper = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let spinner = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn();
+        let mut spinner = spinner.unwrap();
+        for (busy, becomes_idle) in [(sleeper.id(), true), (spinner.id(), false)] {
+            let (gates, _fd) = Gates::create(2).unwrap();
+            let gates = Arc::new(gates);
+            let (tx, _rx) = crossbeam_channel::unbounded();
+            let mut p = Pacer::new(
+                gates,
+                tx,
+                RunClock::start(),
+                1,
+                Speed::PerSecond(1000.0),
+                false,
+                2,
+            )
+            .idle_after(Some(Duration::from_millis(20)));
+            let busy = busy as Pid;
+            for (slot, pid) in [(0, 1), (1, busy)] {
+                let spawn = Seen::Spawn {
+                    slot,
+                    thread_of: None,
+                };
+                p.seen(pid, spawn);
+            }
+            p.ready(1, 0, Act::new("go"));
+            assert!(!p.settled(Instant::now()), "just heard from: waited for");
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline && !p.settled(Instant::now()) {
+                p.look_for_sleepers();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // Either way it is waited for no longer than SETTLE; seen idle,
+            // much less (the loop stops at the first settled look).
+            let settled_early = p.actors[&busy].idle;
+            assert_eq!(settled_early, becomes_idle, "PID {busy}");
+        }
+        let _ = sleeper.kill();
+        let _ = spinner.kill();
+        let _ = sleeper.wait();
+        let _ = spinner.wait();
     }
 
     fn total2(gates: &Gates) -> u32 {

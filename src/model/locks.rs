@@ -100,6 +100,9 @@ pub struct Locks {
     by_name: BTreeMap<String, LockState>,
     /// Deadlocks named in the stream.
     pub deadlocks: u32,
+    /// The newest cycle of waits named a deadlock: each process with the
+    /// lock it waits for, held by the next.
+    pub cycle: Option<Vec<(Pid, String)>>,
 }
 
 impl Deref for Locks {
@@ -161,7 +164,13 @@ impl Locks {
                 }
             }
             Body::LockMade { lock, lock_kind } => {
-                self.lock(lock).kept_by_the_dead = lock_kind == "semaphore";
+                // A POSIX semaphore (Python's Lock, RLock, Semaphore and
+                // BoundedSemaphore are): not let go for the dead.
+                self.lock(lock).kept_by_the_dead = lock_kind != "flock";
+            }
+            Body::DeadlockCycle { cycle, .. } => {
+                self.cycle = Some(cycle.iter().map(|(p, l)| (*p, l.to_string())).collect());
+                self.deadlocks += 1;
             }
             Body::Deadlock {
                 lock,

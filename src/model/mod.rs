@@ -261,6 +261,7 @@ impl Model {
             | Body::LockRelease { .. }
             | Body::LockMade { .. }
             | Body::LockGaveUp { .. }
+            | Body::DeadlockCycle { .. }
             | Body::Deadlock { .. } => self.locks.apply(ev),
             Body::Output { stream, text } => {
                 if self.output.len() == OUTPUT_CAPACITY {

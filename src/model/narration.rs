@@ -105,6 +105,12 @@ pub(super) fn moment(ev: &Event, model: &Model) -> Option<Happened> {
                 to,
             });
         }
+        Body::DeadlockCycle { cycle, .. } => {
+            return Some(Happened {
+                moment: Moment::Deadlock,
+                to: cycle.iter().map(|(pid, _)| *pid).collect(),
+            });
+        }
         Body::Error { .. } => {
             return Some(Happened {
                 moment: Moment::Error,

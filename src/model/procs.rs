@@ -39,6 +39,9 @@ pub enum Activity {
     Exited(i32),
     /// A thread that ended: its process's join on it returned.
     Joined,
+    /// Granted its permit, and doing what it waited at its gate to do,
+    /// with nothing reported yet (a join that waits, say).
+    Doing(crate::protocol::Act),
 }
 
 /// What a queue operation was: a put or a get.
@@ -247,6 +250,11 @@ impl Procs {
         };
         match &ev.body {
             Body::Ready { action } => p.at_gate = Some(action.clone()),
+            Body::Grant { .. } => {
+                if let Some(action) = p.at_gate.take() {
+                    p.activity = Activity::Doing(action);
+                }
+            }
             Body::Outcome { result } => p.outcome = Some(*result),
             Body::Exit { exitcode } => {
                 p.exitcode = Some(*exitcode);

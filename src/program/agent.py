@@ -183,19 +183,17 @@ def _py(value):
     return _short(value)
 
 
-def _made_by_program(module):
-    """Whether the object being made (by multiprocessing's `module`) was
-    asked for by the program's code, not by multiprocessing or another
-    library for itself: the first frame out of the agent, `module` and
-    multiprocessing's context is the program's."""
+def _made_by_program(obj):
+    """Whether `obj`, being made, was asked for by the program's code, not
+    by multiprocessing (a Condition's, a Barrier's, a queue's own locks) or
+    another library for itself: past the agent, `obj`'s own constructors
+    and multiprocessing's context, the first frame is the program's."""
     f = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
-        if name.startswith(_here):
-            f = f.f_back
-            continue
-        base = os.path.basename(name)
-        if base in ("context.py", module) and "multiprocessing" in name:
+        mine = f.f_locals.get("self") is obj
+        context = os.path.basename(name) == "context.py" and "multiprocessing" in name
+        if name.startswith(_here) or mine or context:
             f = f.f_back
             continue
         return not (name.startswith(_stdlib) or name.startswith("<"))
@@ -232,10 +230,10 @@ def _patch_synchronize(m):
 
         def __init__(self, *a, **k):
             init(self, *a, **k)
-            if type(self) is cls and _made_by_program("synchronize.py"):
+            if type(self) is cls and _made_by_program(self):
                 self._mpviz = _name_for(kind)
-                # Python's locks are POSIX semaphores (SemLock).
-                _emit("lock_made", lock=self._mpviz, lock_kind="semaphore")
+                # Its kind as Python names it: each is a POSIX semaphore.
+                _emit("lock_made", lock=self._mpviz, lock_kind=kind)
                 self._make_methods()
 
         cls.__init__ = __init__
@@ -352,7 +350,7 @@ def _patch_queues(m):
 
         def __init__(self, *a, **k):
             init(self, *a, **k)
-            if type(self) is cls and _made_by_program("queues.py"):
+            if type(self) is cls and _made_by_program(self):
                 self._mpviz = _name_for(kind)
                 size = getattr(self, "_maxsize", 0)
                 bounded = size if size and size < 2**30 else 0
@@ -426,7 +424,7 @@ def _patch_queues(m):
 
     def s_init(self, *a, **k):
         sinit(self, *a, **k)
-        if type(self) is simple and _made_by_program("queues.py"):
+        if type(self) is simple and _made_by_program(self):
             self._mpviz = _name_for("SimpleQueue")
             _emit("queue_depth", queue=self._mpviz, depth=0, maxsize=0)
 

@@ -162,6 +162,10 @@ impl Scenario for Program {
         1
     }
 
+    fn waits_unseen(&self) -> bool {
+        true
+    }
+
     fn gate_slot(&self, _slot: u32, pid: crate::protocol::Pid) -> u32 {
         u32::try_from(pid).unwrap_or(0)
     }

@@ -284,6 +284,13 @@ pub trait Scenario: Send + Sync {
     fn actors_at_start(&self) -> u32 {
         self.processes()
     }
+    /// Whether its processes wait on much the pacer does not see (a user's
+    /// program: a join, a pool's own queues): then a busy process seen
+    /// asleep in the kernel a little after its last news holds no grant up
+    /// (see [`crate::engine::pacer`]).
+    fn waits_unseen(&self) -> bool {
+        false
+    }
     /// The gate slot of the child in `slot`, whose PID is `pid`: its slot,
     /// unless the scenario's processes are paced by PID (`mpviz run`).
     fn gate_slot(&self, slot: u32, _pid: Pid) -> u32 {

@@ -295,6 +295,31 @@ impl Texts {
     }
 }
 
+/// A cycle of waits, in words: each process, the lock it waits for, and
+/// the next process, which holds it.
+pub fn cycle_words(
+    texts: &Texts,
+    model: &Model,
+    cycle: &[(crate::protocol::Pid, impl AsRef<str>)],
+) -> String {
+    let links: Vec<String> = cycle
+        .iter()
+        .enumerate()
+        .map(|(i, (pid, lock))| {
+            let holder = cycle[(i + 1) % cycle.len()].0;
+            texts.say(
+                "word_cycle_link",
+                &[
+                    ("who", &who(texts, model, *pid)),
+                    ("lock", &lock.as_ref()),
+                    ("holder", &who(texts, model, holder)),
+                ],
+            )
+        })
+        .collect();
+    links.join(&texts.say("word_cycle_joiner", &[]))
+}
+
 /// A request to the manager's server, as Python writes it (`d[1] = 2`):
 /// the text `code_OP`, its `{key}` and `{value}` filled (`?` where the
 /// request has none).
@@ -545,6 +570,10 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "message" => match &ev.body {
             Body::Error { message } => message.clone(),
+            _ => return None,
+        },
+        "cycle" => match &ev.body {
+            Body::DeadlockCycle { cycle, .. } => cycle_words(texts, model, cycle),
             _ => return None,
         },
         "proxy_call" => match &ev.body {

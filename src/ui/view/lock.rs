@@ -20,7 +20,8 @@ pub fn height(model: &Model, available: u16) -> u16 {
         // Holder, a line under it (two when it died holding it), waiting,
         // and two more for what kind of lock it is.
         let dead = model.locks.values().filter(|l| l.holder_dead).count();
-        4 + 3 * model.locks.len() as u16 + dead as u16 + waiters.min(8) as u16
+        let cycle = model.locks.cycle.as_ref().map_or(0, |c| 3 * c.len() as u16);
+        4 + 3 * model.locks.len() as u16 + dead as u16 + waiters.min(8) as u16 + cycle
     };
     wanted.clamp(3, (available / 2).max(3))
 }
@@ -49,6 +50,20 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
         Some(_) if m.locks.len() == 1 => texts.get("lock_about_flock"),
         _ => None,
     };
+    // A cycle of waits named a deadlock, on evidence: first, in words.
+    if let Some(cycle) = &m.locks.cycle {
+        let width = usize::from(area.width.saturating_sub(2));
+        let text = texts.say(
+            "lock_deadlock_cycle",
+            &[(
+                "cycle",
+                &crate::scenario::texts::cycle_words(texts, m, cycle),
+            )],
+        );
+        for line in super::wrap_words(&text, width) {
+            lines.push(Line::styled(line, t.bad()));
+        }
+    }
     // Under the title that names its kind: the waiting count and its list
     // stay together below.
     if let Some(about) = about {

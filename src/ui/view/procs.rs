@@ -112,6 +112,7 @@ pub fn doing(texts: &Texts, p: &Proc) -> String {
         Activity::Finished(o) => outcome_word(texts, *o),
         Activity::Released(_) => say("doing_released", &[]),
         Activity::Joined => say("doing_joined", &[]),
+        Activity::Doing(action) => say("doing_granted", &[("action", &texts.act(action))]),
         Activity::Exited(_) => match p.outcome {
             Some(o) => say(
                 "doing_exited_outcome",
