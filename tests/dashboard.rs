@@ -1244,3 +1244,51 @@ fn rerun_steps_a_recording_again_in_the_dashboard_and_r_starts_it_once_more() {
     assert!(d.wait_exit().success());
     assert_dir_empty(d.tmp.path());
 }
+
+/// `mpviz run` on the tutorial's ticket program, in the real Python: paused
+/// before the program's first multiprocessing operation, a step lets
+/// exactly one happen, the code panel shows the program at each process's
+/// line, the program's output has a panel, and quitting leaves nothing.
+#[test]
+fn a_python_program_pauses_steps_shows_its_code_and_output_and_quits_leaving_nothing() {
+    let program = format!("{}/scenarios/ticket.py", env!("CARGO_MANIFEST_DIR"));
+    let mut d = Dashboard::start_sized(&["run", "--paused", &program], &[], 40, 120);
+    let screen = d.wait_for("the main process at its first gate", |s| {
+        s.contains("⏸ PAUSED") && s.contains("⏸ lock = Lock()")
+    });
+    assert!(screen.contains("Code: ticket.py"), "{screen}");
+    let main = d.table_pids_named("MainProcess", 1);
+    assert!(main.iter().all(|&p| alive(p)));
+    // Paused: the real Python does not move.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(d.current_actions(), 0, "a paused program moved");
+    d.press("n");
+    d.wait_for("the lock made, and the next gate", |s| {
+        actions(s) == 1 && s.contains("⏸ p.start()")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        d.current_actions(),
+        1,
+        "a step let more than one operation happen"
+    );
+    // Steps by hand: the first buyer starts, and comes to its lock.
+    d.press("n");
+    d.wait_for("the first buyer started", |s| actions(s) == 2);
+    let screen = d.wait_for("the buyer's row", |s| !rows(s, "Process-1").is_empty());
+    let buyer = rows(&screen, "Process-1");
+    assert!(alive(buyer[0]));
+    d.press("n");
+    d.wait_for("one more operation", |s| actions(s) == 3);
+    d.press("+++++++++");
+    d.press(" ");
+    let screen = d.wait_for_all("the end", &["■ finished", "got a ticket"]);
+    assert!(screen.contains("Output"), "{screen}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert!(main.iter().chain(&buyer).all(|&p| !alive(p)));
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
+    assert_dir_empty(d.tmp.path());
+}

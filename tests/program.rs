@@ -590,3 +590,36 @@ fn a_deadlock_among_the_programs_locks_is_named_with_its_cycle_and_the_run_can_b
     });
     wait_until_nothing_left("nothing of the run is left", live.tmp.path());
 }
+
+#[test]
+fn timed_and_non_blocking_operations_keep_their_meaning_paced_or_not() {
+    for speed in ["max", "5000"] {
+        let run = run_program(&["--speed", speed], &test_program("timeouts.py"), &[]);
+        assert_eq!(run.code(), Some(0), "{speed}");
+        let printed: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
+        assert_eq!(
+            printed,
+            [
+                "non-blocking False",
+                "timed False",
+                "free again True",
+                "empty",
+                "full",
+                "got a"
+            ],
+            "{speed}"
+        );
+        let gave_up: Vec<&Value> = run.of_kind("lock_gave_up").collect();
+        assert_eq!(gave_up.len(), 2, "{speed}");
+        assert_eq!(gave_up[1]["timeout_ms"], 50);
+        assert_eq!(run.of_kind("empty").count(), 1);
+        assert_eq!(run.of_kind("full").count(), 1);
+        // The Events multiprocessing builds its own locks into are not
+        // followed: the program's one lock is.
+        let locks: Vec<&Value> = run.of_kind("lock_made").collect();
+        assert_eq!(locks.len(), 1, "{locks:?}");
+        if speed != "max" {
+            assert!(run.of_kind("grant").count() >= 8, "{speed}: paced");
+        }
+    }
+}

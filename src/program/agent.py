@@ -183,6 +183,13 @@ def _py(value):
     return _short(value)
 
 
+def _called_by_program():
+    """Whether the function that calls this one was called by the
+    program's own code."""
+    name = sys._getframe(2).f_code.co_filename
+    return not (name.startswith(_stdlib) or name.startswith(_here) or name.startswith("<"))
+
+
 def _made_by_program(obj):
     """Whether `obj`, being made, was asked for by the program's code, not
     by multiprocessing (a Condition's, a Barrier's, a queue's own locks) or
@@ -229,8 +236,11 @@ def _patch_synchronize(m):
         init = cls.__init__
 
         def __init__(self, *a, **k):
+            followed = type(self) is cls and _made_by_program(self)
+            if followed:
+                _gate(kind)
             init(self, *a, **k)
-            if type(self) is cls and _made_by_program(self):
+            if followed:
                 self._mpviz = _name_for(kind)
                 # Its kind as Python names it: each is a POSIX semaphore.
                 _emit("lock_made", lock=self._mpviz, lock_kind=kind)
@@ -519,8 +529,13 @@ def _patch_process(m):
         return r
 
     def p_is_alive(self):
+        # Reported where the program asks, not where multiprocessing (or
+        # concurrent.futures) asks for itself.
+        asked = self._popen is not None and _called_by_program()
+        if asked:
+            _gate("is_alive")
         r = is_alive(self)
-        if self._popen is not None:
+        if asked:
             call(self, "is_alive()", r)
         return r
 
@@ -744,7 +759,11 @@ def _patch_time():
     sleep = time.sleep
 
     def wrapped(seconds):
-        if _words is not None and threading.current_thread() is threading.main_thread():
+        # The program's own sleeps, in a process's main thread: a step
+        # each, as a tutorial's "network delay" is.
+        if (_words is not None and threading.current_thread() is threading.main_thread()
+                and _called_by_program()):
+            _gate("sleep")
             _emit("sleep", ms=int(seconds * 1000))
             _flush()
         return sleep(seconds)
