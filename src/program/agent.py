@@ -24,6 +24,7 @@ _CFG = None
 _pid = None
 _fd = None
 _words = None  # the gates: word 0 the mode, word 1 + slot a slot's permits
+_mem = None
 _addr0 = 0
 _futex = None
 _used = 0
@@ -72,16 +73,24 @@ def _free():
 def _emit(kind, pid=None, **fields):
     """Reports one event: kept back while the run is not paced (up to one
     atomic write of the pipe), else sent at once with what was kept."""
+    if _fd is None:
+        return
+    fields["kind"] = kind
+    # The object's fields after its `{`: the stamp and PID go before them.
+    _emit_tail(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()[1:], pid)
+
+
+def _emit_tail(tail, pid=None):
+    """Reports the event whose fields, after the stamp and the PID, are
+    `tail` (JSON, from the first field to the closing brace): the hot
+    paths (a lock's events) have theirs made once."""
     global _buf, _buf_len
     if _fd is None:
         return
-    event = {"t_ns": _now(), "pid": _pid if pid is None else pid, "kind": kind}
-    event.update(fields)
-    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    body = b'{"t_ns":%d,"pid":%d,' % (_now(), _pid if pid is None else pid) + tail
     if len(body) + 2 > _PIPE_BUF:
-        event = {"t_ns": event["t_ns"], "pid": event["pid"], "kind": "error",
-                 "message": "an event of kind %s was too long to report" % kind}
-        body = json.dumps(event).encode()
+        body = b'{"t_ns":%d,"pid":%d,"kind":"error","message":"an event was too long to report"}' % (
+            _now(), _pid if pid is None else pid)
     frame = (0x8000 | len(body)).to_bytes(2, "little") + body
     keep = _free()
     with _mutex:
@@ -103,6 +112,12 @@ def _emit(kind, pid=None, **fields):
         _write(data)
     if not keep and frame:
         _write(frame)
+
+
+def _tail(kind, **fields):
+    """An event's fields as `_emit_tail` takes them, made once."""
+    fields["kind"] = kind
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()[1:]
 
 
 def _user_frame():
@@ -156,8 +171,15 @@ def _gate(what):
 
 
 def _futex_wait(slot, seen):
+    global _addr0, _futex
+    # ctypes is loaded by the first wait only: a process that never waits
+    # (a run at full speed) forks as light as without mpviz.
     import ctypes
 
+    if _futex is None:
+        _addr0 = ctypes.addressof(ctypes.c_char.from_buffer(_mem))
+        _futex = ctypes.CDLL(None, use_errno=True).syscall
+        _futex.restype = ctypes.c_long
     addr = _addr0 + 4 * (1 + slot)
     # FUTEX_WAIT (0), not private: the word is shared between processes.
     # ctypes lets go of the GIL for the call: the program's other threads
@@ -261,26 +283,33 @@ def _patch_synchronize(m):
             return
         sl = self._semlock
         reentrant = isinstance(self, m.RLock)
+        waits, takes, lets_go = (_tail(k, lock=name) for k in ("lock_wait", "lock_acquire", "lock_release"))
 
         def acquire(block=True, timeout=None):
             if reentrant and sl._is_mine():
                 return sl.acquire(block, timeout)
             _gate("acquire")
-            _emit("lock_wait", lock=name)
-            _flush()
-            ok = sl.acquire(block, timeout)
+            _emit_tail(waits)
+            # A free lock is taken at once (Python's acquire tries first
+            # too); the reports are sent before the process may wait.
+            ok = sl.acquire(False)
+            if not ok and block:
+                _flush()
+                ok = sl.acquire(True, timeout)
             if ok:
-                _emit("lock_acquire", lock=name)
+                _emit_tail(takes)
             else:
                 _emit("lock_gave_up", lock=name,
-                      timeout_ms=None if timeout is None else int(timeout * 1000))
+                      timeout_ms=None if timeout is None or not block else int(timeout * 1000))
             return ok
 
         def release():
             if reentrant and sl._count() > 1:
                 return sl.release()
             _gate("release")
-            _emit("lock_release", lock=name)
+            # Reported, and sent, before the lock is let go: whoever takes
+            # it next reports that after this.
+            _emit_tail(lets_go)
             _flush()
             return sl.release()
 
@@ -833,7 +862,7 @@ def _at_exit():
 
 
 def start():
-    global _CFG, _pid, _fd, _words, _addr0, _futex, _program, _stdlib
+    global _CFG, _pid, _fd, _words, _mem, _program, _stdlib
     raw = os.environ.get("MPVIZ_AGENT")
     if not raw:
         return
@@ -849,17 +878,13 @@ def start():
         _fd = None
         return
     try:
-        import ctypes
         import mmap
 
         gfd = os.open("/proc/%d/fd/%d" % (fs, _CFG["gates"]), os.O_RDWR | os.O_CLOEXEC)
         size = 4 * (_CFG["slots"] + 1)
-        mem = mmap.mmap(gfd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        _mem = mmap.mmap(gfd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         os.close(gfd)
-        _words = memoryview(mem).cast("I")
-        _addr0 = ctypes.addressof(ctypes.c_char.from_buffer(mem))
-        _futex = ctypes.CDLL(None, use_errno=True).syscall
-        _futex.restype = ctypes.c_long
+        _words = memoryview(_mem).cast("I")
     except Exception as e:
         _words = None
         _emit("error", message="mpviz cannot pace this process: %s" % e)
