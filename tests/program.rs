@@ -54,11 +54,38 @@ impl ProgramRun {
 /// Runs `mpviz run --json [extra] PROG ARGS` to its end in a fresh
 /// temporary directory that it must leave empty.
 fn run_program(extra: &[&str], program: &str, args: &[&str]) -> ProgramRun {
+    run_program_in(extra, program, args, false)
+}
+
+/// The same, for a program that leaves files of its own in `TMPDIR` (as
+/// the tutorial's lifecycle does, on purpose): then only mpviz's must be
+/// gone.
+fn run_program_in(extra: &[&str], program: &str, args: &[&str], leaves_files: bool) -> ProgramRun {
     let mut all = vec!["run", "--json"];
     all.extend_from_slice(extra);
     all.push(program);
     all.extend_from_slice(args);
-    let output = run_to_end(&all);
+    let output = if leaves_files {
+        let tmp = tempfile::tempdir().unwrap();
+        let child = mpviz(tmp.path(), &all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let watchdog = Watchdog::new(child.id());
+        let output = child.wait_with_output().unwrap();
+        assert!(!watchdog.fired(), "mpviz {all:?} did not end");
+        let ours: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with("mpviz-"))
+            .collect();
+        assert!(ours.is_empty(), "mpviz left {ours:?}");
+        output
+    } else {
+        run_to_end(&all)
+    };
     let text = String::from_utf8(output.stdout.clone()).unwrap();
     let mut events: Vec<Value> = text
         .lines()
@@ -622,4 +649,103 @@ fn timed_and_non_blocking_operations_keep_their_meaning_paced_or_not() {
             assert!(run.of_kind("grant").count() >= 8, "{speed}: paced");
         }
     }
+}
+
+#[test]
+fn the_counter_program_with_its_lock_loses_no_update_in_processes_or_threads() {
+    for args in [&["--lock"][..], &["--lock", "--threads"][..]] {
+        let run = run_program(&[], &tutorial("race.py"), args);
+        assert_eq!(run.code(), Some(0), "{args:?}");
+        assert_processes_real(&run);
+        // Four workers, fifty increments each, each under the lock: a
+        // multiprocessing Lock, followed; with threads, threading's, not.
+        let followed = if args.len() == 1 { 200 } else { 0 };
+        assert_eq!(assert_one_holder_at_a_time(&run), followed, "{args:?}");
+        let printed: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
+        assert!(
+            printed.contains(&"counter: 200 expected: 200".to_string()),
+            "{printed:?}"
+        );
+        let processes = run
+            .of_kind("spawn")
+            .filter(|e| e["role"] == "process")
+            .count();
+        assert_eq!(processes, if args.len() == 1 { 4 } else { 0 }, "{args:?}");
+    }
+}
+
+#[test]
+fn the_append_program_with_its_lock_lets_each_writer_write_alone() {
+    let run = run_program(&[], &tutorial("append.py"), &["--lock"]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    let writers: HashSet<i64> = run
+        .of_kind("lock_acquire")
+        .map(|e| e["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(assert_one_holder_at_a_time(&run), 10);
+    assert_eq!(writers.len(), 10, "each writer took the lock once");
+    let mut lines: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
+    lines.sort();
+    let expected: Vec<String> = (0..10).map(|i| format!("writer {i}")).collect();
+    assert!(
+        lines.ends_with(&expected) || expected.iter().all(|l| lines.contains(l)),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn the_lifecycle_program_shows_the_exit_codes_the_os_gave() {
+    // The program leaves its temporary folder on purpose (a lock held by a
+    // terminated process stays taken; nothing is cleaned up).
+    let run = run_program_in(&[], &tutorial("lifecycle.py"), &[], true);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    let by_name: HashMap<String, i64> = run
+        .of_kind("spawn")
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["pid"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let code_of = |name: &str| {
+        let pid = by_name[name];
+        run.of_kind("exit")
+            .find(|e| e["pid"] == pid)
+            .and_then(|e| e["exitcode"].as_i64())
+    };
+    // terminate(): SIGTERM; kill(): SIGKILL; an uncaught exception: 1; a
+    // function that returns: 0; the daemon, terminated as main ends.
+    assert_eq!(code_of("terminated"), Some(-15));
+    assert_eq!(code_of("killed"), Some(-9));
+    assert_eq!(code_of("MyProcess"), Some(1));
+    assert_eq!(code_of("hello"), Some(0));
+    assert_eq!(code_of("d"), Some(-15));
+    // A grandchild started by a child is its child, and is followed too.
+    let g = run.of_kind("spawn").find(|e| e["name"] == "g").unwrap();
+    assert_eq!(g["ppid"].as_i64(), Some(by_name["o"]));
+    // A join with a timeout says so, and what it saw.
+    let timed = run
+        .of_kind("process_call")
+        .find(|e| e["call"] == "hello.join(0.2)")
+        .unwrap();
+    assert_eq!(
+        (timed["timeout_ms"].as_i64(), timed["alive"].as_bool()),
+        (Some(200), Some(true))
+    );
+}
+
+#[test]
+fn the_crawler_fetches_from_a_local_server_and_its_callbacks_run_in_the_main_process() {
+    let run = run_program(&[], &tutorial("pool.py"), &["--crawl"]);
+    assert_eq!(run.code(), Some(0));
+    assert_processes_real(&run);
+    let main = run.main_pid();
+    let done = run.of_kind("task_done").count();
+    assert_eq!(done, run.of_kind("task_submit").count());
+    let callbacks: Vec<&Value> = run.of_kind("callback").collect();
+    assert!(!callbacks.is_empty());
+    assert!(callbacks.iter().all(|c| c["pid"].as_i64() == Some(main)));
 }

@@ -568,6 +568,27 @@ def _patch_process(m):
             call(self, "is_alive()", r)
         return r
 
+    exitcode, daemon = BP.exitcode, BP.daemon
+
+    def p_exitcode(self):
+        asked = _called_by_program()
+        if asked:
+            _gate("exitcode")
+        r = exitcode.fget(self)
+        if asked:
+            call(self, "exitcode", r)
+        return r
+
+    def p_set_daemon(self, value):
+        asked = _called_by_program()
+        if asked:
+            _gate("daemon")
+        daemon.fset(self, value)
+        if asked:
+            call(self, "daemon = %r" % (value,), None)
+
+    BP.exitcode = property(p_exitcode, doc=exitcode.__doc__)
+    BP.daemon = property(daemon.fget, p_set_daemon, doc=daemon.__doc__)
     BP._bootstrap, BP.start, BP.join = _bootstrap, p_start, p_join
     BP.terminate, BP.kill, BP.is_alive = p_terminate, p_kill, p_is_alive
 
