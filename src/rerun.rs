@@ -27,6 +27,7 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
     let mut unpermitted: HashMap<u32, VecDeque<usize>> = HashMap::new();
     let mut pids: std::collections::HashSet<Pid> = std::collections::HashSet::new();
     let mut steps: Vec<Planned> = Vec::new();
+    let mut spawn_order: Vec<u32> = Vec::new();
     // The stamp of each step's action (or grant).
     let mut stamps: Vec<u64> = Vec::new();
     for event in events {
@@ -34,8 +35,12 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
         model.apply(event);
         let pid = event.pid;
         let slot = match (&event.body, pid) {
-            (Body::Spawn { slot, .. }, Some(p)) => {
+            (Body::Spawn { slot, role, .. }, Some(p)) => {
                 slots.insert(p, *slot);
+                // As the pacer counts them: not mpviz's own fork server.
+                if role != "forkserver" {
+                    spawn_order.push(*slot);
+                }
                 pids.insert(p);
                 continue;
             }
@@ -105,7 +110,21 @@ pub fn plan_of<'a>(events: impl IntoIterator<Item = &'a Event>, parent_slot: u32
         }
         at = end + 1;
     }
-    Schedule { steps }
+    // A program paced by PID: each step names its process by the order it
+    // spawned in.
+    let by_spawn_order = model.scenario == "program";
+    if by_spawn_order {
+        for step in &mut steps {
+            step.slot = spawn_order
+                .iter()
+                .position(|&s| s == step.slot)
+                .map_or(u32::MAX, |i| i as u32);
+        }
+    }
+    Schedule {
+        steps,
+        by_spawn_order,
+    }
 }
 
 /// `action` without the values that are PIDs of the recorded run.

@@ -749,3 +749,59 @@ fn the_crawler_fetches_from_a_local_server_and_its_callbacks_run_in_the_main_pro
     assert!(!callbacks.is_empty());
     assert!(callbacks.iter().all(|c| c["pid"].as_i64() == Some(main)));
 }
+
+/// The buyer numbers in the order they took the lock: each buyer prints
+/// its number, and takes the lock once.
+fn buyers_in_lock_order(run: &ProgramRun) -> Vec<String> {
+    let printed: HashMap<i64, String> = run
+        .printed()
+        .into_iter()
+        .filter(|(_, t)| t.starts_with("buyer "))
+        .map(|(pid, t)| (pid, t.split_whitespace().nth(1).unwrap().to_string()))
+        .collect();
+    run.of_kind("lock_acquire")
+        .map(|e| printed[&e["pid"].as_i64().unwrap()].clone())
+        .collect()
+}
+
+#[test]
+fn a_recorded_program_reruns_on_new_processes_in_the_recorded_order() {
+    let keep = tempfile::tempdir().unwrap();
+    let file = keep.path().join("ticket.jsonl");
+    let file = file.to_str().unwrap();
+    let first = run_program(
+        &["--speed", "1000", "--record", file],
+        &tutorial("ticket.py"),
+        &[],
+    );
+    let again = {
+        let output = run_to_end(&["rerun", "--json", file]);
+        let text = String::from_utf8(output.stdout.clone()).unwrap();
+        let mut events: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let summary = events.pop().unwrap();
+        ProgramRun {
+            events,
+            summary,
+            output,
+        }
+    };
+    assert_eq!(again.code(), Some(0));
+    let rerun = again.of_kind("rerun").next().expect("a rerun event");
+    assert_eq!(
+        rerun["steps"].as_u64(),
+        Some(first.of_kind("grant").count() as u64)
+    );
+    let diverged: Vec<&Value> = again.of_kind("diverged").collect();
+    assert!(diverged.is_empty(), "{diverged:?}");
+    // The same story, on new processes.
+    assert_eq!(buyers_in_lock_order(&again), buyers_in_lock_order(&first));
+    let pids = |run: &ProgramRun| -> HashSet<i64> {
+        run.of_kind("spawn")
+            .map(|e| e["pid"].as_i64().unwrap())
+            .collect()
+    };
+    assert!(pids(&first).is_disjoint(&pids(&again)));
+}

@@ -344,6 +344,9 @@ pub(crate) struct Pacer {
     suspect: Option<Vec<(Pid, Name)>>,
     /// The cycles named, by their processes.
     named: HashSet<Vec<Pid>>,
+    /// The gate slots of the processes in the order they spawned: where a
+    /// rerun's plan names them so ([`Schedule::by_spawn_order`]).
+    spawn_order: Vec<u32>,
 }
 
 impl Pacer {
@@ -384,6 +387,7 @@ impl Pacer {
             waits_changed: false,
             suspect: None,
             named: HashSet::new(),
+            spawn_order: Vec::new(),
         };
         pacer.apply_mode();
         pacer
@@ -542,6 +546,7 @@ impl Pacer {
         }
         if let Seen::Spawn { slot, thread_of } = seen {
             self.spawned += 1;
+            self.spawn_order.push(slot);
             self.actors.insert(
                 pid,
                 Actor {
@@ -929,7 +934,21 @@ impl Pacer {
             .map(|(&slot, _)| slot)
             .or_else(|| self.actors.get(&pid).map(|a| a.slot));
         let next = self.follow.as_ref().and_then(Follow::step).map(|s| s.slot);
-        slot.is_some() && slot == next
+        slot.is_some() && slot == next.map(|n| self.live_slot(n))
+    }
+
+    /// The gate slot a rerun's plan means by `planned`: itself, or where
+    /// the plan counts spawns, the slot of the process that spawned in that
+    /// place (`u32::MAX`, no slot, while none has).
+    fn live_slot(&self, planned: u32) -> u32 {
+        match &self.follow {
+            Some(follow) if follow.plan().by_spawn_order => self
+                .spawn_order
+                .get(planned as usize)
+                .copied()
+                .unwrap_or(u32::MAX),
+            _ => planned,
+        }
     }
 
     /// A rerun: grants the plan's next step once it is due (its beat has
@@ -939,7 +958,7 @@ impl Pacer {
     /// at the next input).
     fn follow_next(&mut self, now: Instant) -> Option<Instant> {
         let follow = self.follow.as_ref()?;
-        let Some(step) = follow.step().cloned() else {
+        let Some(mut step) = follow.step().cloned() else {
             // The plan is done. A process that comes to a gate still
             // does what the recording never did (it was stopped before the
             // run's end): said, and a run like any other from there.
@@ -949,6 +968,7 @@ impl Pacer {
             self.diverge(Why::Ended);
             return Some(now);
         };
+        step.slot = self.live_slot(step.slot);
         if self.paused && self.owed == 0 {
             return None;
         }
@@ -1498,7 +1518,10 @@ mod follow_tests {
                 exact: true,
             })
             .collect();
-        let plan = Arc::new(Schedule { steps });
+        let plan = Arc::new(Schedule {
+            steps,
+            by_spawn_order: false,
+        });
         let speed = Speed::Max;
         let mut p = Pacer::new(gates.clone(), tx, RunClock::start(), 1, speed, false, 3)
             .following(Some(plan));
@@ -1585,6 +1608,7 @@ mod follow_tests {
         );
         p.actors.get_mut(&101).unwrap().asleep = true;
         p.follow = Some(Follow::new(Arc::new(Schedule {
+            by_spawn_order: false,
             steps: vec![Planned {
                 slot: 1,
                 action: None,

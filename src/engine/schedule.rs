@@ -22,6 +22,11 @@ pub struct Planned {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Schedule {
     pub steps: Vec<Planned>,
+    /// Whether a step's `slot` is its process's place in the order of the
+    /// run's spawns (from 0) rather than a gate slot: a user's program
+    /// (`mpviz run`) is paced by PID, which differs from run to run, while
+    /// the order its processes start in, step by step, does not.
+    pub by_spawn_order: bool,
 }
 
 impl Schedule {
@@ -137,6 +142,7 @@ mod tests {
             exact,
         };
         let plan = Schedule {
+            by_spawn_order: false,
             steps: vec![
                 step(true),
                 step(false),
