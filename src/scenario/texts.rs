@@ -86,14 +86,31 @@ pub fn common_in(lang: Lang) -> &'static Texts {
 /// the language lacks (the tests see that none is lacking).
 pub fn scenario_texts(name: &str, lang: Lang) -> Texts {
     let mut english = parse(Lang::EN, name);
+    english.fill_from(&borrowed_panels(Lang::EN, name));
     english.fill_from(common_in(Lang::EN));
     if lang == Lang::EN {
         return english;
     }
     let mut texts = parse(lang, name);
+    texts.fill_from(&borrowed_panels(lang, name));
     texts.fill_from(&parse(lang, "common"));
     texts.fill_from(&english);
     texts
+}
+
+/// A user's program (`mpviz run`) shows the pool's panel too: its words
+/// (`pool_*`, not the pool scenario's narration) from the pool's texts.
+fn borrowed_panels(lang: Lang, name: &str) -> Texts {
+    if name != "program" {
+        return Texts::default();
+    }
+    let pool = parse(lang, "pool");
+    Texts(
+        pool.0
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("pool_") && !Body::KINDS.contains(&key.as_str()))
+            .collect(),
+    )
 }
 
 impl Texts {
@@ -492,6 +509,10 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "timeout_ms" => match &ev.body {
             Body::ResultWait { timeout_ms, .. } => timeout_ms.to_string(),
+            Body::LockGaveUp {
+                timeout_ms: Some(ms),
+                ..
+            } => ms.to_string(),
             _ => return None,
         },
         "call" => match &ev.body {
@@ -570,6 +591,16 @@ fn hole_value(texts: &Texts, hole: &str, ev: &Event, model: &Model) -> Option<St
         },
         "message" => match &ev.body {
             Body::Error { message } => message.clone(),
+            _ => return None,
+        },
+        "queue" => match &ev.body {
+            Body::Put { queue, .. }
+            | Body::Get { queue, .. }
+            | Body::Blocked { queue, .. }
+            | Body::Full { queue, .. }
+            | Body::Empty { queue }
+            | Body::Qsize { queue, .. }
+            | Body::QueueDepth { queue, .. } => queue.to_string(),
             _ => return None,
         },
         "cycle" => match &ev.body {
