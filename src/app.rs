@@ -95,6 +95,11 @@ fn command() -> clap::Command {
             command = command.mut_subcommand(*name, |c| c.about(about));
         }
     }
+    let (_, source) = scenario::PROGRAM_SPEC;
+    if let Ok(spec) = scenario::Spec::parse(source, lang::current()) {
+        let about = spec.texts.say("about", &[]);
+        command = command.mut_subcommand("run", |c| c.about(about));
+    }
     command
 }
 
@@ -527,14 +532,15 @@ fn recorder(
 /// Python a Python 3.8 or newer.
 fn program_launch(args: ProgramArgs, lang: Lang) -> Result<Launch, String> {
     let program = &args.program;
+    let path = program.display();
+    let cannot_read =
+        |e: std::io::Error| messages().say("usage_cannot_read", &[("path", &path), ("error", &e)]);
     match std::fs::metadata(program) {
         Ok(m) if m.is_file() => {}
-        Ok(_) => return Err(format!("{} is not a file", program.display())),
-        Err(e) => return Err(format!("cannot read {}: {e}", program.display())),
+        Ok(_) => return Err(messages().say("usage_not_a_file", &[("path", &path)])),
+        Err(e) => return Err(cannot_read(e)),
     }
-    if let Err(e) = std::fs::File::open(program) {
-        return Err(format!("cannot read {}: {e}", program.display()));
-    }
+    std::fs::File::open(program).map_err(cannot_read)?;
     let (python, _version) = crate::program::find_python(args.python.as_deref())?;
     let params = crate::program::ProgramParams {
         python,

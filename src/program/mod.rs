@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 use crate::model::Model;
 use crate::order::Rule;
 use crate::protocol::Body;
+use crate::scenario::texts::messages;
 use crate::scenario::{Height, Panel, Scenario, Show, Side, Spec};
 use crate::worker::{Ctx, MAIN_ROLE};
 
@@ -85,12 +86,12 @@ pub fn pid_slots() -> u32 {
 /// Finds the interpreter (`--python`, else `python3` on `PATH`) and checks
 /// its version: the refusal in one line.
 pub fn find_python(asked: Option<&Path>) -> Result<(PathBuf, (u32, u32)), String> {
+    let say = |key: &str, args: &[(&str, &dyn std::fmt::Display)]| messages().say(key, args);
     let python = match asked {
         Some(path) => path.to_path_buf(),
-        None => {
-            which("python3").ok_or_else(|| "no python3 found on PATH (use --python)".to_string())?
-        }
+        None => which("python3").ok_or_else(|| say("usage_no_python", &[]))?,
     };
+    let shown = python.display();
     let out = std::process::Command::new(&python)
         .args([
             "-S",
@@ -101,22 +102,27 @@ pub fn find_python(asked: Option<&Path>) -> Result<(PathBuf, (u32, u32)), String
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
+        .map_err(|e| {
+            say(
+                "usage_cannot_run_python",
+                &[("python", &shown), ("error", &e)],
+            )
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let version = text
         .trim()
         .split_once('.')
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .filter(|_| out.status.success())
-        .ok_or_else(|| format!("{} is not a Python interpreter", python.display()))?;
+        .ok_or_else(|| say("usage_not_python", &[("python", &shown)]))?;
     if version < OLDEST {
-        return Err(format!(
-            "{} is Python {}.{}; mpviz run needs Python {}.{} or newer",
-            python.display(),
-            version.0,
-            version.1,
-            OLDEST.0,
-            OLDEST.1
+        let (v, oldest) = (
+            format!("{}.{}", version.0, version.1),
+            format!("{}.{}", OLDEST.0, OLDEST.1),
+        );
+        return Err(say(
+            "usage_old_python",
+            &[("python", &shown), ("version", &v), ("oldest", &oldest)],
         ));
     }
     Ok((python, version))
