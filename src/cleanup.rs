@@ -152,12 +152,53 @@ pub fn remove_run_dir(dir: &Path) {
 pub fn kill_everything() {
     if let Ok(groups) = GROUPS.try_lock() {
         for &pgid in groups.iter() {
+            kill_descendants(pgid);
             let _ = killpg(NixPid::from_raw(pgid), Signal::SIGKILL);
         }
     }
     if let Ok(dirs) = DIRS.try_lock() {
         for dir in dirs.iter() {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Kills every process descended from `root` (not `root` itself), as
+/// `/proc` shows the tree now, a few times over for any forked meanwhile: a
+/// process of a run that left its process group (`setsid()`, a program's
+/// `start_new_session`) is still in the tree of the run's fork server,
+/// which is a subreaper.
+pub fn kill_descendants(root: Pid) {
+    for _ in 0..3 {
+        let mut children: std::collections::HashMap<Pid, Vec<Pid>> = Default::default();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<Pid>().ok()) {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<Pid>().ok());
+            if let Some(ppid) = ppid {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+        let mut found = Vec::new();
+        let mut todo = vec![root];
+        while let Some(p) = todo.pop() {
+            for &child in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
+                found.push(child);
+                todo.push(child);
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        for pid in found {
+            let _ = nix::sys::signal::kill(NixPid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }

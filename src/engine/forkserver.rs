@@ -148,6 +148,8 @@ fn serve() -> anyhow::Result<()> {
         // The parent died without cleaning up: do it for it, then take the
         // whole process group (the children and this server) down.
         let _ = std::fs::remove_dir_all(&plan.run_dir);
+        // Those that left the group (a program's setsid()) too.
+        crate::cleanup::kill_descendants(getpid().as_raw());
         let _ = signal::kill(NixPid::from_raw(0), Signal::SIGKILL);
     }
     Ok(())

@@ -70,6 +70,8 @@ pub struct Run {
     clock: RunClock,
     wake_sampler: Sender<()>,
     group_alive: Arc<Mutex<bool>>,
+    /// The processes of the run alive as far as the stream says.
+    live: Arc<Mutex<Vec<Pid>>>,
 }
 
 impl Run {
@@ -237,7 +239,7 @@ impl Run {
         let sampler = sampler::Sampler {
             out: tx,
             clock,
-            live,
+            live: live.clone(),
             activity,
             stopping: stopping.clone(),
             every: opts.sample_every,
@@ -257,6 +259,7 @@ impl Run {
             clock,
             wake_sampler,
             group_alive,
+            live,
         })
     }
 
@@ -306,7 +309,17 @@ impl Run {
         // belong to someone else: signal it only while it is still ours.
         if let Ok(alive) = self.group_alive.lock() {
             if *alive {
+                // Those that left the group (a program's setsid()) too:
+                // they are still in the fork server's tree.
+                cleanup::kill_descendants(self.pgid);
                 let _ = killpg(NixPid::from_raw(self.pgid), Signal::SIGKILL);
+            }
+        }
+        // And any process of the run the fork server no longer holds (its
+        // orphans, which mpviz, a subreaper, adopted when it died).
+        if let Ok(live) = self.live.lock() {
+            for &pid in live.iter() {
+                let _ = nix::sys::signal::kill(NixPid::from_raw(pid), Signal::SIGKILL);
             }
         }
         let _ = self.pacer.send(PacerInput::Stop);

@@ -39,6 +39,10 @@ _here = os.path.dirname(os.path.abspath(__file__))
 _FREE = 1
 _PIPE_BUF = 4096
 _MAX_TEXT = 1000
+# Whether this process is inside Process.start() (see _after_fork).
+_starting = False
+# What multiprocessing started this process as, if it is a helper of its own.
+_helper = None
 
 
 def _now():
@@ -77,7 +81,11 @@ def _emit(kind, pid=None, **fields):
         return
     fields["kind"] = kind
     # The object's fields after its `{`: the stamp and PID go before them.
-    _emit_tail(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()[1:], pid)
+    try:
+        tail = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()[1:]
+    except (TypeError, ValueError) as e:
+        tail = _tail("error", message="mpviz could not report a %s event: %s" % (kind, type(e).__name__))
+    _emit_tail(tail, pid)
 
 
 def _emit_tail(tail, pid=None):
@@ -188,11 +196,33 @@ def _futex_wait(slot, seen):
            ctypes.c_uint(seen), ctypes.c_void_p(0))
 
 
+_PLAIN = (int, float, complex, bool, str, bytes, list, tuple, dict, set, frozenset, type(None))
+
+
+def _clean(text):
+    """`text` as UTF-8 can carry it: a lone surrogate (a file name's undecodable
+    byte, say) as its escape, in letters."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _short(value, limit=120):
+    """A value as Python's repr shows it, cut. Only Python's own types are
+    shown so (their repr runs none of the program's code); any other object,
+    even inside a list, as its type."""
+    import reprlib
+
+    class Shown(reprlib.Repr):
+        def repr_instance(self, x, level):
+            if type(x) in _PLAIN:
+                return repr(x)[: self.maxother]
+            return "<%s object>" % type(x).__name__
+
+    shown = Shown()
+    shown.maxstring = shown.maxother = limit
     try:
-        text = repr(value)
+        text = _clean(shown.repr(value))
     except Exception:
-        text = "<%s>" % type(value).__name__
+        text = "<%s object>" % type(value).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -236,7 +266,8 @@ def _name_for(kind):
     _file, _line, text = _where()
     base = kind
     head = text.split("=", 1)
-    if len(head) == 2 and "(" in head[1]:
+    # `lock = Lock()`: one target, one object made on the line.
+    if len(head) == 2 and ";" not in text and head[1].count("(") >= 1 and head[1].count(kind + "(") == 1:
         target = head[0].strip().split(".")[-1].split("[")[0]
         if target.isidentifier():
             base = target
@@ -303,8 +334,14 @@ def _patch_synchronize(m):
                       timeout_ms=None if timeout is None or not block else int(timeout * 1000))
             return ok
 
+        bounded = isinstance(self, (m.Lock, m.BoundedSemaphore)) and not reentrant
+
         def release():
             if reentrant and sl._count() > 1:
+                return sl.release()
+            # A release Python refuses (an RLock not held by this process,
+            # a Lock or BoundedSemaphore not taken) raises, and happened not.
+            if (reentrant and not sl._is_mine()) or (bounded and _value(sl) >= sl.maxvalue):
                 return sl.release()
             _gate("release")
             # Reported, and sent, before the lock is let go: whoever takes
@@ -331,6 +368,13 @@ def _patch_synchronize(m):
     SemLock.__enter__ = __enter__
     SemLock.__exit__ = __exit__
     _keep_name_through_pickling(SemLock)
+
+
+def _value(sl):
+    try:
+        return sl._get_value()
+    except Exception:
+        return -1
 
 
 def _keep_name_through_pickling(cls):
@@ -523,8 +567,15 @@ def _patch_process(m):
               result=_py(result), **more)
 
     def p_start(self):
+        global _starting
         _gate("start")
-        r = start(self)
+        # A child forked by start() is reported here, by its parent; one
+        # forked by the program's own os.fork() reports itself.
+        _starting = True
+        try:
+            r = start(self)
+        finally:
+            _starting = False
         # Reported by the parent, as soon as the child has a PID: a child
         # ended before it ran a line (a terminate() at once) is still seen.
         _emit("spawn", pid=self.pid, name=self.name, role=_role(self.name), slot=self.pid,
@@ -593,22 +644,40 @@ def _patch_process(m):
     BP.terminate, BP.kill, BP.is_alive = p_terminate, p_kill, p_is_alive
 
 
-def _patch_popen(m):
-    """The exit code of a child its Python parent reaps, as its waitpid (or,
-    under forkserver, the fork server's) reported it."""
-    cls = m.Popen
-    if "poll" not in cls.__dict__:
-        return
-    poll = cls.poll
+def _exitcode(status):
+    """Python's exit code for a wait status: the exit status, or minus the
+    signal that ended the process; None for a stop."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return None
 
-    def wrapped(self, *a, **k):
-        before = self.returncode
-        r = poll(self, *a, **k)
-        if before is None and self.returncode is not None:
-            _emit("exit", pid=self.pid, exitcode=self.returncode)
+
+def _patch_wait():
+    """The exit of every process a Python process of the run reaps, as its
+    waitpid reported it: multiprocessing's Popen (fork, spawn), its fork
+    server (forkserver), the program's own os.fork() children."""
+    waitpid, wait = os.waitpid, os.wait
+
+    def reaped(pid, status):
+        if pid > 0:
+            code = _exitcode(status)
+            if code is not None:
+                _emit("exit", pid=pid, exitcode=code)
+
+    def p_waitpid(pid, options):
+        r = waitpid(pid, options)
+        reaped(*r)
         return r
 
-    cls.poll = wrapped
+    def p_wait():
+        r = wait()
+        reaped(*r)
+        return r
+
+    p_waitpid.__doc__, p_wait.__doc__ = waitpid.__doc__, wait.__doc__
+    os.waitpid, os.wait = p_waitpid, p_wait
 
 
 # --- Pools ------------------------------------------------------------------
@@ -687,7 +756,14 @@ def _patch_pool(m):
 
         return callback
 
+    def running(pool):
+        # A pool that is not running refuses the task: no submission.
+        check = getattr(pool, "_check_running", None)
+        if check is not None:
+            check()
+
     def p_apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
+        running(self)
         _tasks[0] += 1
         n = _tasks[0]
         _gate("apply_async")
@@ -699,6 +775,7 @@ def _patch_pool(m):
         return apply_async(self, _Task(n, func), args, kwds, callback, error_callback)
 
     def p_map_async(self, func, iterable, mapper, chunksize=None, callback=None, error_callback=None):
+        running(self)
         items = list(iterable)
         base = _tasks[0] + 1
         _tasks[0] += len(items)
@@ -777,13 +854,15 @@ class _Output:
         return len(text)
 
     def _send(self, text):
+        text = _clean(text)
         while True:
             _emit("output", stream=self._stream, text=text[:_MAX_TEXT])
             text = text[_MAX_TEXT:]
             if not text:
                 break
-        if self._stream == "stderr":
-            _flush()
+        # Sent at once, as a terminal shows a line: in the order the
+        # processes printed, and not lost if the process is killed next.
+        _flush()
 
     def flush(self):
         if self._line:
@@ -830,8 +909,6 @@ _PATCHES = {
     "multiprocessing.synchronize": _patch_synchronize,
     "multiprocessing.queues": _patch_queues,
     "multiprocessing.process": _patch_process,
-    "multiprocessing.popen_fork": _patch_popen,
-    "multiprocessing.popen_forkserver": _patch_popen,
     "multiprocessing.pool": _patch_pool,
     "multiprocessing.managers": _patch_managers,
 }
@@ -862,7 +939,10 @@ class _Finder:
 
 
 def _after_fork():
-    global _pid, _buf, _buf_len, _mutex, _used, _names
+    global _pid, _buf, _buf_len, _mutex, _used, _names, _starting
+    by_start = _starting
+    _starting = False
+    parent = _pid
     _pid = os.getpid()
     _buf = []
     _buf_len = 0
@@ -870,6 +950,12 @@ def _after_fork():
     _used = 0
     _names = {}
     _counter[0] = 0
+    # The program's own os.fork(): a process no Process.start() reports.
+    # (multiprocessing's fork server forks the children main's start()
+    # reports.)
+    if not by_start and _helper != "forkserver":
+        name = "os.fork() of %d" % parent
+        _emit("spawn", name=name, role="process", slot=_pid, ppid=parent)
 
 
 def _at_exit():
@@ -883,7 +969,7 @@ def _at_exit():
 
 
 def start():
-    global _CFG, _pid, _fd, _words, _mem, _program, _stdlib
+    global _CFG, _pid, _fd, _words, _mem, _program, _stdlib, _helper
     raw = os.environ.get("MPVIZ_AGENT")
     if not raw:
         return
@@ -917,6 +1003,7 @@ def start():
         if b"spawn_main" not in text:
             if b"forkserver" in text:
                 name, role = "forkserver", "helper"
+                _helper = "forkserver"
             elif b"resource_tracker" in text:
                 name, role = "resource_tracker", "helper"
             else:
@@ -925,6 +1012,7 @@ def start():
     sys.stdout = _Output("stdout", sys.stdout)
     sys.stderr = _Output("stderr", sys.stderr)
     _patch_time()
+    _patch_wait()
     import atexit
 
     atexit.register(_at_exit)
