@@ -76,6 +76,14 @@ pub struct LockState {
     pub taken_after_death: Option<TakenAfterDeath>,
     /// A deadlock named in the stream, with the evidence it was named on.
     pub deadlock: Option<DeadlockEvidence>,
+    /// A counting semaphore (Python's `Semaphore`, `BoundedSemaphore`):
+    /// several may hold it at once.
+    pub counting: bool,
+    /// Python's `Lock`, which any process may release, not only its holder.
+    pub released_by_anyone: bool,
+    /// A counting semaphore's holders after `holder`, in the order they
+    /// took it.
+    pub also_held_by: Vec<Pid>,
 }
 
 /// What a deadlock was named on: the semaphore's value and each waiter as
@@ -122,6 +130,12 @@ impl Locks {
         self.by_name.get_mut(name).expect("inserted above")
     }
 
+    fn is_counting_and_held(&self, lock: &str) -> bool {
+        self.by_name
+            .get(lock)
+            .is_some_and(|l| l.counting && l.holder.is_some() && !l.holder_dead)
+    }
+
     /// Folds in a lock's events: made, waited for, taken, let go, deadlocked.
     pub(super) fn apply(&mut self, ev: &Event) {
         let pid = ev.pid;
@@ -136,6 +150,15 @@ impl Locks {
             Body::LockGaveUp { lock, .. } => {
                 if let Some(pid) = pid {
                     self.lock(lock).waiters.remove(pid);
+                }
+            }
+            Body::LockAcquire { lock } if self.is_counting_and_held(lock) => {
+                // One more holder of a counting semaphore: no overlap.
+                let state = self.lock(lock);
+                state.acquisitions += 1;
+                if let Some(pid) = pid {
+                    state.waiters.remove(pid);
+                    state.also_held_by.push(pid);
                 }
             }
             Body::LockAcquire { lock } => {
@@ -160,13 +183,24 @@ impl Locks {
             Body::LockRelease { lock } => {
                 let state = self.lock(lock);
                 if state.holder == pid {
+                    // The next holder of a counting semaphore, if any.
+                    state.holder =
+                        (!state.also_held_by.is_empty()).then(|| state.also_held_by.remove(0));
+                } else if let Some(at) = state.also_held_by.iter().position(|&p| Some(p) == pid) {
+                    state.also_held_by.remove(at);
+                } else if state.released_by_anyone {
+                    // A Lock let go by another process than its holder,
+                    // as Python allows.
                     state.holder = None;
                 }
             }
             Body::LockMade { lock, lock_kind } => {
+                let state = self.lock(lock);
                 // A POSIX semaphore (Python's Lock, RLock, Semaphore and
                 // BoundedSemaphore are): not let go for the dead.
-                self.lock(lock).kept_by_the_dead = lock_kind != "flock";
+                state.kept_by_the_dead = lock_kind != "flock";
+                state.counting = lock_kind == "Semaphore" || lock_kind == "BoundedSemaphore";
+                state.released_by_anyone = lock_kind == "Lock";
             }
             Body::DeadlockCycle { cycle, .. } => {
                 self.cycle = Some(cycle.iter().map(|(p, l)| (*p, l.to_string())).collect());

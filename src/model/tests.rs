@@ -1013,3 +1013,52 @@ fn a_callback_on_another_thread_leaves_the_main_process_at_its_gate() {
     ));
     assert_eq!(m.code.unplaced_said, ["pool_call"]);
 }
+
+fn named_lock(name: &str, kind: &str, pid: Pid) -> Event {
+    let lock = Name::from(name);
+    let body = match kind {
+        "wait" => Body::LockWait { lock },
+        "acquire" => Body::LockAcquire { lock },
+        "release" => Body::LockRelease { lock },
+        made => Body::LockMade {
+            lock,
+            lock_kind: made.into(),
+        },
+    };
+    ev(2, Some(pid), body)
+}
+
+#[test]
+fn a_counting_semaphore_has_every_holder_and_a_lock_may_be_let_go_by_another() {
+    let mut events = vec![spawn(11, 0), spawn(12, 1), spawn(13, 2)];
+    events.push(named_lock("s", "Semaphore", 11));
+    for pid in [11, 12, 13] {
+        events.push(named_lock("s", "wait", pid));
+        events.push(named_lock("s", "acquire", pid));
+    }
+    let m = fold(&events);
+    let s = &m.locks["s"];
+    assert_eq!((s.holder, s.also_held_by.clone()), (Some(11), vec![12, 13]));
+    assert_eq!(
+        s.overlaps, 0,
+        "three holders of a semaphore overlap nothing"
+    );
+    events.push(named_lock("s", "release", 12));
+    events.push(named_lock("s", "release", 11));
+    let m = fold(&events);
+    let s = &m.locks["s"];
+    assert_eq!((s.holder, s.also_held_by.clone()), (Some(13), vec![]));
+
+    // Python's Lock: released by a process that does not hold it.
+    let mut events = vec![spawn(11, 0), spawn(12, 1)];
+    events.push(named_lock("l", "Lock", 11));
+    events.push(named_lock("l", "acquire", 11));
+    events.push(named_lock("l", "release", 12));
+    assert_eq!(fold(&events).locks["l"].holder, None);
+    // An flock is let go by its holder only.
+    let mut events = vec![spawn(11, 0), spawn(12, 1)];
+    events.push(named_lock("f", "flock", 11));
+    events.push(named_lock("f", "acquire", 11));
+    events.push(named_lock("f", "release", 12));
+    assert_eq!(fold(&events).locks["f"].holder, Some(11));
+}

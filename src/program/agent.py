@@ -9,9 +9,10 @@
 # reach a process whatever the start method.
 #
 # It patches multiprocessing's modules as they are imported, never imports
-# them itself: a program that does not use multiprocessing imports nothing
-# more than it would without mpviz. Only the locks and queues the program
-# makes are followed and paced, never those multiprocessing makes for
+# them itself: a program that does not use multiprocessing finds none of
+# them in sys.modules (the agent's own json and mmap are there). Only the
+# locks and queues the program makes are followed and paced, never those
+# multiprocessing makes for
 # itself. Nothing here starts a thread.
 
 import json

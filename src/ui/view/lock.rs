@@ -108,10 +108,16 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
             }
             Some(pid) => {
                 let held = m.now_ns.saturating_sub(lock.held_since_ns) as f64 / 1e9;
-                lines.push(Line::from(vec![
+                let mut spans = vec![
                     Span::styled(holder.clone(), t.label()),
                     Span::styled(who(pid), t.holder()),
-                ]));
+                ];
+                // A counting semaphore's other holders.
+                for &other in &lock.also_held_by {
+                    spans.push(Span::raw(", "));
+                    spans.push(Span::styled(who(other), t.holder()));
+                }
+                lines.push(Line::from(spans));
                 if let Some(TakenAfterDeath { dead, .. }) =
                     lock.taken_after_death.filter(|taken| taken.by == pid)
                 {
