@@ -12,8 +12,7 @@
 # them itself: a program that does not use multiprocessing finds none of
 # them in sys.modules (the agent's own json and mmap are there). Only the
 # locks and queues the program makes are followed and paced, never those
-# multiprocessing makes for
-# itself. Nothing here starts a thread.
+# multiprocessing makes for itself. Nothing here starts a thread.
 
 import json
 import os
