@@ -191,9 +191,15 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     };
     // Only the scenario and its options matter here, not how it was paced;
     // and as a run without the dashboard, it needs no terminal.
-    let mut words = recorded_run(&recording, &["--paused"]);
+    let (mut words, program) = recorded_run(&recording, &["--paused"]);
     words.push("--json".into());
-    let launch = launch_of_words(&words);
+    words.extend(program);
+    let launch = if recording.scenario() == "program" {
+        // Nothing is run: the program need not be here, nor a Python.
+        program_replay_launch(&recording)
+    } else {
+        launch_of_words(&words)
+    };
     let launch = match launch {
         Ok(launch) => launch,
         Err(e) => {
@@ -388,10 +394,12 @@ fn launch(
 
 /// The scenario's command line in a recording's header, without the
 /// options named in `without` (each with its value, if it takes one) and
-/// without `--record`: a header's command line makes no file.
-fn recorded_run(recording: &record::Recording, without: &[&str]) -> Vec<String> {
+/// without `--record`: a header's command line makes no file. Returned in
+/// two: mpviz's words, and a program's (`mpviz run`), which go last.
+fn recorded_run(recording: &record::Recording, without: &[&str]) -> (Vec<String>, Vec<String>) {
     let takes_value = ["--record", "--speed"];
-    let mut words = recording.args().into_iter();
+    let (mine, program) = crate::cli::split_program(&recording.args());
+    let mut words = mine.into_iter();
     let mut kept = Vec::new();
     while let Some(word) = words.next() {
         let name = word.split('=').next().unwrap_or_default();
@@ -403,7 +411,7 @@ fn recorded_run(recording: &record::Recording, without: &[&str]) -> Vec<String> 
             kept.push(word);
         }
     }
-    kept
+    (kept, program)
 }
 
 /// The run a command line (without the program's name) asks for, its
@@ -432,7 +440,7 @@ fn rerun(args: &RerunArgs) -> ExitCode {
     if args.speed.is_some() {
         without.push("--speed");
     }
-    let mut words = recorded_run(&recording, &without);
+    let (mut words, program) = recorded_run(&recording, &without);
     // The recording's speed, as it ran (its command line may not say it:
     // the dashboard's default), unless the rerun gives its own.
     let recorded_speed = recording
@@ -459,6 +467,7 @@ fn rerun(args: &RerunArgs) -> ExitCode {
     if let Some(path) = &args.record {
         words.extend(["--record".into(), path.display().to_string()]);
     }
+    words.extend(program);
     // The rerun's own recording says the scenario's command line.
     let _ = COMMAND_LINE.set(words.clone());
     let mut launch = match launch_of_words(&words) {
@@ -500,6 +509,8 @@ fn recorder(
         .get()
         .cloned()
         .unwrap_or_else(|| vec![name.to_string()]);
+    // A program's own words stay as they are, after mpviz's.
+    let (given, program) = crate::cli::split_program(&given);
     let mut args = Vec::new();
     let mut given = given.into_iter();
     while let Some(arg) = given.next() {
@@ -515,6 +526,7 @@ fn recorder(
         }
     }
     args.extend(["--seed".to_string(), options.seed.to_string()]);
+    args.extend(program);
     let header = record::header(
         name,
         scenario.params(),
@@ -528,10 +540,42 @@ fn recorder(
 }
 
 /// A count option's value, or the scenario file's default.
+/// The scenario of a recording of `mpviz run`, for a replay: rebuilt from
+/// the recorded parameters (the program's source among them), checking
+/// neither the program nor the Python, which a replay does not run.
+fn program_replay_launch(recording: &record::Recording) -> Result<Launch, String> {
+    let params = recording
+        .header
+        .get("params")
+        .cloned()
+        .ok_or_else(|| "no params".to_string())?;
+    let params: crate::program::ProgramParams =
+        serde_json::from_value(params).map_err(|e| e.to_string())?;
+    let mut program = crate::program::Program::new(params).map_err(|e| e.to_string())?;
+    program.spec_mut().speak(lang::current());
+    let spec = scenario::spec("program").map_err(|e| e.to_string())?;
+    let run = RunArgs {
+        seed: recording.header.get("seed").and_then(|s| s.as_u64()),
+        speed: Some(Speed::Max),
+        paused: false,
+        headless: false,
+        json: true,
+        record: None,
+    };
+    let (options, front) = run_options(&run, &spec)?;
+    Ok(Launch {
+        scenario: Arc::new(program),
+        options,
+        front,
+        record: None,
+    })
+}
+
 /// `mpviz run PROG.py`: the program must be a readable file and the
 /// Python a Python 3.8 or newer.
 fn program_launch(args: ProgramArgs, lang: Lang) -> Result<Launch, String> {
-    let program = &args.program;
+    let (program, program_args) = args.program();
+    let program = &program;
     let path = program.display();
     let cannot_read =
         |e: std::io::Error| messages().say("usage_cannot_read", &[("path", &path), ("error", &e)]);
@@ -545,8 +589,9 @@ fn program_launch(args: ProgramArgs, lang: Lang) -> Result<Launch, String> {
     let params = crate::program::ProgramParams {
         python,
         program: program.clone(),
-        args: args.args,
+        args: program_args,
         slots: crate::program::pid_slots(),
+        source: crate::program::source_of(program),
     };
     launch(lang, "program", &args.run, "", 1, 1, || {
         Ok(Box::new(crate::program::Program::new(params)?))

@@ -163,43 +163,77 @@ pub fn kill_everything() {
     }
 }
 
-/// Kills every process descended from `root` (not `root` itself), as
-/// `/proc` shows the tree now, a few times over for any forked meanwhile: a
-/// process of a run that left its process group (`setsid()`, a program's
-/// `start_new_session`) is still in the tree of the run's fork server,
-/// which is a subreaper.
+/// The processes descended from `root` (not `root` itself), as `/proc`
+/// shows the tree now, each with its state letter (`Z`: ended, not yet
+/// reaped). A process of a run that left its process group (`setsid()`, a
+/// program's `start_new_session`) is still in the tree of the run's fork
+/// server, which is a subreaper.
+pub fn descendants(root: Pid) -> Vec<(Pid, char)> {
+    let mut children: std::collections::HashMap<Pid, Vec<(Pid, char)>> = Default::default();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<Pid>().ok()) {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let mut fields = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace())
+            .into_iter()
+            .flatten();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if let Some(ppid) = fields.next().and_then(|p| p.parse::<Pid>().ok()) {
+            children.entry(ppid).or_default().push((pid, state));
+        }
+    }
+    let mut found = Vec::new();
+    let mut todo = vec![root];
+    while let Some(p) = todo.pop() {
+        for &(child, state) in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
+            found.push((child, state));
+            todo.push(child);
+        }
+    }
+    found
+}
+
+/// Sends `signal` to every process descended from `root` (see
+/// [`descendants`]); returns how many it was sent to.
+pub fn signal_descendants(root: Pid, signal: Signal) -> usize {
+    let found = descendants(root);
+    for &(pid, _) in &found {
+        let _ = nix::sys::signal::kill(NixPid::from_raw(pid), signal);
+    }
+    found.len()
+}
+
+/// Kills every process descended from `root`, a few times over for any
+/// forked meanwhile.
 pub fn kill_descendants(root: Pid) {
     for _ in 0..3 {
-        let mut children: std::collections::HashMap<Pid, Vec<Pid>> = Default::default();
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<Pid>().ok()) {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<Pid>().ok());
-            if let Some(ppid) = ppid {
-                children.entry(ppid).or_default().push(pid);
-            }
-        }
-        let mut found = Vec::new();
-        let mut todo = vec![root];
-        while let Some(p) = todo.pop() {
-            for &child in children.get(&p).map(Vec::as_slice).unwrap_or_default() {
-                found.push(child);
-                todo.push(child);
-            }
-        }
-        if found.is_empty() {
+        if signal_descendants(root, Signal::SIGKILL) == 0 {
             return;
         }
-        for pid in found {
-            let _ = nix::sys::signal::kill(NixPid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// Asks every process descended from `root` to stop as a terminal's Ctrl-C
+/// does (SIGINT: a Python program unwinds, its `finally` and `with` blocks
+/// and `atexit` clean up), and waits until none runs, for at most `patience`.
+pub fn interrupt_descendants(root: Pid, patience: std::time::Duration) {
+    if signal_descendants(root, Signal::SIGINT) == 0 {
+        return;
+    }
+    let deadline = std::time::Instant::now() + patience;
+    while std::time::Instant::now() < deadline {
+        if descendants(root)
+            .iter()
+            .all(|&(_, state)| state == 'Z' || state == 'X')
+        {
+            return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

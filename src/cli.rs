@@ -88,16 +88,50 @@ pub struct ProgramArgs {
     pub python: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
-    /// The program: a Python file
-    #[arg(value_name = "PROG.py")]
-    pub program: std::path::PathBuf,
-    /// The program's own arguments (its sys.argv[1:])
+    /// The program (a Python file), then its own arguments (its
+    /// sys.argv[1:]): everything after the program is the program's
     #[arg(
-        value_name = "ARGS",
+        value_name = "PROG.py [ARGS]",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub args: Vec<String>,
+    pub command: Vec<String>,
+}
+
+impl ProgramArgs {
+    /// The program's path and its own arguments.
+    pub fn program(&self) -> (std::path::PathBuf, Vec<String>) {
+        let mut words = self.command.iter();
+        let program = words.next().map(Into::into).unwrap_or_default();
+        (program, words.cloned().collect())
+    }
+}
+
+/// The options of `mpviz run` that take a value (as the next word).
+pub const RUN_VALUE_OPTIONS: &[&str] = &["--python", "--seed", "--speed", "--record", "--lang"];
+
+/// A command line (without mpviz's own name) split where the program of
+/// `mpviz run` begins: mpviz's words, then the program and its arguments,
+/// which are the program's whatever they look like. Another command's
+/// words are all mpviz's.
+pub fn split_program(words: &[String]) -> (Vec<String>, Vec<String>) {
+    if words.first().map(String::as_str) != Some("run") {
+        return (words.to_vec(), Vec::new());
+    }
+    let mut at = 1;
+    while let Some(word) = words.get(at) {
+        if !word.starts_with('-') || word == "-" {
+            break;
+        }
+        at += 1;
+        if RUN_VALUE_OPTIONS.contains(&word.as_str()) {
+            at += 1;
+        }
+    }
+    let at = at.min(words.len());
+    (words[..at].to_vec(), words[at..].to_vec())
 }
 
 /// `mpviz export FILE -o TRACE`.
@@ -376,6 +410,24 @@ mod tests {
             assert!(err.contains("from 0.25 to 5000"), "{bad}: {err}");
         }
         assert!(parse_speed("fast").is_err());
+    }
+
+    #[test]
+    fn a_programs_words_are_its_own_whatever_they_look_like() {
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let (mine, theirs) = split_program(&words("run --speed 5 --json prog.py --json -x a"));
+        assert_eq!(mine, words("run --speed 5 --json"));
+        assert_eq!(theirs, words("prog.py --json -x a"));
+        let (mine, theirs) = split_program(&words("ticket --buyers 3 --json"));
+        assert_eq!((mine.len(), theirs.len()), (4, 0));
+        let cli = Cli::try_parse_from(words("mpviz run --headless prog.py --json --help")).unwrap();
+        match cli.command {
+            Command::Run(args) => {
+                assert!(args.run.headless && !args.run.json);
+                assert_eq!(args.program(), ("prog.py".into(), words("--json --help")));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -526,12 +526,15 @@ fn bad_input_is_one_line_and_exit_2() {
 #[test]
 fn killing_mpviz_ends_every_python_process_of_the_run() {
     let dir = tempfile::tempdir().unwrap();
+    // Its temporary folder is removed by its own `with` as it ends: a stop
+    // asks it to end first, as a Ctrl-C would.
     let forever = write_program(
         dir.path(),
         "forever.py",
-        "import multiprocessing as mp, time\n\ndef f():\n    time.sleep(600)\n\n\
+        "import multiprocessing as mp, tempfile, time\n\ndef f():\n    time.sleep(600)\n\n\
          if __name__ == '__main__':\n    ctx = mp.get_context('spawn')\n    ps = [ctx.Process(target=f) for _ in range(3)]\n    \
-         for p in ps:\n        p.start()\n    print('started', flush=True)\n    for p in ps:\n        p.join()\n",
+         with tempfile.TemporaryDirectory() as folder:\n        for p in ps:\n            p.start()\n        \
+         print('started', flush=True)\n        for p in ps:\n            p.join()\n",
     );
     for signal in [Signal::SIGKILL, Signal::SIGTERM] {
         let mut live = LiveRun::start(&["run", "--json", &forever]);
@@ -848,4 +851,70 @@ fn processes_that_left_the_process_group_are_ended_with_the_run_even_on_sigkill(
         );
         wait_until_nothing_left("nothing of the run is left", live.tmp.path());
     }
+}
+
+#[test]
+fn a_programs_own_words_stay_its_own_in_recordings_reruns_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let argv = write_program(dir.path(), "argv.py", "import sys\nprint(sys.argv[1:])\n");
+    let file = dir.path().join("argv.jsonl");
+    let file = file.to_str().unwrap();
+    // After the program, `--json` and `--help` are the program's.
+    let first = run_program(&["--record", file], &argv, &["--json", "--help", "-x"]);
+    let said = |run: &ProgramRun| {
+        run.printed()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(said(&first), ["['--json', '--help', '-x']"]);
+    let header: Value = serde_json::from_str(
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let args: Vec<&str> = header["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args[args.len() - 4..],
+        [argv.as_str(), "--json", "--help", "-x"]
+    );
+    let rerun = run_to_end(&["rerun", "--json", file]);
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&rerun.stdout).contains(r#""text":"['--json', '--help', '-x']""#)
+    );
+    // A replay runs nothing: the program need not be there any more.
+    std::fs::remove_file(&argv).unwrap();
+    let replay = run_to_end(&["replay", "--json", file]);
+    assert_eq!(
+        replay.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let recorded: Vec<String> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    let replayed: Vec<String> = String::from_utf8(replay.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(replayed, recorded);
 }

@@ -147,6 +147,10 @@ fn serve() -> anyhow::Result<()> {
     if PARENT_GONE.load(Ordering::SeqCst) {
         // The parent died without cleaning up: do it for it, then take the
         // whole process group (the children and this server) down.
+        // A user's program is asked to end first, as a Ctrl-C would.
+        if scenario.stops_gracefully() {
+            crate::cleanup::interrupt_descendants(getpid().as_raw(), super::GRACE);
+        }
         let _ = std::fs::remove_dir_all(&plan.run_dir);
         // Those that left the group (a program's setsid()) too.
         crate::cleanup::kill_descendants(getpid().as_raw());
@@ -219,6 +223,8 @@ fn child(
     unsafe {
         let _ = signal::signal(Signal::SIGTERM, SigHandler::SigDfl);
         let _ = signal::signal(Signal::SIGCHLD, SigHandler::SigDfl);
+        // Python sets its Ctrl-C handler only where SIGINT is not ignored.
+        let _ = signal::signal(Signal::SIGINT, SigHandler::SigDfl);
     }
     let _ = signal::SigSet::empty().thread_set_mask();
     if let Ok(cname) = std::ffi::CString::new(name.chars().take(15).collect::<String>()) {

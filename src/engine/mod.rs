@@ -72,6 +72,9 @@ pub struct Run {
     group_alive: Arc<Mutex<bool>>,
     /// The processes of the run alive as far as the stream says.
     live: Arc<Mutex<Vec<Pid>>>,
+    /// Whether a stop asks the processes to end before it kills them
+    /// ([`Scenario::stops_gracefully`]).
+    graceful: bool,
 }
 
 impl Run {
@@ -260,6 +263,7 @@ impl Run {
             wake_sampler,
             group_alive,
             live,
+            graceful: scenario.stops_gracefully(),
         })
     }
 
@@ -304,6 +308,13 @@ impl Run {
     /// Kills every process of the run, waits for the threads, and removes the
     /// run's directory. Safe to call more than once.
     pub fn stop(&mut self) {
+        if std::mem::take(&mut self.graceful) {
+            if let Ok(alive) = self.group_alive.lock() {
+                if *alive {
+                    cleanup::interrupt_descendants(self.pgid, GRACE);
+                }
+            }
+        }
         self.stopping.store(true, Ordering::SeqCst);
         // Once the reader has reaped the fork server, the group's number may
         // belong to someone else: signal it only while it is still ours.
@@ -343,6 +354,10 @@ impl Drop for Run {
         self.stop();
     }
 }
+
+/// How long a stop waits for a user's program to end on its SIGINT before
+/// it kills what is left.
+pub const GRACE: Duration = Duration::from_secs(2);
 
 /// Undoes a start that failed halfway (a thread or a pipe could not be
 /// made): kills the fork server's group and removes the directory, so that

@@ -50,14 +50,16 @@ def _now():
 
 
 def _write(data):
-    global _fd
+    global _fd, _words
     if _fd is None:
         return
     try:
         os.write(_fd, data)
     except OSError:
-        # mpviz is gone: nobody is left to report to.
-        os._exit(3)
+        # mpviz is gone: nobody is left to report to, or to pace. The
+        # program goes on (and cleans up) as it would without mpviz.
+        _fd = None
+        _words = None
 
 
 def _flush():
@@ -153,13 +155,14 @@ def _where():
     return f.f_code.co_filename, f.f_lineno, text[:200]
 
 
-def _gate(what):
+def _gate(what, where=None):
     """Waits for the pacer's permit before an operation, unless the run is
-    not paced. Only a process's main thread is paced."""
+    not paced. Only a process's main thread is paced. `where`: the line to
+    say, if not the program's innermost frame."""
     global _used
     if _words is None or _free() or threading.current_thread() is not threading.main_thread():
         return
-    _file, line, text = _where()
+    _file, line, text = where or _where()
     slot = _pid
     _used = max(_used, _words[1 + slot]) + 1
     args = {"code": text or what}
@@ -267,7 +270,10 @@ def _name_for(kind):
     base = kind
     head = text.split("=", 1)
     # `lock = Lock()`: one target, one object made on the line.
-    if len(head) == 2 and ";" not in text and head[1].count("(") >= 1 and head[1].count(kind + "(") == 1:
+    import re
+
+    made = len(re.findall(r"(?<![\w])" + kind + r"\(", head[-1]))
+    if len(head) == 2 and ";" not in text and made == 1:
         target = head[0].strip().split(".")[-1].split("[")[0]
         if target.isidentifier():
             base = target
@@ -579,7 +585,7 @@ def _patch_process(m):
         # Reported by the parent, as soon as the child has a PID: a child
         # ended before it ran a line (a terminate() at once) is still seen.
         _emit("spawn", pid=self.pid, name=self.name, role=_role(self.name), slot=self.pid,
-              ppid=_pid)
+              ppid=_parent_of(self.pid))
         call(self, "start()", r)
         return r
 
@@ -642,6 +648,16 @@ def _patch_process(m):
     BP.daemon = property(daemon.fget, p_set_daemon, doc=daemon.__doc__)
     BP._bootstrap, BP.start, BP.join = _bootstrap, p_start, p_join
     BP.terminate, BP.kill, BP.is_alive = p_terminate, p_kill, p_is_alive
+
+
+def _parent_of(pid):
+    """A process's parent as /proc says: this process, or, for a child of
+    multiprocessing's fork server, the fork server."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return _pid
 
 
 def _exitcode(status):
@@ -718,7 +734,17 @@ class _MapTask:
 
 
 def _run_task(n, func, a, k):
-    _gate("task")
+    # Where the task will run: its function's first line, if it is the
+    # program's (the worker's own frames are the pool's, and the line its
+    # fork happened at).
+    code = getattr(func, "__code__", None)
+    if code is not None and not code.co_filename.startswith((_stdlib, _here, "<")):
+        import linecache
+
+        text = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+        _gate("task", where=(code.co_filename, code.co_firstlineno, text[:200]))
+    else:
+        _gate("task")
     _emit("task_start", task=n)
     try:
         r = func(*a, **k)

@@ -45,6 +45,22 @@ pub struct ProgramParams {
     pub args: Vec<String>,
     /// How many gate slots the run has: one per possible PID.
     pub slots: u32,
+    /// The program's text as it was run (up to [`MOST_SOURCE`] bytes): the
+    /// code panel of a replay shows it, wherever the file is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// The largest program whose text a run keeps (it travels in the fork
+/// server's environment and in the `start` event).
+pub const MOST_SOURCE: u64 = 64 * 1024;
+
+/// The program's text, if it is small enough to keep.
+pub fn source_of(program: &Path) -> Option<String> {
+    let size = std::fs::metadata(program).ok()?.len();
+    (size <= MOST_SOURCE)
+        .then(|| std::fs::read_to_string(program).ok())
+        .flatten()
 }
 
 pub struct Program {
@@ -55,8 +71,12 @@ pub struct Program {
 impl Program {
     pub fn new(params: ProgramParams) -> anyhow::Result<Program> {
         let mut spec = crate::scenario::spec("program")?;
-        // The code panel shows the program itself, as it is on disk.
-        if let Ok(source) = std::fs::read_to_string(&params.program) {
+        // The code panel shows the program itself, as it was run.
+        let source = params
+            .source
+            .clone()
+            .or_else(|| std::fs::read_to_string(&params.program).ok());
+        if let Some(source) = source {
             let lines: Vec<String> = source.lines().map(str::to_string).collect();
             spec.listing = Box::leak(lines.into_boxed_slice());
         }
@@ -169,6 +189,10 @@ impl Scenario for Program {
     }
 
     fn waits_unseen(&self) -> bool {
+        true
+    }
+
+    fn stops_gracefully(&self) -> bool {
         true
     }
 

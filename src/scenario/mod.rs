@@ -284,6 +284,12 @@ pub trait Scenario: Send + Sync {
     fn actors_at_start(&self) -> u32 {
         self.processes()
     }
+    /// Whether a stop asks its processes to end first (SIGINT, as a
+    /// terminal's Ctrl-C: a user's program cleans up after itself), before
+    /// they are killed.
+    fn stops_gracefully(&self) -> bool {
+        false
+    }
     /// Whether its processes wait on much the pacer does not see (a user's
     /// program: a join, a pool's own queues): then a busy process seen
     /// asleep in the kernel a little after its last news holds no grant up

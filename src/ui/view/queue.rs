@@ -37,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, name: &str, q: &Queu
         Span::styled(title, t.title()),
         Span::styled(
             super::cut(
-                &texts.say("queue_maxsize", &[("maxsize", &q.maxsize)]),
+                &texts.say("queue_maxsize", &[("maxsize", &q.maxsize), ("name", &name)]),
                 room,
             ),
             t.label(),
