@@ -584,8 +584,11 @@ def _patch_process(m):
             _starting = False
         # Reported by the parent, as soon as the child has a PID: a child
         # ended before it ran a line (a terminate() at once) is still seen.
+        # Its parent is this process, unless multiprocessing's fork server
+        # forked it (then /proc says which).
+        forked_here = "forkserver" not in type(self._popen).__module__
         _emit("spawn", pid=self.pid, name=self.name, role=_role(self.name), slot=self.pid,
-              ppid=_parent_of(self.pid))
+              ppid=_pid if forked_here else _parent_of(self.pid))
         call(self, "start()", r)
         return r
 

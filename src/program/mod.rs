@@ -116,7 +116,7 @@ pub fn find_python(asked: Option<&Path>) -> Result<(PathBuf, (u32, u32)), String
         .args([
             "-S",
             "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
+            "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)",
         ])
         .env_remove("PYTHONPATH")
         .stdin(std::process::Stdio::null())
@@ -129,7 +129,10 @@ pub fn find_python(asked: Option<&Path>) -> Result<(PathBuf, (u32, u32)), String
             )
         })?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
+    let mut lines = text.lines();
+    let version = lines
+        .next()
+        .unwrap_or_default()
         .trim()
         .split_once('.')
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
@@ -145,7 +148,14 @@ pub fn find_python(asked: Option<&Path>) -> Result<(PathBuf, (u32, u32)), String
             &[("python", &shown), ("version", &v), ("oldest", &oldest)],
         ));
     }
-    Ok((python, version))
+    // The interpreter itself, as it names itself: the run starts it, not
+    // a launcher in front of it (pyenv's shim takes a tenth of a second
+    // to choose the same one again).
+    let itself = lines
+        .next()
+        .map(|l| PathBuf::from(l.trim()))
+        .filter(|p| p.is_absolute() && p.is_file());
+    Ok((itself.unwrap_or(python), version))
 }
 
 fn which(name: &str) -> Option<PathBuf> {
