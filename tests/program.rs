@@ -300,9 +300,12 @@ fn the_managers_dict_gets_one_entry_per_worker() {
     assert_eq!(manager, 1, "one server process");
 }
 
-/// One program doing a little of everything, under each start method.
-fn each_start_method(method: &str) {
-    let run = run_program(&[], &test_program("methods.py"), &[method]);
+/// One program doing a little of everything, under each start method
+/// (`extra`: `set`, the method set with set_start_method).
+fn each_start_method(method: &str, extra: &[&str]) {
+    let mut args = vec![method];
+    args.extend_from_slice(extra);
+    let run = run_program(&[], &test_program("methods.py"), &args);
     assert_eq!(
         run.code(),
         Some(0),
@@ -353,21 +356,59 @@ fn each_start_method(method: &str) {
         "{printed:?}"
     );
     assert!(printed.contains(&"dict 2".to_string()), "{printed:?}");
+    // A ProcessPoolExecutor's processes are processes of the run too.
+    assert!(printed.contains(&"executor [0, 1, 4]".to_string()), "{printed:?}");
+    let processes = run
+        .of_kind("spawn")
+        .filter(|e| e["role"] == "process")
+        .count();
+    assert!(processes >= 3 + 1 + 2 + 2 + 1, "{processes} processes");
 }
 
 #[test]
 fn under_fork_every_process_lock_queue_pool_and_manager_is_followed() {
-    each_start_method("fork");
+    each_start_method("fork", &[]);
 }
 
 #[test]
 fn under_spawn_every_process_lock_queue_pool_and_manager_is_followed() {
-    each_start_method("spawn");
+    each_start_method("spawn", &[]);
 }
 
 #[test]
 fn under_forkserver_every_process_lock_queue_pool_and_manager_is_followed() {
-    each_start_method("forkserver");
+    each_start_method("forkserver", &[]);
+}
+
+#[test]
+fn with_set_start_method_every_process_lock_queue_pool_and_manager_is_followed() {
+    each_start_method("spawn", &["set"]);
+    each_start_method("forkserver", &["set"]);
+}
+
+#[test]
+fn a_program_that_forks_wildly_is_ended_with_everything_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let wild = write_program(
+        dir.path(),
+        "wild.py",
+        "import multiprocessing as mp, time\n\ndef f():\n    time.sleep(600)\n\n\
+         if __name__ == '__main__':\n    while True:\n        mp.Process(target=f).start()\n",
+    );
+    let mut live = LiveRun::start(&["run", "--json", &wild]);
+    let mut pids = Vec::new();
+    live.read_until(|e: &Value| {
+        if e["kind"] == "spawn" && e["role"] == "process" {
+            pids.push(e["pid"].as_i64().unwrap());
+        }
+        pids.len() >= 50
+    });
+    kill(Pid::from_raw(live.child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(live.child.wait().unwrap().code(), Some(143));
+    wait_until("every process it started is gone", || {
+        pids.iter().all(|&p| !alive(p))
+    });
+    wait_until_nothing_left("nothing of the run is left", live.tmp.path());
 }
 
 #[test]

@@ -5,6 +5,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 
 def hold(lock, n):
@@ -26,7 +27,13 @@ def record(d, key):
 
 
 if __name__ == '__main__':
-    ctx = mp.get_context(sys.argv[1])
+    # `methods.py spawn set`: the method set for the whole program, with
+    # set_start_method; else a context of its own.
+    if sys.argv[2:] == ['set']:
+        mp.set_start_method(sys.argv[1])
+        ctx = mp
+    else:
+        ctx = mp.get_context(sys.argv[1])
     lock = ctx.Lock()
     workers = [ctx.Process(target=hold, args=(lock, n)) for n in range(3)]
     for w in workers:
@@ -58,6 +65,10 @@ if __name__ == '__main__':
         for x in ps:
             x.join()
         print('dict', len(d))
+
+    context = ctx if ctx is not mp else mp.get_context()
+    with ProcessPoolExecutor(2, mp_context=context) as ex:
+        print('executor', list(ex.map(square, range(3))))
 
     t = ctx.Process(target=time.sleep, args=(30,))
     t.start()
