@@ -357,12 +357,19 @@ fn each_start_method(method: &str, extra: &[&str]) {
     );
     assert!(printed.contains(&"dict 2".to_string()), "{printed:?}");
     // A ProcessPoolExecutor's processes are processes of the run too.
-    assert!(printed.contains(&"executor [0, 1, 4]".to_string()), "{printed:?}");
+    assert!(
+        printed.contains(&"executor [0, 1, 4]".to_string()),
+        "{printed:?}"
+    );
     let processes = run
         .of_kind("spawn")
         .filter(|e| e["role"] == "process")
         .count();
-    assert!(processes >= 3 + 1 + 2 + 2 + 1, "{processes} processes");
+    // Three lock holders, the producer, two executor processes, two
+    // manager clients and the terminated one (and a pool's workers where
+    // they are named Process).
+    let at_least = [3, 1, 2, 2, 1].iter().sum::<usize>();
+    assert!(processes >= at_least, "{processes} processes");
 }
 
 #[test]

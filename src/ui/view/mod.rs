@@ -262,7 +262,12 @@ fn draw_body(frame: &mut Frame, area: Rect, screen: &Screen) {
     // under the table and the side panels get their whole column.
     let rows = (screen.scenario.processes() as usize + 1).max(screen.model.procs.len());
     let table_height = u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(3);
-    let code_shown = screen.view.code_shown(frame.area().width);
+    // The timeline, asked for, takes the table's place even where the code
+    // had taken it (a short terminal): the code then waits under it, or
+    // until `t` gives the table back.
+    let timeline_asked = screen.view.timeline.shown && screen.timeline.is_some();
+    let code_shown = screen.view.code_shown(frame.area().width)
+        && !(timeline_asked && left.height < CODE_UNDER_TABLE && screen.view.code.is_some());
     let (table, under) = if code_shown {
         // The code under the table where both keep room, else in its place.
         if left.height >= CODE_UNDER_TABLE || screen.view.code.is_none() {

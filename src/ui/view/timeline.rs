@@ -358,7 +358,11 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, timeline: &Timeline)
         lines.push(Line::styled(texts.say("timeline_empty", &[]), t.dim()));
     }
     for (i, lane) in on_screen.iter().enumerate() {
-        let who = format!("{} {:>pid_width$} ", pad(&lane.name, name_width), lane.pid);
+        let who = format!(
+            "{} {:>pid_width$} ",
+            pad(&keep_end(&lane.name, name_width), name_width),
+            lane.pid
+        );
         let style = if Some(offset + i) == selected {
             t.selected()
         } else if matches!(
@@ -415,6 +419,25 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, timeline: &Timeline)
 /// order ↑ ↓ move the selection in while the timeline is shown.
 pub fn lane_order(timeline: &Timeline, k: usize) -> Vec<Pid> {
     timeline.lanes_at(k).iter().map(|l| l.pid).collect()
+}
+
+/// `name` in `width` columns: where it does not fit, its end, which tells
+/// lanes apart (`Process-1`, `Process-12`: `…ss-1`, `…s-12`).
+fn keep_end(name: &str, width: usize) -> String {
+    if name.width() <= width || width == 0 {
+        return name.to_string();
+    }
+    let mut kept = Vec::new();
+    let mut used = 1;
+    for c in name.chars().rev() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width {
+            break;
+        }
+        used += w;
+        kept.push(c);
+    }
+    std::iter::once('…').chain(kept.into_iter().rev()).collect()
 }
 
 #[cfg(test)]
