@@ -3,7 +3,6 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::Screen;
@@ -12,54 +11,30 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
-    // The newest calls that fit, each wrapped to the panel's width.
-    let rows = area.height.saturating_sub(2);
-    let width = area.width.saturating_sub(2);
-    let mut used = 0;
-    let lines: Vec<Line> = m
-        .calls
-        .iter()
-        .rev()
-        .map(|c| {
-            let who = m
-                .proc(c.caller)
-                .map_or_else(|| texts.say("word_unknown", &[]), |p| p.name.clone());
-            let mut spans = vec![
-                Span::styled(format!("{who}: "), t.label()),
-                Span::styled(c.call.clone(), t.value()),
-                Span::styled(" → ", t.dim()),
-                Span::raw(c.result.to_string()),
-            ];
-            // What the call did beyond its value: the process it made, the
-            // exit code its join reaped, a join that returned on its timeout.
-            let note = match (c.exitcode, c.alive, c.target) {
-                (Some(code), _, _) => texts.say("call_exit_code", &[("code", &code)]),
-                (None, Some(true), _) => texts.say("call_still_running", &[]),
-                (None, _, Some(pid)) if c.call.ends_with(".start()") => {
-                    texts.say("call_started", &[("pid", &pid)])
-                }
-                _ => String::new(),
-            };
-            spans.push(Span::styled(note, t.dim()));
-            Line::from(spans)
-        })
-        .take_while(|line| {
-            used += super::wrapped_height(line, width);
-            used <= rows
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let title = screen
-        .scenario
-        .spec()
-        .texts
-        .say("panel_calls", &[("n", &m.calls.len())]);
-    let block = Block::bordered().title(Span::styled(title, t.title()));
+    let lines = m.calls.iter().rev().map(|c| {
+        let who = m
+            .proc(c.caller)
+            .map_or_else(|| texts.say("word_unknown", &[]), |p| p.name.clone());
+        let mut spans = vec![
+            Span::styled(format!("{who}: "), t.label()),
+            Span::styled(c.call.clone(), t.value()),
+            Span::styled(" → ", t.dim()),
+            Span::raw(c.result.to_string()),
+        ];
+        // What the call did beyond its value: the process it made, the
+        // exit code its join reaped, a join that returned on its timeout.
+        let note = match (c.exitcode, c.alive, c.target) {
+            (Some(code), _, _) => texts.say("call_exit_code", &[("code", &code)]),
+            (None, Some(true), _) => texts.say("call_still_running", &[]),
+            (None, _, Some(pid)) if c.call.ends_with(".start()") => {
+                texts.say("call_started", &[("pid", &pid)])
+            }
+            _ => String::new(),
+        };
+        spans.push(Span::styled(note, t.dim()));
+        Line::from(spans)
+    });
+    let title = texts.say("panel_calls", &[("n", &m.calls.len())]);
     // The newest is always the bottom line.
-    frame.render_widget(
-        Paragraph::new(super::wrap_lines(&lines, width)).block(block),
-        area,
-    );
+    super::draw_newest(frame, area, Span::styled(title, t.title()), lines);
 }

@@ -423,6 +423,29 @@ pub(super) fn wrap_lines(lines: &[Line], width: u16) -> Vec<Line<'static>> {
     lines.iter().flat_map(|l| wrap_line(l, width)).collect()
 }
 
+/// A panel of entries, newest at the bottom: as many of the newest as fit
+/// `area` (inside its border), each wrapped to its width, drawn under
+/// `title`. `newest_first` gives them newest first.
+pub(super) fn draw_newest<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    title: Span<'a>,
+    newest_first: impl Iterator<Item = Line<'a>>,
+) {
+    let rows = area.height.saturating_sub(2);
+    let width = area.width.saturating_sub(2);
+    let mut used = 0;
+    let mut lines: Vec<Line> = newest_first
+        .take_while(|line| {
+            used += wrapped_height(line, width);
+            used <= rows
+        })
+        .collect();
+    lines.reverse();
+    let block = Block::bordered().title(title);
+    frame.render_widget(Paragraph::new(wrap_lines(&lines, width)).block(block), area);
+}
+
 /// `line` in rows of at most `width` columns, by display width, each span
 /// keeping its style: broken after a space or between two wide (Chinese)
 /// characters where [`line_end`] allows it, the next row starting after

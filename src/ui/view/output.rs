@@ -4,7 +4,6 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::Screen;
@@ -13,36 +12,17 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
     let t = screen.theme;
     let m = screen.model;
     let texts = &screen.scenario.spec().texts;
-    let rows = area.height.saturating_sub(2);
-    let width = area.width.saturating_sub(2);
-    let mut used = 0;
-    let lines: Vec<Line> = m
-        .output
-        .iter()
-        .rev()
-        .map(|line| {
-            let who = line
-                .pid
-                .and_then(|pid| m.proc(pid))
-                .map_or_else(|| texts.say("word_unknown", &[]), |p| p.name.clone());
-            let style = if line.stderr { t.bad() } else { t.value() };
-            Line::from(vec![
-                Span::styled(format!("{who}: "), t.label()),
-                Span::styled(line.text.clone(), style),
-            ])
-        })
-        .take_while(|line| {
-            used += super::wrapped_height(line, width);
-            used <= rows
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let lines = m.output.iter().rev().map(|line| {
+        let who = line
+            .pid
+            .and_then(|pid| m.proc(pid))
+            .map_or_else(|| texts.say("word_unknown", &[]), |p| p.name.clone());
+        let style = if line.stderr { t.bad() } else { t.value() };
+        Line::from(vec![
+            Span::styled(format!("{who}: "), t.label()),
+            Span::styled(line.text.clone(), style),
+        ])
+    });
     let title = texts.say("panel_output", &[("n", &m.output.len())]);
-    let block = Block::bordered().title(Span::styled(title, t.title()));
-    frame.render_widget(
-        Paragraph::new(super::wrap_lines(&lines, width)).block(block),
-        area,
-    );
+    super::draw_newest(frame, area, Span::styled(title, t.title()), lines);
 }
