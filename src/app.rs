@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{
-    AppendArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs, ProgramArgs,
-    QueueArgs, RaceArgs, ReplayArgs, RerunArgs, RunArgs, TicketArgs,
+    AppendArgs, ChallengeArgs, Cli, Command, ExportArgs, LifecycleArgs, ManagerArgs, PoolArgs,
+    ProgramArgs, QueueArgs, RaceArgs, ReplayArgs, RerunArgs, RunArgs, TicketArgs,
 };
 use crate::engine::{limits, RunOptions, Speed};
 use crate::ipc::queue::MAX_SIZE as QUEUE_MAX_SIZE;
@@ -40,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => return replay(&args),
         Command::Export(args) => return export(&args),
         Command::Rerun(args) => return rerun(&args),
+        Command::Challenge(args) => return challenge(&args),
         _ => cli,
     };
     let _ = COMMAND_LINE.set(args.iter().skip(1).cloned().collect());
@@ -62,8 +63,12 @@ fn start(launch: Launch) -> ExitCode {
 /// The run a command asks for, its defaults resolved and its input checked.
 fn launch_of(command: Command, lang: Lang) -> Result<Launch, String> {
     match command {
-        Command::List | Command::Replay(_) | Command::Export(_) | Command::Rerun(_) => {
-            Err("`list`, `replay`, `export` and `rerun` are not scenarios".into())
+        Command::List
+        | Command::Replay(_)
+        | Command::Export(_)
+        | Command::Rerun(_)
+        | Command::Challenge(_) => {
+            Err("`list`, `replay`, `export`, `rerun` and `challenge` are not scenarios".into())
         }
         Command::Race(args) => race_launch(args, lang),
         Command::Lifecycle(args) => lifecycle_launch(args, lang),
@@ -482,6 +487,92 @@ fn rerun(args: &RerunArgs) -> ExitCode {
     let plan = rerun::plan_of(&events, launch.scenario.gate_slots());
     launch.options.plan = Some(Arc::new(plan));
     start(launch)
+}
+
+/// `mpviz challenge`: the list with this user's wins; `mpviz challenge
+/// NAME --moves LIST`: the moves played headless, the verdict said, exit 0
+/// on a win and 1 on a loss.
+fn challenge(args: &ChallengeArgs) -> ExitCode {
+    let texts = crate::challenge::texts(lang::current());
+    let Some(name) = &args.name else {
+        let won = crate::challenge::progress();
+        for c in crate::challenge::all() {
+            let mark = if won.contains_key(&c.name) {
+                "challenge_won_mark"
+            } else {
+                "challenge_open_mark"
+            };
+            let line = texts.say(
+                "challenge_line",
+                &[
+                    ("name", &format!("{:14}", c.name)),
+                    ("won", &texts.say(mark, &[])),
+                    ("section", &format!("{:6}", c.section)),
+                    ("goal", &texts.say(&format!("goal_{}", c.name), &[])),
+                    ("budget", &c.budget),
+                ],
+            );
+            if writeln!(std::io::stdout(), "{line}").is_err() {
+                break;
+            }
+        }
+        return ExitCode::SUCCESS;
+    };
+    let Some(c) = crate::challenge::named(name) else {
+        return usage_error(&texts.say("challenge_unknown", &[("name", name)]));
+    };
+    let Some(moves) = &args.moves else {
+        return usage_error(&texts.say("challenge_no_dashboard", &[("name", name)]));
+    };
+    let moves = match crate::challenge::parse_moves(moves) {
+        Ok(moves) => moves,
+        Err(e) => return usage_error(&e),
+    };
+    let goal = match crate::challenge::Goal::parse(&c.goal) {
+        Ok(goal) => goal,
+        Err(e) => return usage_error(&e),
+    };
+    let mut words = c.run.clone();
+    words.push("--json".into());
+    let launch = match launch_of_words(&words) {
+        Ok(launch) => launch,
+        Err(e) => return usage_error(&e),
+    };
+    let verdict = match crate::challenge::play(launch, &goal, c.budget, &moves, &texts) {
+        Ok(verdict) => verdict,
+        Err(e) => return run_failed(e),
+    };
+    let mut out = std::io::stdout();
+    for note in &verdict.notes {
+        let _ = writeln!(out, "{note}");
+    }
+    if verdict.won {
+        let (event, kind) = verdict.at.clone().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}",
+            texts.say(
+                "challenge_won",
+                &[
+                    ("moves", &verdict.moves),
+                    ("event", &event),
+                    ("kind", &kind)
+                ],
+            )
+        );
+        let _ = crate::challenge::record_win(&c.name, verdict.moves);
+        ExitCode::SUCCESS
+    } else {
+        let _ = writeln!(
+            out,
+            "{}",
+            texts.say("challenge_lost", &[("moves", &verdict.moves)])
+        );
+        if !c.winnable {
+            let _ = writeln!(out, "{}", texts.say(&format!("why_{}", c.name), &[]));
+        }
+        ExitCode::from(1)
+    }
 }
 
 /// A speed as `--speed` takes it.

@@ -45,6 +45,8 @@ pub enum Command {
     Manager(ManagerArgs),
     /// Run your own Python program (any multiprocessing program) with the real Python, live, paced and stepped
     Run(ProgramArgs),
+    /// Challenges: you are the scheduler; make the race happen on real processes
+    Challenge(ChallengeArgs),
     /// List the scenarios, one line each
     List,
     /// Write a recording as a trace that Perfetto (ui.perfetto.dev) and chrome://tracing open
@@ -132,6 +134,17 @@ pub fn split_program(words: &[String]) -> (Vec<String>, Vec<String>) {
     }
     let at = at.min(words.len());
     (words[..at].to_vec(), words[at..].to_vec())
+}
+
+/// `mpviz challenge [NAME --moves LIST]`.
+#[derive(Debug, Args)]
+pub struct ChallengeArgs {
+    /// The challenge (without it, the list)
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Play these moves headless: a process's slot (its next step), n (the pacer picks), or a slot and * (that process runs to its end), comma-separated: 0,1,0*,1*
+    #[arg(long, value_name = "LIST")]
+    pub moves: Option<String>,
 }
 
 /// `mpviz export FILE -o TRACE`.

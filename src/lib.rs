@@ -4,6 +4,7 @@
 //! from a child process to a cell on the screen.
 
 pub mod app;
+pub mod challenge;
 pub mod cleanup;
 pub mod cli;
 pub mod code;

@@ -1066,10 +1066,14 @@ pub(crate) mod tests {
     /// panel's words) is in the shared file or a scenario's own.
     #[test]
     fn every_text_the_code_asks_for_by_name_is_in_the_files() {
-        let scenarios: Vec<Texts> = crate::scenario::SPECS
+        // The scenarios' texts, a program's (`mpviz run`) and the
+        // challenges'.
+        let mut scenarios: Vec<Texts> = crate::scenario::SPECS
             .iter()
+            .chain(std::iter::once(&crate::scenario::PROGRAM_SPEC))
             .map(|(name, _)| crate::scenario::spec(name).unwrap().texts)
             .collect();
+        scenarios.push(crate::challenge::texts(Lang::EN));
         let mut files = Vec::new();
         sources(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),

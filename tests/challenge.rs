@@ -1,0 +1,98 @@
+//! Challenges played headless (`mpviz challenge NAME --moves LIST`): every
+//! challenge is won by a move list and lost by another, judged from what
+//! the processes did; the list says which this user has won.
+
+mod support;
+
+use std::process::Stdio;
+
+use support::*;
+
+/// Plays `name` with `moves`, progress kept in `state`: exit code and output.
+fn play(state: &std::path::Path, name: &str, moves: &str) -> (Option<i32>, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(tmp.path(), &["challenge", name, "--moves", moves])
+        .env("XDG_STATE_HOME", state)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_dir_empty(tmp.path());
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Each challenge with a list that wins it and one that does not.
+const GAMES: &[(&str, &str, &str)] = &[
+    ("sell-twice", "0,1,0*,1*", "0*,1*"),
+    ("oversell", "0,1,2,3,0*,1*,2*,3*", "0*,1*,2*,3*"),
+    ("reset", "0,0,0,1", "0,1,0*,1*"),
+    ("lose-three", "0,1,0,1,0,1,0,1,0,1,0,1,0*,1*", "0*,1*"),
+    ("block-on-full", "0,0,0", "0,1,1,0"),
+    ("get-times-out", "1,1", "0,1,1"),
+];
+
+#[test]
+fn every_challenge_is_won_by_a_move_list_and_lost_by_another() {
+    let state = tempfile::tempdir().unwrap();
+    for &(name, wins, loses) in GAMES {
+        let (code, out, err) = play(state.path(), name, wins);
+        assert_eq!(code, Some(0), "{name} {wins}: {out}{err}");
+        assert!(out.contains("won in"), "{name}: {out}");
+        let (code, out, err) = play(state.path(), name, loses);
+        assert_eq!(code, Some(1), "{name} {loses}: {out}{err}");
+        assert!(out.contains("lost after"), "{name}: {out}");
+    }
+    // The list marks each as won, from the state directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = mpviz(tmp.path(), &["challenge"])
+        .env("XDG_STATE_HOME", state.path())
+        .output()
+        .unwrap();
+    let list = String::from_utf8(out.stdout).unwrap();
+    for &(name, _, _) in GAMES {
+        let line = list.lines().find(|l| l.starts_with(name)).unwrap();
+        assert!(line.contains('✓'), "{line}");
+    }
+    let open = list.lines().find(|l| l.starts_with("lock-holds")).unwrap();
+    assert!(!open.contains('✓'), "{open}");
+}
+
+#[test]
+fn with_the_lock_the_ticket_cannot_be_sold_twice_and_the_screen_says_why() {
+    let state = tempfile::tempdir().unwrap();
+    for moves in ["0,1,0*,1*", "0*,1*", "1,0,1,0,1,0,1,0,0*,1*"] {
+        let (code, out, _) = play(state.path(), "lock-holds", moves);
+        assert_eq!(code, Some(1), "{moves}: {out}");
+        assert!(out.contains("It cannot be done"), "{out}");
+    }
+}
+
+#[test]
+fn a_move_for_a_finished_process_is_reported_and_the_budget_is_kept() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, out, _) = play(state.path(), "sell-twice", "0*,0,1*");
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("move 2: the process in slot 0 has finished"),
+        "{out}"
+    );
+    let (_, out, _) = play(state.path(), "block-on-full", "1,1,1,1,1,1,0,0,0");
+    assert!(out.contains("the 6 moves are used up"), "{out}");
+}
+
+#[test]
+fn bad_challenge_input_is_one_line_and_exit_2() {
+    for args in [
+        &["challenge", "no-such"][..],
+        &["challenge", "sell-twice", "--moves", "0,x"][..],
+        &["challenge", "sell-twice"][..],
+    ] {
+        let out = run_to_end(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}
