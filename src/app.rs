@@ -522,7 +522,14 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
         return usage_error(&texts.say("challenge_unknown", &[("name", name)]));
     };
     let Some(moves) = &args.moves else {
-        return usage_error(&texts.say("challenge_no_dashboard", &[("name", name)]));
+        // The dashboard, paused on the challenge's run.
+        let mut words = c.run.clone();
+        words.extend(["--speed".into(), "max".into()]);
+        let launch = match launch_of_words(&words) {
+            Ok(launch) => launch,
+            Err(e) => return usage_error(&e),
+        };
+        return ui::challenge(launch, c).unwrap_or_else(run_failed);
     };
     let moves = match crate::challenge::parse_moves(moves) {
         Ok(moves) => moves,

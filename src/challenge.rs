@@ -167,6 +167,50 @@ impl Seen<'_> {
     }
 }
 
+/// What a game has seen: the events by log key, the moves (permits the
+/// processes were granted), and where the goal was first met.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub events: HashMap<String, u64>,
+    pub moves: u32,
+    /// The goal's moment: the event's number in the stream and its kind.
+    pub met: Option<(u64, String)>,
+    seen: u64,
+}
+
+impl Tally {
+    /// Takes in `event`, which `model` has just folded; true if it met
+    /// `goal` (the first time).
+    pub fn observe(
+        &mut self,
+        event: &Event,
+        model: &Model,
+        scenario: &dyn crate::scenario::Scenario,
+        goal: &Goal,
+    ) -> bool {
+        self.seen += 1;
+        if matches!(event.body, Body::Grant { .. }) {
+            self.moves += 1;
+        }
+        if event.is_logged() {
+            *self.events.entry(Texts::log_key(event)).or_default() += 1;
+        }
+        if self.met.is_some() {
+            return false;
+        }
+        let seen = Seen {
+            summary: scenario.summary(model),
+            model,
+            events: &self.events,
+        };
+        if goal.met(&seen) {
+            self.met = Some((self.seen, event.kind().to_string()));
+            return true;
+        }
+        false
+    }
+}
+
 /// How a play ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -204,13 +248,10 @@ pub fn play(
     let mut game = Game {
         run: &run,
         model: Model::new(),
-        events: HashMap::new(),
+        tally: Tally::default(),
         slots: HashMap::new(),
-        grants: 0,
-        met: None,
         scenario: &*scenario,
         goal,
-        seen: 0,
     };
     let mut verdict = Verdict {
         won: false,
@@ -220,7 +261,7 @@ pub fn play(
     };
     game.settle();
     for (i, &mv) in moves.iter().enumerate() {
-        if game.met.is_some() {
+        if game.tally.met.is_some() {
             break;
         }
         if verdict.moves >= budget {
@@ -247,7 +288,7 @@ pub fn play(
                 }
             }
             Move::ToEnd(slot) => loop {
-                if game.met.is_some() {
+                if game.tally.met.is_some() {
                     break;
                 }
                 match game.step_slot(slot) {
@@ -264,9 +305,9 @@ pub fn play(
         }
     }
     // What the last move set going (a get that times out) has its time.
-    game.wait(|g| g.met.is_some());
-    verdict.won = game.met.is_some();
-    verdict.at = game.met.clone();
+    game.wait(|g| g.tally.met.is_some());
+    verdict.won = game.tally.met.is_some();
+    verdict.at = game.tally.met.clone();
     drop(game);
     run.stop();
     Ok(verdict)
@@ -275,43 +316,24 @@ pub fn play(
 struct Game<'a> {
     run: &'a Run,
     model: Model,
-    events: HashMap<String, u64>,
+    tally: Tally,
     slots: HashMap<u32, Pid>,
-    grants: u64,
-    met: Option<(u64, String)>,
     scenario: &'a dyn crate::scenario::Scenario,
     goal: &'a Goal,
-    /// Events folded so far.
-    seen: u64,
 }
 
 impl Game<'_> {
     fn fold(&mut self, batch: Vec<Event>) {
         for event in batch {
-            self.seen += 1;
             if let (Body::Spawn { slot, role, .. }, Some(pid)) = (&event.body, event.pid) {
                 if role != "forkserver" && role != "thread" {
                     self.slots.entry(*slot).or_insert(pid);
                 }
             }
-            if matches!(event.body, Body::Grant { .. }) {
-                self.grants += 1;
-            }
-            if event.is_logged() {
-                *self.events.entry(Texts::log_key(&event)).or_default() += 1;
-            }
-            let kind = event.kind().to_string();
+            let kept = event.clone();
             self.model.fold(event);
-            if self.met.is_none() {
-                let seen = Seen {
-                    summary: self.scenario.summary(&self.model),
-                    model: &self.model,
-                    events: &self.events,
-                };
-                if self.goal.met(&seen) {
-                    self.met = Some((self.seen, kind));
-                }
-            }
+            self.tally
+                .observe(&kept, &self.model, self.scenario, self.goal);
         }
     }
 
@@ -361,7 +383,7 @@ impl Game<'_> {
     /// One step by the pacer (`None`) or by `pid`, once there is one to
     /// take; waits until it is granted and the run is still again.
     fn step(&mut self, pid: Option<Pid>) -> bool {
-        let granted = self.grants;
+        let granted = self.tally.moves;
         let at_gate = |g: &Game| match pid {
             Some(pid) => g.model.proc(pid).is_some_and(|p| p.at_gate.is_some()),
             None => g.model.procs.iter().any(|p| p.at_gate.is_some()),
@@ -373,7 +395,7 @@ impl Game<'_> {
             Some(pid) => PacerCmd::StepPid(pid),
             None => PacerCmd::Step,
         });
-        if !self.wait(|g| g.grants > granted) {
+        if !self.wait(|g| g.tally.moves > granted) {
             return false;
         }
         self.settle();

@@ -1292,3 +1292,61 @@ fn a_python_program_pauses_steps_shows_its_code_and_output_and_quits_leaving_not
     });
     assert_dir_empty(d.tmp.path());
 }
+
+/// `mpviz challenge sell-twice` on the dashboard: paused, the goal and the
+/// moves left under the header; the learner steps the buyers with Enter
+/// until both have read the same count and written it back; the win is
+/// said, kept in the state directory; free running is refused.
+#[test]
+fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut d = Dashboard::start_sized(
+        &["challenge", "sell-twice"],
+        &[("XDG_STATE_HOME", &state_dir)],
+        30,
+        100,
+    );
+    d.wait_for("the goal and both buyers at their gate", |s| {
+        s.contains("Goal: Sell one ticket twice")
+            && s.contains("12 moves left")
+            && s.contains("2 at the gate")
+    });
+    // space would let the run go by itself: refused.
+    d.press(" ");
+    d.wait_for("the refusal", |s| s.contains("you are the scheduler"));
+    // Each buyer reads, then each finishes: select a row, Enter, and wait
+    // for the move to be counted before the next.
+    let mut moves = 0;
+    let mut enter = |d: &mut Dashboard, keys: &str| {
+        d.press(keys);
+        moves += 1;
+        let left = format!("{} moves left", 12 - moves);
+        d.wait_for(&left, |s| s.contains(&left) || s.contains("✓ Won"));
+    };
+    d.press("\x1b[B\x1b[B"); // down to buyer-0 (past the fork server)
+    enter(&mut d, "\r");
+    d.press("\x1b[B"); // buyer-1
+    enter(&mut d, "\r");
+    // buyer-0 sleeps its "network delay", empties the file, writes 4;
+    // then buyer-1 does the same from the 5 it read: the same count.
+    d.press("\x1b[A");
+    for _ in 0..3 {
+        enter(&mut d, "\r");
+    }
+    d.press("\x1b[B");
+    for _ in 0..2 {
+        enter(&mut d, "\r");
+    }
+    d.press("\r");
+    let screen = d.wait_for("the win", |s| s.contains("✓ Won in"));
+    assert!(screen.contains("lost updates 1"), "{screen}");
+    let kept = std::fs::read_to_string(state.path().join("mpviz/challenges.json")).unwrap();
+    assert!(kept.contains("sell-twice"), "{kept}");
+    d.press("q");
+    assert!(d.wait_exit().success());
+    wait_until("the terminal restored (alternate screen left)", || {
+        d.left_alternate_screen()
+    });
+    assert_dir_empty(d.tmp.path());
+}

@@ -64,6 +64,66 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `mpviz challenge NAME`: the dashboard on the challenge's run, started
+/// paused; the learner moves with `n` and Enter, the goal and the moves
+/// left under the header, the verdict there when it comes.
+pub fn challenge(
+    mut launch: Launch,
+    challenge: crate::challenge::Challenge,
+) -> anyhow::Result<ExitCode> {
+    let signals = signals::watch(&[SIGTSTP])?;
+    launch.options.paused = true;
+    let goal = crate::challenge::Goal::parse(&challenge.goal).map_err(anyhow::Error::msg)?;
+    let mut app = App::start(launch)?;
+    let game = Game {
+        challenge,
+        goal,
+        tally: Default::default(),
+        texts: crate::challenge::texts(crate::lang::current()),
+        hints: 0,
+        over: None,
+    };
+    app.view.challenge = Some(game.line());
+    app.challenge = Some(game);
+    let mut terminal = take_terminal()?;
+    let input = read_input()?;
+    let result = app.main_loop(&mut terminal, &input, &signals);
+    app.stop();
+    restore_terminal();
+    result
+}
+
+impl Game {
+    /// The line under the header: the goal and the moves left, or the
+    /// verdict.
+    fn line(&self) -> (String, Option<bool>) {
+        let c = &self.challenge;
+        let moves = self.tally.moves;
+        let text = match self.over {
+            Some(true) => self.texts.say("challenge_won_line", &[("moves", &moves)]),
+            Some(false) if !c.winnable => format!(
+                "{} {}",
+                self.texts.say("challenge_lost_line", &[("moves", &moves)]),
+                self.texts.say(&format!("why_{}", c.name), &[])
+            ),
+            Some(false) => self.texts.say("challenge_lost_line", &[("moves", &moves)]),
+            None => self.texts.say(
+                "challenge_goal_line",
+                &[
+                    ("goal", &self.texts.say(&format!("goal_{}", c.name), &[])),
+                    ("left", &c.budget.saturating_sub(moves)),
+                ],
+            ),
+        };
+        (text, self.over)
+    }
+
+    fn hint(&self) -> String {
+        self.texts
+            .say(&format!("hint_{}", self.challenge.name), &[])
+    }
+}
+
 /// `mpviz replay FILE`: the dashboard on a recording's events, starting no
 /// process. It opens paused on the first event; space plays the events at
 /// the speed (`+`/`-`), and every key that moves through a live run's
@@ -181,6 +241,19 @@ struct App {
     view: ViewState,
     theme: Theme,
     started: Instant,
+    /// A challenge being played (`mpviz challenge NAME`).
+    challenge: Option<Game>,
+}
+
+/// A challenge on the dashboard: its goal, what has been seen, the hints
+/// given, and whether it is over (won or lost).
+struct Game {
+    challenge: crate::challenge::Challenge,
+    goal: crate::challenge::Goal,
+    tally: crate::challenge::Tally,
+    texts: crate::scenario::texts::Texts,
+    hints: usize,
+    over: Option<bool>,
 }
 
 /// A replay's pace: playing or not, events a second, and the part of an
@@ -218,6 +291,7 @@ impl App {
             view: ViewState::default(),
             theme: Theme::from_env(),
             started: Instant::now(),
+            challenge: None,
         }
     }
 
@@ -443,6 +517,16 @@ impl App {
                 .filter_map(|(key, _)| scenario.alarm_count(key, &self.model))
                 .sum();
         }
+        if let Some(game) = &mut self.challenge {
+            let scenario = &*self.launch.scenario;
+            if game.tally.observe(&kept, &self.model, scenario, &game.goal) {
+                game.over = Some(true);
+                let _ = crate::challenge::record_win(&game.challenge.name, game.tally.moves);
+            } else if game.over.is_none() && self.model.ended {
+                game.over = Some(false);
+            }
+            self.view.challenge = Some(game.line());
+        }
         let notable = history::notable(&kept, &self.model, moments) || self.alarms > alarms;
         self.timeline.push(&kept, self.history.len());
         self.history.push(kept, &self.model, notable);
@@ -528,6 +612,36 @@ impl App {
             if let Some(by) = by {
                 self.scroll_log(by);
                 return Ok(Next::Continue);
+            }
+        }
+        // A challenge's keys come first (its `h` is a hint where the
+        // timeline is not shown).
+        let timeline_shown = self.view.timeline.shown;
+        if let Some(game) = &mut self.challenge {
+            match action {
+                // The learner is the scheduler: no free running.
+                Action::TogglePause | Action::Faster | Action::Slower | Action::Restart => {
+                    self.view.status = Some(game.texts.say("challenge_keys", &[]));
+                    return Ok(Next::Continue);
+                }
+                Action::Step | Action::StepSelected if game.over.is_some() => {
+                    self.view.status = Some(game.texts.say("challenge_over", &[]));
+                    return Ok(Next::Continue);
+                }
+                Action::Step | Action::StepSelected
+                    if game.tally.moves >= game.challenge.budget =>
+                {
+                    game.over = Some(false);
+                    self.view.challenge = Some(game.line());
+                    return Ok(Next::Continue);
+                }
+                // `h`: the next hint (the timeline's `h` where it is shown).
+                Action::Earlier if !timeline_shown => {
+                    game.hints += 1;
+                    self.view.status = Some(game.hint());
+                    return Ok(Next::Continue);
+                }
+                _ => {}
             }
         }
         if let Some(next) = self.act_in_history(action) {

@@ -139,14 +139,25 @@ pub fn lines<'a>(screen: &Screen, width: u16) -> Vec<Line<'a>> {
             .sum();
         w < usize::from(width)
     };
-    if fits(&first, " │ ") && fits(&second, " · ") {
+    let mut out = if fits(&first, " │ ") && fits(&second, " · ") {
         let mut out = flow(first, " │ ", width, screen);
         out.extend(flow(second, " · ", width, screen));
-        return out;
+        out
+    } else {
+        let mut all = first;
+        all.extend(second);
+        flow(all, " · ", width, screen)
+    };
+    // A challenge: its goal and the moves left, or its verdict.
+    if let Some((text, verdict)) = &screen.view.challenge {
+        let style = match verdict {
+            Some(true) => t.good(),
+            Some(false) => t.bad(),
+            None => t.title(),
+        };
+        out.extend(super::wrap_line(&Line::styled(text.clone(), style), width));
     }
-    let mut all = first;
-    all.extend(second);
-    flow(all, " · ", width, screen)
+    out
 }
 
 /// Items laid out left to right, `sep` between them, a new line where the

@@ -75,6 +75,9 @@ pub struct ViewState {
     /// The timeline (`t`) in the table's place: shown or not, its zoom
     /// and scroll.
     pub timeline: TimelineView,
+    /// A challenge (`mpviz challenge NAME`): its line under the header (the
+    /// goal and the moves left, or the verdict), and whether it is over.
+    pub challenge: Option<(String, Option<bool>)>,
 }
 
 /// From this many rows on, the body's left column holds the table and the
