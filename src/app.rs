@@ -361,6 +361,7 @@ fn run_options(args: &RunArgs, spec: &scenario::Spec) -> Result<(RunOptions, Fro
             helper: std::env::current_exe()
                 .map_err(|e| format!("could not find the mpviz executable: {e}"))?,
             plan: None,
+            pause_after_plan: false,
         },
         front,
     ))

@@ -1338,6 +1338,22 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     for _ in 0..2 {
         enter(&mut d, "\r");
     }
+    // Take the last move back: the first six again on new processes, then
+    // paused, six moves left.
+    let before = d.table_pids_named("buyer-", 2);
+    d.press("u");
+    let screen = d.wait_for("the moves but the last, again", |s| {
+        s.contains("6 moves left") && s.contains("⏸ PAUSED") && s.contains("rerun 6/6")
+    });
+    let after = rows(&screen, "buyer-");
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "new processes: {before:?} {after:?}"
+    );
+    // The same move again, and the last: buyer-1 selected anew.
+    d.press("\x1b[B\x1b[B\x1b[B");
+    d.press("\r");
+    d.wait_for("5 moves left", |s| s.contains("5 moves left"));
     d.press("\r");
     let screen = d.wait_for("the win", |s| s.contains("✓ Won in"));
     assert!(screen.contains("lost updates 1"), "{screen}");

@@ -56,6 +56,9 @@ pub struct RunOptions {
     pub helper: PathBuf,
     /// A rerun: the permits to grant, in a recording's order.
     pub plan: Option<Arc<schedule::Schedule>>,
+    /// Pause once the plan is done (a challenge's undo replays the moves
+    /// but the last, then waits for the learner).
+    pub pause_after_plan: bool,
 }
 
 /// One run of a scenario: its processes, its directory, its threads.
@@ -117,6 +120,7 @@ impl Run {
             scenario.actors_at_start(),
         )
         .following(opts.plan.clone())
+        .pausing_after_plan(opts.pause_after_plan)
         .idle_after(scenario.waits_unseen().then_some(Duration::from_millis(20)));
         let (pipe_read, pipe_write) =
             nix::unistd::pipe2(OFlag::O_CLOEXEC).context("could not create the event pipe")?;

@@ -347,6 +347,8 @@ pub(crate) struct Pacer {
     /// The gate slots of the processes in the order they spawned: where a
     /// rerun's plan names them so ([`Schedule::by_spawn_order`]).
     spawn_order: Vec<u32>,
+    /// Pause once the plan is done, instead of going on as a free run.
+    pause_after_plan: bool,
 }
 
 impl Pacer {
@@ -388,6 +390,7 @@ impl Pacer {
             suspect: None,
             named: HashSet::new(),
             spawn_order: Vec::new(),
+            pause_after_plan: false,
         };
         pacer.apply_mode();
         pacer
@@ -404,6 +407,13 @@ impl Pacer {
     /// [`Pacer::idle_after`].
     pub(crate) fn idle_after(mut self, after: Option<Duration>) -> Pacer {
         self.idle_after = after;
+        self
+    }
+
+    /// A pacer that pauses once its plan is done (see
+    /// [`crate::engine::RunOptions::pause_after_plan`]).
+    pub(crate) fn pausing_after_plan(mut self, pause: bool) -> Pacer {
+        self.pause_after_plan = pause;
         self
     }
 
@@ -959,6 +969,15 @@ impl Pacer {
     fn follow_next(&mut self, now: Instant) -> Option<Instant> {
         let follow = self.follow.as_ref()?;
         let Some(mut step) = follow.step().cloned() else {
+            if self.pause_after_plan {
+                // Replayed: the rest is the learner's, one step at a time.
+                self.follow = None;
+                self.paused = true;
+                self.owed = 0;
+                self.apply_mode();
+                self.announce();
+                return None;
+            }
             // The plan is done. A process that comes to a gate still
             // does what the recording never did (it was stopped before the
             // run's end): said, and a run like any other from there.

@@ -65,6 +65,16 @@ impl History {
         }
     }
 
+    /// Every event kept, oldest first.
+    pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let (event, len) = Event::kept(&self.kept[at..])?;
+            at += len;
+            Some(event)
+        })
+    }
+
     /// The model after the first `n` events.
     pub fn model_at(&self, n: usize) -> Model {
         let n = n.min(self.len);

@@ -20,6 +20,8 @@ pub enum Action {
     Bottom,
     Sort,
     Restart,
+    /// A challenge's undo: the moves but the last, again.
+    Undo,
     Focus,
     Code,
     Back,
@@ -190,6 +192,12 @@ pub const BINDINGS: &[Binding] = &[
         does: "key_restart",
         action: Action::Restart,
         codes: &[KeyCode::Char('r')],
+    },
+    Binding {
+        keys: "u",
+        does: "key_undo",
+        action: Action::Undo,
+        codes: &[KeyCode::Char('u')],
     },
     Binding {
         keys: "?",

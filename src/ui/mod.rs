@@ -635,6 +635,10 @@ impl App {
                     self.view.challenge = Some(game.line());
                     return Ok(Next::Continue);
                 }
+                Action::Undo => {
+                    self.undo()?;
+                    return Ok(Next::Continue);
+                }
                 // `h`: the next hint (the timeline's `h` where it is shown).
                 Action::Earlier if !timeline_shown => {
                     game.hints += 1;
@@ -681,6 +685,8 @@ impl App {
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Sort => self.view.sort = self.view.sort.next(),
             Action::Restart => self.restart()?,
+            // Only a challenge takes a move back.
+            Action::Undo => {}
             Action::Suspend => return Ok(Next::Suspend),
             // Said by `act_in_history` and `act_in_timeline`.
             Action::Back | Action::PrevMoment | Action::NextMoment => {}
@@ -860,6 +866,33 @@ impl App {
 
     /// Ends this run (every process killed, files removed) and starts the same
     /// scenario again with a new seed, at the current speed.
+    /// A challenge's `u`: the moves so far but the last, played again on
+    /// new processes (the same seed, the permits in the recorded order, as
+    /// `mpviz rerun` does), then paused for the learner. Honest: what the
+    /// processes do again is what they do, not a model's memory.
+    fn undo(&mut self) -> anyhow::Result<()> {
+        let events: Vec<Event> = self.history.events().collect();
+        let Some(last) = events
+            .iter()
+            .rposition(|e| matches!(e.body, crate::protocol::Body::Grant { .. }))
+        else {
+            return Ok(());
+        };
+        let plan = crate::rerun::plan_of(&events[..last], self.launch.scenario.gate_slots());
+        let mut options = self.launch.options.clone();
+        options.plan = Some(std::sync::Arc::new(plan));
+        options.paused = false;
+        options.speed = Speed::Max;
+        options.pause_after_plan = true;
+        self.start_again(options)?;
+        if let Some(game) = &mut self.challenge {
+            game.tally = Default::default();
+            game.over = None;
+            self.view.challenge = Some(game.line());
+        }
+        Ok(())
+    }
+
     fn restart(&mut self) -> anyhow::Result<()> {
         if self.run.is_none() {
             // A replay has nothing to run again.
@@ -875,6 +908,12 @@ impl App {
         }
         options.paused = self.model.pace.paused && !self.model.ended;
         options.speed = self.model.pace.speed.map_or(Speed::Max, Speed::PerSecond);
+        self.start_again(options)
+    }
+
+    /// The run again with `options`, on new processes, the screen anew.
+    fn start_again(&mut self, options: crate::engine::RunOptions) -> anyhow::Result<()> {
+        self.stop();
         self.launch.options = options;
         let run = Run::start(self.launch.scenario.clone(), self.launch.options.clone())?;
         self.events = run.events().clone();
