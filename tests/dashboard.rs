@@ -1317,6 +1317,15 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     // space would let the run go by itself: refused.
     d.press(" ");
     d.wait_for("the refusal", |s| s.contains("you are the scheduler"));
+    // h: a hint, then the next.
+    d.press("h");
+    d.wait_for("the first hint", |s| {
+        s.contains("Let both buyers read the count")
+    });
+    d.press("h");
+    d.wait_for("the second hint", |s| {
+        s.contains("Select buyer-0 with the arrows")
+    });
     // Each buyer reads, then each finishes: select a row, Enter, and wait
     // for the move to be counted before the next.
     let mut moves = 0;

@@ -118,9 +118,19 @@ impl Game {
         (text, self.over)
     }
 
+    /// The next hint: `hint_NAME`, then `hint_NAME_2`, ... as far as the
+    /// challenge has them; then the last again.
     fn hint(&self) -> String {
-        self.texts
-            .say(&format!("hint_{}", self.challenge.name), &[])
+        let name = &self.challenge.name;
+        let key = |n: usize| match n {
+            0 | 1 => format!("hint_{name}"),
+            n => format!("hint_{name}_{n}"),
+        };
+        let n = (1..=self.hints)
+            .rev()
+            .find(|&n| self.texts.get(&key(n)).is_some())
+            .unwrap_or(1);
+        self.texts.say(&key(n), &[])
     }
 }
 
