@@ -385,6 +385,9 @@ fn launch(
     let mut scenario = scenario().map_err(|e| e.to_string())?;
     scenario.spec_mut().speak(lang);
     let scenario: Arc<dyn Scenario> = Arc::from(scenario);
+    if run.predict.is_some() && scenario.spec().predict.is_none() {
+        return Err(messages().say("usage_no_question", &[]));
+    }
     // Last: a recording's file is made only for a run that will start.
     let record = match &run.record {
         Some(path) => Some(Arc::new(recorder(path, name, &*scenario, &options)?)),
@@ -395,6 +398,7 @@ fn launch(
         options,
         front,
         record,
+        predict: run.predict.clone(),
     })
 }
 
@@ -660,6 +664,7 @@ fn program_replay_launch(recording: &record::Recording) -> Result<Launch, String
         headless: false,
         json: true,
         record: None,
+        predict: None,
     };
     let (options, front) = run_options(&run, &spec)?;
     Ok(Launch {
@@ -667,6 +672,7 @@ fn program_replay_launch(recording: &record::Recording) -> Result<Launch, String
         options,
         front,
         record: None,
+        predict: None,
     })
 }
 

@@ -193,6 +193,9 @@ pub struct RunArgs {
     /// Record the run to FILE as it goes (JSON Lines: a header, every event, the summary), for `mpviz replay`
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// Your answer to the scenario's question (how many tickets will be sold? what will the counter read?), said beside what happened at the end
+    #[arg(long, value_name = "ANSWER")]
+    pub predict: Option<String>,
 }
 
 #[derive(Debug, Args)]

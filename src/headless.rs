@@ -30,6 +30,16 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         // written (a full disk, a closed pipe) ends the run now, not after
         // it; and a long run says what runs and how to repeat it.
         let _ = output.send(format!("{}\n", start_line(&launch)).into_bytes());
+        // `--predict`: the question, and the answer given before the run.
+        if let Some(answer) = &launch.predict {
+            let texts = &launch.scenario.spec().texts;
+            let asked = format!(
+                "{} {}\n",
+                texts.say("predict_question", &[]),
+                texts.say("predict_asked", &[("answer", answer)])
+            );
+            let _ = output.send(asked.into_bytes());
+        }
     }
     let texts = &launch.scenario.spec().texts;
     let stopped = |run: &mut Run, signal: Result<i32, _>| {
@@ -105,6 +115,9 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
         }
     }
     if !json {
+        if let Some(said) = launch.prediction(&model) {
+            let _ = output.send(format!("{said}\n").into_bytes());
+        }
         for line in rerun_lines(&launch, &model) {
             let _ = output.send(format!("{line}\n").into_bytes());
         }
@@ -230,6 +243,11 @@ pub fn summary_line(launch: &Launch, model: &Model, wall_ms: u64) -> Map<String,
     line.insert("kind".into(), json!("summary"));
     line.extend(launch.scenario.summary(model));
     line.insert("wall_ms".into(), json!(wall_ms));
+    // `--predict`: the answer given, beside what happened.
+    if let (Some(answer), Some(actual)) = (&launch.predict, launch.actual(model)) {
+        line.insert("predicted".into(), json!(answer));
+        line.insert("actual".into(), json!(actual));
+    }
     line
 }
 

@@ -29,4 +29,32 @@ pub struct Launch {
     pub front: Front,
     /// Where the run is recorded (`--record`), its file already open.
     pub record: Option<Arc<Recorder>>,
+    /// The learner's answer to the scenario's question (`--predict`).
+    pub predict: Option<String>,
+}
+
+impl Launch {
+    /// The prediction and what happened, in a sentence, once the run has
+    /// given its answer: the summary's field the scenario asks about.
+    pub fn prediction(&self, model: &crate::model::Model) -> Option<String> {
+        let answer = self.predict.as_ref()?;
+        let actual = self.actual(model)?;
+        Some(
+            self.scenario
+                .spec()
+                .texts
+                .say("predict_said", &[("answer", answer), ("actual", &actual)]),
+        )
+    }
+
+    /// What happened, as the prediction is compared to: the summary's field
+    /// the scenario's question is about.
+    pub fn actual(&self, model: &crate::model::Model) -> Option<String> {
+        let field = &self.scenario.spec().predict.as_ref()?.field;
+        let value = self.scenario.summary(model).get(field)?.clone();
+        Some(match value {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        })
+    }
 }

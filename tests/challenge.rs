@@ -97,3 +97,55 @@ fn bad_challenge_input_is_one_line_and_exit_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// `--predict`: the question before the run, the answer given, and beside
+/// it at the end what happened, from the summary.
+#[test]
+fn a_prediction_is_said_beside_what_happened() {
+    let out = run_to_end(&[
+        "ticket",
+        "--headless",
+        "--buyers",
+        "3",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "0",
+        "--predict",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("How many tickets will be sold? Your prediction: 3."),
+        "{text}"
+    );
+    // With the lock, two of two are sold.
+    assert!(
+        text.contains("You predicted 3; what happened: 2."),
+        "{text}"
+    );
+    let out = run_to_end(&[
+        "race",
+        "--json",
+        "--workers",
+        "2",
+        "--increments",
+        "3",
+        "--lock",
+        "--predict",
+        "6",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (summary["predicted"].as_str(), summary["actual"].as_str()),
+        (Some("6"), Some("6"))
+    );
+    // A run with no question refuses it, before anything starts.
+    let program = format!("{}/tests/programs/timeouts.py", env!("CARGO_MANIFEST_DIR"));
+    let out = run_to_end(&["run", "--headless", "--predict", "1", &program]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--predict") && out.stdout.is_empty(), "{err}");
+}

@@ -1377,3 +1377,26 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     });
     assert_dir_empty(d.tmp.path());
 }
+
+/// `--predict` on the dashboard: the question and the answer given as the
+/// run starts; at its end, the answer beside what happened.
+#[test]
+fn a_prediction_is_asked_first_and_set_beside_the_result_at_the_end() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "2",
+        "--tickets",
+        "1",
+        "--delay-ms",
+        "0",
+        "--speed",
+        "max",
+        "--predict",
+        "2",
+    ]);
+    d.wait_for("the answer beside what happened", |s| {
+        s.contains("You predicted 2; what happened: 1.")
+    });
+    d.press("q");
+    assert!(d.wait_exit().success());
+}

@@ -48,6 +48,15 @@ pub struct Spec {
     /// included, from the language's files.
     #[serde(skip)]
     pub texts: Texts,
+    /// The question `--predict` answers: the summary's field it is about
+    /// (its words: the text `predict_question`).
+    #[serde(default)]
+    pub predict: Option<Predict>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Predict {
+    pub field: String,
 }
 
 impl Spec {

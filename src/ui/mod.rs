@@ -308,7 +308,17 @@ impl App {
     fn start(launch: Launch) -> anyhow::Result<App> {
         let run = Run::start(launch.scenario.clone(), launch.options.clone())?;
         let events = run.events().clone();
-        Ok(App::new(launch, Some(run), events, None))
+        let mut app = App::new(launch, Some(run), events, None);
+        // `--predict`: the question, and the answer given, until a key.
+        if let Some(answer) = &app.launch.predict {
+            let texts = &app.launch.scenario.spec().texts;
+            app.view.status = Some(format!(
+                "{} {}",
+                texts.say("predict_question", &[]),
+                texts.say("predict_asked", &[("answer", answer)])
+            ));
+        }
+        Ok(app)
     }
 
     /// The dashboard on a recording: every event folded into the history,
@@ -542,6 +552,10 @@ impl App {
         self.history.push(kept, &self.model, notable);
         if self.model.ended {
             self.events = crossbeam_channel::never();
+            // `--predict`: the answer given, beside what happened.
+            if let Some(said) = self.launch.prediction(&self.model) {
+                self.view.status = Some(said);
+            }
         }
     }
 
