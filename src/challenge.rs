@@ -248,6 +248,7 @@ pub fn play(
     let mut game = Game {
         run: &run,
         model: Model::new(),
+        main_at_gate: false,
         tally: Tally::default(),
         slots: HashMap::new(),
         scenario: &*scenario,
@@ -316,6 +317,9 @@ pub fn play(
 struct Game<'a> {
     run: &'a Run,
     model: Model,
+    /// Whether the main process (mpviz's own, a pool's or a queue's main
+    /// program, which is no row of the table) waits at its gate.
+    main_at_gate: bool,
     tally: Tally,
     slots: HashMap<u32, Pid>,
     scenario: &'a dyn crate::scenario::Scenario,
@@ -328,6 +332,13 @@ impl Game<'_> {
             if let (Body::Spawn { slot, role, .. }, Some(pid)) = (&event.body, event.pid) {
                 if role != "forkserver" && role != "thread" {
                     self.slots.entry(*slot).or_insert(pid);
+                }
+            }
+            if event.pid.is_some() && event.pid == self.model.parent_pid {
+                match event.body {
+                    Body::Ready { .. } => self.main_at_gate = true,
+                    Body::Grant { .. } => self.main_at_gate = false,
+                    _ => {}
                 }
             }
             let kept = event.clone();
@@ -386,7 +397,7 @@ impl Game<'_> {
         let granted = self.tally.moves;
         let at_gate = |g: &Game| match pid {
             Some(pid) => g.model.proc(pid).is_some_and(|p| p.at_gate.is_some()),
-            None => g.model.procs.iter().any(|p| p.at_gate.is_some()),
+            None => g.main_at_gate || g.model.procs.iter().any(|p| p.at_gate.is_some()),
         };
         if !self.wait(at_gate) {
             return false;

@@ -33,6 +33,7 @@ const GAMES: &[(&str, &str, &str)] = &[
     ("block-on-full", "0,0,0", "0,1,1,0"),
     ("get-times-out", "1,1", "0,1,1"),
     ("tear-a-line", "0,1,0*,1*", "0*,1*"),
+    ("error-callback", "n,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n", "n,n"),
 ];
 
 #[test]
