@@ -67,15 +67,7 @@ fn run_program_in(extra: &[&str], program: &str, args: &[&str], leaves_files: bo
     all.extend_from_slice(args);
     let output = if leaves_files {
         let tmp = tempfile::tempdir().unwrap();
-        let child = mpviz(tmp.path(), &all)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let watchdog = Watchdog::new(child.id());
-        let output = child.wait_with_output().unwrap();
-        assert!(!watchdog.fired(), "mpviz {all:?} did not end");
+        let output = run_in(tmp.path(), &all);
         let ours: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -734,13 +726,9 @@ fn the_append_program_with_its_lock_lets_each_writer_write_alone() {
         .collect();
     assert_eq!(assert_one_holder_at_a_time(&run), 10);
     assert_eq!(writers.len(), 10, "each writer took the lock once");
-    let mut lines: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
-    lines.sort();
+    let lines: Vec<String> = run.printed().into_iter().map(|(_, t)| t).collect();
     let expected: Vec<String> = (0..10).map(|i| format!("writer {i}")).collect();
-    assert!(
-        lines.ends_with(&expected) || expected.iter().all(|l| lines.contains(l)),
-        "{lines:?}"
-    );
+    assert!(expected.iter().all(|l| lines.contains(l)), "{lines:?}");
 }
 
 #[test]

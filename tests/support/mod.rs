@@ -34,7 +34,16 @@ pub fn mpviz(tmp: &Path, args: &[&str]) -> Command {
 /// it must leave empty; its output, whatever its exit code.
 pub fn run_to_end(args: &[&str]) -> Output {
     let tmp = tempfile::tempdir().unwrap();
-    let child = mpviz(tmp.path(), args)
+    let out = run_in(tmp.path(), args);
+    assert_dir_empty(tmp.path());
+    out
+}
+
+/// Runs mpviz with `args` to the end with `TMPDIR` set to `tmp`; its
+/// output, whatever its exit code (what it leaves in `tmp` is the
+/// caller's to check).
+pub fn run_in(tmp: &Path, args: &[&str]) -> Output {
+    let child = mpviz(tmp, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -43,7 +52,6 @@ pub fn run_to_end(args: &[&str]) -> Output {
     let watchdog = Watchdog::new(child.id());
     let out = child.wait_with_output().unwrap();
     assert!(!watchdog.fired(), "mpviz {args:?} did not end");
-    assert_dir_empty(tmp.path());
     out
 }
 
