@@ -388,6 +388,10 @@ fn launch(
     if run.predict.is_some() && scenario.spec().predict.is_none() {
         return Err(messages().say("usage_no_question", &[]));
     }
+    // Only the dashboard asks: with no screen, the answer comes with it.
+    if run.predict.as_deref() == Some("") && (run.headless || run.json) {
+        return Err(messages().say("usage_predict_answer", &[]));
+    }
     // Last: a recording's file is made only for a run that will start.
     let record = match &run.record {
         Some(path) => Some(Arc::new(recorder(path, name, &*scenario, &options)?)),
@@ -501,7 +505,24 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
     let texts = crate::challenge::texts(lang::current());
     let Some(name) = &args.name else {
         let won = crate::challenge::progress();
-        for c in crate::challenge::all() {
+        let mut all = crate::challenge::all();
+        // Grouped by the tutorial's section, in its order.
+        all.sort_by(|a, b| a.section.cmp(&b.section));
+        let mut section = None;
+        for c in all {
+            if section.as_ref() != Some(&c.section) {
+                let head = texts.say(
+                    "challenge_section",
+                    &[
+                        ("section", &c.section),
+                        ("title", &texts.say(&format!("section_{}", c.section), &[])),
+                    ],
+                );
+                if writeln!(std::io::stdout(), "{head}").is_err() {
+                    break;
+                }
+                section = Some(c.section.clone());
+            }
             let mark = if won.contains_key(&c.name) {
                 "challenge_won_mark"
             } else {
@@ -512,7 +533,6 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
                 &[
                     ("name", &format!("{:14}", c.name)),
                     ("won", &texts.say(mark, &[])),
-                    ("section", &format!("{:6}", c.section)),
                     ("goal", &texts.say(&format!("goal_{}", c.name), &[])),
                     ("budget", &c.budget),
                 ],

@@ -153,7 +153,10 @@ impl Seen<'_> {
     fn value(&self, key: &str) -> Option<f64> {
         let (kind, name) = key.split_once('.')?;
         match kind {
-            "summary" => self.summary.get(name)?.as_f64(),
+            "summary" => match self.summary.get(name)? {
+                serde_json::Value::Bool(yes) => Some(f64::from(u8::from(*yes))),
+                value => value.as_f64(),
+            },
             "moments" => Some(
                 self.model
                     .moments
@@ -162,6 +165,13 @@ impl Seen<'_> {
                     .map_or(0.0, |(_, n)| f64::from(*n)),
             ),
             "events" => Some(self.events.get(name).copied().unwrap_or(0) as f64),
+            "procs" if name == "zombies" => Some(
+                self.model
+                    .procs
+                    .iter()
+                    .filter(|p| p.alive() && p.state == Some('Z'))
+                    .count() as f64,
+            ),
             _ => None,
         }
     }
@@ -265,6 +275,12 @@ pub fn play(
         if game.tally.met.is_some() {
             break;
         }
+        if game.model.ended {
+            verdict
+                .notes
+                .push(texts.say("challenge_ended", &[("n", &(i + 1))]));
+            break;
+        }
         if verdict.moves >= budget {
             verdict
                 .notes
@@ -276,9 +292,15 @@ pub fn play(
         match mv {
             Move::Pacer => {
                 if !game.step(None) {
-                    verdict
-                        .notes
-                        .push(texts.say("challenge_nobody", &[("n", &n)]));
+                    let why = if game.model.ended {
+                        "challenge_ended"
+                    } else {
+                        "challenge_nobody"
+                    };
+                    verdict.notes.push(texts.say(why, &[("n", &n)]));
+                    if game.model.ended {
+                        break;
+                    }
                 }
             }
             Move::Slot(slot) => {
@@ -305,8 +327,9 @@ pub fn play(
             },
         }
     }
-    // What the last move set going (a get that times out) has its time.
-    game.wait(|g| g.tally.met.is_some());
+    // What the last move set going (a get that times out, a process that
+    // ends and is seen a zombie in /proc) has its time.
+    game.wait_quiet(|g| g.tally.met.is_some(), Duration::from_millis(1500));
     verdict.won = game.tally.met.is_some();
     verdict.at = game.tally.met.clone();
     drop(game);
@@ -351,6 +374,11 @@ impl Game<'_> {
     /// Folds what comes until `until` holds, or nothing has come for a
     /// while (the run is still); false in the second case.
     fn wait(&mut self, until: impl Fn(&Game) -> bool) -> bool {
+        self.wait_quiet(until, Duration::from_millis(300))
+    }
+
+    /// As `wait`, where a run is still once nothing has come for `quiet`.
+    fn wait_quiet(&mut self, until: impl Fn(&Game) -> bool, quiet: Duration) -> bool {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if until(self) {
@@ -359,11 +387,15 @@ impl Game<'_> {
             let quiet = if self.model.ended {
                 Duration::ZERO
             } else {
-                Duration::from_millis(300)
+                quiet
             };
             match self.run.events().recv_timeout(quiet) {
                 Ok(batch) => self.fold(batch),
-                Err(_) if Instant::now() < deadline && !self.model.ended && !self.still() => {}
+                Err(_)
+                    if Instant::now() < deadline
+                        && !self.model.ended
+                        && !self.still()
+                        && !self.asleep_unseen() => {}
                 Err(_) => return until(self),
             }
         }
@@ -384,6 +416,25 @@ impl Game<'_> {
                         p.activity,
                         Activity::WaitingForLock(_) | Activity::Blocked(_)
                     )
+            })
+    }
+
+    /// Whether every live process that is not still by what it reported
+    /// sleeps in the kernel in a wait that is not a timed sleep of its own:
+    /// on something no event names (a server waiting for a request, a
+    /// parent in `waitpid`). Looked at once the run has been quiet a while.
+    fn asleep_unseen(&self) -> bool {
+        self.model
+            .procs
+            .iter()
+            .filter(|p| p.role != "forkserver" && p.alive() && p.at_gate.is_none())
+            .all(|p| {
+                matches!(
+                    p.activity,
+                    Activity::WaitingForLock(_) | Activity::Blocked(_)
+                ) || p.state == Some('Z')
+                    || (!matches!(p.activity, Activity::Sleeping(_))
+                        && crate::engine::pacer::asleep_in_kernel(p.pid))
             })
     }
 

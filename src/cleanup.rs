@@ -277,7 +277,18 @@ pub fn install_panic_hook(restore: fn()) {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or_default();
         if message.starts_with("failed to allocate an alternative stack") {
-            eprintln!("mpviz: error: out of memory: {message} (see ulimit -v)");
+            // One write of the whole line, made without allocating: the
+            // runtime's own out-of-memory line, written by another thread
+            // at the same moment, cannot land in the middle of it.
+            use std::io::Write;
+            let mut line = [0u8; 256];
+            let mut cursor = std::io::Cursor::new(&mut line[..]);
+            let _ = writeln!(
+                cursor,
+                "mpviz: error: out of memory: {message} (see ulimit -v)"
+            );
+            let len = cursor.position() as usize;
+            let _ = nix::unistd::write(std::io::stderr(), &line[..len]);
             std::process::exit(1);
         }
         default(info);

@@ -193,8 +193,8 @@ pub struct RunArgs {
     /// Record the run to FILE as it goes (JSON Lines: a header, every event, the summary), for `mpviz replay`
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
-    /// Your answer to the scenario's question (how many tickets will be sold? what will the counter read?), said beside what happened at the end
-    #[arg(long, value_name = "ANSWER")]
+    /// Predict the scenario's answer (how many tickets will be sold? what will the counter read?): the dashboard asks before the run starts, or give ANSWER here; it is said beside what happened at the end
+    #[arg(long, value_name = "ANSWER", num_args = 0..=1, default_missing_value = "")]
     pub predict: Option<String>,
 }
 

@@ -34,6 +34,15 @@ const GAMES: &[(&str, &str, &str)] = &[
     ("get-times-out", "1,1", "0,1,1"),
     ("tear-a-line", "0,1,0*,1*", "0*,1*"),
     ("error-callback", "n,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n", "n,n"),
+    // main starts hello; hello runs to its end: a zombie, until main's
+    // is_alive() reaps it. Lost: hello is still asleep in time.sleep(1.5).
+    ("zombie", "0,0,0,0,0,2,2,2", "0,0,0,0,0,2,2"),
+    // worker-1's append reaches the server (slot 1) before worker-0's.
+    (
+        "out-of-order",
+        "0,2,1,3,1,3,1,2,1,n,n,n,n,n,n,n,n,n,n",
+        "0,2,1,2,1,3,1,3,1,n,n,n,n,n,n,n,n,n,n,n",
+    ),
 ];
 
 #[test]
@@ -54,12 +63,35 @@ fn every_challenge_is_won_by_a_move_list_and_lost_by_another() {
         .output()
         .unwrap();
     let list = String::from_utf8(out.stdout).unwrap();
+    let line = |name: &str| {
+        list.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not in {list}"))
+    };
     for &(name, _, _) in GAMES {
-        let line = list.lines().find(|l| l.starts_with(name)).unwrap();
-        assert!(line.contains('✓'), "{line}");
+        assert!(line(name).contains('✓'), "{}", line(name));
     }
-    let open = list.lines().find(|l| l.starts_with("lock-holds")).unwrap();
-    assert!(!open.contains('✓'), "{open}");
+    assert!(!line("lock-holds").contains('✓'), "{}", line("lock-holds"));
+    // Grouped by the tutorial's sections, in their order, each under its
+    // heading: at least one challenge for each.
+    let sections: Vec<&str> = list.lines().filter(|l| l.starts_with('§')).collect();
+    let numbers: Vec<&str> = sections
+        .iter()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        ["§1", "§2.1-2.3", "§2.4", "§2.5", "§2.6.1", "§2.6.2"],
+        "{list}"
+    );
+    let under = |section: &str| {
+        list.split('§')
+            .find(|part| part.starts_with(section))
+            .unwrap()
+            .to_string()
+    };
+    assert!(under("2.1-2.3").contains("zombie"), "{list}");
+    assert!(under("2.6.2").contains("out-of-order"), "{list}");
 }
 
 #[test]
@@ -83,6 +115,18 @@ fn a_move_for_a_finished_process_is_reported_and_the_budget_is_kept() {
     );
     let (_, out, _) = play(state.path(), "block-on-full", "1,1,1,1,1,1,0,0,0");
     assert!(out.contains("the 6 moves are used up"), "{out}");
+    // Moves after the run has ended: said once, and the game is over.
+    let (code, out, _) = play(
+        state.path(),
+        "out-of-order",
+        "0,2,1,2,1,3,1,3,1,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n",
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out.matches("every process has finished").count(),
+        1,
+        "{out}"
+    );
 }
 
 #[test]
@@ -143,6 +187,11 @@ fn a_prediction_is_said_beside_what_happened() {
         (summary["predicted"].as_str(), summary["actual"].as_str()),
         (Some("6"), Some("6"))
     );
+    // With no screen to ask on, the answer must come with --predict.
+    let out = run_to_end(&["ticket", "--headless", "--predict"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--predict ANSWER"), "{err}");
     // A run with no question refuses it, before anything starts.
     let program = format!("{}/tests/programs/timeouts.py", env!("CARGO_MANIFEST_DIR"));
     let out = run_to_end(&["run", "--headless", "--predict", "1", &program]);

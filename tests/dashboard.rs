@@ -259,8 +259,8 @@ fn enter_steps_only_the_selected_process() {
         "2",
     ]);
     d.wait_for("the buyers at the gate", |s| s.contains("3 at the gate"));
-    // The first row is the fork server; the second is buyer-0.
-    d.press(DOWN);
+    // The first row is the fork server, which takes no steps: the first
+    // selection is the second row, buyer-0.
     d.press(DOWN);
     let pids = d.table_pids(4);
     let chosen = pids[1];
@@ -1335,7 +1335,7 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
         let left = format!("{} moves left", 12 - moves);
         d.wait_for(&left, |s| s.contains(&left) || s.contains("✓ Won"));
     };
-    d.press("\x1b[B\x1b[B"); // down to buyer-0 (past the fork server)
+    d.press("\x1b[B"); // buyer-0 (the fork server takes no steps)
     enter(&mut d, "\r");
     d.press("\x1b[B"); // buyer-1
     enter(&mut d, "\r");
@@ -1396,6 +1396,42 @@ fn a_prediction_is_asked_first_and_set_beside_the_result_at_the_end() {
     ]);
     d.wait_for("the answer beside what happened", |s| {
         s.contains("You predicted 2; what happened: 1.")
+    });
+    d.press("q");
+    assert!(d.wait_exit().success());
+}
+
+/// `--predict` with no answer: the question on the screen before any
+/// process starts, the answer typed (a slip taken back), then the run.
+#[test]
+fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
+    let mut d = Dashboard::start(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "2",
+        "--delay-ms",
+        "0",
+        "--speed",
+        "max",
+        "--predict",
+    ]);
+    d.wait_for("the question", |s| {
+        s.contains("How many tickets will be sold?") && s.contains("> _")
+    });
+    // Nothing runs while the question waits: mpviz has no child yet.
+    let children: String = std::fs::read_dir(format!("/proc/{}/task", d.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .collect();
+    assert_eq!(children.trim(), "", "children of mpviz");
+    d.press("3");
+    d.press("x");
+    d.press("\x7f");
+    d.wait_for("the answer typed", |s| s.contains("> 3_"));
+    d.press("\r");
+    d.wait_for("the answer beside what happened", |s| {
+        s.contains("You predicted 3; what happened: 2.")
     });
     d.press("q");
     assert!(d.wait_exit().success());

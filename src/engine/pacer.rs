@@ -110,7 +110,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(1);
 
 /// Whether the task `pid` sleeps in a system call (as `/proc` shows it:
 /// sleeping, in a call that is not a write of its reports).
-fn asleep_in_kernel(pid: Pid) -> bool {
+pub(crate) fn asleep_in_kernel(pid: Pid) -> bool {
     let stat = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat,
         // Gone: nothing to wait for.

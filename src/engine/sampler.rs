@@ -14,6 +14,11 @@ use crate::protocol::{Body, Event, Pid};
 /// that a paused mpviz uses next to no CPU.
 const IDLE_EVERY: Duration = Duration::from_secs(10);
 
+/// After the last news it still looks this long: what a step set going (a
+/// process that ends after its last action, a signal's death) shows in
+/// `/proc` a moment after the step's own events.
+const SETTLE: Duration = Duration::from_secs(1);
+
 pub(super) struct Sampler {
     pub out: Sender<Vec<Event>>,
     pub clock: RunClock,
@@ -37,12 +42,17 @@ impl Sampler {
                 _ => return,
             }
             let activity = self.activity.load(Ordering::Relaxed);
-            if activity == seen_activity && quiet < IDLE_EVERY {
+            if activity == seen_activity {
                 quiet += self.every;
-                continue;
+                if quiet >= IDLE_EVERY {
+                    quiet = Duration::ZERO;
+                } else if quiet > SETTLE {
+                    continue;
+                }
+            } else {
+                quiet = Duration::ZERO;
+                seen_activity = activity;
             }
-            quiet = Duration::ZERO;
-            seen_activity = activity;
             pids.clear();
             if let Ok(live) = self.live.lock() {
                 pids.extend_from_slice(&live);

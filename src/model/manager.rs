@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use indexmap::IndexMap;
+
 use super::procs::Procs;
 use crate::protocol::{Body, Event, Pid};
 
@@ -19,7 +21,8 @@ pub struct ReadBack {
 pub struct ManagerState {
     /// The server process (the one that served requests).
     pub server: Option<Pid>,
-    pub dict: BTreeMap<i64, i64>,
+    /// In the order its keys were first set, as a Python dict keeps them.
+    pub dict: IndexMap<i64, i64>,
     pub list: Vec<i64>,
     pub requests: u32,
     pub served: u32,

@@ -19,6 +19,8 @@
 //! instead of waiting in the socket's backlog for an answer that never comes.
 
 use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
@@ -123,6 +125,12 @@ impl Scenario for Manager {
         s.insert("managed_list".into(), json!(back.map(|b| b.list.clone())));
         s.insert("managed_dict_len".into(), json!(back.map(|b| b.dict.len())));
         s.insert("managed_list_len".into(), json!(back.map(|b| b.list.len())));
+        // Whether the list holds the PIDs in the order of the dict's keys:
+        // each worker sets its key, then appends, in two requests.
+        s.insert(
+            "same_order".into(),
+            json!(back.map(|b| b.dict.iter().map(|(k, _)| *k).eq(b.list.iter().copied()))),
+        );
         s.insert("plain_dict_len".into(), json!(m.main_plain));
         s.insert(
             "worker_plain_lens".into(),
@@ -391,7 +399,9 @@ fn serve(ctx: &mut Ctx, listener: &UnixListener) -> std::io::Result<()> {
 /// What the server holds.
 #[derive(Default)]
 struct Shared {
-    dict: BTreeMap<i64, i64>,
+    /// In the order its keys were first set: a Python dict's order, which
+    /// `print(d)` shows.
+    dict: IndexMap<i64, i64>,
     list: Vec<i64>,
 }
 

@@ -326,6 +326,16 @@ impl Scenario for Pool {
         s.insert("ok".into(), json!(ready(true)));
         s.insert("errors".into(), json!(ready(false)));
         s.insert("callback_pids".into(), json!(callbacks));
+        // The same by name: "main" for the main process, as the tutorial
+        // says, or a worker's name.
+        let by: Vec<String> = callbacks
+            .iter()
+            .map(|&pid| match model.proc(pid) {
+                Some(p) if p.role == ROLE => p.name.to_string(),
+                _ => "main".to_string(),
+            })
+            .collect();
+        s.insert("callbacks_run_by".into(), json!(by.join(", ")));
         let threads: BTreeSet<&str> = model
             .pool
             .tasks

@@ -17,7 +17,7 @@ use crossbeam_channel::{select, Receiver};
 use crossterm::cursor::{Hide, Show};
 use crossterm::event::{
     DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyCode, KeyEventKind,
-    MouseButton, MouseEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
 };
 use crossterm::terminal::EnterAlternateScreen;
 use nix::sys::signal::Signal;
@@ -42,11 +42,41 @@ pub fn run(launch: Launch) -> anyhow::Result<ExitCode> {
     // Ctrl-Z reaches mpviz as a key (the terminal is raw); SIGTSTP sent by
     // `kill` is the same request.
     let signals = signals::watch(&[SIGTSTP])?;
+    // `--predict` with no answer: the question comes before the run.
+    let mut launch = launch;
+    let asked = if launch.predict.as_deref() == Some("") {
+        let mut terminal = take_terminal()?;
+        let input = read_input()?;
+        match ask_prediction(&mut terminal, &input, &signals, &launch) {
+            Ok(Ok(answer)) => {
+                launch.predict = Some(answer);
+                Some((terminal, input))
+            }
+            Ok(Err(code)) => {
+                restore_terminal();
+                return Ok(code);
+            }
+            Err(e) => {
+                restore_terminal();
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     // Start the run first: if it cannot start, the error is printed on an
     // untouched terminal.
-    let mut app = App::start(launch)?;
-    let mut terminal = take_terminal()?;
-    let input = read_input()?;
+    let mut app = match App::start(launch) {
+        Ok(app) => app,
+        Err(e) => {
+            restore_terminal();
+            return Err(e);
+        }
+    };
+    let (mut terminal, input) = match asked {
+        Some(taken) => taken,
+        None => (take_terminal()?, read_input()?),
+    };
     let result = app.main_loop(&mut terminal, &input, &signals);
     app.stop();
     // Quit before the end: the recording ends with the run as far as it went.
@@ -82,6 +112,7 @@ pub fn challenge(
         texts: crate::challenge::texts(crate::lang::current()),
         hints: 0,
         over: None,
+        news_at: Instant::now(),
     };
     app.view.challenge = Some(game.line());
     app.challenge = Some(game);
@@ -158,6 +189,59 @@ pub fn replay(
 static TERMINAL_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Raw mode, the alternate screen, the mouse.
+/// The scenario's question on the screen, and the answer as typed; or the
+/// exit code if the learner quits instead (Esc, Ctrl-C) or a signal ends
+/// mpviz.
+fn ask_prediction(
+    terminal: &mut ratatui::DefaultTerminal,
+    input: &Receiver<TermEvent>,
+    signals: &Receiver<i32>,
+    launch: &Launch,
+) -> anyhow::Result<Result<String, ExitCode>> {
+    let texts = &launch.scenario.spec().texts;
+    let theme = Theme::from_env();
+    let mut answer = String::new();
+    loop {
+        terminal.draw(|frame| view::predict::draw(frame, texts, theme, &answer))?;
+        let event = select! {
+            recv(input) -> event => event,
+            recv(signals) -> signal => match signal {
+                // Ctrl-Z is a key here: a SIGTSTP from elsewhere waits.
+                Ok(SIGTSTP) => continue,
+                signal => return Ok(Err(ExitCode::from(128 + signal.unwrap_or(15) as u8))),
+            },
+        };
+        let Ok(event) = event else {
+            return Ok(Err(ExitCode::SUCCESS));
+        };
+        let TermEvent::Key(key) = event else {
+            continue;
+        };
+        if key.kind == KeyEventKind::Release {
+            continue;
+        }
+        let control = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => return Ok(Err(ExitCode::SUCCESS)),
+            KeyCode::Char('c') if control => return Ok(Err(ExitCode::SUCCESS)),
+            KeyCode::Enter if !answer.trim().is_empty() => {
+                return Ok(Ok(answer.trim().to_string()))
+            }
+            KeyCode::Backspace => {
+                answer.pop();
+            }
+            KeyCode::Char(c)
+                if !control
+                    && !c.is_control()
+                    && answer.chars().count() < view::predict::LONGEST =>
+            {
+                answer.push(c)
+            }
+            _ => {}
+        }
+    }
+}
+
 fn take_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
     let terminal = ratatui::try_init()?;
     TERMINAL_TAKEN.store(true, Ordering::SeqCst);
@@ -264,7 +348,15 @@ struct Game {
     texts: crate::scenario::texts::Texts,
     hints: usize,
     over: Option<bool>,
+    /// When the last event came: with no move left, a run quiet this long
+    /// (see [`OUT_OF_MOVES_QUIET`]) has lost.
+    news_at: Instant,
 }
+
+/// With every move used, how long the run is quiet before the challenge is
+/// lost: what the last move set going (a timeout, a process's end seen in
+/// `/proc`) has this long to show.
+const OUT_OF_MOVES_QUIET: Duration = Duration::from_secs(2);
 
 /// A replay's pace: playing or not, events a second, and the part of an
 /// event due since the last one shown.
@@ -492,6 +584,7 @@ impl App {
                     // The clock moves on screen; paused, once a second is enough.
                     ticks += 1;
                     dirty |= !self.model.ended && (!self.model.pace.paused || ticks % 4 == 0);
+                    dirty |= self.out_of_moves();
                 },
                 recv(play_tick) -> _ => {
                     let now = Instant::now();
@@ -501,6 +594,23 @@ impl App {
                 default(wait) => {},
             }
         }
+    }
+
+    /// A challenge with no move left, and nothing new for a while: lost.
+    /// True if that is news.
+    fn out_of_moves(&mut self) -> bool {
+        let Some(game) = &mut self.challenge else {
+            return false;
+        };
+        if game.over.is_some()
+            || game.tally.moves < game.challenge.budget
+            || game.news_at.elapsed() < OUT_OF_MOVES_QUIET
+        {
+            return false;
+        }
+        game.over = Some(false);
+        self.view.challenge = Some(game.line());
+        true
     }
 
     /// Ends the recording, if the run is recorded: the summary of the run
@@ -538,6 +648,7 @@ impl App {
                 .sum();
         }
         if let Some(game) = &mut self.challenge {
+            game.news_at = Instant::now();
             let scenario = &*self.launch.scenario;
             if game.tally.observe(&kept, &self.model, scenario, &game.goal) {
                 game.over = Some(true);
@@ -863,7 +974,12 @@ impl App {
             Some(at) => (at as isize)
                 .saturating_add(by)
                 .clamp(0, order.len() as isize - 1) as usize,
-            None => 0,
+            // The first selection is the first process that takes steps:
+            // not the fork server, which only starts the others.
+            None => order
+                .iter()
+                .position(|&pid| self.model.proc(pid).is_some_and(|p| p.role != "forkserver"))
+                .unwrap_or(0),
         };
         self.view.selected = Some(order[target]);
     }
@@ -912,6 +1028,7 @@ impl App {
         if let Some(game) = &mut self.challenge {
             game.tally = Default::default();
             game.over = None;
+            game.news_at = Instant::now();
             self.view.challenge = Some(game.line());
         }
         Ok(())

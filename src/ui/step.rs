@@ -49,6 +49,9 @@ pub fn selected(texts: &Texts, model: &Model, selected: Option<Pid>) -> Plan {
         return Plan::Refuse(texts.say("step_select_first", &[]));
     };
     let me = who(texts, model, p.pid);
+    if p.role == "forkserver" {
+        return Plan::Refuse(texts.say("step_forkserver", &[("who", &me)]));
+    }
     if !p.alive() {
         return Plan::Refuse(texts.say("step_exited", &[("who", &me)]));
     }

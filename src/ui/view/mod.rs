@@ -13,6 +13,7 @@ mod log;
 mod manager;
 mod output;
 mod pool;
+pub mod predict;
 mod procs;
 mod queue;
 mod timeline;
@@ -521,6 +522,16 @@ fn explanation<'a>(screen: &Screen, width: u16) -> Line<'a> {
             "narration_end",
             &[("report", &screen.scenario.report(model))],
         ),
+        // In a challenge the learner moves: a pause says how.
+        Some(entry)
+            if screen.view.challenge.is_some()
+                && matches!(
+                    entry.event.body,
+                    crate::protocol::Body::Pace { paused: true, .. }
+                ) =>
+        {
+            texts.say("narration_challenge_paused", &[])
+        }
         Some(entry) if model.log.len() > 1 => screen
             .scenario
             .spec()
@@ -567,6 +578,25 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
             ("←/→", "footer_history_step"),
             ("[ ]", "footer_moments"),
             ("End", "footer_live"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
+        ]
+    } else if let Some((_, Some(_))) = &screen.view.challenge {
+        // A challenge won or lost: a move back, or a look back.
+        &[
+            ("u", "footer_undo"),
+            ("←", "footer_back"),
+            ("c", "footer_code"),
+            ("?", "footer_help"),
+            ("q", "footer_quit"),
+        ]
+    } else if screen.view.challenge.is_some() {
+        &[
+            ("n", "footer_move"),
+            ("⏎", "footer_move_selected"),
+            ("h", "footer_hint"),
+            ("u", "footer_undo"),
+            ("c", "footer_code"),
             ("?", "footer_help"),
             ("q", "footer_quit"),
         ]
