@@ -1436,3 +1436,37 @@ fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
     d.press("q");
     assert!(d.wait_exit().success());
 }
+
+/// A challenge that cannot be won: the moves are played until the game is
+/// over (the moves used up, or every buyer done), and the screen says it
+/// is lost and why it could not be won.
+#[test]
+fn a_challenge_that_cannot_be_won_is_lost_with_the_reason_on_screen() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut d = Dashboard::start_sized(
+        &["challenge", "lock-holds"],
+        &[("XDG_STATE_HOME", &state_dir)],
+        30,
+        100,
+    );
+    d.wait_for("the goal", |s| s.contains("16 moves left"));
+    for moves in 1..=16 {
+        d.press("n");
+        let left = format!("{} moves left", 16 - moves);
+        let screen = d.wait_for(&left, |s| s.contains(&left) || s.contains("✗ Lost"));
+        if screen.contains("✗ Lost") {
+            break;
+        }
+    }
+    let screen = d.wait_for("the loss", |s| s.contains("✗ Lost after"));
+    assert!(screen.contains("It cannot be done"), "{screen}");
+    assert!(screen.contains("lost updates 0"), "{screen}");
+    // Over: a move is refused.
+    d.press("n");
+    d.wait_for("the refusal", |s| s.contains("The challenge is over"));
+    assert!(!state.path().join("mpviz/challenges.json").exists());
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert_dir_empty(d.tmp.path());
+}

@@ -185,7 +185,10 @@ impl Scenario for Lifecycle {
         s.insert("lock_kind".into(), json!(self.params.lock_kind.as_str()));
         s.insert("waiters".into(), json!(self.params.waiters));
         s.insert("seed".into(), json!(model.seed));
-        s.insert("processes".into(), json!(model.procs.len() - 1));
+        s.insert(
+            "processes".into(),
+            json!(model.procs.len().saturating_sub(1)),
+        );
         s.insert("exit_codes_by_name".into(), Value::Object(codes));
         s.insert(
             "zombie_seen".into(),
