@@ -506,8 +506,14 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
     let Some(name) = &args.name else {
         let won = crate::challenge::progress();
         let mut all = crate::challenge::all();
-        // Grouped by the tutorial's section, in its order.
-        all.sort_by(|a, b| a.section.cmp(&b.section));
+        // Grouped by the tutorial's section, in its order: 2.4 before 2.10.
+        let numbers = |section: &str| -> Vec<u32> {
+            section
+                .split(['.', '-'])
+                .map(|n| n.parse().unwrap_or(u32::MAX))
+                .collect()
+        };
+        all.sort_by_key(|c| numbers(&c.section));
         let mut section = None;
         for c in all {
             if section.as_ref() != Some(&c.section) {
@@ -579,7 +585,7 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
         let _ = writeln!(out, "{note}");
     }
     if verdict.won {
-        let (event, kind) = verdict.at.clone().unwrap_or_default();
+        let (event, what) = verdict.at.clone().unwrap_or_default();
         let _ = writeln!(
             out,
             "{}",
@@ -588,7 +594,7 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
                 &[
                     ("moves", &verdict.moves),
                     ("event", &event),
-                    ("kind", &kind)
+                    ("what", &what)
                 ],
             )
         );

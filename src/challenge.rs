@@ -66,6 +66,9 @@ pub enum Move {
 
 /// `0,1,n,0*`: the moves of `--moves`, or why not.
 pub fn parse_moves(list: &str) -> Result<Vec<Move>, String> {
+    if list.trim().is_empty() {
+        return Err("--moves: no move given (a list such as 0,1,n,0*)".into());
+    }
     list.split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())
@@ -183,7 +186,8 @@ impl Seen<'_> {
 pub struct Tally {
     pub events: HashMap<String, u64>,
     pub moves: u32,
-    /// The goal's moment: the event's number in the stream and its kind.
+    /// The goal's moment: the event's number in the stream and what it
+    /// was, as the events panel says it (who, what).
     pub met: Option<(u64, String)>,
     seen: u64,
 }
@@ -214,7 +218,13 @@ impl Tally {
             events: &self.events,
         };
         if goal.met(&seen) {
-            self.met = Some((self.seen, event.kind().to_string()));
+            let texts = &scenario.spec().texts;
+            let what = texts.log_line(event, model);
+            let what = match event.pid {
+                Some(pid) => format!("{} {what}", crate::scenario::texts::who(texts, model, pid)),
+                None => what,
+            };
+            self.met = Some((self.seen, what));
             return true;
         }
         false
@@ -225,9 +235,11 @@ impl Tally {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub won: bool,
-    /// The moves played (a move for a finished process counted).
+    /// The moves made: permits granted, as on the dashboard (a move for a
+    /// process that could not step is reported and not counted).
     pub moves: u32,
-    /// Where the goal was met: the event's number in the stream and its kind.
+    /// Where the goal was met: the event's number in the stream and what it
+    /// was.
     pub at: Option<(u64, String)>,
     /// What the player should know of the moves: one line each.
     pub notes: Vec<String>,
@@ -271,7 +283,7 @@ pub fn play(
         notes: Vec::new(),
     };
     game.settle();
-    for (i, &mv) in moves.iter().enumerate() {
+    'moves: for (i, &mv) in moves.iter().enumerate() {
         if game.tally.met.is_some() {
             break;
         }
@@ -281,13 +293,12 @@ pub fn play(
                 .push(texts.say("challenge_ended", &[("n", &(i + 1))]));
             break;
         }
-        if verdict.moves >= budget {
+        if game.tally.moves >= budget {
             verdict
                 .notes
                 .push(texts.say("challenge_budget", &[("budget", &budget)]));
             break;
         }
-        verdict.moves += 1;
         let n = i + 1;
         match mv {
             Move::Pacer => {
@@ -310,27 +321,38 @@ pub fn play(
                         .push(texts.say(why, &[("n", &n), ("slot", &slot)]));
                 }
             }
-            Move::ToEnd(slot) => loop {
-                if game.tally.met.is_some() {
-                    break;
-                }
-                match game.step_slot(slot) {
-                    Ok(()) => {}
-                    Err("challenge_finished") => break,
-                    Err(why) => {
-                        verdict
-                            .notes
-                            .push(texts.say(why, &[("n", &n), ("slot", &slot)]));
+            Move::ToEnd(slot) => {
+                let mut stepped = false;
+                loop {
+                    if game.tally.met.is_some() {
                         break;
                     }
+                    if game.tally.moves >= budget {
+                        verdict
+                            .notes
+                            .push(texts.say("challenge_budget", &[("budget", &budget)]));
+                        break 'moves;
+                    }
+                    match game.step_slot(slot) {
+                        Ok(()) => stepped = true,
+                        // Run to its end: done once it has ended.
+                        Err("challenge_finished") if stepped => break,
+                        Err(why) => {
+                            verdict
+                                .notes
+                                .push(texts.say(why, &[("n", &n), ("slot", &slot)]));
+                            break;
+                        }
+                    }
                 }
-            },
+            }
         }
     }
     // What the last move set going (a get that times out, a process that
     // ends and is seen a zombie in /proc) has its time.
     game.wait_quiet(|g| g.tally.met.is_some(), Duration::from_millis(1500));
     verdict.won = game.tally.met.is_some();
+    verdict.moves = game.tally.moves;
     verdict.at = game.tally.met.clone();
     drop(game);
     run.stop();

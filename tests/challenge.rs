@@ -51,7 +51,12 @@ fn every_challenge_is_won_by_a_move_list_and_lost_by_another() {
     for &(name, wins, loses) in GAMES {
         let (code, out, err) = play(state.path(), name, wins);
         assert_eq!(code, Some(0), "{name} {wins}: {out}{err}");
-        assert!(out.contains("won in"), "{name}: {out}");
+        // The win names the event that met the goal, as the events panel
+        // says it.
+        assert!(
+            out.contains("won in") && out.contains("met the goal: "),
+            "{name}: {out}"
+        );
         let (code, out, err) = play(state.path(), name, loses);
         assert_eq!(code, Some(1), "{name} {loses}: {out}{err}");
         assert!(out.contains("lost after"), "{name}: {out}");
@@ -94,6 +99,19 @@ fn every_challenge_is_won_by_a_move_list_and_lost_by_another() {
     assert!(under("2.6.2").contains("out-of-order"), "{list}");
 }
 
+/// The zombie is seen in /proc: the win names the process and its state.
+#[test]
+fn the_zombie_win_names_hello_seen_in_state_z() {
+    let state = tempfile::tempdir().unwrap();
+    let (code, out, _) = play(state.path(), "zombie", "0,0,0,0,0,2,2,2");
+    assert_eq!(code, Some(0), "{out}");
+    let what = out.split("met the goal: ").nth(1).unwrap_or_default();
+    assert!(
+        what.starts_with("hello (PID ") && what.trim_end().ends_with('Z'),
+        "{out}"
+    );
+}
+
 #[test]
 fn with_the_lock_the_ticket_cannot_be_sold_twice_and_the_screen_says_why() {
     let state = tempfile::tempdir().unwrap();
@@ -113,8 +131,25 @@ fn a_move_for_a_finished_process_is_reported_and_the_budget_is_kept() {
         out.contains("move 2: the process in slot 0 has finished"),
         "{out}"
     );
+    // So is a slot run to its end that has already ended.
+    let (code, out, _) = play(state.path(), "sell-twice", "0*,0*,1*");
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("move 2: the process in slot 0 has finished"),
+        "{out}"
+    );
+    // A move counts when a process is let go: a move for a process blocked
+    // in the kernel is reported and not counted, so the budget runs out on
+    // permits, as on the dashboard.
     let (_, out, _) = play(state.path(), "block-on-full", "1,1,1,1,1,1,0,0,0");
+    assert!(
+        out.contains("move 3: the process in slot 1 is blocked and cannot step"),
+        "{out}"
+    );
+    assert!(!out.contains("used up"), "{out}");
+    let (_, out, _) = play(state.path(), "block-on-full", "0,1,0,1,0,1,0");
     assert!(out.contains("the 6 moves are used up"), "{out}");
+    assert!(out.contains("lost after 6 moves"), "{out}");
     // Moves after the run has ended: said once, and the game is over.
     let (code, out, _) = play(
         state.path(),
@@ -134,6 +169,7 @@ fn bad_challenge_input_is_one_line_and_exit_2() {
     for args in [
         &["challenge", "no-such"][..],
         &["challenge", "sell-twice", "--moves", "0,x"][..],
+        &["challenge", "sell-twice", "--moves", ""][..],
         &["challenge", "sell-twice"][..],
     ] {
         let out = run_to_end(args);

@@ -1368,6 +1368,12 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     d.press("\r");
     let screen = d.wait_for("the win", |s| s.contains("✓ Won in"));
     assert!(screen.contains("lost updates 1"), "{screen}");
+    // The win line says what met the goal, and the events panel marks it.
+    let marked = screen
+        .lines()
+        .filter(|l| l.contains("│") && l.contains("✓ "))
+        .count();
+    assert_eq!(marked, 1, "{screen}");
     let kept = std::fs::read_to_string(state.path().join("mpviz/challenges.json")).unwrap();
     assert!(kept.contains("sell-twice"), "{kept}");
     d.press("q");
@@ -1461,11 +1467,45 @@ fn a_challenge_that_cannot_be_won_is_lost_with_the_reason_on_screen() {
     }
     let screen = d.wait_for("the loss", |s| s.contains("✗ Lost after"));
     assert!(screen.contains("It cannot be done"), "{screen}");
+    assert!(
+        screen.contains("every process has finished") || screen.contains("moves are used up"),
+        "{screen}"
+    );
     assert!(screen.contains("lost updates 0"), "{screen}");
     // Over: a move is refused.
     d.press("n");
     d.wait_for("the refusal", |s| s.contains("The challenge is over"));
     assert!(!state.path().join("mpviz/challenges.json").exists());
+    d.press("q");
+    assert!(d.wait_exit().success());
+    assert_dir_empty(d.tmp.path());
+}
+
+/// Out of moves, in Chinese at 80×24: once the run has been quiet a while
+/// after the last move, the game is lost, and the screen says why; a move
+/// pressed then is refused.
+#[test]
+fn a_challenge_out_of_moves_is_lost_once_the_run_is_quiet_in_chinese_at_80x24() {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let mut d = Dashboard::start_sized(
+        &["challenge", "zombie"],
+        &[("XDG_STATE_HOME", &state_dir), ("LC_ALL", "zh_CN.UTF-8")],
+        24,
+        80,
+    );
+    d.wait_for("the goal", |s| s.contains("还剩 10 步"));
+    // main's steps only: hello is started but never runs, so no zombie.
+    d.press("\x1b[B");
+    for moves in 1..=10 {
+        d.press("\r");
+        let left = format!("还剩 {} 步", 10 - moves);
+        d.wait_for(&left, |s| s.contains(&left) || s.contains("失败"));
+    }
+    let screen = d.wait_for("the loss", |s| s.contains("✗ 10 步后失败"));
+    assert!(screen.contains("步数已经用完"), "{screen}");
+    d.press("n");
+    d.wait_for("the refusal", |s| s.contains("挑战已经结束"));
     d.press("q");
     assert!(d.wait_exit().success());
     assert_dir_empty(d.tmp.path());

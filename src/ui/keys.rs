@@ -164,8 +164,8 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[KeyCode::Char('Z'), KeyCode::Char('<')],
     },
     Binding {
-        keys: "",
-        does: "",
+        keys: "h",
+        does: "key_hint",
         action: Action::Earlier,
         codes: &[KeyCode::Char('h')],
     },

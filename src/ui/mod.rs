@@ -112,6 +112,7 @@ pub fn challenge(
         texts: crate::challenge::texts(crate::lang::current()),
         hints: 0,
         over: None,
+        lost_why: "challenge_why_budget",
         news_at: Instant::now(),
     };
     app.view.challenge = Some(game.line());
@@ -131,13 +132,29 @@ impl Game {
         let c = &self.challenge;
         let moves = self.tally.moves;
         let text = match self.over {
-            Some(true) => self.texts.say("challenge_won_line", &[("moves", &moves)]),
-            Some(false) if !c.winnable => format!(
-                "{} {}",
-                self.texts.say("challenge_lost_line", &[("moves", &moves)]),
-                self.texts.say(&format!("why_{}", c.name), &[])
-            ),
-            Some(false) => self.texts.say("challenge_lost_line", &[("moves", &moves)]),
+            Some(true) => {
+                let what = self
+                    .tally
+                    .met
+                    .as_ref()
+                    .map_or("", |(_, what)| what.as_str());
+                self.texts
+                    .say("challenge_won_line", &[("moves", &moves), ("what", &what)])
+            }
+            Some(false) => {
+                let lost = self.texts.say(
+                    "challenge_lost_line",
+                    &[
+                        ("moves", &moves),
+                        ("why", &self.texts.say(self.lost_why, &[])),
+                    ],
+                );
+                if c.winnable {
+                    lost
+                } else {
+                    format!("{lost} {}", self.texts.say(&format!("why_{}", c.name), &[]))
+                }
+            }
             None => self.texts.say(
                 "challenge_goal_line",
                 &[
@@ -348,6 +365,8 @@ struct Game {
     texts: crate::scenario::texts::Texts,
     hints: usize,
     over: Option<bool>,
+    /// Why it was lost, as a text's key: the moves used up, or the run over.
+    lost_why: &'static str,
     /// When the last event came: with no move left, a run quiet this long
     /// (see [`OUT_OF_MOVES_QUIET`]) has lost.
     news_at: Instant,
@@ -650,11 +669,15 @@ impl App {
         if let Some(game) = &mut self.challenge {
             game.news_at = Instant::now();
             let scenario = &*self.launch.scenario;
-            if game.tally.observe(&kept, &self.model, scenario, &game.goal) {
+            let met = game.tally.observe(&kept, &self.model, scenario, &game.goal);
+            if met && game.over.is_none() {
                 game.over = Some(true);
+                // The event that met it is marked in the events panel.
+                self.view.goal_met = self.model.log.back().map(|e| e.seq);
                 let _ = crate::challenge::record_win(&game.challenge.name, game.tally.moves);
             } else if game.over.is_none() && self.model.ended {
                 game.over = Some(false);
+                game.lost_why = "challenge_why_ended";
             }
             self.view.challenge = Some(game.line());
         }
@@ -763,11 +786,12 @@ impl App {
                     self.view.status = Some(game.texts.say("challenge_over", &[]));
                     return Ok(Next::Continue);
                 }
+                // The verdict waits for what the last move set going
+                // (`out_of_moves`).
                 Action::Step | Action::StepSelected
                     if game.tally.moves >= game.challenge.budget =>
                 {
-                    game.over = Some(false);
-                    self.view.challenge = Some(game.line());
+                    self.view.status = Some(game.texts.say("challenge_no_moves", &[]));
                     return Ok(Next::Continue);
                 }
                 Action::Undo => {
@@ -1028,6 +1052,7 @@ impl App {
         if let Some(game) = &mut self.challenge {
             game.tally = Default::default();
             game.over = None;
+            self.view.goal_met = None;
             game.news_at = Instant::now();
             self.view.challenge = Some(game.line());
         }

@@ -75,10 +75,13 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen) {
                 Body::Outcome { result } => t.outcome(*result),
                 _ => t.salience(entry.salience),
             };
+            let goal = view.goal_met == Some(entry.seq);
             let what = match entry.moment {
+                _ if goal => format!("✓ {}", texts.log_line(ev, m)),
                 Some(_) => format!("{MARK} {}", texts.log_line(ev, m)),
                 None => texts.log_line(ev, m),
             };
+            let style = if goal { t.good() } else { style };
             let when = if clocked {
                 format!("{} ", clock(ev.t_ns))
             } else {

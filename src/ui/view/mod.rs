@@ -79,6 +79,8 @@ pub struct ViewState {
     /// A challenge (`mpviz challenge NAME`): its line under the header (the
     /// goal and the moves left, or the verdict), and whether it is over.
     pub challenge: Option<(String, Option<bool>)>,
+    /// The events panel's entry (its `seq`) that met the challenge's goal.
+    pub goal_met: Option<u64>,
 }
 
 /// From this many rows on, the body's left column holds the table and the
