@@ -257,6 +257,20 @@ pub fn claim_last_word() -> bool {
     }
 }
 
+/// Writes `line` and a newline to standard error in one write, without
+/// allocating: fit for a process out of memory, and no other thread's
+/// line can land in the middle of it. A line over 255 bytes is cut.
+pub fn say_at_once(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut buffer = [0u8; 256];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..255]);
+    let _ = cursor.write_fmt(line);
+    let mut len = cursor.position() as usize;
+    buffer[len] = b'\n';
+    len += 1;
+    let _ = nix::unistd::write(std::io::stderr(), &buffer[..len]);
+}
+
 /// On a panic in any thread: `restore` (the front end's: give the terminal
 /// back), then kill every run and remove its files, print the message and
 /// exit 101.
@@ -280,15 +294,9 @@ pub fn install_panic_hook(restore: fn()) {
             // One write of the whole line, made without allocating: the
             // runtime's own out-of-memory line, written by another thread
             // at the same moment, cannot land in the middle of it.
-            use std::io::Write;
-            let mut line = [0u8; 256];
-            let mut cursor = std::io::Cursor::new(&mut line[..]);
-            let _ = writeln!(
-                cursor,
+            say_at_once(format_args!(
                 "mpviz: error: out of memory: {message} (see ulimit -v)"
-            );
-            let len = cursor.position() as usize;
-            let _ = nix::unistd::write(std::io::stderr(), &line[..len]);
+            ));
             std::process::exit(1);
         }
         default(info);

@@ -84,20 +84,12 @@ fn checked(ptr: *mut u8, size: usize) -> *mut u8 {
 /// Gives the terminal back, says so in one line without allocating, and
 /// exits 1 at once; one thread does it (see `cleanup::claim_last_word`).
 fn out_of_memory(size: usize) -> ! {
-    use std::io::Write;
     if mpviz::cleanup::claim_last_word() {
         mpviz::ui::restore_terminal();
     }
-    let mut line = [0u8; 160];
-    let mut cursor = std::io::Cursor::new(&mut line[..]);
-    let _ = writeln!(
-        cursor,
+    mpviz::cleanup::say_at_once(format_args!(
         "mpviz: error: out of memory: could not allocate {size} bytes (see ulimit -v)"
-    );
-    let len = cursor.position() as usize;
-    // SAFETY: a write of a buffer we own, then the end of the process.
-    unsafe {
-        let _ = nix::libc::write(2, line.as_ptr().cast(), len);
-        nix::libc::_exit(1);
-    }
+    ));
+    // SAFETY: the end of the process, at once.
+    unsafe { nix::libc::_exit(1) }
 }

@@ -1384,22 +1384,29 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     assert_dir_empty(d.tmp.path());
 }
 
-/// `--predict` on the dashboard: the question and the answer given as the
-/// run starts; at its end, the answer beside what happened.
-#[test]
-fn a_prediction_is_asked_first_and_set_beside_the_result_at_the_end() {
-    let mut d = Dashboard::start(&[
+/// The ticket dashboard at full speed, `buyers` buyers for `tickets`
+/// tickets, with `--predict` and what follows it.
+fn predicting(buyers: &str, tickets: &str, predict: &[&str]) -> Dashboard {
+    let mut args = vec![
         "--buyers",
-        "2",
+        buyers,
         "--tickets",
-        "1",
+        tickets,
         "--delay-ms",
         "0",
         "--speed",
         "max",
         "--predict",
-        "2",
-    ]);
+    ];
+    args.extend(predict);
+    Dashboard::start(&args)
+}
+
+/// `--predict ANSWER` on the dashboard: the question and the answer given
+/// as the run starts; at its end, the answer beside what happened.
+#[test]
+fn a_prediction_is_asked_first_and_set_beside_the_result_at_the_end() {
+    let mut d = predicting("2", "1", &["2"]);
     d.wait_for("the answer beside what happened", |s| {
         s.contains("You predicted 2; what happened: 1.")
     });
@@ -1411,17 +1418,7 @@ fn a_prediction_is_asked_first_and_set_beside_the_result_at_the_end() {
 /// process starts, the answer typed (a slip taken back), then the run.
 #[test]
 fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
-    let mut d = Dashboard::start(&[
-        "--buyers",
-        "3",
-        "--tickets",
-        "2",
-        "--delay-ms",
-        "0",
-        "--speed",
-        "max",
-        "--predict",
-    ]);
+    let mut d = predicting("3", "2", &[]);
     d.wait_for("the question", |s| {
         s.contains("How many tickets will be sold?") && s.contains("> _")
     });
