@@ -562,7 +562,7 @@ fn challenge(args: &ChallengeArgs) -> ExitCode {
         };
         return ui::challenge(launch, c).unwrap_or_else(run_failed);
     };
-    let moves = match crate::challenge::parse_moves(moves) {
+    let moves = match crate::challenge::parse_moves(moves, &texts) {
         Ok(moves) => moves,
         Err(e) => return usage_error(&e),
     };

@@ -65,9 +65,9 @@ pub enum Move {
 }
 
 /// `0,1,n,0*`: the moves of `--moves`, or why not.
-pub fn parse_moves(list: &str) -> Result<Vec<Move>, String> {
+pub fn parse_moves(list: &str, texts: &Texts) -> Result<Vec<Move>, String> {
     if list.trim().is_empty() {
-        return Err("--moves: no move given (a list such as 0,1,n,0*)".into());
+        return Err(texts.say("challenge_no_move_given", &[]));
     }
     list.split(',')
         .map(str::trim)
@@ -82,7 +82,7 @@ pub fn parse_moves(list: &str) -> Result<Vec<Move>, String> {
             };
             let slot: u32 = slot
                 .parse()
-                .map_err(|_| format!("'{m}' is not a move: a slot number, n, or a slot and *"))?;
+                .map_err(|_| texts.say("challenge_not_a_move", &[("move", &m)]))?;
             Ok(if to_end {
                 Move::ToEnd(slot)
             } else {
@@ -582,12 +582,14 @@ mod tests {
 
     #[test]
     fn moves_are_slots_the_pacer_or_a_slot_to_its_end() {
+        let t = texts(crate::lang::Lang::EN);
         assert_eq!(
-            parse_moves("0, 1,n,0*").unwrap(),
+            parse_moves("0, 1,n,0*", &t).unwrap(),
             vec![Move::Slot(0), Move::Slot(1), Move::Pacer, Move::ToEnd(0)]
         );
-        assert!(parse_moves("0,x").is_err());
-        assert!(parse_moves("-1").is_err());
+        assert!(parse_moves("0,x", &t).is_err());
+        assert!(parse_moves("-1", &t).is_err());
+        assert!(parse_moves(" ", &t).is_err());
     }
 
     #[test]
