@@ -392,6 +392,12 @@ fn launch(
     if run.predict.as_deref() == Some("") && (run.headless || run.json) {
         return Err(messages().say("usage_predict_answer", &[]));
     }
+    let number = scenario.spec().predict.as_ref().is_some_and(|p| p.number);
+    if let Some(answer) = run.predict.as_deref().filter(|a| !a.is_empty()) {
+        if number && answer.trim().parse::<f64>().is_err() {
+            return Err(messages().say("usage_predict_number", &[("answer", &answer)]));
+        }
+    }
     // Last: a recording's file is made only for a run that will start.
     let record = match &run.record {
         Some(path) => Some(Arc::new(recorder(path, name, &*scenario, &options)?)),

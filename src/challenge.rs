@@ -353,6 +353,12 @@ pub fn play(
     game.wait_quiet(|g| g.tally.met.is_some(), Duration::from_millis(1500));
     verdict.won = game.tally.met.is_some();
     verdict.moves = game.tally.moves;
+    if !verdict.won && !game.model.ended && verdict.moves < budget {
+        verdict.notes.push(texts.say(
+            "challenge_list_done",
+            &[("moves", &verdict.moves), ("budget", &budget)],
+        ));
+    }
     verdict.at = game.tally.met.clone();
     drop(game);
     run.stop();

@@ -247,6 +247,10 @@ pub fn summary_line(launch: &Launch, model: &Model, wall_ms: u64) -> Map<String,
     if let (Some(answer), Some(actual)) = (&launch.predict, launch.actual(model)) {
         line.insert("predicted".into(), json!(answer));
         line.insert("actual".into(), json!(actual));
+        line.insert(
+            "predicted_right".into(),
+            json!(launch.predicted_right(model)),
+        );
     }
     line
 }

@@ -39,12 +39,63 @@ impl Launch {
     pub fn prediction(&self, model: &crate::model::Model) -> Option<String> {
         let answer = self.predict.as_ref()?;
         let actual = self.actual(model)?;
+        let right = self.predicted_right(model)?;
+        let texts = &self.scenario.spec().texts;
+        // A word result in the learner's words: `main (the main process)`.
+        let shown = texts
+            .get(&format!("predict_value_{actual}"))
+            .map_or(actual.clone(), str::to_string);
+        Some(texts.say(
+            "predict_said",
+            &[
+                ("answer", answer),
+                ("actual", &shown),
+                (
+                    "verdict",
+                    &texts.say(
+                        if right {
+                            "predict_right"
+                        } else {
+                            "predict_wrong"
+                        },
+                        &[],
+                    ),
+                ),
+            ],
+        ))
+    }
+
+    /// Whether the answer given is what happened: the same number, or the
+    /// same word (in any of the words the scenario gives it).
+    pub fn predicted_right(&self, model: &crate::model::Model) -> Option<bool> {
+        let answer = self.predict.as_ref()?.trim().to_lowercase();
+        let actual = self.actual(model)?;
+        let spec = self.scenario.spec();
+        if spec.predict.as_ref()?.number {
+            let number = |s: &str| s.trim().parse::<f64>().ok();
+            return Some(number(&answer).is_some() && number(&answer) == number(&actual));
+        }
+        let same = spec
+            .texts
+            .get(&format!("predict_same_{actual}"))
+            .unwrap_or_default();
         Some(
-            self.scenario
-                .spec()
-                .texts
-                .say("predict_said", &[("answer", answer), ("actual", &actual)]),
+            std::iter::once(actual.as_str())
+                .chain(same.split('|'))
+                .any(|word| word.trim().to_lowercase() == answer),
         )
+    }
+
+    /// Whether `answer` can answer the scenario's question: a number where
+    /// it asks for one.
+    pub fn answers(&self, answer: &str) -> bool {
+        let number = self
+            .scenario
+            .spec()
+            .predict
+            .as_ref()
+            .is_some_and(|p| p.number);
+        !number || answer.trim().parse::<f64>().is_ok()
     }
 
     /// What happened, as the prediction is compared to: the summary's field

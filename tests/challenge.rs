@@ -203,7 +203,7 @@ fn a_prediction_is_said_beside_what_happened() {
     );
     // With the lock, two of two are sold.
     assert!(
-        text.contains("You predicted 3; what happened: 2."),
+        text.contains("You predicted 3; what happened: 2. Not this time"),
         "{text}"
     );
     let out = run_to_end(&[
@@ -220,9 +220,38 @@ fn a_prediction_is_said_beside_what_happened() {
     let text = String::from_utf8(out.stdout).unwrap();
     let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(
-        (summary["predicted"].as_str(), summary["actual"].as_str()),
-        (Some("6"), Some("6"))
+        (
+            summary["predicted"].as_str(),
+            summary["actual"].as_str(),
+            summary["predicted_right"].as_bool()
+        ),
+        (Some("6"), Some("6"), Some(true))
     );
+    // A word answer matches the result in the learner's words: the pool's
+    // callbacks run in main, 主进程 in Chinese.
+    let out = run_to_end(&[
+        "pool",
+        "--headless",
+        "--lang",
+        "zh",
+        "--workers",
+        "2",
+        "--tasks",
+        "2",
+        "--speed",
+        "max",
+        "--predict",
+        "主进程",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("实际发生：main（主进程）。答对了！"),
+        "{text}"
+    );
+    // A question whose answer is a number refuses a word, before the run.
+    let out = run_to_end(&["ticket", "--headless", "--predict", "many"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
     // With no screen to ask on, the answer must come with --predict.
     let out = run_to_end(&["ticket", "--headless", "--predict"]);
     assert_eq!(out.status.code(), Some(2));

@@ -1361,8 +1361,8 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
         after.iter().all(|p| !before.contains(p)),
         "new processes: {before:?} {after:?}"
     );
-    // The same move again, and the last: buyer-1 selected anew.
-    d.press("\x1b[B\x1b[B\x1b[B");
+    // The same move again, and the last: buyer-1, selected before the
+    // undo, is selected again in the new run.
     d.press("\r");
     d.wait_for("5 moves left", |s| s.contains("5 moves left"));
     d.press("\r");
@@ -1428,13 +1428,16 @@ fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
         .collect();
     assert_eq!(children.trim(), "", "children of mpviz");
+    // The answer is a number: a letter is not typed; a slip is taken back.
     d.press("3");
     d.press("x");
+    d.press("4");
+    d.wait_for("the answer typed", |s| s.contains("> 34_"));
     d.press("\x7f");
-    d.wait_for("the answer typed", |s| s.contains("> 3_"));
+    d.wait_for("the slip taken back", |s| s.contains("> 3_"));
     d.press("\r");
     d.wait_for("the answer beside what happened", |s| {
-        s.contains("You predicted 3; what happened: 2.")
+        s.contains("You predicted 3; what happened: 2. Not this time")
     });
     d.press("q");
     assert!(d.wait_exit().success());

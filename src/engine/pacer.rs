@@ -428,6 +428,20 @@ impl Pacer {
         self.gates.set_free(self.free_running());
     }
 
+    /// Sets the gates for the mode, as the run goes on. Opening them is
+    /// announced first: in the stream a `pace` that lets the run go free
+    /// comes before any action a process takes with no grant (the fold
+    /// counts on it: see `model::files::Landings`). True if it announced.
+    fn switch_mode(&self) -> bool {
+        let free = self.free_running();
+        let opening = free && !self.gates.is_free();
+        if opening {
+            self.announce();
+        }
+        self.gates.set_free(free);
+        opening
+    }
+
     fn announce(&self) {
         let body = Body::Pace {
             paused: self.paused,
@@ -764,11 +778,13 @@ impl Pacer {
             self.owed = 0;
             self.owed_pid = None;
         }
-        self.apply_mode();
+        let announced = self.switch_mode();
         if self.free_running() {
             while self.grant_random() {}
         }
-        self.announce();
+        if !announced {
+            self.announce();
+        }
         self.step_by_hand(Instant::now());
     }
 
@@ -974,8 +990,9 @@ impl Pacer {
                 self.follow = None;
                 self.paused = true;
                 self.owed = 0;
-                self.apply_mode();
-                self.announce();
+                if !self.switch_mode() {
+                    self.announce();
+                }
                 return None;
             }
             // The plan is done. A process that comes to a gate still
@@ -1089,7 +1106,7 @@ impl Pacer {
             };
             let _ = self.out.send(vec![Event::new(self.clock.now(), pid, body)]);
         }
-        self.apply_mode();
+        self.switch_mode();
         if self.free_running() {
             while self.grant_random() {}
         } else if self.paused && self.owed > 0 && self.grant_random() {
@@ -1268,14 +1285,23 @@ mod tests {
         p.command(PacerCmd::Resume);
         assert!(gates.is_free());
         assert_eq!(total(&gates), 2);
-        let last = rx.try_iter().flatten().last().unwrap();
-        assert_eq!(
-            last.body,
-            Body::Pace {
-                paused: false,
-                speed: None
-            }
-        );
+        // The run going free is said before the gates open: the stream has
+        // it before the grants, and before anything taken with no grant.
+        let bodies: Vec<Body> = rx.try_iter().flatten().map(|e| e.body).collect();
+        let free = bodies
+            .iter()
+            .position(|b| {
+                *b == Body::Pace {
+                    paused: false,
+                    speed: None,
+                }
+            })
+            .expect("the run going free is said");
+        let grants: Vec<usize> = (0..bodies.len())
+            .filter(|&i| matches!(bodies[i], Body::Grant { .. }))
+            .collect();
+        assert_eq!(grants.len(), 2, "{bodies:?}");
+        assert!(grants.iter().all(|&g| g > free), "{bodies:?}");
     }
 
     /// A pacer over `n` gate slots, its processes 100.. spawned.

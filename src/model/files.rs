@@ -151,6 +151,18 @@ impl Files {
                     self.landings.exited(pid);
                 }
             }
+            Body::Pace { paused, speed } => self.landings.paced(*paused || speed.is_some()),
+            // At its gate a process reads nothing until its permit.
+            Body::Ready { .. } => {
+                if let Some(pid) = pid {
+                    self.landings.at_gate(pid);
+                }
+            }
+            Body::Grant { .. } => {
+                if let Some(pid) = pid {
+                    self.landings.granted(pid);
+                }
+            }
             Body::Read {
                 file,
                 value,
@@ -314,6 +326,15 @@ pub struct Landings {
     frontiers: BTreeMap<u64, u32>,
     /// Processes that have reported a read or a write of the number.
     readers: HashSet<Pid>,
+    /// Processes waiting at their gate, with the frontier each had: until
+    /// its permit such a process reads nothing, so it holds no write back
+    /// from settling. Every read it made before is reported by then (its
+    /// reports come in order, the gate's last).
+    parked: HashMap<Pid, u64>,
+    /// Whether the run is paced, as its last `pace` said: only then is a
+    /// process at its gate sure to wait there for a grant (a free run's
+    /// gates are open, and a `ready` may still be sent as they open).
+    paced: bool,
     /// Reads made before `settled` not yet written back then, by value and
     /// by the place of their write (with the read's order, for ties).
     held: BTreeMap<i64, u32>,
@@ -353,11 +374,40 @@ impl Landings {
     }
 
     fn exited(&mut self, pid: Pid) {
+        self.parked.remove(&pid);
         self.set_frontier(pid, None);
         self.settle();
     }
 
+    fn paced(&mut self, paced: bool) {
+        self.paced = paced;
+        if !paced {
+            for (pid, place) in std::mem::take(&mut self.parked) {
+                self.set_frontier(pid, Some(place));
+            }
+        }
+    }
+
+    fn at_gate(&mut self, pid: Pid) {
+        if !self.paced {
+            return;
+        }
+        if let Some(&place) = self.frontier.get(&pid) {
+            self.parked.insert(pid, place);
+            self.set_frontier(pid, None);
+            self.settle();
+        }
+    }
+
+    /// Let through: from here it may read again, after its last report.
+    fn granted(&mut self, pid: Pid) {
+        if let Some(place) = self.parked.remove(&pid) {
+            self.set_frontier(pid, Some(place));
+        }
+    }
+
     fn read(&mut self, pid: Pid, place: u64, value: i64) {
+        self.parked.remove(&pid);
         self.readers.insert(pid);
         self.reported += 1;
         let at = ReadAt {
@@ -377,6 +427,7 @@ impl Landings {
     }
 
     fn wrote(&mut self, pid: Pid, place: u64, value: i64) {
+        self.parked.remove(&pid);
         self.readers.insert(pid);
         self.stores.insert(place, value);
         self.landed = self.landed.max(place);

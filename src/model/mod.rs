@@ -216,6 +216,7 @@ impl Model {
                     paused: *paused,
                     speed: *speed,
                 };
+                self.files.apply(ev, &mut self.procs);
             }
             Body::Error { message } => self.errors.push(message.clone()),
             Body::End => {
@@ -233,14 +234,17 @@ impl Model {
                 if let Some(rerun) = self.rerun.as_mut().filter(|r| r.following()) {
                     rerun.granted += 1;
                 }
+                self.files.apply(ev, &mut self.procs);
             }
             Body::Diverged { step, why, .. } => {
                 if let Some(rerun) = &mut self.rerun {
                     rerun.diverged = Some((*step, why.to_string()));
                 }
             }
-            Body::Ready { .. }
-            | Body::State { .. }
+            // At its gate a process reads nothing: what it holds back is
+            // known (see `files::Landings`).
+            Body::Ready { .. } => self.files.apply(ev, &mut self.procs),
+            Body::State { .. }
             | Body::Truncate { .. }
             | Body::Sleep { .. }
             | Body::Outcome { .. } => {}

@@ -1062,3 +1062,63 @@ fn a_counting_semaphore_has_every_holder_and_a_lock_may_be_let_go_by_another() {
     events.push(named_lock("f", "release", 12));
     assert_eq!(fold(&events).locks["f"].holder, Some(11));
 }
+
+/// Two workers, paced, alternate read, read, write, write: each round loses
+/// one update. A worker waiting at its gate reads nothing until its grant,
+/// so the last write settles at once: the loss is certain when it lands,
+/// not only once the other worker reports again. Free running, a `ready`
+/// proves nothing (the gates are open) and the last write waits.
+#[test]
+fn a_worker_waiting_at_its_gate_holds_back_no_write_from_settling() {
+    let play = |paced: bool| {
+        let mut events = vec![
+            ev(
+                0,
+                Some(1),
+                Body::Spawn {
+                    name: "forkserver".into(),
+                    role: "forkserver".into(),
+                    slot: 0,
+                    ppid: 0,
+                },
+            ),
+            ev(
+                0,
+                None,
+                Body::Pace {
+                    paused: paced,
+                    speed: None,
+                },
+            ),
+            spawn(10, 0),
+            spawn(11, 1),
+        ];
+        let grant = |pid: Pid, slot: u32| ev(5, Some(pid), Body::Grant { slot, permit: 1 });
+        let mut place = 0;
+        for round in 0..3 {
+            let value = round;
+            for (pid, slot) in [(10, 0), (11, 1)] {
+                events.push(ready(pid, "read"));
+                events.push(grant(pid, slot));
+                events.push(counted(pid, false, place, value));
+            }
+            for (pid, slot) in [(10, 0), (11, 1)] {
+                events.push(ready(pid, "write"));
+                events.push(grant(pid, slot));
+                place += 1;
+                events.push(counted(pid, true, place, value + 1));
+            }
+        }
+        // Both wait at their gates for their next read.
+        events.push(ready(10, "read"));
+        events.push(ready(11, "read"));
+        let m = fold(&events);
+        (m.files.landings.lost, m.files.landings.settled)
+    };
+    assert_eq!(play(true), (3, 6), "paced: six writes, the memory holds 3");
+    let (lost, settled) = play(false);
+    assert!(
+        settled < 6 && lost < 3,
+        "free: {lost} lost, {settled} settled"
+    );
+}

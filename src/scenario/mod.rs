@@ -57,6 +57,11 @@ pub struct Spec {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Predict {
     pub field: String,
+    /// Whether the answer is a number (compared as one); else it is a word,
+    /// which matches the result or one of its words (`predict_same_VALUE`,
+    /// `|` between them).
+    #[serde(default)]
+    pub number: bool,
 }
 
 impl Spec {

@@ -217,9 +217,14 @@ fn ask_prediction(
 ) -> anyhow::Result<Result<String, ExitCode>> {
     let texts = &launch.scenario.spec().texts;
     let theme = Theme::from_env();
+    let about = format!(
+        "mpviz {}: {}",
+        launch.scenario.name(),
+        launch.scenario.variant()
+    );
     let mut answer = String::new();
     loop {
-        terminal.draw(|frame| view::predict::draw(frame, texts, theme, &answer))?;
+        terminal.draw(|frame| view::predict::draw(frame, texts, theme, &about, &answer))?;
         let event = select! {
             recv(input) -> event => event,
             recv(signals) -> signal => match signal {
@@ -241,16 +246,19 @@ fn ask_prediction(
         match key.code {
             KeyCode::Esc => return Ok(Err(ExitCode::SUCCESS)),
             KeyCode::Char('c') if control => return Ok(Err(ExitCode::SUCCESS)),
-            KeyCode::Enter if !answer.trim().is_empty() => {
+            KeyCode::Enter if !answer.trim().is_empty() && launch.answers(&answer) => {
                 return Ok(Ok(answer.trim().to_string()))
             }
             KeyCode::Backspace => {
                 answer.pop();
             }
+            // Where the answer is a number, only what can start one is
+            // typed: a character that a digit after it makes a number.
             KeyCode::Char(c)
                 if !control
                     && !c.is_control()
-                    && answer.chars().count() < view::predict::LONGEST =>
+                    && answer.chars().count() < view::predict::LONGEST
+                    && launch.answers(&format!("{answer}{c}0")) =>
             {
                 answer.push(c)
             }
@@ -354,6 +362,9 @@ struct App {
     started: Instant,
     /// A challenge being played (`mpviz challenge NAME`).
     challenge: Option<Game>,
+    /// After a run is started again: the name of the process that was
+    /// selected, to select once a process of that name is spawned.
+    reselect: Option<String>,
 }
 
 /// A challenge on the dashboard: its goal, what has been seen, the hints
@@ -413,6 +424,7 @@ impl App {
             theme: Theme::from_env(),
             started: Instant::now(),
             challenge: None,
+            reselect: None,
         }
     }
 
@@ -666,14 +678,26 @@ impl App {
                 .filter_map(|(key, _)| scenario.alarm_count(key, &self.model))
                 .sum();
         }
+        if let (Some(name), crate::protocol::Body::Spawn { name: spawned, .. }) =
+            (&self.reselect, &kept.body)
+        {
+            if name == spawned {
+                self.view.selected = kept.pid;
+                self.reselect = None;
+            }
+        }
         if let Some(game) = &mut self.challenge {
             game.news_at = Instant::now();
             let scenario = &*self.launch.scenario;
             let met = game.tally.observe(&kept, &self.model, scenario, &game.goal);
             if met && game.over.is_none() {
                 game.over = Some(true);
-                // The event that met it is marked in the events panel.
-                self.view.goal_met = self.model.log.back().map(|e| e.seq);
+                // The event that met it is marked in the events panel, if
+                // the panel shows it (a sample of /proc it does not).
+                self.view.goal_met = kept
+                    .is_logged()
+                    .then(|| self.model.log.back().map(|e| e.seq))
+                    .flatten();
                 let _ = crate::challenge::record_win(&game.challenge.name, game.tally.moves);
             } else if game.over.is_none() && self.model.ended {
                 game.over = Some(false);
@@ -1084,12 +1108,18 @@ impl App {
         let run = Run::start(self.launch.scenario.clone(), self.launch.options.clone())?;
         self.events = run.events().clone();
         self.run = Some(run);
+        // The same process is selected again once it is spawned anew.
+        self.reselect = self
+            .view
+            .selected
+            .take()
+            .and_then(|pid| self.model.proc(pid))
+            .map(|p| p.name.to_string());
         self.model = Model::new();
         self.history = history::History::new();
         self.timeline = timeline::Timeline::new();
         self.cursor = None;
         self.alarms = 0;
-        self.view.selected = None;
         self.view.offset.set(0);
         self.view.log_top = None;
         self.started = Instant::now();

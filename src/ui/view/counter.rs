@@ -11,7 +11,7 @@ use super::{pad, Screen};
 use crate::protocol::Pid;
 use crate::scenario::CounterView;
 
-pub const HEIGHT: u16 = 8;
+pub const HEIGHT: u16 = 9;
 
 pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
     let t = screen.theme;
@@ -40,41 +40,49 @@ pub fn draw(frame: &mut Frame, area: Rect, screen: &Screen, c: &CounterView) {
             t.value(),
         ),
         row("counter_expected", c.expected.to_string(), t.value()),
-        Line::from(vec![
-            Span::styled(pad(&say("counter_written"), 16), t.label()),
-            Span::styled(c.writes.to_string(), t.value()),
-            Span::styled(say("counter_lost"), t.label()),
-            Span::styled(lost.to_string(), if lost > 0 { t.bad() } else { t.good() }),
-        ]),
+        row("counter_written", c.writes.to_string(), t.value()),
+        row(
+            "counter_lost",
+            lost.to_string(),
+            if lost > 0 { t.bad() } else { t.good() },
+        ),
     ];
+    // The newest lost update's lines wrap rather than lose their numbers.
+    let width = area.width.saturating_sub(2);
     match &m.files.last_lost {
         Some(l) => {
             let read = |v: Option<i64>| v.map_or_else(|| say("word_unknown"), |v| v.to_string());
             lines.push(Line::styled(say("counter_newest_lost"), t.label()));
             let (over, over_read) = (who(l.over), read(l.over_read));
-            lines.push(Line::from(Span::styled(
-                texts.say(
-                    "counter_overwritten",
-                    &[
-                        ("who", &over),
-                        ("read", &over_read),
-                        ("wrote", &l.over_wrote),
-                    ],
+            lines.extend(super::wrap_line(
+                &Line::styled(
+                    texts.say(
+                        "counter_overwritten",
+                        &[
+                            ("who", &over),
+                            ("read", &over_read),
+                            ("wrote", &l.over_wrote),
+                        ],
+                    ),
+                    t.value(),
                 ),
-                t.value(),
-            )));
+                width,
+            ));
             let (writer, writer_read) = (who(l.writer), read(l.read));
-            lines.push(Line::from(Span::styled(
-                texts.say(
-                    "counter_lost_write",
-                    &[
-                        ("who", &writer),
-                        ("read", &writer_read),
-                        ("wrote", &l.wrote),
-                    ],
+            lines.extend(super::wrap_line(
+                &Line::styled(
+                    texts.say(
+                        "counter_lost_write",
+                        &[
+                            ("who", &writer),
+                            ("read", &writer_read),
+                            ("wrote", &l.wrote),
+                        ],
+                    ),
+                    t.bad(),
                 ),
-                t.bad(),
-            )));
+                width,
+            ));
         }
         None => lines.push(Line::styled(say("counter_none_lost"), t.dim())),
     }

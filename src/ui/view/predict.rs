@@ -12,7 +12,9 @@ use crate::ui::theme::Theme;
 
 /// The question in a box in the middle of the screen, the answer typed so
 /// far after a prompt, and the keys under it.
-pub fn draw(frame: &mut Frame, texts: &Texts, theme: Theme, answer: &str) {
+/// `about` says the run the question is about: the scenario and its
+/// options, as the header says them.
+pub fn draw(frame: &mut Frame, texts: &Texts, theme: Theme, about: &str, answer: &str) {
     let t = theme;
     let area = frame.area();
     let width = area.width.saturating_sub(4).clamp(10, 70);
@@ -20,7 +22,7 @@ pub fn draw(frame: &mut Frame, texts: &Texts, theme: Theme, answer: &str) {
     let keys = texts.say("predict_keys", &[]);
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let rows = |text: &str| text.width().div_ceil(inner).max(1) as u16;
-    let height = (2 + rows(&question) + 1 + 1 + 1 + rows(&keys)).min(area.height);
+    let height = (2 + rows(about) + 1 + rows(&question) + 1 + 1 + 1 + rows(&keys)).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
@@ -28,6 +30,8 @@ pub fn draw(frame: &mut Frame, texts: &Texts, theme: Theme, answer: &str) {
         .flex(Flex::Center)
         .areas::<1>(row);
     let lines = vec![
+        Line::styled(about.to_string(), t.label()),
+        Line::raw(""),
         Line::styled(question, t.title()),
         Line::raw(""),
         Line::from(vec![
@@ -62,7 +66,15 @@ mod tests {
         let texts = crate::scenario::texts::scenario_texts("ticket", lang);
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
-            .draw(|frame| draw(frame, &texts, Theme { color: false }, answer))
+            .draw(|frame| {
+                draw(
+                    frame,
+                    &texts,
+                    Theme { color: false },
+                    "ticket: 3 buyers",
+                    answer,
+                )
+            })
             .unwrap();
         let buffer = terminal.backend().buffer().clone();
         // A wide character's second cell is skipped.
@@ -83,6 +95,7 @@ mod tests {
     fn the_question_and_the_answer_typed_so_far_fit_80x24_in_both_languages() {
         let s = screen(Lang::EN, 80, 24, "42");
         assert!(s.contains("How many tickets will be sold?"), "{s}");
+        assert!(s.contains("ticket: 3 buyers"), "{s}");
         assert!(s.contains("> 42_"), "{s}");
         assert!(s.contains("Enter"), "{s}");
         let s = screen(Lang::named("zh").unwrap(), 80, 24, "7");
