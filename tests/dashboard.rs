@@ -187,11 +187,12 @@ fn seed(screen: &str) -> Option<u64> {
 }
 
 /// The header's count of instrumented actions.
+/// The header's count of actions ("1 action", "7 actions").
 fn actions(screen: &str) -> u64 {
     let line = header(screen)
-        .find(|l| l.contains(" actions"))
+        .find(|l| l.contains(" action"))
         .unwrap_or_default();
-    let before = line.split(" actions").next().unwrap_or_default();
+    let before = line.split(" action").next().unwrap_or_default();
     before
         .rsplit(' ')
         .next()
