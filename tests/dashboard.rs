@@ -1302,14 +1302,7 @@ fn a_python_program_pauses_steps_shows_its_code_and_output_and_quits_leaving_not
 /// said, kept in the state directory; free running is refused.
 #[test]
 fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap().to_string();
-    let mut d = Dashboard::start_sized(
-        &["challenge", "sell-twice"],
-        &[("XDG_STATE_HOME", &state_dir)],
-        30,
-        100,
-    );
+    let (state, mut d) = challenge("sell-twice", "C", 30, 100);
     d.wait_for("the goal and both buyers at their gate", |s| {
         s.contains("Goal: Sell one ticket twice")
             && s.contains("12 moves left")
@@ -1385,6 +1378,20 @@ fn a_challenge_is_won_on_the_dashboard_by_stepping_the_buyers() {
     assert_dir_empty(d.tmp.path());
 }
 
+/// `mpviz challenge NAME` on a `rows`×`cols` terminal in the locale
+/// `lang`, its progress kept in a state directory of its own (returned).
+fn challenge(name: &str, lang: &str, rows: u16, cols: u16) -> (tempfile::TempDir, Dashboard) {
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap().to_string();
+    let d = Dashboard::start_sized(
+        &["challenge", name],
+        &[("XDG_STATE_HOME", &state_dir), ("LC_ALL", lang)],
+        rows,
+        cols,
+    );
+    (state, d)
+}
+
 /// The ticket dashboard at full speed, `buyers` buyers for `tickets`
 /// tickets, with `--predict` and what follows it.
 fn predicting(buyers: &str, tickets: &str, predict: &[&str]) -> Dashboard {
@@ -1449,14 +1456,7 @@ fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
 /// is lost and why it could not be won.
 #[test]
 fn a_challenge_that_cannot_be_won_is_lost_with_the_reason_on_screen() {
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap().to_string();
-    let mut d = Dashboard::start_sized(
-        &["challenge", "lock-holds"],
-        &[("XDG_STATE_HOME", &state_dir)],
-        30,
-        100,
-    );
+    let (state, mut d) = challenge("lock-holds", "C", 30, 100);
     d.wait_for("the goal", |s| s.contains("16 moves left"));
     for moves in 1..=16 {
         d.press("n");
@@ -1487,14 +1487,7 @@ fn a_challenge_that_cannot_be_won_is_lost_with_the_reason_on_screen() {
 /// pressed then is refused.
 #[test]
 fn a_challenge_out_of_moves_is_lost_once_the_run_is_quiet_in_chinese_at_80x24() {
-    let state = tempfile::tempdir().unwrap();
-    let state_dir = state.path().to_str().unwrap().to_string();
-    let mut d = Dashboard::start_sized(
-        &["challenge", "zombie"],
-        &[("XDG_STATE_HOME", &state_dir), ("LC_ALL", "zh_CN.UTF-8")],
-        24,
-        80,
-    );
+    let (state, mut d) = challenge("zombie", "zh_CN.UTF-8", 24, 80);
     d.wait_for("the goal", |s| s.contains("还剩 10 步"));
     // main's steps only: hello is started but never runs, so no zombie.
     d.press("\x1b[B");
@@ -1505,6 +1498,8 @@ fn a_challenge_out_of_moves_is_lost_once_the_run_is_quiet_in_chinese_at_80x24() 
     }
     let screen = d.wait_for("the loss", |s| s.contains("✗ 10 步后失败"));
     assert!(screen.contains("步数已经用完"), "{screen}");
+    // A loss is not kept as a win.
+    assert!(!state.path().join("mpviz/challenges.json").exists());
     d.press("n");
     d.wait_for("the refusal", |s| s.contains("挑战已经结束"));
     d.press("q");

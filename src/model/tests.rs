@@ -18,6 +18,20 @@ fn spawn(pid: Pid, slot: u32) -> Event {
     )
 }
 
+/// mpviz's fork server, `pid`: the parent of the scenario's processes.
+fn forkserver(pid: Pid) -> Event {
+    ev(
+        0,
+        Some(pid),
+        Body::Spawn {
+            name: "forkserver".into(),
+            role: "forkserver".into(),
+            slot: 0,
+            ppid: 0,
+        },
+    )
+}
+
 fn lock(kind: &str, pid: Pid) -> Event {
     let lock = Name::from("tickets");
     let body = match kind {
@@ -566,16 +580,7 @@ fn a_lost_update_counts_only_once_no_pending_write_can_make_up_for_it() {
     // memory says 2); then 10 writes the 6 it had computed: in the end one
     // update is lost, not four.
     let mut events = vec![
-        ev(
-            0,
-            Some(1),
-            Body::Spawn {
-                name: "forkserver".into(),
-                role: "forkserver".into(),
-                slot: 0,
-                ppid: 0,
-            },
-        ),
+        forkserver(1),
         spawn(10, 0),
         spawn(11, 1),
         counted(10, false, 0, 0),
@@ -1072,16 +1077,7 @@ fn a_counting_semaphore_has_every_holder_and_a_lock_may_be_let_go_by_another() {
 fn a_worker_waiting_at_its_gate_holds_back_no_write_from_settling() {
     let play = |paced: bool| {
         let mut events = vec![
-            ev(
-                0,
-                Some(1),
-                Body::Spawn {
-                    name: "forkserver".into(),
-                    role: "forkserver".into(),
-                    slot: 0,
-                    ppid: 0,
-                },
-            ),
+            forkserver(1),
             ev(
                 0,
                 None,
