@@ -394,7 +394,7 @@ fn launch(
     }
     let number = scenario.spec().predict.as_ref().is_some_and(|p| p.number);
     if let Some(answer) = run.predict.as_deref().filter(|a| !a.is_empty()) {
-        if number && answer.trim().parse::<f64>().is_err() {
+        if number && answer.trim().parse::<i64>().is_err() {
             return Err(messages().say("usage_predict_number", &[("answer", &answer)]));
         }
     }

@@ -574,6 +574,13 @@ mod tests {
                     "{} {lang:?}",
                     c.name
                 );
+                // One that cannot be won says why, when it is lost.
+                assert_eq!(
+                    t.get(&format!("why_{}", c.name)).is_some(),
+                    !c.winnable,
+                    "why_{} {lang:?}",
+                    c.name
+                );
             }
             crate::app::launch_from_args(
                 &c.run

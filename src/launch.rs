@@ -72,7 +72,7 @@ impl Launch {
         let actual = self.actual(model)?;
         let spec = self.scenario.spec();
         if spec.predict.as_ref()?.number {
-            let number = |s: &str| s.trim().parse::<f64>().ok();
+            let number = |s: &str| s.trim().parse::<i64>().ok();
             return Some(number(&answer).is_some() && number(&answer) == number(&actual));
         }
         let same = spec
@@ -86,8 +86,8 @@ impl Launch {
         )
     }
 
-    /// Whether `answer` can answer the scenario's question: a number where
-    /// it asks for one.
+    /// Whether `answer` can answer the scenario's question: a whole number
+    /// where it asks for one (every number asked is a count).
     pub fn answers(&self, answer: &str) -> bool {
         let number = self
             .scenario
@@ -95,7 +95,7 @@ impl Launch {
             .predict
             .as_ref()
             .is_some_and(|p| p.number);
-        !number || answer.trim().parse::<f64>().is_ok()
+        !number || answer.trim().parse::<i64>().is_ok()
     }
 
     /// What happened, as the prediction is compared to: the summary's field

@@ -32,6 +32,7 @@ const GAMES: &[(&str, &str, &str)] = &[
     // The hint, as it says: three rounds of read, read, write, write.
     ("lose-three", "0,1,0,1,0,1,0,1,0,1,0,1", "0*,1*"),
     ("block-on-full", "0,0,0", "0,1,1,0"),
+    // The hint: the consumer asks qsize(), then gets before any put.
     ("get-times-out", "1,1", "0,1,1"),
     ("tear-a-line", "0,1,0*,1*", "0*,1*"),
     ("error-callback", "n,n,n,n,n,n,n,n,n,n,n,n,n,n,n,n", "n,n"),
@@ -250,9 +251,13 @@ fn a_prediction_is_said_beside_what_happened() {
         "{text}"
     );
     // A question whose answer is a number refuses a word, before the run.
-    let out = run_to_end(&["ticket", "--headless", "--predict", "many"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty());
+    for answer in ["many", "10.0"] {
+        let out = run_to_end(&["ticket", "--headless", "--predict", answer]);
+        assert_eq!(out.status.code(), Some(2), "{answer}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("whole number"), "{err}");
+    }
     // With no screen to ask on, the answer must come with --predict.
     let out = run_to_end(&["ticket", "--headless", "--predict"]);
     assert_eq!(out.status.code(), Some(2));

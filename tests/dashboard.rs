@@ -1436,9 +1436,11 @@ fn a_prediction_without_an_answer_is_typed_on_the_screen_before_the_run() {
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
         .collect();
     assert_eq!(children.trim(), "", "children of mpviz");
-    // The answer is a number: a letter is not typed; a slip is taken back.
+    // The answer is a whole number: a letter or a point is not typed; a
+    // slip is taken back.
     d.press("3");
     d.press("x");
+    d.press(".");
     d.press("4");
     d.wait_for("the answer typed", |s| s.contains("> 34_"));
     d.press("\x7f");

@@ -152,7 +152,9 @@ impl Game {
                 if c.winnable {
                     lost
                 } else {
-                    format!("{lost} {}", self.texts.say(&format!("why_{}", c.name), &[]))
+                    let why = self.texts.say(&format!("why_{}", c.name), &[]);
+                    self.texts
+                        .say("challenge_lost_why", &[("lost", &lost), ("why", &why)])
                 }
             }
             None => self.texts.say(

@@ -140,11 +140,22 @@ pub fn cut(text: &str, width: usize) -> String {
 /// where the line is full.
 pub fn line_end(text: &str, width: usize, breaks_after: impl Fn(char) -> bool) -> usize {
     let mut used = 0;
-    // Where the line could end after a break, and how wide it is there.
-    let mut after_break = None;
+    // Where the line could end after a break, and how wide it is there;
+    // and the break before that one.
+    let mut after_break: Option<(usize, usize)> = None;
+    let mut before: Option<(usize, usize)> = None;
     for (at, c) in text.char_indices() {
         let w = c.width().unwrap_or(0);
         if used + w > width {
+            // No row starts with closing punctuation (。，、): the character
+            // before it goes down with it.
+            let closes_right_after_a_break =
+                CLOSING.contains(c) && after_break.is_some_and(|(last, _)| last == at);
+            if let Some((end, wide)) = before.filter(|_| closes_right_after_a_break) {
+                if wide * 3 >= width {
+                    return end;
+                }
+            }
             return match after_break {
                 _ if c.is_whitespace() || w > 1 => at,
                 Some((end, wide)) if wide * 3 >= width => end,
@@ -153,11 +164,15 @@ pub fn line_end(text: &str, width: usize, breaks_after: impl Fn(char) -> bool) -
         }
         used += w;
         if breaks_after(c) || w > 1 {
+            before = after_break;
             after_break = Some((at + c.len_utf8(), used));
         }
     }
     text.len()
 }
+
+/// Punctuation that closes: a row never starts with it.
+const CLOSING: &str = "。，、；：！？）」』”’》…";
 
 /// `text` in lines of at most `width` columns, broken between words (a
 /// word wider than a line is cut).

@@ -1835,6 +1835,18 @@ fn a_wrapped_row_of_chinese_never_runs_past_its_width_and_keeps_its_styles() {
     assert_eq!(super::wrapped_height(&line, 27), rows.len() as u16);
 }
 
+#[test]
+fn a_row_of_chinese_never_starts_with_closing_punctuation() {
+    // Ten columns: five wide characters fill the row, and the 。 after
+    // them would start the next one; the character before it goes with it.
+    let rows = super::wrap_line(&Line::raw("稍后会再试。好"), 10);
+    let rows: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    assert_eq!(rows, ["稍后会再", "试。好"]);
+    // Where it fits, nothing changes.
+    let rows = super::wrap_line(&Line::raw("稍后会再试。"), 12);
+    assert_eq!(rows.len(), 1);
+}
+
 /// The rows of `screen` from the one holding `title` to the panel's bottom
 /// border (the rows of the panel `title` names, at the left).
 fn panel_rows<'a>(screen: &'a str, title: &str) -> Vec<&'a str> {
