@@ -522,9 +522,10 @@ impl Game<'_> {
 /// Where this user's progress is kept: `$XDG_STATE_HOME/mpviz`, else
 /// `~/.local/state/mpviz`.
 pub fn state_dir() -> Option<PathBuf> {
+    // A relative one is ignored, as the XDG base directory spec says.
     let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
     Some(base.join("mpviz"))
 }

@@ -101,6 +101,26 @@ fn every_challenge_is_won_by_a_move_list_and_lost_by_another() {
     assert!(under("2.6.2").contains("out-of-order"), "{list}");
 }
 
+/// Without `XDG_STATE_HOME` (or with a relative one, which the XDG spec
+/// says to ignore), a win is kept in `~/.local/state/mpviz`.
+#[test]
+fn without_xdg_state_home_wins_are_kept_in_the_home_state_directory() {
+    for xdg in [None, Some("relative/state")] {
+        let home = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cmd = mpviz(tmp.path(), &["challenge", "reset", "--moves", "0,0,0,1"]);
+        cmd.env("HOME", home.path()).env_remove("XDG_STATE_HOME");
+        if let Some(xdg) = xdg {
+            cmd.env("XDG_STATE_HOME", xdg).current_dir(tmp.path());
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let kept = home.path().join(".local/state/mpviz/challenges.json");
+        let kept = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{xdg:?}: {e}"));
+        assert!(kept.contains("\"reset\""), "{kept}");
+    }
+}
+
 /// The zombie is seen in /proc: the win names the process and its state.
 #[test]
 fn the_zombie_win_names_hello_seen_in_state_z() {

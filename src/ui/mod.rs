@@ -755,6 +755,7 @@ impl App {
                     }
                 }
                 self.view.status = None;
+                self.view.status_above = false;
                 if let Some(action) = action {
                     return self.act(action);
                 }
@@ -828,6 +829,7 @@ impl App {
                 Action::Earlier if !timeline_shown => {
                     game.hints += 1;
                     self.view.status = Some(game.hint());
+                    self.view.status_above = true;
                     return Ok(Next::Continue);
                 }
                 _ => {}

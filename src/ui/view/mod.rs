@@ -81,6 +81,9 @@ pub struct ViewState {
     pub challenge: Option<(String, Option<bool>)>,
     /// The events panel's entry (its `seq`) that met the challenge's goal.
     pub goal_met: Option<u64>,
+    /// Whether `status` goes on the narration line whatever its length,
+    /// keeping the key bar (a challenge's hint).
+    pub status_above: bool,
 }
 
 /// From this many rows on, the body's left column holds the table and the
@@ -521,7 +524,7 @@ fn explanation<'a>(screen: &Screen, width: u16) -> Line<'a> {
         .view
         .status
         .as_ref()
-        .filter(|s| !fits_footer(s, width))
+        .filter(|s| screen.view.status_above || !fits_footer(s, width))
     {
         return Line::from(vec![
             Span::styled("! ", t.warn()),
@@ -575,7 +578,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, screen: &Screen) {
         .view
         .status
         .as_ref()
-        .filter(|s| fits_footer(s, area.width))
+        .filter(|s| !screen.view.status_above && fits_footer(s, area.width))
     {
         frame.render_widget(Paragraph::new(Line::styled(status.clone(), t.warn())), area);
         return;
