@@ -392,9 +392,11 @@ fn launch(
     if run.predict.as_deref() == Some("") && (run.headless || run.json) {
         return Err(messages().say("usage_predict_answer", &[]));
     }
-    let number = scenario.spec().predict.as_ref().is_some_and(|p| p.number);
-    if let Some(answer) = run.predict.as_deref().filter(|a| !a.is_empty()) {
-        if number && answer.trim().parse::<i64>().is_err() {
+    if let (Some(predict), Some(answer)) = (
+        &scenario.spec().predict,
+        run.predict.as_deref().filter(|a| !a.is_empty()),
+    ) {
+        if !predict.takes(answer) {
             return Err(messages().say("usage_predict_number", &[("answer", &answer)]));
         }
     }

@@ -126,6 +126,11 @@ impl Goal {
             .map(Goal)
     }
 
+    /// Whether one of its conditions is on the scenario's summary.
+    fn reads_summary(&self) -> bool {
+        self.0.iter().any(|c| c.key.starts_with("summary."))
+    }
+
     /// Whether what has been seen meets it: `summary.KEY` (the scenario's
     /// summary of the run so far), `moments.NAME` (the fold's moments),
     /// `events.KEY` (events seen, by their log key: `blocked_put`).
@@ -212,8 +217,13 @@ impl Tally {
         if self.met.is_some() {
             return false;
         }
+        // The scenario's summary is made only for a goal that reads it.
         let seen = Seen {
-            summary: scenario.summary(model),
+            summary: if goal.reads_summary() {
+                scenario.summary(model)
+            } else {
+                serde_json::Map::new()
+            },
             model,
             events: &self.events,
         };
@@ -436,15 +446,7 @@ impl Game<'_> {
             .procs
             .iter()
             .filter(|p| p.role != "forkserver")
-            .all(|p| {
-                !p.alive()
-                    || p.at_gate.is_some()
-                    || p.state == Some('Z')
-                    || matches!(
-                        p.activity,
-                        Activity::WaitingForLock(_) | Activity::Blocked(_)
-                    )
-            })
+            .all(still_by_its_reports)
     }
 
     /// Whether every live process that is not still by what it reported
@@ -455,14 +457,10 @@ impl Game<'_> {
         self.model
             .procs
             .iter()
-            .filter(|p| p.role != "forkserver" && p.alive() && p.at_gate.is_none())
+            .filter(|p| p.role != "forkserver" && !still_by_its_reports(p))
             .all(|p| {
-                matches!(
-                    p.activity,
-                    Activity::WaitingForLock(_) | Activity::Blocked(_)
-                ) || p.state == Some('Z')
-                    || (!matches!(p.activity, Activity::Sleeping(_))
-                        && crate::engine::pacer::asleep_in_kernel(p.pid))
+                !matches!(p.activity, Activity::Sleeping(_))
+                    && crate::engine::pacer::asleep_in_kernel(p.pid)
             })
     }
 
@@ -517,6 +515,18 @@ impl Game<'_> {
             Err("challenge_finished")
         }
     }
+}
+
+/// Whether `p` is gone, at its gate, a zombie, or blocked in the kernel on
+/// a lock or a queue, as its events say: it moves only when let.
+fn still_by_its_reports(p: &crate::model::Proc) -> bool {
+    !p.alive()
+        || p.at_gate.is_some()
+        || p.state == Some('Z')
+        || matches!(
+            p.activity,
+            Activity::WaitingForLock(_) | Activity::Blocked(_)
+        )
 }
 
 /// Where this user's progress is kept: `$XDG_STATE_HOME/mpviz`, else

@@ -249,7 +249,7 @@ pub fn summary_line(launch: &Launch, model: &Model, wall_ms: u64) -> Map<String,
         line.insert("actual".into(), json!(actual));
         line.insert(
             "predicted_right".into(),
-            json!(launch.predicted_right(model)),
+            json!(launch.predicted_right(&actual)),
         );
     }
     line

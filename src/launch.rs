@@ -39,7 +39,7 @@ impl Launch {
     pub fn prediction(&self, model: &crate::model::Model) -> Option<String> {
         let answer = self.predict.as_ref()?;
         let actual = self.actual(model)?;
-        let right = self.predicted_right(model)?;
+        let right = self.predicted_right(&actual)?;
         let texts = &self.scenario.spec().texts;
         // A word result in the learner's words: `main (the main process)`.
         let shown = texts
@@ -65,37 +65,32 @@ impl Launch {
         ))
     }
 
-    /// Whether the answer given is what happened: the same number, or the
-    /// same word (in any of the words the scenario gives it).
-    pub fn predicted_right(&self, model: &crate::model::Model) -> Option<bool> {
+    /// Whether the answer given is `actual`, what happened (see
+    /// [`Launch::actual`]): the same number, or the same word (in any of the
+    /// words the scenario gives it).
+    pub fn predicted_right(&self, actual: &str) -> Option<bool> {
         let answer = self.predict.as_ref()?.trim().to_lowercase();
-        let actual = self.actual(model)?;
         let spec = self.scenario.spec();
         if spec.predict.as_ref()?.number {
             let number = |s: &str| s.trim().parse::<i64>().ok();
-            return Some(number(&answer).is_some() && number(&answer) == number(&actual));
+            return Some(number(&answer).is_some() && number(&answer) == number(actual));
         }
         let same = spec
             .texts
             .get(&format!("predict_same_{actual}"))
             .unwrap_or_default();
         Some(
-            std::iter::once(actual.as_str())
+            std::iter::once(actual)
                 .chain(same.split('|'))
                 .any(|word| word.trim().to_lowercase() == answer),
         )
     }
 
-    /// Whether `answer` can answer the scenario's question: a whole number
-    /// where it asks for one (every number asked is a count).
+    /// Whether `answer` can answer the scenario's question (see
+    /// [`crate::scenario::Predict::takes`]).
     pub fn answers(&self, answer: &str) -> bool {
-        let number = self
-            .scenario
-            .spec()
-            .predict
-            .as_ref()
-            .is_some_and(|p| p.number);
-        !number || answer.trim().parse::<i64>().is_ok()
+        let predict = self.scenario.spec().predict.as_ref();
+        predict.map_or(true, |p| p.takes(answer))
     }
 
     /// What happened, as the prediction is compared to: the summary's field

@@ -64,6 +64,14 @@ pub struct Predict {
     pub number: bool,
 }
 
+impl Predict {
+    /// Whether `answer` can answer the question: a whole number where it
+    /// asks for one (every number asked is a count).
+    pub fn takes(&self, answer: &str) -> bool {
+        !self.number || answer.trim().parse::<i64>().is_ok()
+    }
+}
+
 impl Spec {
     /// A scenario's file, with its texts in `lang`.
     pub fn parse(source: &str, lang: Lang) -> anyhow::Result<Spec> {

@@ -3,50 +3,46 @@
 
 use ratatui::layout::{Constraint, Flex, Layout};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
-use unicode_width::UnicodeWidthStr;
 
 use crate::scenario::texts::Texts;
 use crate::ui::theme::Theme;
 
 /// The question in a box in the middle of the screen, the answer typed so
-/// far after a prompt, and the keys under it.
-/// `about` says the run the question is about: the scenario and its
-/// options, as the header says them.
+/// far after a prompt, and the keys under it. `about` says the run the
+/// question is about: the scenario and its options, as the header says
+/// them.
 pub fn draw(frame: &mut Frame, texts: &Texts, theme: Theme, about: &str, answer: &str) {
     let t = theme;
     let area = frame.area();
     let width = area.width.saturating_sub(4).clamp(10, 70);
-    let question = texts.say("predict_question", &[]);
-    let keys = texts.say("predict_keys", &[]);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows = |text: &str| text.width().div_ceil(inner).max(1) as u16;
-    let height = (2 + rows(about) + 1 + rows(&question) + 1 + 1 + 1 + rows(&keys)).min(area.height);
+    let lines = super::wrap_lines(
+        &[
+            Line::styled(about.to_string(), t.label()),
+            Line::raw(""),
+            Line::styled(texts.say("predict_question", &[]), t.title()),
+            Line::raw(""),
+            Line::from(vec![
+                Span::styled("> ", t.key()),
+                Span::styled(answer.to_string(), t.value()),
+                Span::styled("_", t.key()),
+            ]),
+            Line::raw(""),
+            Line::styled(texts.say("predict_keys", &[]), t.dim()),
+        ],
+        width.saturating_sub(2),
+    );
+    let height = (lines.len() as u16 + 2).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
     let [boxed] = Layout::horizontal([Constraint::Length(width)])
         .flex(Flex::Center)
         .areas::<1>(row);
-    let lines = vec![
-        Line::styled(about.to_string(), t.label()),
-        Line::raw(""),
-        Line::styled(question, t.title()),
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled("> ", t.key()),
-            Span::styled(answer.to_string(), t.value()),
-            Span::styled("_", t.key()),
-        ]),
-        Line::raw(""),
-        Line::styled(keys, t.dim()),
-    ];
     frame.render_widget(Clear, boxed);
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(texts.say("predict_title", &[]))),
+        Paragraph::new(lines).block(Block::bordered().title(texts.say("predict_title", &[]))),
         boxed,
     );
 }
@@ -58,6 +54,7 @@ pub const LONGEST: usize = 40;
 mod tests {
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
+    use unicode_width::UnicodeWidthStr;
 
     use super::*;
     use crate::lang::Lang;
